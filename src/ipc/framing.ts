@@ -1,0 +1,134 @@
+/**
+ * Framing: every message is a 4-byte big-endian length followed by exactly that many bytes
+ * holding one MessagePack value. Kept apart from connections so both the server and the
+ * client (and tests, and other languages) share one definition.
+ */
+import { Packr, Unpackr } from 'msgpackr';
+
+export const FRAME_HEADER_BYTES = 4;
+/** Default largest frame body a peer may send; announced in `hello` as limits.max_frame_bytes. */
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+// Plain msgpack maps only: no records/structures (they need shared state and a msgpackr-only
+// extension), so any msgpack library can speak the protocol.
+const packr = new Packr({ useRecords: false, variableMapSize: true });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+
+export function encodeValue(value: unknown): Buffer {
+  return packr.pack(value);
+}
+
+export function decodeValue(bytes: Uint8Array): unknown {
+  return unpackr.unpack(bytes);
+}
+
+/** Header + body for a value that is already encoded. */
+export function frameBytes(body: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
+  out.writeUInt32BE(body.length, 0);
+  out.set(body, FRAME_HEADER_BYTES);
+  return out;
+}
+
+export function encodeFrame(value: unknown): Buffer {
+  return frameBytes(encodeValue(value));
+}
+
+export class FrameError extends Error {
+  constructor(
+    message: string,
+    readonly declaredLength: number,
+  ) {
+    super(message);
+    this.name = 'FrameError';
+  }
+}
+
+/**
+ * Incremental frame splitter. `push` a chunk and get back the complete frame bodies it
+ * finished. Holds at most one partial frame (≤ maxFrameBytes + header), so a peer cannot
+ * grow it beyond the announced limit. A zero or oversized declared length throws FrameError;
+ * the decoder is then unusable (the stream is out of sync) and the connection must close.
+ */
+export class FrameDecoder {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private expected = -1; // body length of the frame being read, -1 while reading a header
+  private broken = false;
+
+  constructor(readonly maxFrameBytes = DEFAULT_MAX_FRAME_BYTES) {}
+
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  push(chunk: Buffer): Buffer[] {
+    if (this.broken) throw new FrameError('frame stream is out of sync', -1);
+    if (chunk.length === 0) return [];
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    const frames: Buffer[] = [];
+    for (;;) {
+      if (this.expected < 0) {
+        if (this.buffered < FRAME_HEADER_BYTES) break;
+        const length = this.peekHeader();
+        if (length === 0 || length > this.maxFrameBytes) {
+          this.broken = true;
+          this.chunks = [];
+          this.buffered = 0;
+          throw new FrameError(
+            length === 0
+              ? 'frame length 0 is not allowed'
+              : `frame length ${length} exceeds the limit of ${this.maxFrameBytes} bytes`,
+            length,
+          );
+        }
+        this.take(FRAME_HEADER_BYTES);
+        this.expected = length;
+      }
+      if (this.buffered < this.expected) break;
+      frames.push(this.take(this.expected));
+      this.expected = -1;
+    }
+    return frames;
+  }
+
+  private peekHeader(): number {
+    const first = this.chunks[0]!;
+    if (first.length >= FRAME_HEADER_BYTES) return first.readUInt32BE(0);
+    const joined = Buffer.concat(this.chunks);
+    this.chunks = [joined];
+    return joined.readUInt32BE(0);
+  }
+
+  private take(n: number): Buffer {
+    const first = this.chunks[0]!;
+    if (first.length === n) {
+      this.chunks.shift();
+      this.buffered -= n;
+      return first;
+    }
+    if (first.length > n) {
+      this.chunks[0] = first.subarray(n);
+      this.buffered -= n;
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.chunks[0]!;
+      const need = n - filled;
+      if (c.length <= need) {
+        out.set(c, filled);
+        filled += c.length;
+        this.chunks.shift();
+      } else {
+        out.set(c.subarray(0, need), filled);
+        this.chunks[0] = c.subarray(need);
+        filled += need;
+      }
+    }
+    this.buffered -= n;
+    return out;
+  }
+}
