@@ -1,0 +1,106 @@
+/**
+ * The conductor's configuration: a JSON file at `$MZT_HOME/config.json` (optional; every
+ * value has a default). Unknown keys and out-of-range values are errors that name the key,
+ * so a typo is never silently ignored. SIGHUP re-reads the file; a bad file is rejected and
+ * the running config kept.
+ */
+import fs from 'node:fs';
+
+export interface ConductorConfig {
+  /** Jobs running at once; more wait in a FIFO queue. */
+  max_concurrent_jobs: number;
+  /** Seconds between SIGTERM and SIGKILL when a sheet is cancelled or times out. */
+  kill_grace_seconds: number;
+  /** Timeout of a sheet that does not set its own. */
+  default_sheet_timeout_seconds: number;
+  /** Events older than this are deleted (except those of jobs still active). */
+  events_retention_days: number;
+  log_level: 'debug' | 'info' | 'warn' | 'error';
+}
+
+interface NumberRule {
+  kind: 'number';
+  min: number;
+  max: number;
+  integer?: boolean;
+}
+interface EnumRule {
+  kind: 'enum';
+  values: readonly string[];
+}
+type Rule = NumberRule | EnumRule;
+
+const RULES: Record<keyof ConductorConfig, Rule> = {
+  max_concurrent_jobs: { kind: 'number', min: 1, max: 256, integer: true },
+  kill_grace_seconds: { kind: 'number', min: 0, max: 600 },
+  default_sheet_timeout_seconds: { kind: 'number', min: 1, max: 30 * 86400 },
+  events_retention_days: { kind: 'number', min: 1, max: 3650 },
+  log_level: { kind: 'enum', values: ['debug', 'info', 'warn', 'error'] },
+};
+
+export const DEFAULT_CONFIG: ConductorConfig = {
+  max_concurrent_jobs: 15,
+  kill_grace_seconds: 5,
+  default_sheet_timeout_seconds: 86400,
+  events_retention_days: 30,
+  log_level: 'info',
+};
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validate a parsed object; returns the full config with defaults filled in. */
+export function validateConfig(raw: unknown, source = 'config'): ConductorConfig {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(`${source}: expected a JSON object`);
+  }
+  const out: Record<string, unknown> = { ...DEFAULT_CONFIG };
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (!Object.hasOwn(RULES, key)) {
+      throw new ConfigError(`${source}: unknown key "${key}" (known: ${Object.keys(RULES).join(', ')})`);
+    }
+    const rule = RULES[key as keyof ConductorConfig];
+    if (rule.kind === 'number') {
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        throw new ConfigError(`${source}: "${key}" must be a number, got ${JSON.stringify(value)}`);
+      }
+      if (rule.integer && !Number.isInteger(value)) {
+        throw new ConfigError(`${source}: "${key}" must be an integer, got ${value}`);
+      }
+      if (value < rule.min || value > rule.max) {
+        throw new ConfigError(`${source}: "${key}" must be between ${rule.min} and ${rule.max}, got ${value}`);
+      }
+    } else if (typeof value !== 'string' || !rule.values.includes(value)) {
+      throw new ConfigError(`${source}: "${key}" must be one of ${rule.values.join(', ')}, got ${JSON.stringify(value)}`);
+    }
+    out[key] = value;
+  }
+  return out as unknown as ConductorConfig;
+}
+
+/** Read and validate the file; a missing file means all defaults. */
+export function loadConfigFile(file: string): ConductorConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { ...DEFAULT_CONFIG };
+    throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${file}: invalid JSON: ${(err as Error).message}`);
+  }
+  return validateConfig(parsed, file);
+}
+
+/** Keys whose value differs between two configs. */
+export function changedKeys(a: ConductorConfig, b: ConductorConfig): string[] {
+  return (Object.keys(RULES) as Array<keyof ConductorConfig>).filter((k) => a[k] !== b[k]);
+}

@@ -1,0 +1,213 @@
+/**
+ * The conductor process: wires the event store, the job manager and the socket server,
+ * recovers from a previous crash, and handles signals.
+ *
+ * Start-up order: private dirs → config → event store (projection caught up) → close jobs
+ * a dead conductor left active (`job.interrupted`) → start lock → stale-socket check → bind
+ * → pid file → `daemon.started`. Shutdown (SIGTERM/SIGINT or `daemon.shutdown`): stop taking
+ * work, interrupt running jobs (their process groups get SIGTERM then SIGKILL), append
+ * `daemon.stopping`, tell clients, flush and close the store, remove socket and pid file.
+ */
+import fs from 'node:fs';
+import { EventBus } from '../events/bus.js';
+import { EventStore } from '../events/store.js';
+import { JobManager } from '../actors/jobManager.js';
+import { IpcServer, DEFAULT_SERVER_LIMITS } from '../ipc/server.js';
+import { ConfigError, changedKeys, loadConfigFile, type ConductorConfig } from './config.js';
+import { createDispatch } from './methods.js';
+import { conductorPaths, resolveHome, type ConductorPaths } from './paths.js';
+import {
+  acquireStartLock,
+  clearStaleSocket,
+  ensurePrivateDir,
+  removePidFile,
+  writePidFile,
+} from './startGuard.js';
+import { VERSION } from './version.js';
+
+export interface RunConductorOptions {
+  home?: string;
+  /** Log to stderr (foreground) — the only mode; `--detach` redirects stderr to a file. */
+  log?: (line: string) => void;
+  /** Install SIGTERM/SIGINT/SIGHUP handlers and exit the process at the end (the CLI does). */
+  handleSignals?: boolean;
+}
+
+export interface ConductorHandle {
+  paths: ConductorPaths;
+  /** Resolves when the conductor has fully stopped. */
+  stopped: Promise<void>;
+  stop(reason?: string): Promise<void>;
+  reloadConfig(): void;
+}
+
+export async function runConductor(options: RunConductorOptions = {}): Promise<ConductorHandle> {
+  const home = options.home ?? resolveHome();
+  const paths = conductorPaths(home);
+  const startedAt = Date.now() / 1000;
+  const log =
+    options.log ??
+    ((line: string) => process.stderr.write(`${new Date().toISOString()} mzt-conductor[${process.pid}] ${line}\n`));
+
+  ensurePrivateDir(paths.home);
+  ensurePrivateDir(paths.runDir);
+  fs.mkdirSync(paths.jobsDir, { recursive: true, mode: 0o700 });
+
+  let config: ConductorConfig = loadConfigFile(paths.configFile);
+
+  const releaseLock = acquireStartLock(paths.startLockFile);
+  let store: EventStore | undefined;
+  try {
+    await clearStaleSocket(paths.socketPath, log);
+    const bus = new EventBus({ log });
+    store = EventStore.open(paths.eventsDb, { bus });
+    const openedStore = store;
+
+    // Jobs that were active when a previous conductor died are closed explicitly.
+    const orphans = openedStore.activeJobs();
+    for (const job of orphans) {
+      openedStore.appendSync({
+        type: 'job.interrupted',
+        job_id: job.job_id,
+        data: { reason: 'conductor_restarted', previous_status: job.status },
+      });
+    }
+    if (orphans.length > 0) log(`closed ${orphans.length} job(s) left active by a previous conductor`);
+
+    const jobs = new JobManager({
+      append: (e) => openedStore.append(e),
+      jobsDir: paths.jobsDir,
+      jobExists: (id) => openedStore.getJob(id) !== undefined,
+      config: {
+        max_concurrent_jobs: config.max_concurrent_jobs,
+        kill_grace_seconds: config.kill_grace_seconds,
+        default_sheet_timeout_seconds: config.default_sheet_timeout_seconds,
+      },
+      log,
+    });
+
+    let shuttingDown = false;
+    let server: IpcServer | undefined;
+    let resolveStopped!: () => void;
+    const stopped = new Promise<void>((r) => (resolveStopped = r));
+    let stopping: Promise<void> | undefined;
+    let retentionTimer: NodeJS.Timeout | undefined;
+
+    const stop = (reason = 'stop requested'): Promise<void> => {
+      if (stopping) return stopping;
+      shuttingDown = true;
+      stopping = (async () => {
+        log(`stopping: ${reason}`);
+        try {
+          await jobs.shutdown();
+        } catch (err) {
+          log(`job shutdown failed: ${(err as Error).message}`);
+        }
+        try {
+          await openedStore.append({ type: 'daemon.stopping', data: { reason } });
+        } catch (err) {
+          log(`could not record daemon.stopping: ${(err as Error).message}`);
+        }
+        await server?.close(reason);
+        openedStore.close();
+        removePidFile(paths.pidFile);
+        clearInterval(retentionTimer);
+        log('stopped');
+        resolveStopped();
+      })();
+      return stopping;
+    };
+
+    const { dispatch } = createDispatch({
+      version: VERSION,
+      startedAt,
+      paths,
+      store: openedStore,
+      jobs,
+      limits: DEFAULT_SERVER_LIMITS,
+      config: () => config,
+      serverStats: () => ({ connections: server?.connectionCount ?? 0, subscriptions: server?.subscriptionCount ?? 0 }),
+      shuttingDown: () => shuttingDown,
+      requestShutdown: (reason) => {
+        // Answer first, then stop.
+        setImmediate(() => void stop(reason));
+      },
+    });
+
+    server = new IpcServer({
+      socketPath: paths.socketPath,
+      log: openedStore,
+      events: { subscribe: (handler) => bus.subscribe((e) => handler(e.event, e.bytes)) },
+      dispatch,
+      limits: DEFAULT_SERVER_LIMITS,
+      logger: log,
+    });
+    await server.listen();
+    writePidFile(paths.pidFile);
+    releaseLock();
+
+    const reloadConfig = () => {
+      try {
+        const next = loadConfigFile(paths.configFile);
+        const changed = changedKeys(config, next);
+        config = next;
+        jobs.updateConfig({
+          max_concurrent_jobs: next.max_concurrent_jobs,
+          kill_grace_seconds: next.kill_grace_seconds,
+          default_sheet_timeout_seconds: next.default_sheet_timeout_seconds,
+        });
+        log(`config reloaded (${changed.length ? changed.join(', ') : 'no changes'})`);
+        void openedStore.append({ type: 'config.reloaded', data: { changed } }).catch(() => undefined);
+      } catch (err) {
+        const message = err instanceof ConfigError ? err.message : String(err);
+        log(`config reload rejected, keeping the running config: ${message}`);
+        void openedStore.append({ type: 'config.reload_failed', data: { error: message } }).catch(() => undefined);
+      }
+    };
+
+    const applyRetention = () => {
+      try {
+        const { deleted_events } = openedStore.applyRetention(config.events_retention_days * 86400);
+        if (deleted_events > 0) log(`retention: deleted ${deleted_events} event(s) older than ${config.events_retention_days} days`);
+      } catch (err) {
+        log(`retention failed: ${(err as Error).message}`);
+      }
+    };
+    applyRetention();
+    retentionTimer = setInterval(applyRetention, 3600_000);
+    retentionTimer.unref();
+
+    await openedStore.append({
+      type: 'daemon.started',
+      data: { pid: process.pid, version: VERSION, recovered_jobs: orphans.length },
+    });
+    log(`conductor ${VERSION} ready on ${paths.socketPath} (pid ${process.pid}, head seq ${openedStore.headSeq})`);
+
+    if (options.handleSignals) {
+      let signalled = false;
+      const onStopSignal = (signal: NodeJS.Signals) => {
+        if (signalled) {
+          log(`${signal} again while stopping; still stopping`);
+          return;
+        }
+        signalled = true;
+        void stop(`signal ${signal}`);
+      };
+      process.on('SIGTERM', onStopSignal);
+      process.on('SIGINT', onStopSignal);
+      process.on('SIGHUP', reloadConfig);
+      void stopped.then(() => {
+        process.off('SIGHUP', reloadConfig);
+        process.exitCode = 0;
+        // Let stdio flush, then leave even if a stray handle lingers.
+        setTimeout(() => process.exit(0), 100).unref();
+      });
+    }
+
+    return { paths, stopped, stop, reloadConfig };
+  } catch (err) {
+    releaseLock();
+    store?.close();
+    throw err;
+  }
+}

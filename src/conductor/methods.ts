@@ -1,0 +1,215 @@
+/**
+ * The socket methods: each validates its params against protocol/schemas (a clear
+ * `invalid params` naming the field) and then calls the part of the conductor that owns
+ * the answer. Nothing here holds state of its own.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Dispatch, RequestContext } from '../ipc/connection.js';
+import { ErrorCode, PROTOCOL_VERSION, ProtocolError } from '../ipc/messages.js';
+import { validateParams } from '../ipc/schema.js';
+import type { ServerLimits } from '../ipc/server.js';
+import type { EventStore } from '../events/store.js';
+import type { JobManager } from '../actors/jobManager.js';
+import type { JobSpec, JobStatus } from '../events/jobRecord.js';
+import { TERMINAL_JOB_STATUSES } from '../events/jobRecord.js';
+import { readLogFrom, readLogTail } from '../actors/jobLog.js';
+import type { ConductorPaths } from './paths.js';
+import { isValidJobId, jobDir } from './paths.js';
+import type { ConductorConfig } from './config.js';
+
+export interface MethodDeps {
+  version: string;
+  startedAt: number;
+  paths: ConductorPaths;
+  store: EventStore;
+  jobs: JobManager;
+  limits: ServerLimits;
+  config(): ConductorConfig;
+  serverStats(): { connections: number; subscriptions: number };
+  shuttingDown(): boolean;
+  requestShutdown(reason: string): void;
+}
+
+type Handler = (params: any, ctx: RequestContext) => unknown;
+
+function notFound(jobId: string): ProtocolError {
+  return new ProtocolError(ErrorCode.JOB_NOT_FOUND, `no job with id "${jobId}"`, { job_id: jobId });
+}
+
+export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods: string[] } {
+  const { store, jobs } = deps;
+  const uptime = () => Math.round((Date.now() / 1000 - deps.startedAt) * 10) / 10;
+
+  const handlers: Record<string, Handler> = {
+    hello: (p: { protocol_version: number }) => {
+      if (p.protocol_version !== PROTOCOL_VERSION) {
+        throw new ProtocolError(
+          ErrorCode.UNSUPPORTED_VERSION,
+          `protocol version ${p.protocol_version} is not supported (this conductor speaks ${PROTOCOL_VERSION})`,
+          { supported: [PROTOCOL_VERSION] },
+        );
+      }
+      return {
+        protocol_version: PROTOCOL_VERSION,
+        server_version: deps.version,
+        pid: process.pid,
+        started_at: deps.startedAt,
+        head_seq: store.headSeq,
+        methods,
+        limits: deps.limits,
+      };
+    },
+
+    ping: () => ({ pong: true, ts: Date.now() / 1000 }),
+
+    'daemon.status': () => {
+      const stats = deps.serverStats();
+      return {
+        pid: process.pid,
+        server_version: deps.version,
+        uptime_seconds: uptime(),
+        started_at: deps.startedAt,
+        running_jobs: jobs.runningCount,
+        queued_jobs: jobs.queuedCount,
+        active_sheets: jobs.activeSheets,
+        total_jobs: store.listJobs({ limit: 1 }).total,
+        head_seq: store.headSeq,
+        connections: stats.connections,
+        subscriptions: stats.subscriptions,
+        memory_usage_mb: Math.round((process.memoryUsage().rss / 1048576) * 10) / 10,
+        shutting_down: deps.shuttingDown(),
+        socket_path: deps.paths.socketPath,
+        home: deps.paths.home,
+        storage: store.health,
+      };
+    },
+
+    'daemon.config': () => deps.config(),
+
+    'daemon.shutdown': (p: { graceful: boolean }) => {
+      deps.requestShutdown(p.graceful ? 'client request' : 'client request (not graceful)');
+      return { shutting_down: true };
+    },
+
+    'events.read': (p: { since: number; limit: number; job_id?: string; types?: string[] }) => {
+      const limit = Math.min(p.limit, deps.limits.events_read_max_limit);
+      const filter = { job_id: p.job_id, types: p.types };
+      const head = store.headSeq;
+      const events = store.read(p.since, limit, filter);
+      const full = events.length === limit;
+      const next = full ? events[events.length - 1]!.seq : Math.max(p.since, head);
+      return { events, next_since: next, head_seq: head, has_more: full && next < head };
+    },
+
+    'daemon.monitor.stream': (
+      p: {
+        since?: number;
+        job_id?: string;
+        types?: string[];
+        include_snapshots: boolean;
+        on_overflow: 'lag' | 'disconnect';
+        max_queued_events?: number;
+        max_queued_bytes?: number;
+      },
+      ctx,
+    ) => {
+      if (deps.shuttingDown()) throw new ProtocolError(ErrorCode.SHUTTING_DOWN, 'the conductor is shutting down');
+      const q = deps.limits.subscriber_queue;
+      const maxEvents = p.max_queued_events ?? q.default_events;
+      const maxBytes = p.max_queued_bytes ?? q.default_bytes;
+      if (maxEvents > q.max_events || maxBytes > q.max_bytes) {
+        throw new ProtocolError(
+          ErrorCode.INVALID_PARAMS,
+          `invalid params: queue bounds above the maximum (${q.max_events} events, ${q.max_bytes} bytes)`,
+          { field: maxEvents > q.max_events ? 'max_queued_events' : 'max_queued_bytes' },
+        );
+      }
+      const id = nextSubscriptionId++;
+      const sub = ctx.connection.addSubscription(
+        {
+          filter: { job_id: p.job_id, types: p.types },
+          includeSnapshots: p.include_snapshots,
+          policy: p.on_overflow,
+          maxQueuedEvents: maxEvents,
+          maxQueuedBytes: maxBytes,
+          since: p.since,
+        },
+        id,
+      );
+      ctx.afterResponse(() => sub.start());
+      return { subscription: id, head_seq: store.headSeq };
+    },
+
+    unsubscribe: (p: { subscription: number }, ctx) => {
+      if (!ctx.connection.removeSubscription(p.subscription)) {
+        throw new ProtocolError(ErrorCode.SUBSCRIPTION_NOT_FOUND, `no subscription ${p.subscription} on this connection`, {
+          subscription: p.subscription,
+        });
+      }
+      return { unsubscribed: true };
+    },
+
+    'job.submit': async (p: JobSpec) => {
+      if (deps.shuttingDown()) throw new ProtocolError(ErrorCode.SHUTTING_DOWN, 'the conductor is shutting down');
+      const result = await jobs.submit(p);
+      return { ...result, seq: store.getJob(result.job_id)?.last_seq ?? store.headSeq };
+    },
+
+    'job.cancel': async (p: { job_id: string; reason?: string }) => {
+      const record = store.getJob(p.job_id);
+      if (!record) throw notFound(p.job_id);
+      if (TERMINAL_JOB_STATUSES.includes(record.status)) {
+        throw new ProtocolError(ErrorCode.INVALID_STATE, `job "${p.job_id}" has already ended (${record.status})`, {
+          job_id: p.job_id,
+          status: record.status,
+        });
+      }
+      return jobs.cancel(p.job_id, { reason: p.reason ?? 'cancelled by client', by: 'client' });
+    },
+
+    'job.get': (p: { job_id: string }) => {
+      const record = store.getJob(p.job_id);
+      if (!record) throw notFound(p.job_id);
+      return record;
+    },
+
+    'job.list': (p: { status?: JobStatus[]; limit: number }) => store.listJobs({ statuses: p.status, limit: p.limit }),
+
+    'job.logs': (p: { job_id: string; tail_lines: number; offset?: number; max_bytes: number }) => {
+      const record = store.getJob(p.job_id);
+      if (!record) throw notFound(p.job_id);
+      const file = path.join(jobDir(deps.paths, p.job_id), 'output.log');
+      if (!fs.existsSync(file)) {
+        return { job_id: p.job_id, path: file, size: 0, next_offset: 0, lines: [], status: record.status };
+      }
+      const part = p.offset === undefined ? readLogTail(file, p.tail_lines) : readLogFrom(file, p.offset, p.max_bytes);
+      return { job_id: p.job_id, path: file, status: record.status, ...part };
+    },
+  };
+
+  let nextSubscriptionId = 1;
+  const methods = Object.keys(handlers);
+
+  const dispatch: Dispatch = (method, params, ctx) => {
+    const handler = handlers[method];
+    if (!handler) {
+      throw new ProtocolError(ErrorCode.METHOD_NOT_FOUND, `unknown method "${method}"`, { method });
+    }
+    const checked = validateParams(method, params);
+    if (!checked.ok) {
+      throw new ProtocolError(ErrorCode.INVALID_PARAMS, checked.message, { field: checked.field });
+    }
+    if ('job_id' in (checked.value as object) && method !== 'job.submit') {
+      const id = (checked.value as { job_id?: unknown }).job_id;
+      if (id !== undefined && !isValidJobId(id)) {
+        throw new ProtocolError(ErrorCode.INVALID_PARAMS, `invalid params: "job_id" must match [A-Za-z0-9_.-]{1,64}`, {
+          field: 'job_id',
+        });
+      }
+    }
+    return handler(checked.value, ctx);
+  };
+
+  return { dispatch, methods };
+}

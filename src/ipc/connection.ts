@@ -1,0 +1,270 @@
+/**
+ * One client connection: splits frames, decodes requests, runs each independently (a slow
+ * call or an open subscription never blocks the next request), and sends everything back
+ * through one Outbound queue.
+ */
+import type { Socket } from 'node:net';
+import { FrameDecoder, FrameError, decodeValue, encodeValue } from './framing.js';
+import { ErrorCode, MSG_NOTIFICATION, MSG_REQUEST, MSG_RESPONSE, ProtocolError, type RpcErrorBody } from './messages.js';
+import { Outbound, type OutboundLimits } from './outbound.js';
+import { Subscription, type ReplayableLog, type SubscriptionOptions } from './subscription.js';
+import type { EventEnvelope } from '../events/types.js';
+
+export interface RequestContext {
+  connection: Connection;
+  /** Run `fn` right after the response has been queued (e.g. to start a stream). */
+  afterResponse(fn: () => void): void;
+}
+
+export type Dispatch = (method: string, params: unknown, ctx: RequestContext) => unknown;
+
+export interface ConnectionLimits {
+  maxFrameBytes: number;
+  maxInflightRequests: number;
+  maxSubscriptions: number;
+  outbound: OutboundLimits;
+}
+
+export class Connection {
+  readonly id: number;
+  private readonly decoder: FrameDecoder;
+  readonly out: Outbound;
+  private inflight = 0;
+  readonly subscriptions = new Map<number, Subscription>();
+  private closed = false;
+
+  constructor(
+    id: number,
+    readonly socket: Socket,
+    private readonly limits: ConnectionLimits,
+    private readonly dispatch: Dispatch,
+    private readonly log: ReplayableLog,
+    private readonly onClose: (c: Connection) => void,
+  ) {
+    this.id = id;
+    this.decoder = new FrameDecoder(limits.maxFrameBytes);
+    this.out = new Outbound(socket, limits.outbound, () => this.destroy());
+    this.out.onFlushed = () => {
+      for (const sub of this.subscriptions.values()) sub.onFlushed();
+    };
+    socket.on('close', () => this.teardown());
+    socket.on('error', () => this.teardown());
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Raw bytes from the socket. */
+  receive(chunk: Buffer): void {
+    if (this.closed) return;
+    let frames: Buffer[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (err) {
+      if (err instanceof FrameError) {
+        this.closeWithError(ErrorCode.FRAME_ERROR, err.message);
+        return;
+      }
+      throw err;
+    }
+    for (const frame of frames) this.handleFrame(frame);
+  }
+
+  /** Live event from the bus. */
+  deliver(event: EventEnvelope, bytes: Buffer): void {
+    for (const sub of this.subscriptions.values()) sub.deliver(event, bytes);
+  }
+
+  notify(method: string, params: unknown): void {
+    this.out.push(encodeValue([MSG_NOTIFICATION, method, params]));
+  }
+
+  addSubscription(options: Omit<SubscriptionOptions, 'id'>, id: number): Subscription {
+    if (this.subscriptions.size >= this.limits.maxSubscriptions) {
+      throw new ProtocolError(
+        ErrorCode.LIMIT_EXCEEDED,
+        `too many subscriptions on this connection (limit ${this.limits.maxSubscriptions})`,
+        { limit: this.limits.maxSubscriptions },
+      );
+    }
+    const sub = new Subscription(
+      { ...options, id },
+      this.log,
+      this.out,
+      () => this.socket.writableLength,
+      (s) => this.overflowDisconnect(s),
+    );
+    this.subscriptions.set(id, sub);
+    return sub;
+  }
+
+  removeSubscription(id: number): boolean {
+    const sub = this.subscriptions.get(id);
+    if (!sub) return false;
+    sub.close();
+    this.subscriptions.delete(id);
+    return true;
+  }
+
+  /** Queue-less end: tell the peer why, then close (framing violations, overflow policy, shutdown). */
+  closeWithError(code: number, message: string): void {
+    if (this.closed) return;
+    this.out.close();
+    const frame = encodeValue([MSG_NOTIFICATION, 'server.error', { code, message }]);
+    const header = Buffer.allocUnsafe(4);
+    header.writeUInt32BE(frame.length, 0);
+    this.endWith(Buffer.concat([header, frame]));
+  }
+
+  /** Graceful end after everything queued so far has been written (shutdown). */
+  endGracefully(finalNotification?: { method: string; params: unknown }): void {
+    if (this.closed) return;
+    if (finalNotification) this.notify(finalNotification.method, finalNotification.params);
+    this.closed = true;
+    const finish = () => {
+      if (this.out.queuedEntries === 0) this.endWith(undefined);
+      else setTimeout(finish, 20);
+    };
+    finish();
+    // Never wait forever on a peer that does not read.
+    setTimeout(() => this.destroy(), 2000).unref();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+    this.teardown();
+  }
+
+  private endWith(last: Buffer | undefined): void {
+    this.closed = true;
+    for (const sub of this.subscriptions.values()) sub.close();
+    if (!this.socket.destroyed) {
+      if (last) this.socket.end(last);
+      else this.socket.end();
+      // A peer that never reads would keep the socket half-open; do not wait for it.
+      setTimeout(() => this.socket.destroy(), 1000).unref();
+    }
+  }
+
+  private teardown(): void {
+    if (this.tornDown) return;
+    this.tornDown = true;
+    this.closed = true;
+    for (const sub of this.subscriptions.values()) sub.close();
+    this.subscriptions.clear();
+    this.out.close();
+    this.onClose(this);
+  }
+  private tornDown = false;
+
+  private overflowDisconnect(sub: Subscription): void {
+    this.out.close();
+    const frame = encodeValue([MSG_NOTIFICATION, 'stream.closed', { subscription: sub.id, reason: 'overflow' }]);
+    const header = Buffer.allocUnsafe(4);
+    header.writeUInt32BE(frame.length, 0);
+    this.endWith(Buffer.concat([header, frame]));
+  }
+
+  private handleFrame(frame: Buffer): void {
+    let message: unknown;
+    try {
+      message = decodeValue(frame);
+    } catch (err) {
+      this.notify('server.error', {
+        code: ErrorCode.PARSE_ERROR,
+        message: `malformed MessagePack: ${(err as Error).message}`,
+      });
+      return;
+    }
+    if (!Array.isArray(message) || message.length === 0) {
+      this.notify('server.error', {
+        code: ErrorCode.INVALID_REQUEST,
+        message: 'invalid message: expected an array [0, id, method, params] or [2, method, params]',
+      });
+      return;
+    }
+    const type = message[0];
+    if (type === MSG_NOTIFICATION) return; // client notifications carry nothing the server acts on
+    if (type !== MSG_REQUEST) {
+      this.notify('server.error', {
+        code: ErrorCode.INVALID_REQUEST,
+        message: `invalid message type ${JSON.stringify(type)}: expected 0 (request) or 2 (notification)`,
+      });
+      return;
+    }
+    const id = message[1];
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 0xffffffff) {
+      this.notify('server.error', {
+        code: ErrorCode.INVALID_REQUEST,
+        message: 'invalid request: the id (element 1) must be an unsigned 32-bit integer',
+      });
+      return;
+    }
+    if (message.length !== 4) {
+      this.respondError(id, { code: ErrorCode.INVALID_REQUEST, message: `invalid request: expected 4 elements [0, id, method, params], got ${message.length}` });
+      return;
+    }
+    const method = message[2];
+    const params = message[3];
+    if (typeof method !== 'string') {
+      this.respondError(id, { code: ErrorCode.INVALID_REQUEST, message: 'invalid request: the method (element 2) must be a string' });
+      return;
+    }
+    if (params !== null && params !== undefined && (typeof params !== 'object' || Array.isArray(params) || Buffer.isBuffer(params))) {
+      this.respondError(id, { code: ErrorCode.INVALID_PARAMS, message: 'invalid params: params (element 3) must be a map or nil', data: { field: '' } });
+      return;
+    }
+    if (this.inflight >= this.limits.maxInflightRequests) {
+      this.respondError(id, {
+        code: ErrorCode.LIMIT_EXCEEDED,
+        message: `too many requests in flight on this connection (limit ${this.limits.maxInflightRequests})`,
+        data: { limit: this.limits.maxInflightRequests },
+      });
+      return;
+    }
+    this.run(id, method, params ?? {});
+  }
+
+  private run(id: number, method: string, params: unknown): void {
+    const after: Array<() => void> = [];
+    const ctx: RequestContext = { connection: this, afterResponse: (fn) => after.push(fn) };
+    const finish = (error: RpcErrorBody | null, result: unknown) => {
+      if (this.closed) return;
+      this.out.push(encodeValue([MSG_RESPONSE, id, error, error ? null : (result ?? null)]));
+      for (const fn of after) fn();
+    };
+    let outcome: unknown;
+    try {
+      outcome = this.dispatch(method, params, ctx);
+    } catch (err) {
+      finish(toErrorBody(err), null);
+      return;
+    }
+    if (outcome instanceof Promise) {
+      this.inflight++;
+      outcome.then(
+        (result) => {
+          this.inflight--;
+          finish(null, result);
+        },
+        (err) => {
+          this.inflight--;
+          finish(toErrorBody(err), null);
+        },
+      );
+    } else {
+      finish(null, outcome);
+    }
+  }
+
+  private respondError(id: number, error: RpcErrorBody): void {
+    this.out.push(encodeValue([MSG_RESPONSE, id, error, null]));
+  }
+}
+
+export function toErrorBody(err: unknown): RpcErrorBody {
+  if (err instanceof ProtocolError) return err.toBody();
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: ErrorCode.INTERNAL_ERROR, message: `internal error: ${message}` };
+}

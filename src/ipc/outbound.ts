@@ -1,0 +1,161 @@
+/**
+ * Everything a connection sends goes through one Outbound queue, written to the socket at
+ * most once per tick as a single buffer (DESIGN.md: one write per connection per tick is
+ * what makes fan-out cheap). The queue only hands data to the socket while the socket's own
+ * buffer is small, so "what this connection has queued" is this queue plus a bounded socket
+ * buffer — a client that stops reading (Ctrl+Z) makes this queue, and only it, grow, and the
+ * subscriptions that own the entries see that growth and apply their overflow policy.
+ */
+import type { Socket } from 'node:net';
+import { FRAME_HEADER_BYTES } from './framing.js';
+
+/** Who an entry belongs to, so per-subscription counts can be kept. */
+export interface QueueOwner {
+  queuedEvents: number;
+  queuedBytes: number;
+}
+
+interface Entry {
+  /** Bytes placed before `body` inside the frame (e.g. a notification's prefix). */
+  prefix: Buffer | undefined;
+  body: Buffer;
+  owner: QueueOwner | undefined;
+}
+
+export interface OutboundLimits {
+  /** Stop handing data to the socket while its own buffer holds more than this. */
+  socketHighWaterBytes: number;
+  /** Most bytes put into one socket.write. */
+  maxWriteBytes: number;
+  /** Beyond this many queued bytes the connection is beyond saving and gets destroyed. */
+  hardLimitBytes: number;
+}
+
+export const DEFAULT_OUTBOUND_LIMITS: OutboundLimits = {
+  socketHighWaterBytes: 256 * 1024,
+  maxWriteBytes: 1024 * 1024,
+  hardLimitBytes: 128 * 1024 * 1024,
+};
+
+export class Outbound {
+  private entries: Entry[] = [];
+  private head = 0; // index of the first unsent entry (avoids O(n) shift)
+  private bytes = 0;
+  private scheduled = false;
+  private waitingForDrain = false;
+  private closed = false;
+  /** Called after each write, so owners can leave overflow states. */
+  onFlushed: (() => void) | undefined;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly limits: OutboundLimits,
+    private readonly onHardLimit: () => void,
+  ) {
+    socket.on('drain', () => {
+      this.waitingForDrain = false;
+      this.schedule();
+      this.onFlushed?.(); // the socket's buffer shrank: owners may have room again
+    });
+  }
+
+  /** Bytes waiting here plus bytes the socket itself still holds. */
+  get backlogBytes(): number {
+    return this.bytes + this.socket.writableLength;
+  }
+
+  get queuedEntries(): number {
+    return this.entries.length - this.head;
+  }
+
+  /** Queue one frame whose body is `prefix + body` (prefix optional). */
+  push(body: Buffer, prefix?: Buffer, owner?: QueueOwner): void {
+    if (this.closed) return;
+    const size = FRAME_HEADER_BYTES + (prefix ? prefix.length : 0) + body.length;
+    this.entries.push({ prefix, body, owner });
+    this.bytes += size;
+    if (owner) {
+      owner.queuedEvents += 1;
+      owner.queuedBytes += size;
+    }
+    if (this.bytes > this.limits.hardLimitBytes) {
+      this.close();
+      this.onHardLimit();
+      return;
+    }
+    this.schedule();
+  }
+
+  close(): void {
+    this.closed = true;
+    for (let i = this.head; i < this.entries.length; i++) {
+      const owner = this.entries[i]!.owner;
+      if (owner) {
+        owner.queuedEvents = 0;
+        owner.queuedBytes = 0;
+      }
+    }
+    this.entries = [];
+    this.head = 0;
+    this.bytes = 0;
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.waitingForDrain || this.closed) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.closed || this.socket.destroyed) return;
+    if (this.queuedEntries === 0) return;
+    if (this.socket.writableLength > this.limits.socketHighWaterBytes) {
+      this.waitingForDrain = true;
+      return;
+    }
+    // Gather entries up to maxWriteBytes (always at least one) into one buffer.
+    let total = 0;
+    let end = this.head;
+    while (end < this.entries.length) {
+      const e = this.entries[end]!;
+      const size = FRAME_HEADER_BYTES + (e.prefix ? e.prefix.length : 0) + e.body.length;
+      if (total > 0 && total + size > this.limits.maxWriteBytes) break;
+      total += size;
+      end++;
+    }
+    const out = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (let i = this.head; i < end; i++) {
+      const e = this.entries[i]!;
+      const bodyLength = (e.prefix ? e.prefix.length : 0) + e.body.length;
+      out.writeUInt32BE(bodyLength, at);
+      at += FRAME_HEADER_BYTES;
+      if (e.prefix) {
+        e.prefix.copy(out, at);
+        at += e.prefix.length;
+      }
+      e.body.copy(out, at);
+      at += e.body.length;
+      if (e.owner) {
+        e.owner.queuedEvents -= 1;
+        e.owner.queuedBytes -= FRAME_HEADER_BYTES + bodyLength;
+      }
+    }
+    this.head = end;
+    this.bytes -= total;
+    if (this.head === this.entries.length) {
+      this.entries = [];
+      this.head = 0;
+    } else if (this.head > 4096 && this.head * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.head);
+      this.head = 0;
+    }
+    const flushed = this.socket.write(out);
+    this.onFlushed?.();
+    if (!flushed) this.waitingForDrain = true;
+    else if (this.queuedEntries > 0) this.schedule();
+  }
+}
