@@ -128,6 +128,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       config: () => config,
       serverStats: () => ({ connections: server?.connectionCount ?? 0, subscriptions: server?.subscriptionCount ?? 0 }),
       shuttingDown: () => shuttingDown,
+      debugMethods: process.env.MZT_DEBUG_METHODS === '1',
       requestShutdown: (reason) => {
         // Answer first, then stop.
         setImmediate(() => void stop(reason));

@@ -29,6 +29,8 @@ export interface MethodDeps {
   serverStats(): { connections: number; subscriptions: number };
   shuttingDown(): boolean;
   requestShutdown(reason: string): void;
+  /** Expose `debug.emit` (tests and benchmarks only; MZT_DEBUG_METHODS=1). */
+  debugMethods: boolean;
 }
 
 type Handler = (params: any, ctx: RequestContext) => unknown;
@@ -187,6 +189,18 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
       return { job_id: p.job_id, path: file, status: record.status, ...part };
     },
   };
+
+  if (deps.debugMethods) {
+    // Appends `count` synthetic events: the way tests and benchmarks make a burst of durable
+    // traffic through the real store, bus and sockets.
+    handlers['debug.emit'] = async (p: { count: number; size: number; type: string }) => {
+      const pad = 'x'.repeat(p.size);
+      const appends: Array<Promise<{ event: { seq: number } }>> = [];
+      for (let i = 0; i < p.count; i++) appends.push(store.append({ type: p.type, data: { i, pad } }));
+      const done = await Promise.all(appends);
+      return { first_seq: done[0]?.event.seq ?? null, last_seq: done.at(-1)?.event.seq ?? null };
+    };
+  }
 
   let nextSubscriptionId = 1;
   const methods = Object.keys(handlers);

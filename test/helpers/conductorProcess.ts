@@ -1,0 +1,114 @@
+/**
+ * Start a real conductor process (the compiled CLI, as a user would) on a private temp
+ * MZT_HOME, and clean it up afterwards.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const CLI = path.join(REPO_ROOT, 'dist/cli/main.js');
+
+export interface RunningConductor {
+  home: string;
+  socketPath: string;
+  proc: ChildProcess;
+  pid: number;
+  /** Everything the conductor wrote to stderr so far. */
+  output(): string;
+  /** Resolves with the exit code/signal. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(): Promise<void>;
+  kill9(): Promise<void>;
+}
+
+export function makeHome(prefix = 'mzt-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function removeHome(home: string): void {
+  fs.rmSync(home, { recursive: true, force: true });
+}
+
+export async function startConductor(
+  home: string,
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; config?: Record<string, unknown> } = {},
+): Promise<RunningConductor> {
+  if (opts.config) fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify(opts.config));
+  const proc = spawn(process.execPath, [CLI, 'conductor', 'start'], {
+    env: { ...process.env, MZT_HOME: home, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const timeoutMs = opts.timeoutMs ?? 20_000;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`conductor not ready after ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    const check = () => {
+      if (/ ready on /.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    proc.stderr!.on('data', check);
+    proc.stdout!.on('data', check);
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`conductor exited (${code ?? signal}) before ready:\n${out}`));
+    });
+  });
+  const socketPath = path.join(home, 'run', 'conductor.sock');
+  return {
+    home,
+    socketPath,
+    proc,
+    pid: proc.pid!,
+    output: () => out,
+    exited,
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+    async kill9() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** Poll `check` until it returns a truthy value or the deadline passes. */
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Resident memory of a process in MB, from /proc. */
+export function rssMb(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
