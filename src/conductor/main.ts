@@ -15,6 +15,7 @@ import { JobManager } from '../actors/jobManager.js';
 import { IpcServer, DEFAULT_SERVER_LIMITS } from '../ipc/server.js';
 import { ConfigError, changedKeys, loadConfigFile, type ConductorConfig } from './config.js';
 import { createDispatch } from './methods.js';
+import { stopOrphanedSheets } from './orphans.js';
 import { conductorPaths, resolveHome, type ConductorPaths } from './paths.js';
 import {
   acquireStartLock,
@@ -65,6 +66,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
 
     // Jobs that were active when a previous conductor died are closed explicitly.
     const orphans = openedStore.activeJobs();
+    stopOrphanedSheets(orphans, config.kill_grace_seconds, log);
     for (const job of orphans) {
       openedStore.appendSync({
         type: 'job.interrupted',

@@ -1,0 +1,150 @@
+#!/usr/bin/env node
+// Stream throughput and resume time, each row against a baseline measured in the same run.
+//
+//   node scripts/bench-stream.mjs [--events 200000] [--runs 3]
+//
+// Rows:
+//   ceiling   plain net Unix socket + msgpack frames, one write per tick, no conductor
+//   durable   debug.emit → EventStore commit → bus → socket → DaemonClient decode
+//   resume    subscribe({since: 0}) over N stored events until caught_up
+// Needs `npm run build` first (it imports dist/).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DaemonClient } from '../dist/index.js';
+import { FrameDecoder, decodeValue, encodeValue } from '../dist/ipc/framing.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const N = opt('events', 200_000);
+const RUNS = opt('runs', 3);
+const PAD = 'x'.repeat(150); // ≈256-byte events, as in DESIGN.md's measurements
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Ceiling: a child process serves N pre-encoded event frames, one write per tick. */
+async function ceilingRun(sockPath) {
+  const server = spawn(process.execPath, ['--input-type=module', '-e', `
+    import net from 'node:net';
+    import { encodeValue } from '${root}/dist/ipc/framing.js';
+    const N = ${N};
+    const srv = net.createServer((s) => {
+      let i = 0;
+      const tick = () => {
+        const parts = [];
+        for (let k = 0; k < 2000 && i < N; k++, i++) {
+          const body = encodeValue([2, 'stream.event', { subscription: 1, event: { seq: i + 1, ts: Date.now() / 1000, type: 'debug.burst', data: { i, pad: '${PAD}' } } }]);
+          const h = Buffer.allocUnsafe(4); h.writeUInt32BE(body.length, 0);
+          parts.push(h, body);
+        }
+        const ok = s.write(Buffer.concat(parts));
+        if (i < N) ok ? setImmediate(tick) : s.once('drain', tick);
+      };
+      tick();
+    });
+    srv.listen('${sockPath}', () => process.stdout.write('ready\\n'));
+  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((r) => server.stdout.once('data', r));
+  const start = process.hrtime.bigint();
+  await new Promise((resolve) => {
+    const dec = new FrameDecoder();
+    let got = 0;
+    const c = net.createConnection(sockPath);
+    c.on('data', (chunk) => {
+      for (const f of dec.push(chunk)) {
+        decodeValue(f);
+        if (++got === N) { c.destroy(); resolve(); }
+      }
+    });
+  });
+  const secs = Number(process.hrtime.bigint() - start) / 1e9;
+  server.kill();
+  fs.rmSync(sockPath, { force: true });
+  return N / secs;
+}
+
+async function startConductor(home) {
+  const proc = spawn(process.execPath, [path.join(root, 'dist/cli/main.js'), 'conductor', 'start'], {
+    env: { ...process.env, MZT_HOME: home, MZT_DEBUG_METHODS: '1' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let out = '';
+  await new Promise((resolve, reject) => {
+    proc.stderr.on('data', (d) => { out += d; if (/ ready on /.test(out)) resolve(); });
+    proc.on('exit', () => reject(new Error(out)));
+  });
+  return { proc, socketPath: path.join(home, 'run', 'conductor.sock') };
+}
+
+async function durableRun(socketPath) {
+  const producer = await DaemonClient.connect({ socketPath });
+  const consumer = await DaemonClient.connect({ socketPath });
+  const sub = consumer.subscribe({ types: ['debug.'], max_queued_events: 100_000, max_queued_bytes: 64 * 1024 * 1024 });
+  const it = sub[Symbol.asyncIterator]();
+  await it.next(); // caught_up: the subscription is live
+  const start = process.hrtime.bigint();
+  const emitting = (async () => {
+    for (let sent = 0; sent < N; sent += 10_000) await producer.call('debug.emit', { count: Math.min(10_000, N - sent), size: 150 });
+  })();
+  let got = 0;
+  while (got < N) {
+    const { value } = await it.next();
+    if (value.kind === 'event') got++;
+    else if (value.kind === 'lagged') throw new Error('subscriber lagged during the benchmark');
+  }
+  const secs = Number(process.hrtime.bigint() - start) / 1e9;
+  await emitting;
+  await sub.unsubscribe?.();
+  await producer.close();
+  await consumer.close();
+  return N / secs;
+}
+
+async function resumeRun(socketPath) {
+  const client = await DaemonClient.connect({ socketPath });
+  const start = process.hrtime.bigint();
+  let got = 0;
+  for await (const item of client.subscribe({ since: 0, max_queued_events: 100_000, max_queued_bytes: 64 * 1024 * 1024 })) {
+    if (item.kind === 'event') got++;
+    if (item.kind === 'caught_up') break;
+  }
+  const secs = Number(process.hrtime.bigint() - start) / 1e9;
+  await client.close();
+  return { secs, got };
+}
+
+const home = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-bench-'));
+const ceilingSock = path.join(home, 'ceiling.sock');
+const ceiling = [];
+const durable = [];
+const resume = [];
+const { proc, socketPath } = await startConductor(home);
+try {
+  for (let r = 0; r < RUNS; r++) {
+    ceiling.push(await ceilingRun(ceilingSock));
+    durable.push(await durableRun(socketPath));
+  }
+  for (let r = 0; r < RUNS; r++) resume.push(await resumeRun(socketPath));
+} finally {
+  proc.kill('SIGTERM');
+  await new Promise((r) => proc.on('exit', r));
+  fs.rmSync(home, { recursive: true, force: true });
+}
+
+const c = median(ceiling);
+const d = median(durable);
+const res = median(resume.map((x) => x.secs));
+const stored = resume[0].got;
+console.log(`machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'}, node ${process.version}; ${N} events of ~256 B, median of ${RUNS}`);
+console.log('| row | median | ratio |');
+console.log('|---|---|---|');
+console.log(`| ceiling: net + msgpack, write per tick | ${Math.round(c).toLocaleString('en')} ev/s | 1.00 |`);
+console.log(`| durable stream → DaemonClient | ${Math.round(d).toLocaleString('en')} ev/s | ${(d / c).toFixed(2)} |`);
+console.log(`| resume ${stored.toLocaleString('en')} stored events from seq 0 | ${res.toFixed(2)} s (${Math.round(stored / res).toLocaleString('en')} ev/s) | ${((stored / res) / c).toFixed(2)} |`);
