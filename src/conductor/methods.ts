@@ -155,7 +155,9 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
     'job.submit': async (p: JobSpec) => {
       if (deps.shuttingDown()) throw new ProtocolError(ErrorCode.SHUTTING_DOWN, 'the conductor is shutting down');
       const result = await jobs.submit(p);
-      return { ...result, seq: store.getJob(result.job_id)?.last_seq ?? store.headSeq };
+      // The seq of job.submitted: `subscribe({since: seq - 1, job_id})` sees the whole job.
+      const submitted = store.read(0, 1, { job_id: result.job_id, types: ['job.submitted'] })[0];
+      return { ...result, seq: submitted?.seq ?? store.headSeq };
     },
 
     'job.cancel': async (p: { job_id: string; reason?: string }) => {

@@ -1,0 +1,36 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_CONFIG, changedKeys, loadConfigFile, validateConfig } from '../../src/conductor/config.js';
+
+describe('config', () => {
+  it('fills defaults and keeps valid values', () => {
+    expect(validateConfig({})).toEqual(DEFAULT_CONFIG);
+    expect(validateConfig({ max_concurrent_jobs: 2 }).max_concurrent_jobs).toBe(2);
+  });
+
+  it('names the key of every problem', () => {
+    expect(() => validateConfig({ max_concurent_jobs: 2 })).toThrow(/unknown key "max_concurent_jobs"/);
+    expect(() => validateConfig({ max_concurrent_jobs: 0 })).toThrow(/"max_concurrent_jobs" must be between 1 and 256/);
+    expect(() => validateConfig({ max_concurrent_jobs: 1.5 })).toThrow(/must be an integer/);
+    expect(() => validateConfig({ kill_grace_seconds: '5' })).toThrow(/"kill_grace_seconds" must be a number/);
+    expect(() => validateConfig({ log_level: 'loud' })).toThrow(/"log_level" must be one of/);
+    expect(() => validateConfig([])).toThrow(ConfigError);
+  });
+
+  it('reads a file; a missing file means defaults; a broken one is an error naming the file', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-config-'));
+    try {
+      const file = path.join(dir, 'config.json');
+      expect(loadConfigFile(file)).toEqual(DEFAULT_CONFIG);
+      fs.writeFileSync(file, '{"max_concurrent_jobs": 3');
+      expect(() => loadConfigFile(file)).toThrow(new RegExp(`${file}: invalid JSON`));
+      fs.writeFileSync(file, '{"max_concurrent_jobs": 3}');
+      const cfg = loadConfigFile(file);
+      expect(changedKeys(DEFAULT_CONFIG, cfg)).toEqual(['max_concurrent_jobs']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
