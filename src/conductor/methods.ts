@@ -15,7 +15,7 @@ import type { JobSpec, JobStatus } from '../events/jobRecord.js';
 import { TERMINAL_JOB_STATUSES } from '../events/jobRecord.js';
 import { readLogFrom, readLogTail } from '../actors/jobLog.js';
 import type { ConductorPaths } from './paths.js';
-import { isValidJobId, jobDir } from './paths.js';
+import { jobDir } from './paths.js';
 import type { ConductorConfig } from './config.js';
 
 export interface MethodDeps {
@@ -215,14 +215,6 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
     const checked = validateParams(method, params);
     if (!checked.ok) {
       throw new ProtocolError(ErrorCode.INVALID_PARAMS, checked.message, { field: checked.field });
-    }
-    if ('job_id' in (checked.value as object) && method !== 'job.submit') {
-      const id = (checked.value as { job_id?: unknown }).job_id;
-      if (id !== undefined && !isValidJobId(id)) {
-        throw new ProtocolError(ErrorCode.INVALID_PARAMS, `invalid params: "job_id" must match [A-Za-z0-9_.-]{1,64}`, {
-          field: 'job_id',
-        });
-      }
     }
     return handler(checked.value, ctx);
   };

@@ -1,0 +1,276 @@
+/**
+ * The job manager service: the conductor's door to the job machines. It validates and
+ * records submissions, provides the machines' side effects (spawning sheets, logs, event
+ * appends), and exposes counters for status and snapshots.
+ */
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
+import type { JobSpec } from '../events/jobRecord.js';
+import type { NewEvent } from '../events/types.js';
+import { ErrorCode, ProtocolError } from '../ipc/messages.js';
+import { isValidJobId } from '../conductor/paths.js';
+import { JobLog } from './jobLog.js';
+import { jobMachine } from './jobMachine.js';
+import { jobManagerMachine } from './jobManagerMachine.js';
+import { spawnSheet as realSpawnSheet, type SheetHandle, type SheetOutcome, type SpawnSheet } from './sheetProcess.js';
+
+export interface JobManagerConfig {
+  max_concurrent_jobs: number;
+  kill_grace_seconds: number;
+  default_sheet_timeout_seconds: number;
+}
+
+export interface JobManagerDeps {
+  /** Durable append; resolves after commit. */
+  append(e: NewEvent): Promise<unknown>;
+  jobsDir: string;
+  /** Ids are never reused: checks the projection. */
+  jobExists(jobId: string): boolean;
+  /** Backpressure hook (the resource monitor). */
+  acceptingWork?(): { accepting: boolean; reason?: string };
+  config: JobManagerConfig;
+  spawnSheet?: SpawnSheet;
+  log?: (msg: string) => void;
+}
+
+interface LiveJob {
+  spec: JobSpec;
+  log: JobLog;
+  /** The sheet running now. */
+  sheet: { num: number; handle: SheetHandle } | undefined;
+  /** Resolves when the job reached its end and its final event is committed. */
+  ended: Promise<void>;
+  lastAppend: Promise<unknown>;
+}
+
+export interface ActiveProcess {
+  job_id: string;
+  sheet_num: number;
+  pid: number;
+  pgid: number;
+}
+
+function slug(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^[-.]+|-+$/g, '').slice(0, 32) || 'job';
+}
+
+function generateId(name: string | undefined): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, '0');
+  const stamp = `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
+  return `${slug(name ?? 'job')}-${stamp}-${crypto.randomBytes(2).toString('hex')}`;
+}
+
+export class JobManager {
+  private config: JobManagerConfig;
+  private readonly live = new Map<string, LiveJob>();
+  private readonly manager: ActorRefFrom<typeof jobManagerMachine>;
+  private readonly spawn: SpawnSheet;
+  private shuttingDown = false;
+
+  constructor(private readonly deps: JobManagerDeps) {
+    this.config = { ...deps.config };
+    this.spawn = deps.spawnSheet ?? realSpawnSheet;
+    const machine = jobManagerMachine.provide({
+      actors: {
+        job: jobMachine.provide({
+          actions: {
+            record: (_, event: NewEvent) => this.record(event),
+            stopSheet: ({ context }) => this.live.get(context.jobId)?.sheet?.handle.stop(),
+          },
+          actors: {
+            runSheet: fromPromise<SheetOutcome, { jobId: string; sheetNum: number }>(({ input }) =>
+              this.runSheet(input.jobId, input.sheetNum),
+            ),
+          },
+        }),
+      },
+    });
+    this.manager = createActor(machine, { input: { maxConcurrent: this.config.max_concurrent_jobs } });
+    this.manager.start();
+  }
+
+  get runningCount(): number {
+    return this.manager.getSnapshot().context.running.length;
+  }
+
+  get queuedCount(): number {
+    return this.manager.getSnapshot().context.waiting.length;
+  }
+
+  get activeSheets(): number {
+    let n = 0;
+    for (const job of this.live.values()) if (job.sheet) n++;
+    return n;
+  }
+
+  activeProcesses(): ActiveProcess[] {
+    const out: ActiveProcess[] = [];
+    for (const [job_id, job] of this.live) {
+      const pid = job.sheet?.handle.pid;
+      if (job.sheet && pid !== undefined) out.push({ job_id, sheet_num: job.sheet.num, pid, pgid: pid });
+    }
+    return out;
+  }
+
+  async submit(spec: JobSpec): Promise<{ job_id: string; status: 'queued' | 'running' }> {
+    if (this.shuttingDown) throw new ProtocolError(ErrorCode.SHUTTING_DOWN, 'the conductor is shutting down');
+    const pressure = this.deps.acceptingWork?.();
+    if (pressure && !pressure.accepting) {
+      throw new ProtocolError(ErrorCode.NOT_ACCEPTING_WORK, `not accepting work: ${pressure.reason ?? 'resource pressure'}`, {
+        reason: pressure.reason ?? 'resource pressure',
+      });
+    }
+    if (spec.job_id !== undefined && !isValidJobId(spec.job_id)) {
+      throw new ProtocolError(ErrorCode.INVALID_PARAMS, 'invalid params: "job_id" must match [A-Za-z0-9_.-]{1,64}', { field: 'job_id' });
+    }
+    const jobId = spec.job_id ?? generateId(spec.name);
+    if (this.live.has(jobId) || this.deps.jobExists(jobId)) {
+      throw new ProtocolError(ErrorCode.JOB_EXISTS, `a job with id "${jobId}" already exists`, { job_id: jobId });
+    }
+    let markEnded!: () => void;
+    const job: LiveJob = {
+      spec,
+      log: new JobLog(path.join(this.deps.jobsDir, jobId)),
+      sheet: undefined,
+      ended: new Promise<void>((r) => (markEnded = r)),
+      lastAppend: Promise.resolve(),
+    };
+    this.live.set(jobId, job);
+    try {
+      await this.record({
+        type: 'job.submitted',
+        job_id: jobId,
+        data: {
+          name: spec.name ?? jobId,
+          total_sheets: spec.sheets.length,
+          // Environment values may hold secrets: only their names are recorded.
+          sheets: spec.sheets.map((s) => ({
+            argv: s.argv,
+            cwd: s.cwd ?? spec.cwd ?? null,
+            timeout_seconds: s.timeout_seconds ?? this.config.default_sheet_timeout_seconds,
+            name: s.name ?? null,
+            env_keys: Object.keys({ ...spec.env, ...s.env }),
+          })),
+        },
+      });
+    } catch (err) {
+      this.live.delete(jobId);
+      void job.log.close();
+      throw new ProtocolError(ErrorCode.STORAGE_UNAVAILABLE, (err as Error).message);
+    }
+    this.manager.send({ type: 'SUBMIT', jobId, sheetCount: spec.sheets.length });
+    const child = this.manager.getSnapshot().children[jobId];
+    child?.subscribe({
+      complete: () => {
+        void job.lastAppend
+          .catch(() => undefined)
+          .then(() => job.log.close())
+          .then(() => {
+            this.live.delete(jobId);
+            markEnded();
+          });
+      },
+    });
+    const waiting = this.manager.getSnapshot().context.waiting;
+    const position = waiting.indexOf(jobId);
+    if (position >= 0) {
+      void this.record({ type: 'job.queued', job_id: jobId, data: { position: position + 1 } });
+      return { job_id: jobId, status: 'queued' };
+    }
+    return { job_id: jobId, status: 'running' };
+  }
+
+  /** Resolves once job.cancelled is committed and the job's process group is gone. */
+  async cancel(jobId: string, opts: { reason?: string; by?: 'client' | 'resource_monitor' } = {}): Promise<{ job_id: string; status: string }> {
+    const job = this.live.get(jobId);
+    if (!job) {
+      if (this.deps.jobExists(jobId)) {
+        throw new ProtocolError(ErrorCode.INVALID_STATE, `job "${jobId}" has already ended`, { job_id: jobId });
+      }
+      throw new ProtocolError(ErrorCode.JOB_NOT_FOUND, `no job with id "${jobId}"`, { job_id: jobId });
+    }
+    this.manager.send({ type: 'CANCEL', jobId, reason: opts.reason ?? 'cancelled', by: opts.by ?? 'client' });
+    await job.ended;
+    return { job_id: jobId, status: 'cancelled' };
+  }
+
+  updateConfig(config: JobManagerConfig): void {
+    this.config = { ...config };
+    this.manager.send({ type: 'SET_MAX_CONCURRENT', max: config.max_concurrent_jobs });
+  }
+
+  /** Interrupt every job (running ones are stopped), and wait until all are recorded. */
+  async shutdown(): Promise<void> {
+    this.shuttingDown = true;
+    const ended = [...this.live.values()].map((j) => j.ended);
+    this.manager.send({ type: 'SHUTDOWN', reason: 'conductor_shutdown' });
+    await Promise.all(ended);
+    this.manager.stop();
+  }
+
+  private record(event: NewEvent): Promise<unknown> {
+    const p = this.deps.append(event);
+    const job = event.job_id ? this.live.get(event.job_id) : undefined;
+    if (job) job.lastAppend = p;
+    p.catch((err: Error) => this.deps.log?.(`could not record ${event.type}: ${err.message}`));
+    return p;
+  }
+
+  private async runSheet(jobId: string, sheetNum: number): Promise<SheetOutcome> {
+    const job = this.live.get(jobId)!;
+    const spec = job.spec.sheets[sheetNum - 1]!;
+    const cwd = spec.cwd ?? job.spec.cwd ?? process.cwd();
+    const timeout = spec.timeout_seconds ?? this.config.default_sheet_timeout_seconds;
+    const handle = this.spawn({
+      argv: spec.argv,
+      cwd,
+      env: { ...process.env, ...job.spec.env, ...spec.env },
+      timeoutSeconds: timeout,
+      killGraceSeconds: this.config.kill_grace_seconds,
+      sheetNum,
+      log: job.log,
+    });
+    job.sheet = { num: sheetNum, handle };
+    const base = { job_id: jobId, sheet_num: sheetNum };
+    if (handle.pid !== undefined) {
+      job.log.write(sheetNum, 'sys', `sheet ${sheetNum} started pid=${handle.pid} argv=${JSON.stringify(spec.argv)} cwd=${cwd}`);
+      void this.record({ type: 'sheet.started', ...base, data: { pid: handle.pid, argv: spec.argv, cwd } });
+      void this.record({ type: 'process.spawn', ...base, data: { pid: handle.pid, pgid: handle.pid, command: spec.argv.join(' ') } });
+    }
+    const outcome = await handle.done;
+    job.sheet = undefined;
+    const end = { exit_code: outcome.exit_code, signal: outcome.signal, duration_seconds: outcome.duration_seconds };
+    if (handle.pid !== undefined) void this.record({ type: 'process.exit', ...base, data: { pid: handle.pid, ...end } });
+    job.log.write(
+      sheetNum,
+      'sys',
+      outcome.reason === 'spawn_error'
+        ? `sheet ${sheetNum} could not start: ${outcome.error}`
+        : `sheet ${sheetNum} ended exit_code=${outcome.exit_code} signal=${outcome.signal} duration=${outcome.duration_seconds}s${outcome.reason ? ` (${outcome.reason})` : ''}`,
+    );
+    const ok = outcome.reason === undefined && outcome.exit_code === 0;
+    if (ok) {
+      void this.record({ type: 'sheet.completed', ...base, data: end });
+    } else {
+      const stopKind = this.stopKind(jobId);
+      const reason =
+        outcome.reason === 'stopped'
+          ? (stopKind ?? 'cancelled')
+          : outcome.reason ?? (outcome.signal ? 'signal' : 'exit_code');
+      void this.record({
+        type: 'sheet.failed',
+        ...base,
+        data: { ...end, reason, ...(outcome.error ? { error: outcome.error } : {}) },
+      });
+    }
+    return outcome;
+  }
+
+  private stopKind(jobId: string): 'cancelled' | 'interrupted' | undefined {
+    const child = this.manager.getSnapshot().children[jobId] as ActorRefFrom<typeof jobMachine> | undefined;
+    const stop = child?.getSnapshot().context.stop;
+    return stop ? (stop.kind === 'cancel' ? 'cancelled' : 'interrupted') : undefined;
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The job manager as an XState machine: spawns one job actor per submitted job, starts at
+ * most `maxConcurrent` of them, and keeps the rest waiting in FIFO order.
+ */
+import { assign, enqueueActions, sendTo, setup, spawnChild } from 'xstate';
+import { jobMachine } from './jobMachine.js';
+
+interface ManagerContext {
+  maxConcurrent: number;
+  waiting: string[];
+  running: string[];
+  shuttingDown: boolean;
+}
+
+export type ManagerEvent =
+  | { type: 'SUBMIT'; jobId: string; sheetCount: number }
+  | { type: 'CANCEL'; jobId: string; reason: string; by: 'client' | 'resource_monitor' }
+  | { type: 'JOB_ENDED'; jobId: string }
+  | { type: 'SET_MAX_CONCURRENT'; max: number }
+  | { type: 'SHUTDOWN'; reason: string };
+
+export const jobManagerMachine = setup({
+  types: {
+    context: {} as ManagerContext,
+    events: {} as ManagerEvent,
+    input: {} as { maxConcurrent: number },
+  },
+  actors: { job: jobMachine },
+  actions: {
+    /** Move waiting jobs to running while there are free slots. */
+    startWaiting: enqueueActions(({ context, enqueue }) => {
+      if (context.shuttingDown) return;
+      const waiting = [...context.waiting];
+      const running = [...context.running];
+      while (running.length < context.maxConcurrent && waiting.length > 0) {
+        const id = waiting.shift()!;
+        running.push(id);
+        enqueue.sendTo(id, { type: 'START' });
+      }
+      enqueue.assign({ waiting, running });
+    }),
+  },
+}).createMachine({
+  id: 'jobManager',
+  context: ({ input }) => ({ maxConcurrent: input.maxConcurrent, waiting: [], running: [], shuttingDown: false }),
+  on: {
+    SUBMIT: {
+      guard: ({ context }) => !context.shuttingDown,
+      actions: [
+        spawnChild('job', {
+          id: ({ event }) => (event as Extract<ManagerEvent, { type: 'SUBMIT' }>).jobId,
+          input: ({ event }) => {
+            const e = event as Extract<ManagerEvent, { type: 'SUBMIT' }>;
+            return { jobId: e.jobId, sheetCount: e.sheetCount };
+          },
+        }),
+        assign({ waiting: ({ context, event }) => [...context.waiting, event.jobId] }),
+        'startWaiting',
+      ],
+    },
+    CANCEL: {
+      actions: sendTo(({ event }) => event.jobId, ({ event }) => ({ type: 'CANCEL' as const, reason: event.reason, by: event.by })),
+    },
+    JOB_ENDED: {
+      actions: [
+        assign({
+          waiting: ({ context, event }) => context.waiting.filter((id) => id !== event.jobId),
+          running: ({ context, event }) => context.running.filter((id) => id !== event.jobId),
+        }),
+        'startWaiting',
+      ],
+    },
+    SET_MAX_CONCURRENT: {
+      actions: [assign({ maxConcurrent: ({ event }) => event.max }), 'startWaiting'],
+    },
+    SHUTDOWN: {
+      actions: [
+        assign({ shuttingDown: true }),
+        enqueueActions(({ context, event, enqueue }) => {
+          for (const id of [...context.running, ...context.waiting]) {
+            enqueue.sendTo(id, { type: 'INTERRUPT', reason: event.reason });
+          }
+        }),
+      ],
+    },
+  },
+});

@@ -1,0 +1,100 @@
+/**
+ * One sheet as a child process in its own process group (`detached`), so that cancel and
+ * timeout reach the whole tree: SIGTERM to the group, SIGKILL after a grace period.
+ */
+import { spawn } from 'node:child_process';
+import type { JobLog } from './jobLog.js';
+
+export interface SheetRun {
+  argv: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  timeoutSeconds: number;
+  killGraceSeconds: number;
+  sheetNum: number;
+  log: JobLog;
+}
+
+export interface SheetOutcome {
+  exit_code: number | null;
+  signal: string | null;
+  duration_seconds: number;
+  /** Why the sheet ended other than by itself. */
+  reason?: 'timeout' | 'stopped' | 'spawn_error';
+  error?: string;
+}
+
+export interface SheetHandle {
+  pid: number | undefined;
+  /** Stop the whole process group: SIGTERM now, SIGKILL after the grace period. */
+  stop(): void;
+  done: Promise<SheetOutcome>;
+}
+
+export type SpawnSheet = (run: SheetRun) => SheetHandle;
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    /* the group is already gone */
+  }
+}
+
+export const spawnSheet: SpawnSheet = (run) => {
+  const started = process.hrtime.bigint();
+  const elapsed = () => Math.round(Number(process.hrtime.bigint() - started) / 1e6) / 1000;
+  const child = spawn(run.argv[0]!, run.argv.slice(1), {
+    cwd: run.cwd,
+    env: run.env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let reason: SheetOutcome['reason'];
+  let killTimer: NodeJS.Timeout | undefined;
+  const stopGroup = (why: 'timeout' | 'stopped') => {
+    if (reason || child.pid === undefined) return;
+    reason = why;
+    signalGroup(child.pid, 'SIGTERM');
+    killTimer = setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), run.killGraceSeconds * 1000);
+  };
+  const timeout = setTimeout(() => stopGroup('timeout'), run.timeoutSeconds * 1000);
+
+  const done = new Promise<SheetOutcome>((resolve) => {
+    let settled = false;
+    const settle = (outcome: SheetOutcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timeout);
+      if (killTimer) clearTimeout(killTimer);
+      resolve(outcome);
+    };
+    child.on('error', (error) => {
+      // Spawn failures (ENOENT, EACCES, bad cwd) leave no pid; they end the sheet at once.
+      if (child.pid === undefined) {
+        settle({ exit_code: null, signal: null, duration_seconds: elapsed(), reason: 'spawn_error', error: error.message });
+      }
+    });
+    const out = child.stdout ? run.log.follow(child.stdout, run.sheetNum, 'out') : Promise.resolve();
+    const err = child.stderr ? run.log.follow(child.stderr, run.sheetNum, 'err') : Promise.resolve();
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    child.on('exit', (code, signal) => {
+      exit = { code, signal };
+      // The sheet is its main process: what it left running in its group goes with it
+      // (and until it does, those processes would hold the pipes open).
+      if (child.pid !== undefined) {
+        signalGroup(child.pid, 'SIGTERM');
+        const pid = child.pid;
+        setTimeout(() => signalGroup(pid, 'SIGKILL'), run.killGraceSeconds * 1000).unref();
+      }
+    });
+    // 'close' comes after exit and after every stdio stream of the group has ended.
+    child.on('close', (code, signal) => {
+      const result = exit ?? { code, signal };
+      void Promise.all([out, err]).then(() =>
+        settle({ exit_code: result.code, signal: result.signal, duration_seconds: elapsed(), ...(reason ? { reason } : {}) }),
+      );
+    });
+  });
+  return { pid: child.pid, stop: () => stopGroup('stopped'), done };
+};
