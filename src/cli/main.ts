@@ -1,0 +1,420 @@
+#!/usr/bin/env node
+/**
+ * `mzt`: the conductor's command line. Every client command talks to the conductor over
+ * its socket; when nobody answers it says so in one line (with the socket path and how to
+ * start it) and exits 3.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, Option } from 'commander';
+import { DaemonClient, type StreamItem } from '../ipc/client.js';
+import { ConductorNotRunning, RpcError, TimeoutError } from '../ipc/clientErrors.js';
+import { conductorPaths, resolveHome } from '../conductor/paths.js';
+import { probeHello } from '../ipc/helloProbe.js';
+import type { JobRecord, SheetSpec } from '../events/jobRecord.js';
+import { duration, localTime, printJson, table } from './output.js';
+
+const EXIT_NOT_RUNNING = 3;
+
+class UsageError extends Error {}
+
+function paths() {
+  return conductorPaths(resolveHome());
+}
+
+async function connect(opts: { reconnect?: boolean } = {}): Promise<DaemonClient> {
+  return DaemonClient.connect({ socketPath: paths().socketPath, timeoutMs: 10_000, reconnect: opts.reconnect ?? false, clientName: 'mzt-cli' });
+}
+
+/** Run a client command with one connection, closed afterwards. */
+async function withClient<T>(fn: (client: DaemonClient) => Promise<T>, opts: { reconnect?: boolean } = {}): Promise<T> {
+  const client = await connect(opts);
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function parseInteger(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} must be a non-negative integer, got "${value}"`);
+    return n;
+  };
+}
+
+function parseNumber(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${name} must be a positive number, got "${value}"`);
+    return n;
+  };
+}
+
+const isEnd = (type: string) => ['job.completed', 'job.failed', 'job.cancelled', 'job.interrupted'].includes(type);
+
+function jobRow(job: JobRecord): string[] {
+  const end = job.ended_at ?? Date.now() / 1000;
+  return [
+    job.job_id,
+    job.name,
+    job.status,
+    `${job.completed_sheets}/${job.total_sheets}`,
+    localTime(job.started_at ?? job.submitted_at),
+    job.started_at ? duration(end - job.started_at) : '-',
+  ];
+}
+
+function printJob(job: JobRecord): void {
+  const lines = [
+    `job       ${job.job_id}`,
+    `name      ${job.name}`,
+    `status    ${job.status}${job.reason ? ` (${job.reason})` : ''}`,
+    `submitted ${localTime(job.submitted_at)}`,
+    `started   ${localTime(job.started_at)}`,
+    `ended     ${localTime(job.ended_at)}`,
+    '',
+    table(
+      ['SHEET', 'STATUS', 'PID', 'EXIT', 'DURATION', 'COMMAND'],
+      job.sheets.map((s) => [
+        String(s.sheet_num),
+        s.status,
+        s.pid ? String(s.pid) : '-',
+        s.signal ? s.signal : s.exit_code === undefined || s.exit_code === null ? '-' : String(s.exit_code),
+        duration(s.duration_seconds),
+        s.argv.join(' '),
+      ]),
+    ),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** Follow a job's events from `since` to its end; returns the final event type. */
+async function followToEnd(client: DaemonClient, jobId: string, since: number, onEvent?: (type: string) => void): Promise<string> {
+  const sub = client.subscribe({ since, job_id: jobId, types: ['job.'] });
+  for await (const item of sub) {
+    if (item.kind !== 'event') continue;
+    onEvent?.(item.event.type);
+    if (isEnd(item.event.type)) {
+      await sub.unsubscribe();
+      return item.event.type;
+    }
+  }
+  throw new Error('the event stream ended before the job did');
+}
+
+function buildProgram(): Command {
+  const program = new Command('mzt')
+    .description('mzt conductor: run jobs, watch what they cost, stream every event')
+    .showHelpAfterError()
+    .exitOverride();
+
+  // --- conductor start|stop|status -------------------------------------------------------
+  const conductor = program.command('conductor').description('start, stop or inspect the conductor');
+
+  conductor
+    .command('start')
+    .description('start the conductor in the foreground (or in the background with --detach)')
+    .option('--detach', 'run in the background, logging to $MZT_HOME/conductor.log')
+    .option('--home <dir>', 'data directory (default: $MZT_HOME or ~/.mzt)')
+    .addOption(new Option('--timeout <seconds>', 'with --detach: how long to wait for it to be ready').default(15).argParser(parseNumber('--timeout')))
+    .action(async (opts: { detach?: boolean; home?: string; timeout: number }) => {
+      if (opts.home) process.env.MZT_HOME = opts.home;
+      const p = paths();
+      if (opts.detach) {
+        fs.mkdirSync(p.home, { recursive: true, mode: 0o700 });
+        const logFd = fs.openSync(p.logFile, 'a', 0o600);
+        const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'conductor', 'start'], {
+          detached: true,
+          stdio: ['ignore', logFd, logFd],
+          env: process.env,
+        });
+        child.unref();
+        const deadline = Date.now() + opts.timeout * 1000;
+        for (;;) {
+          const probe = await probeHello(p.socketPath, 1000);
+          if (probe.alive && probe.hello.pid === child.pid) break;
+          if (child.exitCode !== null || Date.now() > deadline) {
+            throw new Error(`the conductor did not become ready; see ${p.logFile}`);
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        process.stdout.write(`conductor started (pid ${child.pid}), socket ${p.socketPath}, log ${p.logFile}\n`);
+        return;
+      }
+      const { runConductor } = await import('../conductor/main.js');
+      const handle = await runConductor({ home: p.home, handleSignals: true });
+      await handle.stopped;
+    });
+
+  conductor
+    .command('stop')
+    .description('stop the conductor: gracefully over the socket, by signal if it does not answer')
+    .option('--force', 'send SIGTERM (then SIGKILL) to the pid instead of asking')
+    .addOption(new Option('--timeout <seconds>', 'how long to wait for it to exit').default(30).argParser(parseNumber('--timeout')))
+    .action(async (opts: { force?: boolean; timeout: number }) => {
+      const p = paths();
+      let pid: number | undefined;
+      try {
+        pid = Number(fs.readFileSync(p.pidFile, 'utf8').trim()) || undefined;
+      } catch {
+        /* no pid file */
+      }
+      const probe = await probeHello(p.socketPath, 2000);
+      if (probe.alive) pid = (probe.hello.pid as number) ?? pid;
+      if (!probe.alive && !pid) throw new ConductorNotRunning(p.socketPath);
+      const alive = (n: number) => {
+        try {
+          process.kill(n, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      if (probe.alive && !opts.force) {
+        await withClient((c) => c.call('daemon.shutdown', { graceful: true }));
+      } else if (pid && alive(pid)) {
+        process.kill(pid, 'SIGTERM');
+      }
+      const deadline = Date.now() + opts.timeout * 1000;
+      while (pid && alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      if (pid && alive(pid)) {
+        process.kill(pid, 'SIGKILL');
+        process.stdout.write(`conductor (pid ${pid}) did not stop within ${opts.timeout}s; sent SIGKILL\n`);
+        return;
+      }
+      process.stdout.write(`conductor stopped${pid ? ` (pid ${pid})` : ''}\n`);
+    });
+
+  conductor
+    .command('status')
+    .description('is the conductor running, and what is it doing')
+    .option('--json', 'print daemon.status as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const status = await withClient((c) => c.call('daemon.status', {}));
+      if (opts.json) return printJson(status);
+      process.stdout.write(
+        [
+          `conductor ${status.server_version} running (pid ${status.pid}), up ${duration(status.uptime_seconds)}`,
+          `jobs      ${status.running_jobs} running, ${status.queued_jobs} queued, ${status.total_jobs} in all`,
+          `events    head seq ${status.head_seq}; storage ${status.storage?.writable ? 'writable' : `NOT writable: ${status.storage?.last_error}`}`,
+          `clients   ${status.connections} connection(s), ${status.subscriptions} subscription(s)`,
+          `memory    ${status.memory_usage_mb} MB`,
+          `socket    ${status.socket_path}`,
+        ].join('\n') + '\n',
+      );
+    });
+
+  // --- jobs -------------------------------------------------------------------------------
+  program
+    .command('submit')
+    .description('submit a job: one sheet from the command after --, or several with --sheet')
+    .argument('[argv...]', 'the program and its arguments (after --)')
+    .option('--name <name>', 'a name for the job')
+    .option('--id <id>', 'choose the job id ([A-Za-z0-9_.-]{1,64})')
+    .option('--timeout <seconds>', 'timeout of each sheet', parseNumber('--timeout'))
+    .option('--cwd <dir>', 'working directory (default: the current one)')
+    .option('--env <K=V>', 'environment variable for the job (repeatable)', collect, [])
+    .option('--sheet <json-argv>', 'a sheet as a JSON array, e.g. \'["make","test"]\' (repeatable)', collect, [])
+    .option('--wait', 'follow the job to its end; exit 0 if it completed, 1 if it failed, 2 if cancelled or interrupted')
+    .option('--json', 'print the result as JSON')
+    .action(async (argv: string[], opts: { name?: string; id?: string; timeout?: number; cwd?: string; env: string[]; sheet: string[]; wait?: boolean; json?: boolean }) => {
+      const sheets: SheetSpec[] = [];
+      for (const raw of opts.sheet) {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(raw);
+        } catch {
+          throw new UsageError(`--sheet must be a JSON array of strings, got: ${raw}`);
+        }
+        if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((a) => typeof a === 'string')) {
+          throw new UsageError(`--sheet must be a non-empty JSON array of strings, got: ${raw}`);
+        }
+        sheets.push({ argv: parsed as string[] });
+      }
+      if (argv.length > 0) sheets.push({ argv });
+      if (sheets.length === 0) throw new UsageError('nothing to run: give a command after -- or one or more --sheet');
+      if (opts.timeout !== undefined) for (const s of sheets) s.timeout_seconds = opts.timeout;
+      const env: Record<string, string> = {};
+      for (const kv of opts.env) {
+        const eq = kv.indexOf('=');
+        if (eq <= 0) throw new UsageError(`--env must be KEY=VALUE, got "${kv}"`);
+        env[kv.slice(0, eq)] = kv.slice(eq + 1);
+      }
+      const spec = {
+        sheets,
+        cwd: opts.cwd ?? process.cwd(),
+        ...(opts.name ? { name: opts.name } : {}),
+        ...(opts.id ? { job_id: opts.id } : {}),
+        ...(Object.keys(env).length ? { env } : {}),
+      };
+      await withClient(async (client) => {
+        const res = await client.call('job.submit', spec);
+        if (opts.json && !opts.wait) return printJson(res);
+        if (!opts.wait) {
+          process.stdout.write(`${res.job_id} ${res.status}\n`);
+          return;
+        }
+        if (!opts.json) process.stdout.write(`${res.job_id} ${res.status}\n`);
+        const end = await followToEnd(client, res.job_id, res.seq - 1);
+        const job = await client.call('job.get', { job_id: res.job_id });
+        if (opts.json) printJson(job);
+        else process.stdout.write(`${res.job_id} ${job.status}${job.reason ? ` (${job.reason})` : ''}\n`);
+        process.exitCode = end === 'job.completed' ? 0 : end === 'job.failed' ? 1 : 2;
+      });
+    });
+
+  program
+    .command('jobs')
+    .description('list jobs, newest first')
+    .option('--status <status>', 'only jobs in this status (repeatable)', collect, [])
+    .addOption(new Option('--limit <n>', 'at most this many').default(50).argParser(parseInteger('--limit')))
+    .option('--json', 'print as JSON')
+    .action(async (opts: { status: string[]; limit: number; json?: boolean }) => {
+      const res = await withClient((c) =>
+        c.call('job.list', { limit: opts.limit, ...(opts.status.length ? { status: opts.status as any } : {}) }),
+      );
+      if (opts.json) return printJson(res);
+      if (res.jobs.length === 0) {
+        process.stdout.write('no jobs\n');
+        return;
+      }
+      process.stdout.write(`${table(['ID', 'NAME', 'STATUS', 'SHEETS', 'STARTED', 'DURATION'], res.jobs.map(jobRow))}\n`);
+      if (res.total > res.jobs.length) process.stdout.write(`(${res.jobs.length} of ${res.total})\n`);
+    });
+
+  program
+    .command('job')
+    .description('show one job and its sheets')
+    .argument('<id>')
+    .option('--json', 'print as JSON')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const job = await withClient((c) => c.call('job.get', { job_id: id }));
+      if (opts.json) printJson(job);
+      else printJob(job);
+    });
+
+  program
+    .command('cancel')
+    .description('cancel a job (its whole process tree is stopped)')
+    .argument('<id>')
+    .option('--json', 'print as JSON')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const res = await withClient((c) => c.call('job.cancel', { job_id: id }, { timeoutMs: 120_000 }));
+      if (opts.json) printJson(res);
+      else process.stdout.write(`${res.job_id} ${res.status}\n`);
+    });
+
+  program
+    .command('logs')
+    .description("print a job's output (timestamp, sheet, out|err|sys, text)")
+    .argument('<id>')
+    .option('-f, --follow', 'keep printing until the job ends')
+    .addOption(new Option('-n, --lines <n>', 'how many lines from the end').default(100).argParser(parseInteger('--lines')))
+    .action(async (id: string, opts: { follow?: boolean; lines: number }) => {
+      await withClient(async (client) => {
+        const first = await client.call('job.logs', { job_id: id, tail_lines: opts.lines });
+        for (const line of first.lines) process.stdout.write(`${line}\n`);
+        if (!opts.follow) return;
+        let offset = first.next_offset;
+        for (;;) {
+          const part = await client.call('job.logs', { job_id: id, offset });
+          for (const line of part.lines) process.stdout.write(`${line}\n`);
+          const drained = part.next_offset >= part.size;
+          offset = part.next_offset;
+          if (drained && !['queued', 'running'].includes(part.status)) return;
+          if (drained) await new Promise((r) => setTimeout(r, 250));
+        }
+      });
+    });
+
+  // --- raw access ------------------------------------------------------------------------
+  program
+    .command('call')
+    .description('call any socket method; prints the result as JSON')
+    .argument('<method>')
+    .argument('[params]', 'params as a JSON object', '{}')
+    .action(async (method: string, rawParams: string) => {
+      let params: unknown;
+      try {
+        params = JSON.parse(rawParams);
+      } catch (err) {
+        throw new UsageError(`params are not valid JSON: ${(err as Error).message}`);
+      }
+      const result = await withClient((c) => c.call(method, params as Record<string, unknown>, { timeoutMs: 120_000 }));
+      printJson(result);
+    });
+
+  program
+    .command('subscribe')
+    .description('stream events as NDJSON (one JSON object per line); markers go to stderr')
+    .addOption(new Option('--since <seq>', 'replay from after this seq first').argParser(parseInteger('--since')))
+    .option('--job <id>', 'only events of this job')
+    .option('--type <prefix>', 'only event types starting with this (repeatable)', collect, [])
+    .option('--snapshots', 'include monitor snapshots')
+    .action(async (opts: { since?: number; job?: string; type: string[]; snapshots?: boolean }) => {
+      process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EPIPE') process.exit(0);
+      });
+      const client = await connect({ reconnect: true });
+      const stop = () => {
+        void client.close().then(() => process.exit(0));
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+      const sub = client.subscribe({
+        ...(opts.since !== undefined ? { since: opts.since } : {}),
+        ...(opts.job ? { job_id: opts.job } : {}),
+        ...(opts.type.length ? { types: opts.type } : {}),
+        ...(opts.snapshots ? { include_snapshots: true } : {}),
+      });
+      for await (const item of sub as AsyncIterable<StreamItem>) {
+        if (item.kind === 'event') process.stdout.write(`${JSON.stringify(item.event)}\n`);
+        else process.stderr.write(`${JSON.stringify({ marker: item.kind, ...item, kind: undefined })}\n`);
+      }
+    });
+
+  return program;
+}
+
+async function main(): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (err instanceof ConductorNotRunning) {
+      process.stderr.write(`mzt: ${err.message}\n`);
+      process.exitCode = EXIT_NOT_RUNNING;
+      return;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`mzt: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    if (err instanceof RpcError) {
+      process.stderr.write(`mzt: ${err.message} (code ${err.code})\n`);
+      process.exitCode = 1;
+      return;
+    }
+    if (err instanceof TimeoutError) {
+      process.stderr.write(`mzt: ${err.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    process.stderr.write(`mzt: ${(err as Error).message ?? String(err)}\n`);
+    process.exitCode = 1;
+  }
+}
+
+void main();

@@ -1,0 +1,439 @@
+/**
+ * DaemonClient: the library side of the protocol (protocol/PROTOCOL.md), modelled on
+ * nats.js — calls are promises, subscriptions are async iterators, the connection comes
+ * back by itself after the conductor restarts, and every subscription resumes from the
+ * last seq it delivered, so a consumer sees each durable event once, without gaps.
+ */
+import net from 'node:net';
+import { conductorPaths } from '../conductor/paths.js';
+import type { EventEnvelope } from '../events/types.js';
+import type { JobRecord, JobSpec, JobStatus } from '../events/jobRecord.js';
+import { ConductorNotRunning, ConnectionClosed, RpcError, TimeoutError } from './clientErrors.js';
+import { FrameDecoder, decodeValue, encodeFrame } from './framing.js';
+import { MSG_NOTIFICATION, MSG_REQUEST, MSG_RESPONSE, PROTOCOL_VERSION, type RpcErrorBody } from './messages.js';
+
+export { ConductorNotRunning, ConnectionClosed, RpcError, TimeoutError };
+
+export interface ReconnectOptions {
+  /** Longest wait between attempts (backoff doubles from 50 ms up to this). */
+  maxDelayMs?: number;
+  /** Give up after this many failed attempts in a row (default: never). */
+  maxAttempts?: number;
+}
+
+export interface ConnectOptions {
+  socketPath?: string;
+  /** Connect timeout and default call timeout. */
+  timeoutMs?: number;
+  reconnect?: boolean | ReconnectOptions;
+  clientName?: string;
+  onReconnect?: () => void;
+}
+
+export interface SubscribeOptions {
+  since?: number;
+  job_id?: string;
+  types?: string[];
+  include_snapshots?: boolean;
+  on_overflow?: 'lag' | 'disconnect';
+  max_queued_events?: number;
+  max_queued_bytes?: number;
+}
+
+export type StreamItem =
+  | { kind: 'event'; event: EventEnvelope }
+  | { kind: 'caught_up'; seq: number }
+  | { kind: 'lagged'; lost: number; resume_from: number; head_seq: number };
+
+/** Typed params/results of the main methods; other method names are allowed too. */
+export interface Methods {
+  hello: { params: { protocol_version?: number; client?: string }; result: HelloResult };
+  ping: { params: Record<string, never>; result: { pong: true; ts: number } };
+  'daemon.status': { params: Record<string, never>; result: Record<string, any> };
+  'daemon.shutdown': { params: { graceful?: boolean }; result: { shutting_down: true } };
+  'events.read': {
+    params: { since?: number; limit?: number; job_id?: string; types?: string[] };
+    result: { events: EventEnvelope[]; next_since: number; head_seq: number; has_more: boolean };
+  };
+  'job.submit': { params: JobSpec; result: { job_id: string; status: 'queued' | 'running'; seq: number } };
+  'job.cancel': { params: { job_id: string; reason?: string }; result: { job_id: string; status: string } };
+  'job.get': { params: { job_id: string }; result: JobRecord };
+  'job.list': { params: { status?: JobStatus[]; limit?: number }; result: { jobs: JobRecord[]; total: number } };
+  'job.logs': {
+    params: { job_id: string; tail_lines?: number; offset?: number; max_bytes?: number };
+    result: { job_id: string; path: string; size: number; next_offset: number; lines: string[]; status: JobStatus };
+  };
+}
+
+export interface HelloResult {
+  protocol_version: number;
+  server_version: string;
+  pid: number;
+  started_at: number;
+  head_seq: number;
+  methods: string[];
+  limits: Record<string, any>;
+}
+
+type ParamsOf<M extends string> = M extends keyof Methods ? Methods[M]['params'] : Record<string, unknown> | undefined;
+type ResultOf<M extends string> = M extends keyof Methods ? Methods[M]['result'] : any;
+
+interface PendingCall {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** Items buffered per subscription before the client stops reading the socket. */
+const SUBSCRIPTION_BUFFER = 10_000;
+
+export class Subscription implements AsyncIterable<StreamItem> {
+  /** Last durable seq delivered to the consumer. */
+  lastSeq: number | undefined;
+  /** Server-side id on the current connection. */
+  serverId: number | undefined;
+  private startHead: number | undefined;
+  private readonly items: StreamItem[] = [];
+  private waiter: ((r: IteratorResult<StreamItem>) => void) | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly client: DaemonClient,
+    readonly options: SubscribeOptions,
+  ) {}
+
+  get buffered(): number {
+    return this.items.length;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  /** Where to resume after a reconnect. */
+  resumeSince(): number | undefined {
+    return this.lastSeq ?? this.options.since ?? this.startHead;
+  }
+
+  /** @internal */
+  started(headSeq: number): void {
+    if (this.startHead === undefined) this.startHead = headSeq;
+  }
+
+  /** @internal */
+  push(item: StreamItem): void {
+    if (this.ended) return;
+    if (item.kind === 'event' && item.event.seq !== undefined) {
+      if (this.lastSeq !== undefined && item.event.seq <= this.lastSeq) return; // already delivered
+    }
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      this.noteDelivered(item);
+      w({ value: item, done: false });
+      return;
+    }
+    this.items.push(item);
+    if (this.items.length >= SUBSCRIPTION_BUFFER) this.client._pauseReading();
+  }
+
+  /** @internal */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w({ value: undefined, done: true });
+    }
+  }
+
+  async unsubscribe(): Promise<void> {
+    if (this.ended) return;
+    this.end();
+    await this.client._unsubscribe(this);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<StreamItem> {
+    return {
+      next: () => {
+        const item = this.items.shift();
+        if (item) {
+          if (this.items.length < SUBSCRIPTION_BUFFER / 2) this.client._maybeResumeReading();
+          this.noteDelivered(item);
+          return Promise.resolve({ value: item, done: false });
+        }
+        if (this.ended) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => (this.waiter = resolve));
+      },
+      return: async () => {
+        await this.unsubscribe();
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  private noteDelivered(item: StreamItem): void {
+    if (item.kind === 'event' && item.event.seq !== undefined) this.lastSeq = item.event.seq;
+  }
+}
+
+export class DaemonClient {
+  server!: HelloResult;
+  private socket: net.Socket | undefined;
+  private decoder = new FrameDecoder(64 * 1024 * 1024);
+  private nextId = 1;
+  private readonly pending = new Map<number, PendingCall>();
+  private readonly subscriptions = new Set<Subscription>();
+  private readonly byServerId = new Map<number, Subscription>();
+  private closing = false;
+  private readingPaused = false;
+  private connected: Promise<void>;
+  private resolveClosed!: () => void;
+  private readonly closedPromise = new Promise<void>((r) => (this.resolveClosed = r));
+  readonly socketPath: string;
+  private readonly timeoutMs: number;
+  private readonly reconnect: Required<ReconnectOptions> | undefined;
+
+  private constructor(private readonly options: ConnectOptions) {
+    this.socketPath = options.socketPath ?? conductorPaths().socketPath;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    const r = options.reconnect ?? true;
+    this.reconnect = r === false ? undefined : { maxDelayMs: 5000, maxAttempts: Infinity, ...(r === true ? {} : r) };
+    this.connected = Promise.resolve();
+  }
+
+  static async connect(options: ConnectOptions = {}): Promise<DaemonClient> {
+    const client = new DaemonClient(options);
+    await client.open();
+    return client;
+  }
+
+  /** Resolves when the client has been closed (by close() or by giving up reconnecting). */
+  closed(): Promise<void> {
+    return this.closedPromise;
+  }
+
+  call<M extends string>(method: M, params?: ParamsOf<M>, opts: { timeoutMs?: number } = {}): Promise<ResultOf<M>> {
+    if (this.closing) return Promise.reject(new ConnectionClosed('the client is closed'));
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    return new Promise<ResultOf<M>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new TimeoutError(`no answer to ${method} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const id = this.nextId++ >>> 0;
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      void this.connected.then(
+        () => {
+          if (!this.pending.has(id)) return;
+          if (!this.socket || this.socket.destroyed) {
+            this.settle(id, new ConnectionClosed());
+            return;
+          }
+          this.socket.write(encodeFrame([MSG_REQUEST, id, method, params ?? {}]));
+        },
+        (err) => this.settle(id, err as Error),
+      );
+    });
+  }
+
+  subscribe(options: SubscribeOptions = {}): Subscription {
+    const sub = new Subscription(this, options);
+    this.subscriptions.add(sub);
+    void this.startSubscription(sub, options.since);
+    return sub;
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return this.closedPromise;
+    this.closing = true;
+    for (const sub of this.subscriptions) sub.end();
+    this.subscriptions.clear();
+    for (const id of [...this.pending.keys()]) this.settle(id, new ConnectionClosed('the client is closed'));
+    this.socket?.destroy();
+    this.resolveClosed();
+  }
+
+  /** @internal */
+  _pauseReading(): void {
+    if (!this.readingPaused) {
+      this.readingPaused = true;
+      this.socket?.pause();
+    }
+  }
+
+  /** @internal */
+  _maybeResumeReading(): void {
+    if (!this.readingPaused) return;
+    for (const sub of this.subscriptions) if (sub.buffered >= SUBSCRIPTION_BUFFER / 2) return;
+    this.readingPaused = false;
+    this.socket?.resume();
+  }
+
+  /** @internal */
+  async _unsubscribe(sub: Subscription): Promise<void> {
+    this.subscriptions.delete(sub);
+    this._maybeResumeReading();
+    if (sub.serverId !== undefined) {
+      this.byServerId.delete(sub.serverId);
+      await this.call('unsubscribe', { subscription: sub.serverId }).catch(() => undefined);
+    }
+  }
+
+  private async startSubscription(sub: Subscription, since: number | undefined): Promise<void> {
+    const o = sub.options;
+    const params: Record<string, unknown> = {};
+    if (since !== undefined) params.since = since;
+    for (const key of ['job_id', 'types', 'include_snapshots', 'on_overflow', 'max_queued_events', 'max_queued_bytes'] as const) {
+      if (o[key] !== undefined) params[key] = o[key];
+    }
+    try {
+      const res = (await this.call('daemon.monitor.stream', params)) as { subscription: number; head_seq: number };
+      if (sub.isEnded) {
+        void this.call('unsubscribe', { subscription: res.subscription }).catch(() => undefined);
+        return;
+      }
+      sub.serverId = res.subscription;
+      sub.started(res.head_seq);
+      this.byServerId.set(res.subscription, sub);
+    } catch (err) {
+      // A dropped connection is retried by the reconnect logic; anything else ends the stream.
+      if (!(err instanceof ConnectionClosed) || !this.reconnect) {
+        this.subscriptions.delete(sub);
+        sub.end();
+      }
+    }
+  }
+
+  private open(): Promise<void> {
+    const attempt = new Promise<void>((resolve, reject) => {
+      const socket = net.createConnection({ path: this.socketPath });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new ConductorNotRunning(this.socketPath, new TimeoutError(`connect timed out after ${this.timeoutMs} ms`)));
+      }, this.timeoutMs);
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new ConductorNotRunning(this.socketPath, err));
+      });
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        this.attach(socket);
+        resolve();
+      });
+    });
+    this.connected = attempt;
+    attempt.catch(() => undefined);
+    return attempt.then(async () => {
+      this.server = (await this.call('hello', {
+        protocol_version: PROTOCOL_VERSION,
+        ...(this.options.clientName ? { client: this.options.clientName } : {}),
+      })) as HelloResult;
+    });
+  }
+
+  private attach(socket: net.Socket): void {
+    this.socket = socket;
+    this.decoder = new FrameDecoder(64 * 1024 * 1024);
+    this.readingPaused = false;
+    socket.on('data', (chunk: Buffer) => {
+      let frames: Buffer[];
+      try {
+        frames = this.decoder.push(chunk);
+        for (const frame of frames) this.dispatch(decodeValue(frame));
+      } catch {
+        // Undecodable data: the stream may be out of sync; drop this connection.
+        socket.destroy();
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => this.onDisconnect(socket));
+  }
+
+  private dispatch(message: unknown): void {
+    if (!Array.isArray(message)) return;
+    if (message[0] === MSG_RESPONSE) {
+      const error = message[2] as RpcErrorBody | null;
+      this.settle(
+        message[1] as number,
+        error ? new RpcError(error.code ?? -32603, error.message ?? 'unknown error', error.data) : undefined,
+        message[3],
+      );
+      return;
+    }
+    if (message[0] !== MSG_NOTIFICATION) return;
+    const method = message[1] as string;
+    const params = (message[2] ?? {}) as Record<string, any>;
+    const sub = typeof params.subscription === 'number' ? this.byServerId.get(params.subscription) : undefined;
+    if (!sub) return;
+    switch (method) {
+      case 'stream.event':
+        sub.push({ kind: 'event', event: params.event as EventEnvelope });
+        break;
+      case 'stream.caught_up':
+        sub.push({ kind: 'caught_up', seq: params.seq });
+        break;
+      case 'stream.lagged':
+        sub.push({ kind: 'lagged', lost: params.lost, resume_from: params.resume_from, head_seq: params.head_seq });
+        break;
+      case 'stream.closed':
+        // "shutdown" and "overflow" end the connection too; with reconnect the stream resumes.
+        if (!this.reconnect || params.reason === 'unsubscribed') {
+          this.subscriptions.delete(sub);
+          sub.end();
+        }
+        break;
+    }
+  }
+
+  private settle(id: number, error: Error | undefined, result?: unknown): void {
+    const call = this.pending.get(id);
+    if (!call) return;
+    this.pending.delete(id);
+    clearTimeout(call.timer);
+    if (error) call.reject(error);
+    else call.resolve(result);
+  }
+
+  private onDisconnect(socket: net.Socket): void {
+    if (socket !== this.socket) return;
+    this.socket = undefined;
+    this.byServerId.clear();
+    for (const sub of this.subscriptions) sub.serverId = undefined;
+    // Calls in flight are not retried: job.submit and job.cancel are not idempotent.
+    for (const id of [...this.pending.keys()]) this.settle(id, new ConnectionClosed());
+    if (this.closing) return;
+    if (!this.reconnect) {
+      for (const sub of this.subscriptions) sub.end();
+      this.subscriptions.clear();
+      this.closing = true;
+      this.resolveClosed();
+      return;
+    }
+    void this.reconnectLoop();
+  }
+
+  private async reconnectLoop(): Promise<void> {
+    const { maxDelayMs, maxAttempts } = this.reconnect!;
+    let delay = 50;
+    let resolveConnected!: () => void;
+    // Calls made while reconnecting wait for the new connection (up to their timeout).
+    this.connected = new Promise<void>((r) => (resolveConnected = r));
+    for (let attempt = 1; attempt <= maxAttempts && !this.closing; attempt++) {
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, maxDelayMs);
+      try {
+        await this.open();
+        resolveConnected();
+        for (const sub of this.subscriptions) void this.startSubscription(sub, sub.resumeSince());
+        this.options.onReconnect?.();
+        return;
+      } catch {
+        this.socket?.destroy();
+        this.socket = undefined;
+      }
+    }
+    await this.close();
+  }
+}
