@@ -90,6 +90,8 @@ const SUBSCRIPTION_BUFFER = 10_000;
 export class Subscription implements AsyncIterable<StreamItem> {
   /** Last durable seq delivered to the consumer. */
   lastSeq: number | undefined;
+  /** Highest durable seq received (delivered or still buffered): resume and dedup point. */
+  private lastReceived: number | undefined;
   /** Server-side id on the current connection. */
   serverId: number | undefined;
   private startHead: number | undefined;
@@ -112,7 +114,7 @@ export class Subscription implements AsyncIterable<StreamItem> {
 
   /** Where to resume after a reconnect. */
   resumeSince(): number | undefined {
-    return this.lastSeq ?? this.options.since ?? this.startHead;
+    return this.lastReceived ?? this.options.since ?? this.startHead;
   }
 
   /** @internal */
@@ -124,7 +126,8 @@ export class Subscription implements AsyncIterable<StreamItem> {
   push(item: StreamItem): void {
     if (this.ended) return;
     if (item.kind === 'event' && item.event.seq !== undefined) {
-      if (this.lastSeq !== undefined && item.event.seq <= this.lastSeq) return; // already delivered
+      if (this.lastReceived !== undefined && item.event.seq <= this.lastReceived) return; // seen already
+      this.lastReceived = item.event.seq;
     }
     if (this.waiter) {
       const w = this.waiter;

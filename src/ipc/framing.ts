@@ -19,7 +19,10 @@ export function encodeValue(value: unknown): Buffer {
 }
 
 export function decodeValue(bytes: Uint8Array): unknown {
-  return unpackr.unpack(bytes);
+  const value = unpackr.unpack(bytes);
+  // msgpackr turns the never-used byte 0xc1 into a marker object instead of failing.
+  if (typeof value === 'object' && value !== null && value.constructor?.name === 'C1Type') throw new Error('byte 0xc1 is not valid MessagePack');
+  return value;
 }
 
 /** Header + body for a value that is already encoded. */

@@ -11,12 +11,12 @@ export async function collectUntil(
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const left = deadline - Date.now();
-    if (left <= 0) throw new Error(`timed out; saw ${events.map((e) => e.type).join(', ')}`);
+    if (left <= 0) throw new Error(`timed out after ${events.length} events; last: ${events.slice(-5).map((e) => `${e.seq}:${e.type}`).join(', ')}`);
     let timer: NodeJS.Timeout | undefined;
     const next = await Promise.race([
       it.next(),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out; saw ${events.map((e) => e.type).join(', ')}`)), left);
+        timer = setTimeout(() => reject(new Error(`timed out after ${events.length} events; last: ${events.slice(-5).map((e) => `${e.seq}:${e.type}`).join(', ')}`)), left);
       }),
     ]).finally(() => clearTimeout(timer));
     if (next.done) return events;

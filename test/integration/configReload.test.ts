@@ -28,7 +28,8 @@ afterAll(async () => {
 describe('config reload on SIGHUP', () => {
   it('applies a valid file and rejects a broken one', async () => {
     expect((await client.call('daemon.config', {})).max_concurrent_jobs).toBe(4);
-    const events = client.subscribe({ types: ['config.'] });
+    const { head_seq } = await client.call('events.read', { limit: 1 });
+    const events = client.subscribe({ since: head_seq, types: ['config.'] });
 
     fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify({ max_concurrent_jobs: 1 }));
     process.kill(conductor.pid, 'SIGHUP');

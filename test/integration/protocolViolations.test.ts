@@ -42,9 +42,12 @@ describe('protocol violations', () => {
   it('answers malformed MessagePack with a parse error and keeps the connection', async () => {
     const c = await RawClient.connect(conductor.socketPath);
     c.send(frameOf(Buffer.from([0xc1]))); // 0xc1 is never used in msgpack
-    const err = await c.waitFor((m) => Array.isArray(m) && m[0] === 2 && m[1] === 'server.error');
-    expect(err[2].code).toBe(ErrorCode.PARSE_ERROR);
-    expect(err[2].message).toMatch(/malformed MessagePack/);
+    c.send(frameOf(Buffer.from([0x01, 0x02]))); // two values in one frame
+    await c.waitFor(() => c.messages.filter((m: any) => m[1] === 'server.error').length >= 2);
+    for (const err of c.messages as any[]) {
+      expect(err[2].code).toBe(ErrorCode.PARSE_ERROR);
+      expect(err[2].message).toMatch(/malformed MessagePack/);
+    }
     c.request(1, 'ping', {});
     expect((await c.response(1))[3].pong).toBe(true);
     c.close();
