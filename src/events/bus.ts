@@ -1,50 +1,98 @@
 /**
  * The in-process event bus (RxJS). The store publishes each event right after its commit,
  * synchronously and in seq order; ephemeral events (snapshots) are published directly.
- * Handlers are isolated: one that throws is logged and removed, and never stops delivery to
- * the others (Marianne's bus let one subscriber stall or break all).
+ *
+ * Handlers registered with `subscribe` are isolated: one that throws is logged and removed,
+ * and never stops delivery to the others (Marianne's bus let one subscriber break all).
+ *
+ * Delivery is synchronous and every handler sees the same order: an event published from
+ * inside a handler is queued and delivered once the current event has reached every handler
+ * (plain RxJS would deliver it first to everyone, then resume the outer event).
  */
 import { Subject, type Observable } from 'rxjs';
 import { encodeValue } from '../ipc/framing.js';
-import { nowSeconds, type EncodedEvent, type EventEnvelope } from './types.js';
+import { buildEnvelope } from './envelope.js';
+import { nowSeconds, type EncodedEvent, type EphemeralEvent, type StoredEvent } from './types.js';
+
+export type BusEvent = StoredEvent | EphemeralEvent;
+export type BusHandler = (event: BusEvent) => void;
+
+export interface EventBusOptions {
+  /** Where a failing handler is reported. Defaults to stderr. */
+  log?: (message: string) => void;
+  /** Most events published from inside handlers and waiting for delivery. */
+  maxReentrantQueue?: number;
+}
 
 export class EventBus {
-  private readonly subject = new Subject<EncodedEvent>();
-  private readonly log: (msg: string) => void;
+  private readonly subject = new Subject<BusEvent>();
+  private readonly log: (message: string) => void;
+  private readonly maxReentrantQueue: number;
+  private readonly reentrant: BusEvent[] = [];
+  private delivering = false;
 
-  constructor(options: { log?: (msg: string) => void } = {}) {
-    this.log = options.log ?? (() => undefined);
+  constructor(options: EventBusOptions = {}) {
+    this.log = options.log ?? ((message) => process.stderr.write(`${message}\n`));
+    this.maxReentrantQueue = options.maxReentrantQueue ?? 10_000;
   }
 
-  get events$(): Observable<EncodedEvent> {
+  /**
+   * Every published event, for operator pipelines. Observers here are NOT isolated (RxJS
+   * reports their errors as unhandled); code that may throw should use `subscribe`.
+   */
+  get events$(): Observable<BusEvent> {
     return this.subject.asObservable();
   }
 
-  publish(event: EncodedEvent): void {
-    this.subject.next(event);
+  get subscriberCount(): number {
+    return this.subject.observers.length;
   }
 
-  subscribe(handler: (event: EncodedEvent) => void): () => void {
-    const subscription = this.subject.subscribe((e) => {
+  publish(event: BusEvent): void {
+    if (this.delivering) {
+      if (this.reentrant.length >= this.maxReentrantQueue) {
+        throw new Error(`event bus: more than ${this.maxReentrantQueue} events published from inside handlers`);
+      }
+      this.reentrant.push(event);
+      return;
+    }
+    this.delivering = true;
+    try {
+      this.subject.next(event);
+      for (let next = this.reentrant.shift(); next !== undefined; next = this.reentrant.shift()) {
+        this.subject.next(next);
+      }
+    } finally {
+      this.delivering = false;
+    }
+  }
+
+  /** Register a handler; returns the function that removes it. */
+  subscribe(handler: BusHandler): () => void {
+    const subscription = this.subject.subscribe((event) => {
       try {
-        handler(e);
+        handler(event);
       } catch (err) {
-        this.log(`event bus: a subscriber threw and was removed: ${(err as Error).stack ?? String(err)}`);
         subscription.unsubscribe();
+        const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+        try {
+          this.log(`event bus: a handler threw on ${event.event.type} and was removed: ${detail}`);
+        } catch {
+          /* a broken logger must not break delivery either */
+        }
       }
     });
     return () => subscription.unsubscribe();
   }
 }
 
-/** Build and encode (once) an ephemeral event: no seq, never stored. */
+/** Build the envelope of an ephemeral event (no seq, never stored) and encode it once. */
 export function encodeEphemeral(
   type: string,
   data: Record<string, unknown>,
   extra: { job_id?: string; sheet_num?: number; ts?: number } = {},
 ): EncodedEvent {
-  const event: EventEnvelope = { ts: extra.ts ?? nowSeconds(), type, data };
-  if (extra.job_id !== undefined) event.job_id = extra.job_id;
-  if (extra.sheet_num !== undefined) event.sheet_num = extra.sheet_num;
+  if (typeof type !== 'string' || type.length === 0) throw new TypeError('ephemeral event: type must be a non-empty string');
+  const event = buildEnvelope(undefined, extra.ts ?? nowSeconds(), type, extra.job_id, extra.sheet_num, data);
   return { event, bytes: encodeValue(event) };
 }

@@ -2,8 +2,16 @@
  * Job state as a pure fold over the event log. The store applies it in the same
  * transaction as each append; `EventStore.rebuildProjection` applies it from scratch, and
  * the two must always agree.
+ *
+ * Rules:
+ * - `job.submitted` creates the record; any other event for a job without a record is ignored.
+ * - A terminal record (completed, failed, cancelled, interrupted) is final: later events for
+ *   that job change nothing, not even last_seq.
+ * - Every other event of a live job is applied and moves last_seq, even when it changes nothing
+ *   else (process.*, job.queued), so last_seq is "the newest event of this job's story".
+ * - The reducer never throws on odd data: fields of the wrong type are ignored.
  */
-import type { JobRecord, SheetRecord, SheetStatus } from './jobRecord.js';
+import type { JobRecord, JobStatus, SheetRecord, SheetStatus } from './jobRecord.js';
 import { TERMINAL_JOB_STATUSES } from './jobRecord.js';
 import type { DurableEvent } from './types.js';
 
@@ -15,90 +23,130 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** How a failed sheet's `reason` reads as a sheet status; anything else is plain `failed`. */
+const FAILED_SHEET_STATUS: Record<string, SheetStatus> = {
+  timeout: 'timed_out',
+  cancelled: 'cancelled',
+  interrupted: 'interrupted',
+};
+
+/** What a sheet still running becomes when its job ends under it. */
+const RUNNING_SHEET_AT_JOB_END: Record<string, SheetStatus> = {
+  cancelled: 'cancelled',
+  interrupted: 'interrupted',
+  failed: 'failed',
+  completed: 'failed', // a job cannot complete with a sheet still running; say so rather than hide it
+};
+
+const TERMINAL_EVENT_STATUS: Record<string, JobStatus> = {
+  'job.completed': 'completed',
+  'job.failed': 'failed',
+  'job.cancelled': 'cancelled',
+  'job.interrupted': 'interrupted',
+};
+
+export function isTerminalStatus(status: JobStatus): boolean {
+  return TERMINAL_JOB_STATUSES.includes(status);
+}
+
+function sheetFromSpec(spec: unknown, index: number): SheetRecord {
+  const s = isObject(spec) ? spec : {};
+  const argv = Array.isArray(s.argv) ? s.argv.filter((a): a is string => typeof a === 'string') : [];
+  const sheet: SheetRecord = { sheet_num: index + 1, argv, status: 'pending' };
+  const name = str(s.name);
+  if (name !== undefined) sheet.name = name;
+  const cwd = str(s.cwd);
+  if (cwd !== undefined) sheet.cwd = cwd;
+  const timeout = num(s.timeout_seconds);
+  if (timeout !== undefined) sheet.timeout_seconds = timeout;
+  return sheet;
+}
+
+function createRecord(jobId: string, event: DurableEvent): JobRecord {
+  const d = isObject(event.data) ? event.data : {};
+  const sheets = Array.isArray(d.sheets) ? d.sheets.map(sheetFromSpec) : [];
+  return {
+    job_id: jobId,
+    name: str(d.name) ?? jobId,
+    status: 'queued',
+    submitted_at: event.ts,
+    total_sheets: sheets.length,
+    completed_sheets: 0,
+    sheets,
+    last_seq: event.seq,
+  };
+}
+
 export function applyJobEvent(record: JobRecord | undefined, event: DurableEvent): JobRecord | undefined {
   const jobId = event.job_id;
-  if (!jobId) return record;
-  const d = event.data ?? {};
+  if (jobId === undefined) return record; // not a job event
 
   if (event.type === 'job.submitted') {
-    if (record) return record; // ids are never reused; a duplicate submission changes nothing
-    const specs = Array.isArray(d.sheets) ? (d.sheets as Array<Record<string, unknown>>) : [];
-    const sheets: SheetRecord[] = specs.map((s, i) => {
-      const sheet: SheetRecord = {
-        sheet_num: i + 1,
-        argv: Array.isArray(s.argv) ? (s.argv as string[]) : [],
-        status: 'pending',
-      };
-      if (str(s.name) !== undefined) sheet.name = str(s.name);
-      if (str(s.cwd) !== undefined) sheet.cwd = str(s.cwd);
-      if (num(s.timeout_seconds) !== undefined) sheet.timeout_seconds = num(s.timeout_seconds);
-      return sheet;
-    });
-    return {
-      job_id: jobId,
-      name: str(d.name) ?? jobId,
-      status: 'queued',
-      submitted_at: event.ts,
-      total_sheets: sheets.length,
-      completed_sheets: 0,
-      sheets,
-      last_seq: event.seq,
-    };
+    // Job ids are never reused; a second submission of the same id changes nothing.
+    return record ?? createRecord(jobId, event);
   }
-
   if (!record) return undefined;
-  if (TERMINAL_JOB_STATUSES.includes(record.status)) return record; // terminal is final
+  if (isTerminalStatus(record.status)) return record;
+
+  const d = isObject(event.data) ? event.data : {};
   const next: JobRecord = { ...record, sheets: record.sheets.map((s) => ({ ...s })), last_seq: event.seq };
-  const sheet = event.sheet_num !== undefined ? next.sheets[event.sheet_num - 1] : undefined;
+  const sheet = event.sheet_num !== undefined ? next.sheets.find((s) => s.sheet_num === event.sheet_num) : undefined;
 
   switch (event.type) {
-    case 'job.queued':
-      return next;
     case 'job.started':
       next.status = 'running';
       next.started_at = event.ts;
       return next;
-    case 'sheet.started':
+
+    case 'sheet.started': {
       if (!sheet) return next;
       sheet.status = 'running';
       sheet.started_at = event.ts;
-      if (num(d.pid) !== undefined) sheet.pid = num(d.pid);
+      const pid = num(d.pid);
+      if (pid !== undefined) sheet.pid = pid;
       next.current_sheet = sheet.sheet_num;
       return next;
+    }
+
     case 'sheet.completed':
     case 'sheet.failed': {
       if (!sheet) return next;
       const ok = event.type === 'sheet.completed';
-      const stoppedAs: Record<string, SheetStatus> = { timeout: 'timed_out', cancelled: 'cancelled', interrupted: 'interrupted' };
-      sheet.status = ok ? 'completed' : (stoppedAs[String(d.reason)] ?? 'failed');
+      sheet.status = ok ? 'completed' : (FAILED_SHEET_STATUS[String(d.reason)] ?? 'failed');
       sheet.exit_code = num(d.exit_code) ?? null;
       sheet.signal = str(d.signal) ?? null;
       sheet.ended_at = event.ts;
-      if (num(d.duration_seconds) !== undefined) sheet.duration_seconds = num(d.duration_seconds);
+      const duration = num(d.duration_seconds);
+      if (duration !== undefined) sheet.duration_seconds = duration;
       if (ok) next.completed_sheets += 1;
       next.current_sheet = sheet.sheet_num;
       return next;
     }
+
     case 'job.completed':
     case 'job.failed':
     case 'job.cancelled':
     case 'job.interrupted': {
-      const status = event.type.slice('job.'.length) as JobRecord['status'];
+      const status = TERMINAL_EVENT_STATUS[event.type]!;
       next.status = status;
       next.ended_at = event.ts;
       const reason = str(d.reason);
       if (reason !== undefined) next.reason = reason;
-      const runningBecomes: SheetStatus = status === 'cancelled' ? 'cancelled' : status === 'interrupted' ? 'interrupted' : 'failed';
       for (const s of next.sheets) {
         if (s.status === 'pending') s.status = 'skipped';
         else if (s.status === 'running') {
-          s.status = runningBecomes;
+          s.status = RUNNING_SHEET_AT_JOB_END[status]!;
           s.ended_at = event.ts;
         }
       }
       return next;
     }
+
     default:
-      return record; // other events (process.*) do not change the job record
+      return next; // job.queued, process.* and others: only last_seq moves
   }
 }

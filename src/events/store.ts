@@ -2,30 +2,34 @@
  * The durable event log on SQLite (better-sqlite3, WAL).
  *
  * - Group commit: appends made in one tick are committed together in one transaction
- *   (DESIGN.md: ~300k rows/s at 100 per transaction against ~55k at one).
- * - Seq is assigned inside the transaction: gap-free and increasing. A failed commit rolls
- *   back and leaves the head where it was, so a later commit reuses those seqs — no gap.
- * - The job projection is updated in the same transaction as the append.
- * - Only after the commit are events published on the bus, synchronously and in order, so
- *   `headSeq` and what subscribers have seen never disagree between two ticks.
- * - Each envelope is encoded once, at commit; those bytes are stored and sent as they are.
+ *   (DESIGN.md: ~300k rows/s at 100 per transaction against ~55k at one), at most
+ *   `maxBatch` per transaction; at most `maxPending` appends wait for a commit.
+ * - Seq is assigned inside the transaction: gap-free and increasing from 1. A failed commit
+ *   rolls back and leaves the head where it was, so the next commit reuses those seqs.
+ * - The job projection (projection.ts) is updated in the same transaction as the append.
+ * - Only after the commit are events published, synchronously and in seq order, and only then
+ *   are the append promises resolved. `headSeq` moves at the commit, before publication.
+ * - Each envelope is encoded once, at commit; those bytes are stored and replayed as they are.
+ *
+ * WAL checkpoints: SQLite's automatic checkpoint (every ~1000 pages, PASSIVE) runs inside the
+ * commit that crosses the threshold and costs that commit ~10-20 ms (DESIGN.md). We keep it:
+ * a timer-driven checkpoint would run on the same thread and stall the same event loop, only
+ * at a different moment. `journal_size_limit` keeps the WAL file from staying large after a burst.
  */
 import Database from 'better-sqlite3';
 import { decodeValue, encodeValue } from '../ipc/framing.js';
-import type { EventBus } from './bus.js';
+import { buildEnvelope } from './envelope.js';
 import type { JobRecord, JobStatus } from './jobRecord.js';
 import { ACTIVE_JOB_STATUSES } from './jobRecord.js';
 import { applyJobEvent } from './projection.js';
-import { nowSeconds, type DurableEvent, type EventFilter, type NewEvent } from './types.js';
+import { nowSeconds, type DurableEvent, type EventFilter, type NewEvent, type StoredEvent } from './types.js';
 
-export interface StoredEvent {
-  event: DurableEvent;
-  bytes: Buffer;
-}
+export type { StoredEvent } from './types.js';
 
+/** The database could not be opened, read or written (disk full, I/O error, closed store...). */
 export class StorageError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'StorageError';
   }
 }
@@ -35,133 +39,214 @@ export interface StoreHealth {
   last_error?: string;
 }
 
+/** A stored event as it sits on disk: the envelope's bytes, untouched. */
+export interface RawEventRow {
+  seq: number;
+  type: string;
+  job_id: string | null;
+  bytes: Buffer;
+}
+
+/** Where committed events go (the EventBus fits). Called synchronously, in seq order. */
+export interface CommittedEventSink {
+  publish(event: StoredEvent): void;
+}
+
+export interface EventStoreOptions {
+  bus?: CommittedEventSink;
+  /** Most events per transaction (default 1000). */
+  maxBatch?: number;
+  /** Most appends waiting for a commit; beyond it append rejects (default 100 000). */
+  maxPending?: number;
+  /** Reports problems that have no caller to tell (a sink that throws). Defaults to stderr. */
+  log?: (message: string) => void;
+}
+
 interface Pending {
   input: NewEvent;
   resolve: (e: StoredEvent) => void;
   reject: (err: Error) => void;
 }
 
-export interface EventStoreOptions {
-  bus?: EventBus;
-  /** Most events per transaction. */
-  maxBatch?: number;
-  /** Most appends waiting for a commit; beyond it append rejects. */
-  maxPending?: number;
+interface CommitWork {
+  batch: Pending[];
+  firstSeq: number;
+  stored: StoredEvent[];
+  committed: Pending[];
+  malformed: Array<{ pending: Pending; error: Error }>;
 }
 
 const SCHEMA_VERSION = 1;
+const ACTIVE_SQL_LIST = ACTIVE_JOB_STATUSES.map((s) => `'${s}'`).join(', ');
+/** Filter shapes with more type prefixes than this are prepared per call instead of cached. */
+const MAX_CACHED_TYPE_PREFIXES = 8;
 
-/** `type >= prefix AND type < prefixEnd` selects exactly the types starting with prefix. */
-function prefixEnd(prefix: string): string {
-  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
-function filterSql(filter: EventFilter, params: unknown[]): string {
-  const parts: string[] = [];
-  if (filter.job_id !== undefined) {
-    parts.push('job_id = ?');
-    params.push(filter.job_id);
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Why a NewEvent cannot be stored, or undefined when it can. */
+function invalidEvent(e: NewEvent): string | undefined {
+  if (!isPlainObject(e)) return 'the event must be an object';
+  if (typeof e.type !== 'string' || e.type.length === 0) return 'event type must be a non-empty string';
+  if (e.job_id !== undefined && typeof e.job_id !== 'string') return `${e.type}: job_id must be a string`;
+  if (e.sheet_num !== undefined && !Number.isSafeInteger(e.sheet_num)) return `${e.type}: sheet_num must be an integer`;
+  if (e.ts !== undefined && !(typeof e.ts === 'number' && Number.isFinite(e.ts))) return `${e.type}: ts must be a finite number`;
+  if (e.data !== undefined && !isPlainObject(e.data)) return `${e.type}: data must be an object`;
+  return undefined;
+}
+
+function checkCursor(afterSeq: number, limit: number): void {
+  if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) throw new RangeError(`afterSeq must be an integer >= 0, got ${afterSeq}`);
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be an integer >= 1, got ${limit}`);
+}
+
+/**
+ * A type prefix as SQL. ASCII prefixes become a range on the binary order
+ * (`type >= 'job.' AND type < 'job/'`); others compare the leading characters.
+ */
+function typePrefixClause(prefix: string): { kind: 'r' | 's'; sql: string; params: string[] } {
+  const last = prefix.charCodeAt(prefix.length - 1);
+  // eslint-disable-next-line no-control-regex
+  if (/^[\x00-\x7f]*$/.test(prefix) && last < 0x7f) {
+    const end = prefix.slice(0, -1) + String.fromCharCode(last + 1);
+    return { kind: 'r', sql: '(type >= ? AND type < ?)', params: [prefix, end] };
   }
-  const types = (filter.types ?? []).filter((t) => t.length > 0);
-  if (types.length > 0 && types.length === (filter.types ?? []).length) {
-    parts.push(`(${types.map(() => '(type >= ? AND type < ?)').join(' OR ')})`);
-    for (const t of types) params.push(t, prefixEnd(t));
-  }
-  return parts.length ? ` AND ${parts.join(' AND ')}` : '';
+  return { kind: 's', sql: '(substr(type, 1, length(?)) = ?)', params: [prefix, prefix] };
 }
 
 export class EventStore {
+  readonly path: string;
+  health: StoreHealth = { writable: true };
+  /** Counters for tests and status: transactions committed and failed, events committed. */
+  readonly stats = { commits: 0, failedCommits: 0, events: 0, largestBatch: 0 };
+
   private readonly db: Database.Database;
-  private readonly bus: EventBus | undefined;
+  private readonly bus: CommittedEventSink | undefined;
   private readonly maxBatch: number;
   private readonly maxPending: number;
+  private readonly log: (message: string) => void;
   private pending: Pending[] = [];
   private flushScheduled = false;
+  /** Committed batches waiting to be published; publication never interleaves two batches. */
+  private readonly toDeliver: Array<{ stored: StoredEvent[]; batch: Pending[] }> = [];
+  private delivering = false;
   private head: number;
   private closed = false;
-  health: StoreHealth = { writable: true };
-  readonly stats = { commits: 0, events: 0, failedCommits: 0 };
 
   private readonly insertEvent: Database.Statement;
   private readonly upsertJob: Database.Statement;
   private readonly selectJob: Database.Statement;
   private readonly saveHead: Database.Statement;
+  private readonly selectFirstSeq: Database.Statement;
+  private readonly selectActive: Database.Statement;
+  private readonly readStatements = new Map<string, Database.Statement>();
+  private readonly writeBatch: (work: CommitWork) => void;
 
-  private constructor(db: Database.Database, options: EventStoreOptions) {
+  private constructor(db: Database.Database, path: string, options: EventStoreOptions) {
     this.db = db;
+    this.path = path;
     this.bus = options.bus;
     this.maxBatch = options.maxBatch ?? 1000;
     this.maxPending = options.maxPending ?? 100_000;
+    if (!Number.isSafeInteger(this.maxBatch) || this.maxBatch < 1) throw new RangeError(`maxBatch must be an integer >= 1`);
+    if (!Number.isSafeInteger(this.maxPending) || this.maxPending < 1) throw new RangeError(`maxPending must be an integer >= 1`);
+    this.writeBatch = db.transaction((work: CommitWork) => this.writeBatchBody(work));
+    this.log = options.log ?? ((message) => process.stderr.write(`${message}\n`));
     this.insertEvent = db.prepare('INSERT INTO events (seq, ts, type, job_id, sheet_num, payload) VALUES (?, ?, ?, ?, ?, ?)');
     this.upsertJob = db.prepare(
       'INSERT INTO jobs (job_id, status, submitted_at, record) VALUES (?, ?, ?, ?) ' +
         'ON CONFLICT(job_id) DO UPDATE SET status = excluded.status, record = excluded.record',
     );
-    this.selectJob = db.prepare('SELECT record FROM jobs WHERE job_id = ?');
-    this.saveHead = db.prepare(
-      "INSERT INTO meta (key, value) VALUES ('head_seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-    );
-    const row = db.prepare('SELECT MAX(seq) AS head FROM events').get() as { head: number | null };
-    const stored = db.prepare("SELECT value FROM meta WHERE key = 'head_seq'").get() as { value: string } | undefined;
-    // After retention the table may be empty; meta keeps the head so seqs never restart.
-    this.head = Math.max(row.head ?? 0, stored ? Number(stored.value) : 0);
+    this.selectJob = db.prepare('SELECT record FROM jobs WHERE job_id = ?').pluck();
+    this.saveHead = db.prepare("INSERT INTO meta (key, value) VALUES ('head_seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    this.selectFirstSeq = db.prepare('SELECT MIN(seq) FROM events').pluck();
+    this.selectActive = db.prepare(`SELECT record FROM jobs WHERE status IN (${ACTIVE_SQL_LIST}) ORDER BY submitted_at, rowid`).pluck();
+    const maxSeq = db.prepare('SELECT MAX(seq) FROM events').pluck().get() as number | null;
+    const savedHead = db.prepare("SELECT value FROM meta WHERE key = 'head_seq'").pluck().get() as string | undefined;
+    // Retention may empty the table; meta keeps the head so seqs never restart.
+    this.head = Math.max(maxSeq ?? 0, savedHead !== undefined ? Number(savedHead) : 0);
   }
 
   static open(dbPath: string, options: EventStoreOptions = {}): EventStore {
-    const db = new Database(dbPath);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('busy_timeout = 5000');
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS events (
-        seq INTEGER PRIMARY KEY,
-        ts REAL NOT NULL,
-        type TEXT NOT NULL,
-        job_id TEXT,
-        sheet_num INTEGER,
-        payload BLOB NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS events_job_seq ON events (job_id, seq) WHERE job_id IS NOT NULL;
-      CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
-      CREATE TABLE IF NOT EXISTS jobs (
-        job_id TEXT PRIMARY KEY,
-        status TEXT NOT NULL,
-        submitted_at REAL NOT NULL,
-        record TEXT NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
-      CREATE INDEX IF NOT EXISTS jobs_submitted ON jobs (submitted_at);
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    `);
-    const version = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
-    if (!version) db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
-    else if (Number(version.value) > SCHEMA_VERSION) {
-      db.close();
-      throw new StorageError(`${dbPath}: schema version ${version.value} is newer than this conductor understands (${SCHEMA_VERSION})`);
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(dbPath);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('busy_timeout = 5000');
+      db.pragma('journal_size_limit = 67108864');
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS events (
+          seq INTEGER PRIMARY KEY,
+          ts REAL NOT NULL,
+          type TEXT NOT NULL,
+          job_id TEXT,
+          sheet_num INTEGER,
+          payload BLOB NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS events_job_seq ON events (job_id, seq) WHERE job_id IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+        CREATE TABLE IF NOT EXISTS jobs (
+          job_id TEXT PRIMARY KEY,
+          status TEXT NOT NULL,
+          submitted_at REAL NOT NULL,
+          record TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
+        CREATE INDEX IF NOT EXISTS jobs_submitted ON jobs (submitted_at);
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      `);
+      const version = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get() as string | undefined;
+      if (version === undefined) {
+        db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
+      } else if (Number(version) !== SCHEMA_VERSION) {
+        throw new StorageError(`schema version ${version} is not the one this conductor understands (${SCHEMA_VERSION})`);
+      }
+      return new EventStore(db, dbPath, options);
+    } catch (err) {
+      db?.close();
+      if (err instanceof RangeError) throw err;
+      throw new StorageError(`cannot open the event store ${dbPath}: ${describe(err)}`, { cause: err });
     }
-    return new EventStore(db, options);
   }
 
-  /** Last committed (and published) seq; 0 when the log is empty. */
+  /** Last committed seq; 0 when nothing was ever committed. */
   get headSeq(): number {
     return this.head;
   }
 
-  /** Lowest seq still stored (retention deletes older ones); head + 1 when empty. */
+  /** Lowest seq still stored (retention deletes older ones); headSeq + 1 when none is. */
   get firstSeq(): number {
-    const row = this.db.prepare('SELECT MIN(seq) AS first FROM events').get() as { first: number | null };
-    return row.first ?? this.head + 1;
+    const first = this.selectFirstSeq.get() as number | null;
+    return first ?? this.head + 1;
   }
 
   get pendingCount(): number {
     return this.pending.length;
   }
 
-  /** Queue an event for the next group commit; resolves once it is committed and published. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Queue an event for the next group commit. Resolves once it is committed and published;
+   * rejects with StorageError when the commit fails or the queue is full, with TypeError when
+   * the event itself is malformed (that never affects the other events of the batch).
+   */
   append(input: NewEvent): Promise<StoredEvent> {
-    if (this.closed) return Promise.reject(new StorageError('the event store is closed'));
+    const problem = invalidEvent(input);
+    if (problem) return Promise.reject(new TypeError(problem));
+    if (this.closed) return Promise.reject(new StorageError(`cannot append ${input.type}: the event store is closed`));
     if (this.pending.length >= this.maxPending) {
-      return Promise.reject(new StorageError(`too many events waiting for a commit (limit ${this.maxPending})`));
+      return Promise.reject(
+        new StorageError(`cannot append ${input.type}: ${this.pending.length} events already wait for a commit (limit ${this.maxPending})`),
+      );
     }
     return new Promise((resolve, reject) => {
       this.pending.push({ input, resolve, reject });
@@ -170,15 +255,20 @@ export class EventStore {
     });
   }
 
-  /** Commit one event immediately (start-up and shutdown paths). Throws StorageError. */
+  /**
+   * Commit one event now (start-up and shutdown paths), after everything already queued.
+   * Throws TypeError for a malformed event, StorageError when the commit fails.
+   */
   appendSync(input: NewEvent): StoredEvent {
-    if (this.closed) throw new StorageError('the event store is closed');
+    const problem = invalidEvent(input);
+    if (problem) throw new TypeError(problem);
+    if (this.closed) throw new StorageError(`cannot append ${input.type}: the event store is closed`);
     this.flushNow();
-    let result: StoredEvent | undefined;
     let error: Error | undefined;
-    this.commit([{ input, resolve: (e) => (result = e), reject: (e) => (error = e) }]);
-    if (error) throw error;
-    return result!;
+    // Resolution may be deferred (called from inside a handler); the commit's result is not.
+    const [stored] = this.commit([{ input, resolve: () => undefined, reject: (e) => (error = e) }]);
+    if (error || !stored) throw error ?? new StorageError(`${input.type} was not recorded`);
+    return stored;
   }
 
   /** Commit everything queued so far. */
@@ -186,77 +276,129 @@ export class EventStore {
     this.flushNow();
   }
 
+  /** Decoded events after `afterSeq`, oldest first. */
   read(afterSeq: number, limit: number, filter: EventFilter = {}): DurableEvent[] {
-    return this.readRaw(afterSeq, limit, filter).map((r) => decodeValue(r.bytes) as DurableEvent);
+    return this.readRaw(afterSeq, limit, filter).map((row) => decodeValue(row.bytes) as DurableEvent);
   }
 
-  /** Stored payloads, untouched: for replay to subscribers without decode/re-encode. */
-  readRaw(afterSeq: number, limit: number, filter: EventFilter = {}): Array<{ seq: number; bytes: Buffer }> {
-    const params: unknown[] = [afterSeq];
-    const sql = `SELECT seq, payload FROM events WHERE seq > ?${filterSql(filter, params)} ORDER BY seq LIMIT ?`;
-    params.push(limit);
-    const rows = this.db.prepare(sql).raw(true).all(...params) as Array<[number, Buffer]>;
-    return rows.map(([seq, bytes]) => ({ seq, bytes }));
+  /** Stored payloads after `afterSeq`, untouched: for replay without decode and re-encode. */
+  readRaw(afterSeq: number, limit: number, filter: EventFilter = {}): RawEventRow[] {
+    checkCursor(afterSeq, limit);
+    const { statement, params } = this.readStatement(filter);
+    const rows = statement.all(afterSeq, ...params, limit) as Array<[number, string, string | null, Buffer]>;
+    return rows.map(([seq, type, job_id, bytes]) => ({ seq, type, job_id, bytes }));
   }
 
   getJob(jobId: string): JobRecord | undefined {
-    const row = this.selectJob.get(jobId) as { record: string } | undefined;
-    return row ? (JSON.parse(row.record) as JobRecord) : undefined;
+    const json = this.selectJob.get(jobId) as string | undefined;
+    return json === undefined ? undefined : (JSON.parse(json) as JobRecord);
   }
 
-  listJobs(options: { statuses?: JobStatus[]; limit: number }): { jobs: JobRecord[]; total: number } {
+  /** Jobs newest submitted first, and how many match in all. */
+  listJobs(options: { statuses?: readonly JobStatus[]; limit: number }): { jobs: JobRecord[]; total: number } {
     const statuses = options.statuses ?? [];
+    if (!Number.isSafeInteger(options.limit) || options.limit < 1) throw new RangeError(`limit must be an integer >= 1, got ${options.limit}`);
     const where = statuses.length ? `WHERE status IN (${statuses.map(() => '?').join(', ')})` : '';
-    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM jobs ${where}`).get(...statuses) as { n: number }).n;
-    const rows = this.db
+    const total = this.db.prepare(`SELECT COUNT(*) FROM jobs ${where}`).pluck().get(...statuses) as number;
+    const records = this.db
       .prepare(`SELECT record FROM jobs ${where} ORDER BY submitted_at DESC, rowid DESC LIMIT ?`)
-      .all(...statuses, options.limit) as Array<{ record: string }>;
-    return { jobs: rows.map((r) => JSON.parse(r.record) as JobRecord), total };
+      .pluck()
+      .all(...statuses, options.limit) as string[];
+    return { jobs: records.map((r) => JSON.parse(r) as JobRecord), total };
   }
 
+  /** Jobs queued or running, oldest first. */
   activeJobs(): JobRecord[] {
-    return this.listJobs({ statuses: [...ACTIVE_JOB_STATUSES], limit: 1_000_000 }).jobs;
+    return (this.selectActive.all() as string[]).map((r) => JSON.parse(r) as JobRecord);
   }
 
-  /** The projection computed from scratch from the log (tests compare it with the stored one). */
+  /** The projection computed from scratch from the stored log; the jobs table is not touched. */
   rebuildProjection(): Map<string, JobRecord> {
     const jobs = new Map<string, JobRecord>();
-    const rows = this.db.prepare('SELECT payload FROM events WHERE job_id IS NOT NULL ORDER BY seq').raw(true).iterate() as IterableIterator<[Buffer]>;
-    for (const [payload] of rows) {
+    const payloads = this.db.prepare('SELECT payload FROM events WHERE job_id IS NOT NULL ORDER BY seq').pluck().iterate() as IterableIterator<Buffer>;
+    for (const payload of payloads) {
       const event = decodeValue(payload) as DurableEvent;
-      const next = applyJobEvent(jobs.get(event.job_id!), event);
-      if (next) jobs.set(event.job_id!, next);
+      const jobId = event.job_id!;
+      const next = applyJobEvent(jobs.get(jobId), event);
+      if (next) jobs.set(jobId, next);
     }
     return jobs;
   }
 
   /**
-   * Delete events older than `maxAgeSeconds`, keeping every event of a job that is still
-   * queued or running (its story is not finished). The job projection is kept, so job.get
-   * and job.list still answer for jobs whose events are gone.
+   * Delete events with ts older than now - maxAgeSeconds. What is KEPT, whatever its age:
+   * - every event of a job still queued or running (its story is not finished, and a restart
+   *   must be able to close it);
+   * - every event of a terminal job that ended after the cutoff, so a job's story in the log is
+   *   either whole or gone — never a tail without its job.submitted.
+   * Events of unknown jobs and events with no job are deleted by age alone. The head seq is
+   * kept (in meta), so seqs never restart even if the log becomes empty.
+   * Job rows are kept (job.get / job.list still answer) unless `pruneJobs` is set; then terminal
+   * jobs that ended before the cutoff are deleted too.
+   * Runs as one transaction on the event loop; called rarely (hourly), after a flush.
    */
-  applyRetention(maxAgeSeconds: number, now = nowSeconds()): { deleted_events: number } {
+  applyRetention(
+    maxAgeSeconds: number,
+    now = nowSeconds(),
+    options: { pruneJobs?: boolean } = {},
+  ): { deleted_events: number; deleted_jobs: number } {
+    if (!(typeof maxAgeSeconds === 'number' && maxAgeSeconds >= 0)) throw new RangeError(`maxAgeSeconds must be >= 0, got ${maxAgeSeconds}`);
+    if (this.closed) throw new StorageError('cannot apply retention: the event store is closed');
     this.flushNow();
     const cutoff = now - maxAgeSeconds;
-    const result = this.db
-      .prepare(
-        `DELETE FROM events WHERE ts < ? AND (job_id IS NULL OR job_id NOT IN
-           (SELECT job_id FROM jobs WHERE status IN ('queued', 'running')))`,
-      )
-      .run(cutoff);
-    return { deleted_events: result.changes };
+    const endedBeforeCutoff = `status NOT IN (${ACTIVE_SQL_LIST}) AND json_extract(record, '$.ended_at') < @cutoff`;
+    return this.db.transaction(() => {
+      const events = this.db
+        .prepare(
+          `DELETE FROM events WHERE ts < @cutoff AND (job_id IS NULL OR NOT EXISTS (
+             SELECT 1 FROM jobs WHERE jobs.job_id = events.job_id AND NOT (${endedBeforeCutoff})))`,
+        )
+        .run({ cutoff });
+      const jobs = options.pruneJobs ? this.db.prepare(`DELETE FROM jobs WHERE ${endedBeforeCutoff}`).run({ cutoff }) : { changes: 0 };
+      return { deleted_events: events.changes, deleted_jobs: jobs.changes };
+    })();
   }
 
+  /** Commit what is queued, checkpoint the WAL into the database file, close. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.flushNow();
     this.closed = true;
     try {
       this.db.pragma('wal_checkpoint(TRUNCATE)');
-    } catch {
-      /* best effort */
+    } catch (err) {
+      this.log(`event store: final checkpoint failed (the WAL is replayed on next open): ${describe(err)}`);
     }
     this.db.close();
+  }
+
+  private readStatement(filter: EventFilter): { statement: Database.Statement; params: unknown[] } {
+    const clauses: string[] = [];
+    const params: unknown[] = [];
+    let key = '';
+    if (filter.job_id !== undefined) {
+      if (typeof filter.job_id !== 'string') throw new TypeError('filter.job_id must be a string');
+      clauses.push('job_id = ?');
+      params.push(filter.job_id);
+      key += 'j';
+    }
+    const types = filter.types ?? [];
+    if (!Array.isArray(types) || types.some((t) => typeof t !== 'string')) throw new TypeError('filter.types must be an array of strings');
+    // An empty prefix matches every type, so the whole type filter falls away.
+    if (types.length > 0 && !types.includes('')) {
+      const prefixes = types.map(typePrefixClause);
+      clauses.push(`(${prefixes.map((p) => p.sql).join(' OR ')})`);
+      for (const p of prefixes) params.push(...p.params);
+      key += `:${prefixes.map((p) => p.kind).join('')}`;
+    }
+    const sql = `SELECT seq, type, job_id, payload FROM events WHERE seq > ?${clauses.map((c) => ` AND ${c}`).join('')} ORDER BY seq LIMIT ?`;
+    const cacheable = types.length <= MAX_CACHED_TYPE_PREFIXES;
+    let statement = cacheable ? this.readStatements.get(key) : undefined;
+    if (!statement) {
+      statement = this.db.prepare(sql).raw(true);
+      if (cacheable) this.readStatements.set(key, statement);
+    }
+    return { statement, params };
   }
 
   private scheduleFlush(): void {
@@ -270,49 +412,93 @@ export class EventStore {
 
   private flushNow(): void {
     while (this.pending.length > 0 && !this.closed) {
-      const batch = this.pending.splice(0, this.maxBatch);
-      this.commit(batch);
+      this.commit(this.pending.splice(0, this.maxBatch));
     }
   }
 
-  private commit(batch: Pending[]): void {
-    const stored: StoredEvent[] = [];
-    const touched = new Map<string, JobRecord>();
-    let seq = this.head;
+  /**
+   * One transaction for the batch, then publication in seq order. Never throws: failures
+   * reject the batch's promises. Returns the events committed (empty when the commit failed).
+   */
+  private commit(batch: Pending[]): StoredEvent[] {
+    const work: CommitWork = { batch, firstSeq: this.head + 1, stored: [], committed: [], malformed: [] };
     try {
-      this.db.transaction(() => {
-        for (const p of batch) {
-          seq += 1;
-          const event: DurableEvent = { seq, ts: p.input.ts ?? nowSeconds(), type: p.input.type, data: p.input.data ?? {} };
-          if (p.input.job_id !== undefined) event.job_id = p.input.job_id;
-          if (p.input.sheet_num !== undefined) event.sheet_num = p.input.sheet_num;
-          const bytes = encodeValue(event);
-          this.insertEvent.run(seq, event.ts, event.type, event.job_id ?? null, event.sheet_num ?? null, bytes);
-          if (event.job_id !== undefined) {
-            const before = touched.get(event.job_id) ?? this.getJob(event.job_id);
-            const after = applyJobEvent(before, event);
-            if (after && after !== before) touched.set(event.job_id, after);
-          }
-          stored.push({ event, bytes });
-        }
-        for (const record of touched.values()) {
-          this.upsertJob.run(record.job_id, record.status, record.submitted_at, JSON.stringify(record));
-        }
-        this.saveHead.run(String(seq));
-      })();
+      this.writeBatch(work);
     } catch (err) {
       this.stats.failedCommits += 1;
-      const message = `event store write failed: ${(err as Error).message}`;
+      const message = `event store write failed (${batch.length} event(s) not recorded): ${describe(err)}`;
       this.health = { writable: false, last_error: message };
-      const error = new StorageError(message);
+      const error = new StorageError(message, { cause: err });
       for (const p of batch) p.reject(error);
-      return;
+      return [];
     }
-    this.head = seq;
-    this.stats.commits += 1;
-    this.stats.events += batch.length;
-    if (!this.health.writable) this.health = { writable: true };
-    for (const s of stored) this.bus?.publish(s);
-    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(stored[i]!);
+    const { stored } = work;
+    if (stored.length > 0) {
+      this.head = stored[stored.length - 1]!.event.seq;
+      this.stats.commits += 1;
+      this.stats.events += stored.length;
+      this.stats.largestBatch = Math.max(this.stats.largestBatch, stored.length);
+      if (!this.health.writable) this.health = { writable: true };
+    }
+    for (const m of work.malformed) m.pending.reject(m.error);
+    this.toDeliver.push({ stored, batch: work.committed });
+    this.deliver();
+    return stored;
+  }
+
+  /** The body of a commit's transaction (wrapped once by db.transaction in the constructor). */
+  private writeBatchBody(work: CommitWork): void {
+    const touched = new Map<string, JobRecord>();
+    let seq = work.firstSeq - 1;
+    for (const p of work.batch) {
+      const { input } = p;
+      const event = buildEnvelope(seq + 1, input.ts ?? nowSeconds(), input.type, input.job_id, input.sheet_num, input.data ?? {}) as DurableEvent;
+      let bytes: Buffer;
+      try {
+        bytes = encodeValue(event);
+      } catch (err) {
+        // Only this event is refused, and it takes no seq.
+        work.malformed.push({ pending: p, error: new TypeError(`${input.type}: data cannot be encoded: ${describe(err)}`) });
+        continue;
+      }
+      seq += 1;
+      this.insertEvent.run(seq, event.ts, event.type, event.job_id ?? null, event.sheet_num ?? null, bytes);
+      if (event.job_id !== undefined) {
+        const before = touched.get(event.job_id) ?? this.getJob(event.job_id);
+        const after = applyJobEvent(before, event);
+        if (after && after !== before) touched.set(event.job_id, after);
+      }
+      work.stored.push({ event, bytes });
+      work.committed.push(p);
+    }
+    for (const record of touched.values()) {
+      this.upsertJob.run(record.job_id, record.status, record.submitted_at, JSON.stringify(record));
+    }
+    if (work.stored.length > 0) this.saveHead.run(String(seq));
+  }
+
+  /**
+   * Publish committed batches in order. A handler that appends while we publish (appendSync,
+   * or a full batch) commits at once, but its events wait here until the current batch is
+   * fully published, so every subscriber sees seq order. The queue holds only committed
+   * batches, so it is bounded by maxPending.
+   */
+  private deliver(): void {
+    if (this.delivering) return;
+    this.delivering = true;
+    try {
+      for (let next = this.toDeliver.shift(); next; next = this.toDeliver.shift()) {
+        for (const event of next.stored) {
+          try {
+            this.bus?.publish(event);
+          } catch (err) {
+            this.log(`event store: publishing seq ${event.event.seq} failed: ${describe(err)}`);
+          }
+        }
+        for (let i = 0; i < next.batch.length; i++) next.batch[i]!.resolve(next.stored[i]!);
+      }
+    } finally {
+      this.delivering = false;
+    }
   }
 }

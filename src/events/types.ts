@@ -38,6 +38,14 @@ export interface EncodedEvent {
   bytes: Buffer;
 }
 
+/** A committed event and the bytes stored for it: what the store publishes on the bus. */
+export interface StoredEvent extends EncodedEvent {
+  event: DurableEvent;
+}
+
+/** An event that is published but never stored (snapshots): no seq. */
+export type EphemeralEvent = EncodedEvent;
+
 /** Filters shared by `events.read` and `daemon.monitor.stream`. */
 export interface EventFilter {
   job_id?: string;

@@ -82,6 +82,8 @@ interface PendingCall {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
+  /** Runs synchronously when the result arrives, before later frames of the same chunk. */
+  onResult?: (result: unknown) => void;
 }
 
 /** Items buffered per subscription before the client stops reading the socket. */
@@ -190,6 +192,7 @@ export class DaemonClient {
   private readonly subscriptions = new Set<Subscription>();
   private readonly byServerId = new Map<number, Subscription>();
   private closing = false;
+  private reconnecting = false;
   private readingPaused = false;
   private connected: Promise<void>;
   private resolveClosed!: () => void;
@@ -217,7 +220,11 @@ export class DaemonClient {
     return this.closedPromise;
   }
 
-  call<M extends string>(method: M, params?: ParamsOf<M>, opts: { timeoutMs?: number } = {}): Promise<ResultOf<M>> {
+  call<M extends string>(
+    method: M,
+    params?: ParamsOf<M>,
+    opts: { timeoutMs?: number; onResult?: (result: ResultOf<M>) => void } = {},
+  ): Promise<ResultOf<M>> {
     if (this.closing) return Promise.reject(new ConnectionClosed('the client is closed'));
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     return new Promise<ResultOf<M>>((resolve, reject) => {
@@ -226,7 +233,12 @@ export class DaemonClient {
         reject(new TimeoutError(`no answer to ${method} within ${timeoutMs} ms`));
       }, timeoutMs);
       const id = this.nextId++ >>> 0;
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.pending.set(id, {
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        timer,
+        onResult: opts.onResult as ((r: unknown) => void) | undefined,
+      });
       void this.connected.then(
         () => {
           if (!this.pending.has(id)) return;
@@ -292,14 +304,20 @@ export class DaemonClient {
       if (o[key] !== undefined) params[key] = o[key];
     }
     try {
-      const res = (await this.call('daemon.monitor.stream', params)) as { subscription: number; head_seq: number };
-      if (sub.isEnded) {
-        void this.call('unsubscribe', { subscription: res.subscription }).catch(() => undefined);
-        return;
-      }
-      sub.serverId = res.subscription;
-      sub.started(res.head_seq);
-      this.byServerId.set(res.subscription, sub);
+      // The stream's first notifications can arrive in the same chunk as this response, so
+      // the subscription is registered synchronously, not in a promise continuation.
+      await this.call('daemon.monitor.stream', params, {
+        onResult: (r) => {
+          const res = r as { subscription: number; head_seq: number };
+          if (sub.isEnded) {
+            void this.call('unsubscribe', { subscription: res.subscription }).catch(() => undefined);
+            return;
+          }
+          sub.serverId = res.subscription;
+          sub.started(res.head_seq);
+          this.byServerId.set(res.subscription, sub);
+        },
+      });
     } catch (err) {
       // A dropped connection is retried by the reconnect logic; anything else ends the stream.
       if (!(err instanceof ConnectionClosed) || !this.reconnect) {
@@ -395,8 +413,12 @@ export class DaemonClient {
     if (!call) return;
     this.pending.delete(id);
     clearTimeout(call.timer);
-    if (error) call.reject(error);
-    else call.resolve(result);
+    if (error) {
+      call.reject(error);
+      return;
+    }
+    call.onResult?.(result);
+    call.resolve(result);
   }
 
   private onDisconnect(socket: net.Socket): void {
@@ -406,7 +428,8 @@ export class DaemonClient {
     for (const sub of this.subscriptions) sub.serverId = undefined;
     // Calls in flight are not retried: job.submit and job.cancel are not idempotent.
     for (const id of [...this.pending.keys()]) this.settle(id, new ConnectionClosed());
-    if (this.closing) return;
+    // One reconnect loop at a time: a failed attempt's socket closing must not start another.
+    if (this.closing || this.reconnecting) return;
     if (!this.reconnect) {
       for (const sub of this.subscriptions) sub.end();
       this.subscriptions.clear();
@@ -419,6 +442,7 @@ export class DaemonClient {
 
   private async reconnectLoop(): Promise<void> {
     const { maxDelayMs, maxAttempts } = this.reconnect!;
+    this.reconnecting = true;
     let delay = 50;
     let resolveConnected!: () => void;
     // Calls made while reconnecting wait for the new connection (up to their timeout).
@@ -428,6 +452,7 @@ export class DaemonClient {
       delay = Math.min(delay * 2, maxDelayMs);
       try {
         await this.open();
+        this.reconnecting = false;
         resolveConnected();
         for (const sub of this.subscriptions) void this.startSubscription(sub, sub.resumeSince());
         this.options.onReconnect?.();
@@ -437,6 +462,7 @@ export class DaemonClient {
         this.socket = undefined;
       }
     }
+    this.reconnecting = false;
     await this.close();
   }
 }

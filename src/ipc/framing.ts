@@ -11,7 +11,8 @@ export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
 // Plain msgpack maps only: no records/structures (they need shared state and a msgpackr-only
 // extension), so any msgpack library can speak the protocol.
-const packr = new Packr({ useRecords: false, variableMapSize: true });
+// undefined has no msgpack type: encode it as nil rather than msgpackr's own extension.
+const packr = new Packr({ useRecords: false, variableMapSize: true, encodeUndefinedAsNil: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 
 export function encodeValue(value: unknown): Buffer {

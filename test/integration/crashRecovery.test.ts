@@ -42,7 +42,7 @@ describe('crash recovery', () => {
     await client.call('job.submit', { job_id: 'quick', sheets: [{ argv: ['true'] }] });
 
     // A watcher that will live through the crash.
-    const watcher = await DaemonClient.connect({ socketPath: conductor.socketPath, reconnect: { maxDelayMs: 200 }, onReconnect: () => console.log('RECONNECTED') });
+    const watcher = await DaemonClient.connect({ socketPath: conductor.socketPath, reconnect: { maxDelayMs: 200 } });
     const stream = watcher.subscribe({ since: 0 });
     const beforeCrash = await collectUntil(stream, (e) => e.type === 'sheet.started' && e.job_id === job_id);
     const sheetPid = await waitFor(() => {

@@ -1,0 +1,95 @@
+/** EventBus: isolation of handlers, synchronous in-order delivery, ephemeral encoding. */
+import { describe, expect, it } from 'vitest';
+import { EventBus, encodeEphemeral, type BusEvent } from '../../src/events/bus.js';
+import { decodeValue } from '../../src/ipc/framing.js';
+
+const eph = (i: number): BusEvent => encodeEphemeral('test.tick', { i }, { ts: 1 });
+
+describe('EventBus', () => {
+  it('a throwing handler is logged and removed; the others keep receiving, in order', () => {
+    const logs: string[] = [];
+    const bus = new EventBus({ log: (m) => logs.push(m) });
+    const before: number[] = [];
+    const after: number[] = [];
+    let thrown = 0;
+    bus.subscribe((e) => before.push(e.event.data.i as number));
+    bus.subscribe(() => {
+      thrown += 1;
+      throw new Error('boom');
+    });
+    bus.subscribe((e) => after.push(e.event.data.i as number));
+    for (let i = 0; i < 5; i++) bus.publish(eph(i));
+    expect(before).toEqual([0, 1, 2, 3, 4]);
+    expect(after).toEqual([0, 1, 2, 3, 4]);
+    expect(thrown).toBe(1);
+    expect(bus.subscriberCount).toBe(2);
+    expect(logs).toHaveLength(1);
+    expect(logs[0]).toMatch(/test\.tick.*removed.*boom/s);
+  });
+
+  it('a throwing logger does not break delivery either', () => {
+    const bus = new EventBus({
+      log: () => {
+        throw new Error('logger down');
+      },
+    });
+    const seen: number[] = [];
+    bus.subscribe(() => {
+      throw new Error('x');
+    });
+    bus.subscribe((e) => seen.push(e.event.data.i as number));
+    bus.publish(eph(1));
+    bus.publish(eph(2));
+    expect(seen).toEqual([1, 2]);
+  });
+
+  it('delivery is synchronous and the unsubscribe function stops it', () => {
+    const bus = new EventBus();
+    const seen: number[] = [];
+    const off = bus.subscribe((e) => seen.push(e.event.data.i as number));
+    bus.publish(eph(1));
+    expect(seen).toEqual([1]);
+    off();
+    bus.publish(eph(2));
+    expect(seen).toEqual([1]);
+  });
+
+  it('an event published from inside a handler reaches everyone after the current one', () => {
+    const bus = new EventBus();
+    const a: number[] = [];
+    const b: number[] = [];
+    bus.subscribe((e) => {
+      a.push(e.event.data.i as number);
+      if (e.event.data.i === 1) bus.publish(eph(2));
+    });
+    bus.subscribe((e) => b.push(e.event.data.i as number));
+    bus.publish(eph(1));
+    expect(a).toEqual([1, 2]);
+    expect(b).toEqual([1, 2]);
+  });
+
+  it('events$ carries every event', () => {
+    const bus = new EventBus();
+    const seen: string[] = [];
+    const sub = bus.events$.subscribe((e) => seen.push(e.event.type));
+    bus.publish(eph(1));
+    sub.unsubscribe();
+    bus.publish(eph(2));
+    expect(seen).toEqual(['test.tick']);
+  });
+});
+
+describe('encodeEphemeral', () => {
+  it('builds an envelope without seq and encodes it once', () => {
+    const e = encodeEphemeral('monitor.snapshot', { cpu: 1.5 }, { job_id: 'j', sheet_num: 2, ts: 12.5 });
+    expect(e.event).toEqual({ ts: 12.5, type: 'monitor.snapshot', job_id: 'j', sheet_num: 2, data: { cpu: 1.5 } });
+    expect(Object.keys(e.event)).toEqual(['ts', 'type', 'job_id', 'sheet_num', 'data']);
+    expect(decodeValue(e.bytes)).toEqual(e.event);
+    const bare = encodeEphemeral('monitor.snapshot', {});
+    expect(Object.keys(decodeValue(bare.bytes) as object)).toEqual(['ts', 'type', 'data']);
+  });
+
+  it('refuses an empty type', () => {
+    expect(() => encodeEphemeral('', {})).toThrow(/type must be a non-empty string/);
+  });
+});
