@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+// Cost of one process-tree sample: the /proc SystemProbe against systeminformation's
+// processes() (the baseline), measured in the same run with 50 and 200 `sleep` children.
+//
+//   node scripts/bench-probe.mjs [--samples 30] [--si-samples 5] [--children 50,200]
+//
+// Columns:
+//   median/p99/max ms   wall time of one sample; for /proc it is all synchronous, so max is
+//                       the worst event-loop block
+//   cpu ms/sample       this process's CPU (process.cpuUsage) + the CPU of subprocesses it
+//                       reaped during the sample (its own cutime+cstime growth: si shells out)
+//   %core @1Hz          cpu ms/sample ÷ 1000 ms × 100: the share of one core a 1 Hz sampler costs
+//   x si                the baseline's median (or CPU) divided by this row's
+// Needs the probe compiled: `npx tsc -p . --noEmitOnError false` (it imports dist/).
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import si from 'systeminformation';
+import { SystemProbe } from '../dist/probe/systemProbe.js';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const SAMPLES = Number(opt('samples', '30'));
+const SI_SAMPLES = Number(opt('si-samples', '5'));
+const CHILD_COUNTS = opt('children', '50,200').split(',').map(Number);
+
+const sorted = (xs) => [...xs].sort((a, b) => a - b);
+const median = (xs) => sorted(xs)[Math.floor(xs.length / 2)];
+const p99 = (xs) => sorted(xs)[Math.min(xs.length - 1, Math.ceil(xs.length * 0.99) - 1)];
+const max = (xs) => Math.max(...xs);
+
+/** CPU ms of this process plus the children it reaped (cutime+cstime, in 1/100 s ticks). */
+function cpuMsNow() {
+  const usage = process.cpuUsage();
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const childTicks = Number(fields[16 - 3]) + Number(fields[17 - 3]);
+  return (usage.user + usage.system) / 1000 + childTicks * 10;
+}
+
+/** Times `fn` `count` times, `gapMs` apart (the gap is not measured). */
+async function measure(count, gapMs, fn) {
+  const wall = [];
+  const cpu = [];
+  for (let i = 0; i < count; i++) {
+    const cpuBefore = cpuMsNow();
+    const start = performance.now();
+    await fn();
+    wall.push(performance.now() - start);
+    cpu.push(cpuMsNow() - cpuBefore);
+    if (gapMs > 0) await sleep(gapMs);
+  }
+  return { median: median(wall), p99: p99(wall), max: max(wall), cpuMs: median(cpu) };
+}
+
+function spawnSleeps(count) {
+  const children = [];
+  for (let i = 0; i < count; i++) children.push(spawn('sleep', ['600'], { stdio: 'ignore' }));
+  return children;
+}
+
+async function killAll(children) {
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', resolve);
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
+}
+
+async function waitForChildren(probe, count) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const sample = await probe.sample(process.pid);
+    if (!sample.ok) throw new Error(`probe failed: ${sample.error}`);
+    if (sample.processes.filter((p) => p.command === 'sleep 600').length >= count) return sample.processes.length;
+    if (Date.now() > deadline) throw new Error(`only some of the ${count} children showed up`);
+    await sleep(50);
+  }
+}
+
+const rows = [];
+const allChildren = [];
+process.on('SIGINT', () => killAll(allChildren).then(() => process.exit(130)));
+try {
+  for (const count of CHILD_COUNTS) {
+    const children = spawnSleeps(count);
+    allChildren.push(...children);
+    const probe = new SystemProbe({ source: 'proc' });
+    const treeSize = await waitForChildren(probe, count);
+    const machineSize = (await si.processes()).all;
+
+    // /proc probe, fd counts spread (default: 64 processes per sample), then all fds every sample.
+    const spread = await measure(SAMPLES, 20, () => probe.sample(process.pid));
+    const allFdsProbe = new SystemProbe({ source: 'proc', fdRefreshPerSample: Infinity });
+    await allFdsProbe.sample(process.pid);
+    const allFds = await measure(SAMPLES, 20, () => allFdsProbe.sample(process.pid));
+    // Baseline: si caches its CPU figures for 500 ms, so calls are spaced 600 ms apart.
+    await si.processes();
+    const baseline = await measure(SI_SAMPLES, 600, () => si.processes());
+
+    const label = `${count} children (tree ${treeSize}, machine ${machineSize})`;
+    rows.push({ label, name: '/proc probe, fds spread', ...spread, baseline });
+    rows.push({ label, name: '/proc probe, all fds', ...allFds, baseline });
+    rows.push({ label, name: 'si.processes() (baseline)', ...baseline, baseline });
+    await killAll(children);
+  }
+} finally {
+  await killAll(allChildren);
+}
+
+const fmt = (n, digits = 1) => n.toFixed(digits).padStart(8);
+console.log(`node ${process.version}, ${SAMPLES} probe samples, ${SI_SAMPLES} si samples per row\n`);
+console.log(`${'case'.padEnd(44)}${'row'.padEnd(28)}  median      p99      max    cpu ms  %core@1Hz   x si(wall)  x si(cpu)`);
+for (const row of rows) {
+  console.log(
+    `${row.label.padEnd(44)}${row.name.padEnd(28)}${fmt(row.median)} ${fmt(row.p99)} ${fmt(row.max)} ${fmt(row.cpuMs)}  ${fmt(row.cpuMs / 10, 2)}  ${fmt(row.baseline.median / row.median)}x ${fmt(row.baseline.cpuMs / row.cpuMs)}x`,
+  );
+}

@@ -1,0 +1,132 @@
+/**
+ * GPU probe through `nvidia-smi` (a subprocess, so async). No GPU, no nvidia-smi, or a failing
+ * one means "no GPUs": one log line, then no retry for `retryAfterMs` (no error loop, no
+ * subprocess every sample on a machine that has no GPU). The failure is logged again only when
+ * its reason changes; a recovery is logged once too.
+ */
+import { execFile } from 'node:child_process';
+import type { GpuMetric } from './types.js';
+
+export const NVIDIA_SMI_ARGS = [
+  '--query-gpu=index,name,utilization.gpu,memory.used,memory.total,temperature.gpu',
+  '--format=csv,noheader,nounits',
+];
+
+export interface GpuProbeOptions {
+  /** Program to run, looked up on PATH (of `env` when given). */
+  command?: string;
+  /** Environment of the subprocess (tests put a fake nvidia-smi first on its PATH). */
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  retryAfterMs?: number;
+  log?: (message: string) => void;
+  now?: () => number;
+}
+
+/** `[N/A]`, `[Not Supported]` and other non-numbers are unknown (null), not zero. */
+function metric(text: string | undefined): number | null {
+  if (text === undefined) return null;
+  const trimmed = text.trim();
+  if (trimmed === '' || trimmed.startsWith('[')) return null;
+  const value = Number(trimmed);
+  return Number.isFinite(value) ? value : null;
+}
+
+/**
+ * Parses `index, name, utilization, memory.used, memory.total, temperature` lines. The name sits
+ * between the index and the four metrics, so a comma inside it does not shift the numbers.
+ * Lines without an integer index or with too few fields are skipped.
+ */
+export function parseNvidiaSmiCsv(output: string): GpuMetric[] {
+  const gpus: GpuMetric[] = [];
+  for (const line of output.split('\n')) {
+    const fields = line.split(',');
+    if (fields.length < 6) continue;
+    const index = Number(fields[0]!.trim());
+    if (!Number.isInteger(index) || index < 0 || fields[0]!.trim() === '') continue;
+    const [utilization, used, total, temperature] = fields.slice(-4);
+    gpus.push({
+      index,
+      name: fields.slice(1, -4).join(',').trim(),
+      utilization_pct: metric(utilization),
+      memory_used_mb: metric(used),
+      memory_total_mb: metric(total),
+      temperature_c: metric(temperature),
+    });
+  }
+  return gpus;
+}
+
+export class GpuProbe {
+  private readonly command: string;
+  private readonly env: NodeJS.ProcessEnv | undefined;
+  private readonly timeoutMs: number;
+  private readonly retryAfterMs: number;
+  private readonly log: (message: string) => void;
+  private readonly now: () => number;
+  private retryAt = 0;
+  private lastFailure: string | undefined;
+  private inFlight: Promise<GpuMetric[]> | undefined;
+
+  constructor(options: GpuProbeOptions = {}) {
+    this.command = options.command ?? 'nvidia-smi';
+    this.env = options.env;
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.retryAfterMs = options.retryAfterMs ?? 60_000;
+    this.log = options.log ?? ((message) => console.warn(message));
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Whether the last query failed (and GPUs are reported as none until a retry succeeds). */
+  get failing(): boolean {
+    return this.lastFailure !== undefined;
+  }
+
+  /** The GPUs, or [] when there are none or the probe fails. Never rejects. */
+  query(): Promise<GpuMetric[]> {
+    if (this.now() < this.retryAt) return Promise.resolve([]);
+    // Overlapping callers share one subprocess rather than stacking them up.
+    this.inFlight ??= this.run().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private run(): Promise<GpuMetric[]> {
+    return new Promise((resolve) => {
+      execFile(
+        this.command,
+        NVIDIA_SMI_ARGS,
+        { env: this.env, timeout: this.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024, encoding: 'utf8' },
+        (error, stdout) => {
+          if (error) {
+            const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found on PATH' : error.killed ? `timed out after ${this.timeoutMs} ms` : `failed: ${firstLine(error.message)}`;
+            resolve(this.fail(reason));
+            return;
+          }
+          const gpus = parseNvidiaSmiCsv(stdout);
+          if (gpus.length === 0 && stdout.trim() !== '') {
+            resolve(this.fail(`printed unparseable output: ${JSON.stringify(firstLine(stdout).slice(0, 80))}`));
+            return;
+          }
+          if (this.lastFailure !== undefined) this.log(`gpu probe: ${this.command} works again (${gpus.length} GPU(s))`);
+          this.lastFailure = undefined;
+          resolve(gpus);
+        },
+      );
+    });
+  }
+
+  private fail(reason: string): GpuMetric[] {
+    if (reason !== this.lastFailure) {
+      this.log(`gpu probe: ${this.command} ${reason}; reporting no GPUs, next try in ${Math.round(this.retryAfterMs / 1000)} s`);
+    }
+    this.lastFailure = reason;
+    this.retryAt = this.now() + this.retryAfterMs;
+    return [];
+  }
+}
+
+function firstLine(text: string): string {
+  return text.split('\n', 1)[0] ?? '';
+}
