@@ -14,6 +14,7 @@ import { conductorPaths, resolveHome } from '../conductor/paths.js';
 import { probeHello } from '../ipc/helloProbe.js';
 import type { JobRecord, SheetSpec } from '../events/jobRecord.js';
 import { duration, localTime, printJson, table } from './output.js';
+import { runTop, type TopSort } from './top.js';
 
 const EXIT_NOT_RUNNING = 3;
 
@@ -331,6 +332,19 @@ function buildProgram(): Command {
           if (drained && !['queued', 'running'].includes(part.status)) return;
           if (drained) await new Promise((r) => setTimeout(r, 250));
         }
+      });
+    });
+
+  program
+    .command('top')
+    .description('live view of the machine, the jobs and every process the conductor runs')
+    .option('--once', 'print one snapshot and exit')
+    .option('--json', 'print snapshots as JSON lines (the same shape as monitor.jsonl)')
+    .addOption(new Option('--sort <key>', 'process order').choices(['cpu', 'mem', 'pid', 'job']).default('cpu'))
+    .addOption(new Option('--interval <seconds>', 'refresh interval').default(2).argParser(parseNumber('--interval')))
+    .action(async (opts: { once?: boolean; json?: boolean; sort: TopSort; interval: number }) => {
+      await withClient((client) => runTop(client, { intervalSeconds: opts.interval, sort: opts.sort, once: !!opts.once, json: !!opts.json }), {
+        reconnect: !opts.once,
       });
     });
 

@@ -16,6 +16,20 @@ export interface ConductorConfig {
   /** Events older than this are deleted (except those of jobs still active). */
   events_retention_days: number;
   log_level: 'debug' | 'info' | 'warn' | 'error';
+  /** Memory limit for the conductor AND everything it runs (sum of RSS). */
+  max_memory_mb: number;
+  /** Limit on the conductor's descendant processes. */
+  max_processes: number;
+  /** Percent of a limit above which new jobs are refused. */
+  warn_percent: number;
+  /** Percent of a limit at which running jobs are cancelled, newest first. */
+  hard_percent: number;
+  /** Seconds between resource checks. */
+  monitor_interval_seconds: number;
+  /** Seconds between process-tree samples (snapshots). */
+  profiler_interval_seconds: number;
+  /** Most of one core, in percent, that sampling may take before its interval widens. */
+  profiler_budget_percent: number;
 }
 
 interface NumberRule {
@@ -36,6 +50,13 @@ const RULES: Record<keyof ConductorConfig, Rule> = {
   default_sheet_timeout_seconds: { kind: 'number', min: 1, max: 30 * 86400 },
   events_retention_days: { kind: 'number', min: 1, max: 3650 },
   log_level: { kind: 'enum', values: ['debug', 'info', 'warn', 'error'] },
+  max_memory_mb: { kind: 'number', min: 1, max: 10_000_000 },
+  max_processes: { kind: 'number', min: 1, max: 1_000_000, integer: true },
+  warn_percent: { kind: 'number', min: 1, max: 100 },
+  hard_percent: { kind: 'number', min: 1, max: 1000 },
+  monitor_interval_seconds: { kind: 'number', min: 0.05, max: 3600 },
+  profiler_interval_seconds: { kind: 'number', min: 0.05, max: 3600 },
+  profiler_budget_percent: { kind: 'number', min: 0.1, max: 100 },
 };
 
 export const DEFAULT_CONFIG: ConductorConfig = {
@@ -44,6 +65,13 @@ export const DEFAULT_CONFIG: ConductorConfig = {
   default_sheet_timeout_seconds: 86400,
   events_retention_days: 30,
   log_level: 'info',
+  max_memory_mb: 8192,
+  max_processes: 50,
+  warn_percent: 80,
+  hard_percent: 95,
+  monitor_interval_seconds: 5,
+  profiler_interval_seconds: 1,
+  profiler_budget_percent: 5,
 };
 
 export class ConfigError extends Error {
@@ -78,6 +106,9 @@ export function validateConfig(raw: unknown, source = 'config'): ConductorConfig
       throw new ConfigError(`${source}: "${key}" must be one of ${rule.values.join(', ')}, got ${JSON.stringify(value)}`);
     }
     out[key] = value;
+  }
+  if ((out.hard_percent as number) <= (out.warn_percent as number)) {
+    throw new ConfigError(`${source}: "hard_percent" (${out.hard_percent}) must be above "warn_percent" (${out.warn_percent})`);
   }
   return out as unknown as ConductorConfig;
 }

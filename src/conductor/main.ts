@@ -15,6 +15,7 @@ import { JobManager } from '../actors/jobManager.js';
 import { IpcServer, DEFAULT_SERVER_LIMITS } from '../ipc/server.js';
 import { ConfigError, changedKeys, loadConfigFile, type ConductorConfig } from './config.js';
 import { createDispatch } from './methods.js';
+import { startMonitoring, type Monitoring } from './monitoring.js';
 import { stopOrphanedSheets } from './orphans.js';
 import { conductorPaths, resolveHome, type ConductorPaths } from './paths.js';
 import {
@@ -76,8 +77,10 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
     }
     if (orphans.length > 0) log(`closed ${orphans.length} job(s) left active by a previous conductor`);
 
+    let monitoring: Monitoring | undefined;
     const jobs = new JobManager({
       append: (e) => openedStore.append(e),
+      acceptingWork: () => monitoring?.monitor.acceptingWork() ?? { accepting: true },
       jobsDir: paths.jobsDir,
       jobExists: (id) => openedStore.getJob(id) !== undefined,
       config: {
@@ -100,6 +103,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       shuttingDown = true;
       stopping = (async () => {
         log(`stopping: ${reason}`);
+        monitoring?.stop();
         try {
           await jobs.shutdown();
         } catch (err) {
@@ -130,6 +134,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       config: () => config,
       serverStats: () => ({ connections: server?.connectionCount ?? 0, subscriptions: server?.subscriptionCount ?? 0 }),
       shuttingDown: () => shuttingDown,
+      monitoring: () => monitoring,
       debugMethods: process.env.MZT_DEBUG_METHODS === '1',
       requestShutdown: (reason) => {
         // Answer first, then stop.
@@ -154,6 +159,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
         const next = loadConfigFile(paths.configFile);
         const changed = changedKeys(config, next);
         config = next;
+        monitoring?.applyConfig(next);
         jobs.updateConfig({
           max_concurrent_jobs: next.max_concurrent_jobs,
           kill_grace_seconds: next.kill_grace_seconds,
@@ -179,6 +185,8 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
     applyRetention();
     retentionTimer = setInterval(applyRetention, 3600_000);
     retentionTimer.unref();
+
+    monitoring = startMonitoring({ config, store: openedStore, bus, jobs: () => jobs, startedAtMs: startedAt * 1000, log });
 
     await openedStore.append({
       type: 'daemon.started',

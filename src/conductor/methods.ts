@@ -17,6 +17,7 @@ import { readLogFrom, readLogTail } from '../actors/jobLog.js';
 import type { ConductorPaths } from './paths.js';
 import { jobDir } from './paths.js';
 import type { ConductorConfig } from './config.js';
+import type { Monitoring } from './monitoring.js';
 
 export interface MethodDeps {
   version: string;
@@ -29,6 +30,7 @@ export interface MethodDeps {
   serverStats(): { connections: number; subscriptions: number };
   shuttingDown(): boolean;
   requestShutdown(reason: string): void;
+  monitoring(): Monitoring | undefined;
   /** Expose `debug.emit` (tests and benchmarks only; MZT_DEBUG_METHODS=1). */
   debugMethods: boolean;
 }
@@ -88,6 +90,38 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
     },
 
     'daemon.config': () => deps.config(),
+
+    'daemon.health': () => {
+      const monitor = deps.monitoring()?.monitor.status();
+      const reasons: string[] = [];
+      if (deps.shuttingDown()) reasons.push('shutting down');
+      if (!store.health.writable) reasons.push(`event store not writable: ${store.health.last_error ?? 'unknown error'}`);
+      if (!monitor) reasons.push('resource monitor not started');
+      else if (!monitor.accepting_work) reasons.push(monitor.not_accepting_reason ?? 'not accepting work');
+      return {
+        status: reasons.length === 0 ? 'ok' : 'degraded',
+        live: true,
+        ready: reasons.length === 0,
+        reasons,
+        pid: process.pid,
+        uptime_seconds: uptime(),
+        shutting_down: deps.shuttingDown(),
+        storage: store.health,
+        monitor: monitor ?? null,
+      };
+    },
+
+    'monitor.snapshot': () => {
+      const snapshot = deps.monitoring()?.profiler.latest();
+      if (!snapshot) {
+        const probe = deps.monitoring()?.profiler.latestProbe();
+        throw new ProtocolError(
+          ErrorCode.NOT_AVAILABLE,
+          probe && !probe.ok ? `no snapshot: the process probe is failing (${probe.error})` : 'no snapshot has been taken yet',
+        );
+      }
+      return snapshot;
+    },
 
     'daemon.shutdown': (p: { graceful: boolean }) => {
       deps.requestShutdown(p.graceful ? 'client request' : 'client request (not graceful)');

@@ -46,6 +46,8 @@ export const ErrorCode = {
   FRAME_ERROR: -32010,
   /** Unknown subscription id. */
   SUBSCRIPTION_NOT_FOUND: -32011,
+  /** The data asked for does not exist yet (e.g. no snapshot taken so far). */
+  NOT_AVAILABLE: -32012,
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

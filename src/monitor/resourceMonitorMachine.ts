@@ -66,7 +66,7 @@ export const resourceMonitorMachine = setup({
     lastCheckAt: undefined,
     lastError: undefined,
   }),
-  initial: 'checking',
+  initial: 'waiting',
   on: {
     UPDATE_LIMITS: { actions: assign({ settings: ({ event }) => event.settings }) },
   },

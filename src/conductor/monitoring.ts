@@ -1,0 +1,147 @@
+/**
+ * Wires the watchers: the profiler samples the process tree (tagged by job/sheet) and
+ * publishes snapshots; the resource monitor reads usage from those samples (no second
+ * probe), computes pressure and applies backpressure and the hard-limit policy.
+ */
+import type { JobManager } from '../actors/jobManager.js';
+import { encodeEphemeral, type EventBus } from '../events/bus.js';
+import type { EventStore } from '../events/store.js';
+import type { NewEvent } from '../events/types.js';
+import { SystemProbe } from '../probe/systemProbe.js';
+import { GpuProbe } from '../probe/gpuProbe.js';
+import type { ProcessTag } from '../probe/types.js';
+import { Profiler } from '../monitor/profiler.js';
+import { ResourceMonitor } from '../monitor/resourceMonitor.js';
+import type { MonitorSettings } from '../monitor/resourceMonitorMachine.js';
+import type { ProfilerSettings } from '../monitor/profilerMachine.js';
+import type { SystemSnapshot } from '../monitor/snapshot.js';
+import type { ConductorConfig } from './config.js';
+
+export interface Monitoring {
+  profiler: Profiler;
+  monitor: ResourceMonitor;
+  /** Extra consumers of every snapshot (storage, JSONL). */
+  sinks: Array<(s: SystemSnapshot) => void>;
+  applyConfig(config: ConductorConfig): void;
+  stop(): void;
+}
+
+export function monitorSettings(c: ConductorConfig): MonitorSettings {
+  return {
+    max_memory_mb: c.max_memory_mb,
+    max_processes: c.max_processes,
+    warn_percent: c.warn_percent,
+    hard_percent: c.hard_percent,
+    hysteresis_percent: 5,
+    interval_seconds: c.monitor_interval_seconds,
+    degraded_after_failures: 5,
+    shed_cooldown_seconds: Math.max(1, c.monitor_interval_seconds),
+  };
+}
+
+export function profilerSettings(c: ConductorConfig): ProfilerSettings {
+  return { interval_seconds: c.profiler_interval_seconds, max_interval_seconds: 60, budget_percent: c.profiler_budget_percent };
+}
+
+export function startMonitoring(deps: {
+  config: ConductorConfig;
+  store: EventStore;
+  bus: EventBus;
+  jobs: () => JobManager;
+  startedAtMs: number;
+  log: (msg: string) => void;
+}): Monitoring {
+  const record = (e: NewEvent) => {
+    deps.store.append(e).catch((err: Error) => deps.log(`could not record ${e.type}: ${err.message}`));
+  };
+  const sinks: Array<(s: SystemSnapshot) => void> = [];
+  let firstSample = true;
+  let config = deps.config;
+
+  const monitor: ResourceMonitor = new ResourceMonitor({
+    settings: monitorSettings(config),
+    record,
+    log: deps.log,
+    check: async () => {
+      const sample = profiler.latestProbe();
+      if (!sample) throw new Error('no process sample yet');
+      if (!sample.ok) throw new Error(`probe failed: ${sample.error}`);
+      const ageSeconds = Date.now() / 1000 - sample.timestamp;
+      if (ageSeconds > Math.max(3 * profiler.intervalSeconds, 2 * config.monitor_interval_seconds) + 1) {
+        throw new Error(`the latest process sample is ${ageSeconds.toFixed(1)} s old`);
+      }
+      let rss = 0;
+      for (const p of sample.processes) rss += p.rss_mb;
+      return { memory_mb: rss, processes: Math.max(0, sample.processes.length - 1), zombie_pids: sample.zombie_pids };
+    },
+    shedNewest: async (reason) => {
+      const running = deps.store.listJobs({ statuses: ['running'], limit: 1000 }).jobs;
+      const newest = running.sort((a, b) => (b.started_at ?? 0) - (a.started_at ?? 0))[0];
+      if (!newest) return undefined;
+      deps.log(`cancelling job ${newest.job_id}: ${reason}`);
+      await deps.jobs().cancel(newest.job_id, { reason, by: 'resource_monitor' });
+      return newest.job_id;
+    },
+  });
+
+  const profiler: Profiler = new Profiler({
+    probe: new SystemProbe({ gpuProbe: new GpuProbe({ log: deps.log }) }),
+    rootPid: process.pid,
+    settings: profilerSettings(config),
+    startedAtMs: deps.startedAtMs,
+    record,
+    log: deps.log,
+    tags: () => {
+      const tags = new Map<number, ProcessTag>();
+      for (const p of deps.jobs().activeProcesses()) tags.set(p.pid, { job_id: p.job_id, sheet_num: p.sheet_num });
+      return tags;
+    },
+    state: () => {
+      const jobs = deps.jobs();
+      return {
+        pressure_level: monitor.status().pressure_level,
+        running_jobs: jobs.runningCount,
+        active_sheets: jobs.activeSheets,
+        job_progress: deps.store.activeJobs().map((j) => ({
+          job_id: j.job_id,
+          total_sheets: j.total_sheets,
+          last_completed_sheet: j.completed_sheets,
+          current_sheet: j.current_sheet ?? null,
+          status: j.status,
+        })),
+      };
+    },
+    publish: (snapshot) => {
+      if (firstSample) {
+        // The monitor reads usage from samples: its first check waits for the first one.
+        firstSample = false;
+        monitor.checkNow();
+      }
+      deps.bus.publish(encodeEphemeral('monitor.snapshot', snapshot as unknown as Record<string, unknown>));
+      for (const sink of sinks) {
+        try {
+          sink(snapshot);
+        } catch (err) {
+          deps.log(`snapshot sink failed: ${(err as Error).message}`);
+        }
+      }
+    },
+  });
+
+  profiler.start();
+  monitor.start();
+  return {
+    profiler,
+    monitor,
+    sinks,
+    applyConfig(next) {
+      config = next;
+      monitor.updateSettings(monitorSettings(next));
+      profiler.updateSettings(profilerSettings(next));
+    },
+    stop() {
+      profiler.stop();
+      monitor.stop();
+    },
+  };
+}

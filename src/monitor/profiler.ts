@@ -1,0 +1,148 @@
+/**
+ * The profiler service: at its interval it samples the conductor's process tree with the
+ * /proc probe (processes tagged with the job and sheet that spawned them), builds a
+ * SystemSnapshot, publishes it (ephemeral `monitor.snapshot` on the bus, and whatever sinks
+ * the conductor adds: storage, JSONL), and measures its own cost. When sampling exceeds its
+ * budget it widens the interval and says so with a durable `profiler.interval_widened`.
+ */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
+import type { NewEvent } from '../events/types.js';
+import type { SystemProbe } from '../probe/systemProbe.js';
+import type { ProbeResult, ProcessTag } from '../probe/types.js';
+import type { PressureLevel } from './pressure.js';
+import { profilerMachine, type ProfilerContext, type ProfilerSettings } from './profilerMachine.js';
+import type { JobProgress, SystemSnapshot } from './snapshot.js';
+
+export const DEFAULT_PROFILER_SETTINGS: ProfilerSettings = {
+  interval_seconds: 1,
+  max_interval_seconds: 30,
+  budget_percent: 5,
+};
+
+export interface ProfilerDeps {
+  probe: SystemProbe;
+  rootPid: number;
+  /** pid → job/sheet of every running sheet (process-group leaders). */
+  tags(): Map<number, ProcessTag>;
+  state(): { pressure_level: PressureLevel; running_jobs: number; active_sheets: number; job_progress: JobProgress[] };
+  publish(snapshot: SystemSnapshot): void;
+  record(event: NewEvent): void;
+  settings: ProfilerSettings;
+  startedAtMs: number;
+  log?: (msg: string) => void;
+}
+
+const round1 = (n: number) => Math.round(n * 10) / 10;
+
+export class Profiler {
+  private readonly actor: ActorRefFrom<typeof profilerMachine>;
+  private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  private latestSnapshot: SystemSnapshot | undefined;
+  private latestResult: ProbeResult | undefined;
+  private previous: ProfilerContext | undefined;
+
+  constructor(private readonly deps: ProfilerDeps) {
+    const machine = profilerMachine.provide({ actors: { sample: fromPromise(() => this.sampleOnce()) } });
+    this.actor = createActor(machine, { input: { settings: deps.settings } });
+    this.actor.subscribe((s) => this.observe(s.context));
+  }
+
+  start(): void {
+    this.loopDelay.enable();
+    this.actor.start();
+  }
+
+  stop(): void {
+    this.actor.stop();
+    this.loopDelay.disable();
+  }
+
+  updateSettings(settings: ProfilerSettings): void {
+    this.actor.send({ type: 'UPDATE_SETTINGS', settings });
+  }
+
+  latest(): SystemSnapshot | undefined {
+    return this.latestSnapshot;
+  }
+
+  /** The last probe result, failed or not (the resource monitor reads usage from it). */
+  latestProbe(): ProbeResult | undefined {
+    return this.latestResult;
+  }
+
+  get intervalSeconds(): number {
+    return this.actor.getSnapshot().context.interval_seconds;
+  }
+
+  private async sampleOnce(): Promise<{ ok: boolean; cost_ms: number }> {
+    const cpuBefore = process.cpuUsage();
+    const result = await this.deps.probe.sample(this.deps.rootPid, this.deps.tags());
+    const cpu = process.cpuUsage(cpuBefore);
+    const cost_ms = (cpu.user + cpu.system) / 1000;
+    this.latestResult = result;
+    if (!result.ok) return { ok: false, cost_ms };
+    const state = this.deps.state();
+    const p99 = this.loopDelay.percentile(99) / 1e6;
+    const max = this.loopDelay.max / 1e6;
+    this.loopDelay.reset();
+    const snapshot: SystemSnapshot = {
+      timestamp: result.timestamp,
+      daemon_pid: this.deps.rootPid,
+      system_memory_total_mb: result.system_memory_total_mb,
+      system_memory_available_mb: result.system_memory_available_mb,
+      system_memory_used_mb: result.system_memory_used_mb,
+      daemon_rss_mb: result.root.rss_mb,
+      daemon_cpu_percent: result.root.cpu_percent,
+      load_avg_1: result.load_avg_1,
+      load_avg_5: result.load_avg_5,
+      load_avg_15: result.load_avg_15,
+      cpu_count: result.cpu_count,
+      system_cpu_percent: result.system_cpu_percent,
+      processes: result.processes,
+      gpus: result.gpus,
+      pressure_level: state.pressure_level,
+      running_jobs: state.running_jobs,
+      active_sheets: state.active_sheets,
+      zombie_count: result.zombie_count,
+      zombie_pids: result.zombie_pids,
+      job_progress: state.job_progress,
+      conductor_uptime_seconds: round1((Date.now() - this.deps.startedAtMs) / 1000),
+      conductor: {
+        cpu_percent: result.root.cpu_percent,
+        rss_mb: result.root.rss_mb,
+        sample_cost_ms: round1(cost_ms),
+        sample_duration_ms: round1(result.sample_duration_ms),
+        sample_blocking_ms: result.blocking_ms === null ? null : round1(result.blocking_ms),
+        event_loop_delay_p99_ms: Number.isFinite(p99) ? round1(p99) : 0,
+        event_loop_delay_max_ms: Number.isFinite(max) ? round1(max) : 0,
+        interval_seconds: this.intervalSeconds,
+      },
+    };
+    this.latestSnapshot = snapshot;
+    try {
+      this.deps.publish(snapshot);
+    } catch (err) {
+      this.deps.log?.(`publishing a snapshot failed: ${(err as Error).message}`);
+    }
+    return { ok: true, cost_ms };
+  }
+
+  private observe(c: ProfilerContext): void {
+    const prev = this.previous;
+    this.previous = c;
+    if (!prev) return;
+    if (c.widenedFrom !== undefined && c.samples !== prev.samples) {
+      this.deps.record({
+        type: 'profiler.interval_widened',
+        data: {
+          from_seconds: c.widenedFrom,
+          to_seconds: c.interval_seconds,
+          sample_cost_ms: round1(c.lastCost?.cost_ms ?? 0),
+          budget_percent: c.settings.budget_percent,
+        },
+      });
+      this.deps.log?.(`profiler over budget (${round1(c.lastCost?.cost_ms ?? 0)} ms per sample): interval ${c.widenedFrom}s → ${c.interval_seconds}s`);
+    }
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * SystemSnapshot: what `monitor.snapshot`, `mzt top --json` and monitor.jsonl lines carry.
+ * Field names follow Marianne's SystemSnapshot (SEED-NOTES §3.1); `conductor` adds the
+ * watcher's own cost, which Marianne did not publish. Unknown values are null, never 0.
+ */
+import type { GpuMetric, ProcessMetric } from '../probe/types.js';
+import type { PressureLevel } from './pressure.js';
+
+export interface JobProgress {
+  job_id: string;
+  total_sheets: number;
+  last_completed_sheet: number;
+  current_sheet: number | null;
+  status: string;
+}
+
+export interface ConductorCost {
+  cpu_percent: number | null;
+  rss_mb: number;
+  /** Conductor CPU time the sample itself took. */
+  sample_cost_ms: number;
+  sample_duration_ms: number;
+  /** Longest synchronous stretch of the sample (the event-loop block it caused). */
+  sample_blocking_ms: number | null;
+  event_loop_delay_p99_ms: number;
+  event_loop_delay_max_ms: number;
+  interval_seconds: number;
+}
+
+export interface SystemSnapshot {
+  timestamp: number;
+  daemon_pid: number;
+  system_memory_total_mb: number;
+  system_memory_available_mb: number;
+  system_memory_used_mb: number;
+  daemon_rss_mb: number;
+  daemon_cpu_percent: number | null;
+  load_avg_1: number;
+  load_avg_5: number;
+  load_avg_15: number;
+  cpu_count: number;
+  system_cpu_percent: number | null;
+  processes: ProcessMetric[];
+  gpus: GpuMetric[];
+  pressure_level: PressureLevel;
+  running_jobs: number;
+  active_sheets: number;
+  zombie_count: number;
+  zombie_pids: number[];
+  job_progress: JobProgress[];
+  conductor_uptime_seconds: number;
+  conductor: ConductorCost;
+}

@@ -1,0 +1,93 @@
+/**
+ * The conductor watching its jobs, end to end with real processes: snapshots tag every
+ * process with its job and sheet, memory counts the whole tree, and pressure drives the
+ * warn event, backpressure, and the hard-limit cancellation.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DaemonClient } from '../../src/ipc/client.js';
+import { ErrorCode } from '../../src/ipc/messages.js';
+import { collectUntil } from '../helpers/collect.js';
+import { makeHome, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+
+let home: string;
+let conductor: RunningConductor;
+let client: DaemonClient;
+
+beforeAll(async () => {
+  home = makeHome();
+  conductor = await startConductor(home, {
+    config: {
+      max_memory_mb: 400, // warn at 320 MB, hard limit at 380 MB (conductor included)
+      profiler_interval_seconds: 0.2,
+      monitor_interval_seconds: 0.2,
+      kill_grace_seconds: 1,
+    },
+  });
+  client = await DaemonClient.connect({ socketPath: conductor.socketPath });
+});
+
+afterAll(async () => {
+  await client?.close();
+  await conductor?.stop();
+  removeHome(home);
+});
+
+describe('monitoring', () => {
+  it('tags processes by job and sheet, with cpu, rss and zombies', async () => {
+    const { job_id } = await client.call('job.submit', {
+      sheets: [
+        { argv: ['true'] },
+        // a busy loop, a sleeping child, and a zombie (the inner sleep is never reaped by exec'ed sleep)
+        { argv: ['sh', '-c', 'sh -c "sleep 0.1 & exec sleep 30" & while :; do :; done'] },
+      ],
+    });
+    const snapshot = await waitFor(async () => {
+      const s = await client.call('monitor.snapshot', {});
+      const busy = s.processes.find((p: any) => p.job_id === job_id && p.command.includes('while'));
+      return busy && busy.cpu_percent !== null && busy.cpu_percent > 30 && s.zombie_count > 0 ? s : undefined;
+    }, 15_000, 'a snapshot with the busy sheet and its zombie');
+    const mine = snapshot.processes.filter((p: any) => p.job_id === job_id);
+    expect(mine.length).toBeGreaterThanOrEqual(2); // the loop and the exec'ed sleep
+    for (const p of mine) expect(p.sheet_num).toBe(2);
+    expect(mine.every((p: any) => p.rss_mb > 0)).toBe(true);
+    expect(snapshot.processes.find((p: any) => p.pid === conductor.pid).job_id).toBeNull();
+    expect(snapshot.running_jobs).toBe(1);
+    expect(snapshot.job_progress.find((j: any) => j.job_id === job_id)).toMatchObject({ total_sheets: 2, current_sheet: 2, last_completed_sheet: 1 });
+    expect(snapshot.conductor.sample_cost_ms).toBeGreaterThan(0);
+    await client.call('job.cancel', { job_id });
+  });
+
+  it('streams snapshots to subscribers who ask for them', async () => {
+    const sub = client.subscribe({ include_snapshots: true, types: ['none.'] });
+    const [snap] = await collectUntil(sub, (e) => e.type === 'monitor.snapshot');
+    expect(snap!.seq).toBeUndefined();
+    expect(snap!.data.daemon_pid).toBe(conductor.pid);
+    await sub.unsubscribe();
+  });
+
+  it('warns, refuses work, then cancels the newest job at the hard limit', async () => {
+    const { head_seq } = await client.call('events.read', { limit: 1 });
+    const events = client.subscribe({ since: head_seq, types: ['monitor.', 'job.cancelled'] });
+    // ~270 MB now, ~120 MB more three seconds later.
+    const { job_id } = await client.call('job.submit', {
+      name: 'hog',
+      sheets: [{ argv: ['python3', '-c', "import time\na=b'x'*(270*2**20)\ntime.sleep(3)\nb=b'y'*(120*2**20)\ntime.sleep(60)"] }],
+    });
+    const [high] = (await collectUntil(events, (e) => e.type === 'monitor.pressure_changed' && e.data.level === 'high', 20_000)).slice(-1);
+    expect(high!.data.memory_percent).toBeGreaterThanOrEqual(80);
+
+    const refused = await client.call('job.submit', { sheets: [{ argv: ['true'] }] }).catch((e) => e);
+    expect(refused.code).toBe(ErrorCode.NOT_ACCEPTING_WORK);
+    expect(refused.message).toMatch(/not accepting work: pressure high/);
+    const health = await client.call('daemon.health', {});
+    expect(health.ready).toBe(false);
+
+    const rest = await collectUntil(events, (e) => e.type === 'job.cancelled', 30_000);
+    const cancelled = rest.at(-1)!;
+    expect(cancelled.job_id).toBe(job_id);
+    expect(cancelled.data.by).toBe('resource_monitor');
+    expect(String(cancelled.data.reason)).toMatch(/hard limit/);
+    await waitFor(async () => (await client.call('daemon.health', {})).ready, 20_000, 'readiness to come back');
+    await events.unsubscribe();
+  });
+});
