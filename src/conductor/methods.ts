@@ -98,6 +98,10 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
       if (!store.health.writable) reasons.push(`event store not writable: ${store.health.last_error ?? 'unknown error'}`);
       if (!monitor) reasons.push('resource monitor not started');
       else if (!monitor.accepting_work) reasons.push(monitor.not_accepting_reason ?? 'not accepting work');
+      const restarts = deps.monitoring()?.restarts() ?? {};
+      for (const [actor, n] of Object.entries(restarts)) {
+        if (n >= 3) reasons.push(`${actor} restarted ${n} times in the last 10 minutes`);
+      }
       return {
         status: reasons.length === 0 ? 'ok' : 'degraded',
         live: true,
@@ -108,6 +112,7 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
         shutting_down: deps.shuttingDown(),
         storage: store.health,
         monitor: monitor ?? null,
+        actor_restarts: restarts,
       };
     },
 

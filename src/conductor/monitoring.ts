@@ -12,14 +12,17 @@ import { GpuProbe } from '../probe/gpuProbe.js';
 import type { ProcessTag } from '../probe/types.js';
 import { Profiler } from '../monitor/profiler.js';
 import { ResourceMonitor } from '../monitor/resourceMonitor.js';
+import { Supervisor } from '../monitor/supervisor.js';
 import type { MonitorSettings } from '../monitor/resourceMonitorMachine.js';
 import type { ProfilerSettings } from '../monitor/profilerMachine.js';
 import type { SystemSnapshot } from '../monitor/snapshot.js';
 import type { ConductorConfig } from './config.js';
 
 export interface Monitoring {
-  profiler: Profiler;
-  monitor: ResourceMonitor;
+  readonly profiler: Profiler;
+  readonly monitor: ResourceMonitor;
+  /** Restarts per supervised actor in the last ten minutes. */
+  restarts(): Record<string, number>;
   /** Extra consumers of every snapshot (storage, JSONL). */
   sinks: Array<(s: SystemSnapshot) => void>;
   applyConfig(config: ConductorConfig): void;
@@ -58,7 +61,11 @@ export function startMonitoring(deps: {
   let firstSample = true;
   let config = deps.config;
 
-  const monitor: ResourceMonitor = new ResourceMonitor({
+  const supervisor = new Supervisor({ record, log: deps.log });
+  let monitor: ResourceMonitor;
+  let profiler: Profiler;
+  const newMonitor = (onFailure: (err: unknown) => void) => new ResourceMonitor({
+    onFailure,
     settings: monitorSettings(config),
     record,
     log: deps.log,
@@ -84,8 +91,10 @@ export function startMonitoring(deps: {
     },
   });
 
-  const profiler: Profiler = new Profiler({
-    probe: new SystemProbe({ gpuProbe: new GpuProbe({ log: deps.log }) }),
+  const probe = new SystemProbe({ gpuProbe: new GpuProbe({ log: deps.log }) });
+  const newProfiler = (onFailure: (err: unknown) => void) => new Profiler({
+    onFailure,
+    probe,
     rootPid: process.pid,
     settings: profilerSettings(config),
     startedAtMs: deps.startedAtMs,
@@ -128,11 +137,16 @@ export function startMonitoring(deps: {
     },
   });
 
-  profiler.start();
-  monitor.start();
+  profiler = supervisor.supervise('profiler', newProfiler, (p) => (profiler = p));
+  monitor = supervisor.supervise('resource_monitor', newMonitor, (m) => (monitor = m));
   return {
-    profiler,
-    monitor,
+    get profiler() {
+      return profiler;
+    },
+    get monitor() {
+      return monitor;
+    },
+    restarts: () => supervisor.summary(),
     sinks,
     applyConfig(next) {
       config = next;
@@ -140,6 +154,7 @@ export function startMonitoring(deps: {
       profiler.updateSettings(profilerSettings(next));
     },
     stop() {
+      supervisor.stop();
       profiler.stop();
       monitor.stop();
     },

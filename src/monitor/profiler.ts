@@ -31,6 +31,8 @@ export interface ProfilerDeps {
   settings: ProfilerSettings;
   startedAtMs: number;
   log?: (msg: string) => void;
+  /** Called when the actor fails (the supervisor restarts it). */
+  onFailure?: (err: unknown) => void;
 }
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
@@ -45,7 +47,7 @@ export class Profiler {
   constructor(private readonly deps: ProfilerDeps) {
     const machine = profilerMachine.provide({ actors: { sample: fromPromise(() => this.sampleOnce()) } });
     this.actor = createActor(machine, { input: { settings: deps.settings } });
-    this.actor.subscribe((s) => this.observe(s.context));
+    this.actor.subscribe({ next: (s) => this.observe(s.context), error: (err) => deps.onFailure?.(err) });
   }
 
   start(): void {

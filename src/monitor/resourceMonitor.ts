@@ -32,6 +32,8 @@ export interface ResourceMonitorDeps {
   shedNewest(reason: string): Promise<string | undefined>;
   settings: MonitorSettings;
   log?: (msg: string) => void;
+  /** Called when the actor fails (the supervisor restarts it). */
+  onFailure?: (err: unknown) => void;
 }
 
 export interface MonitorStatus {
@@ -59,7 +61,7 @@ export class ResourceMonitor {
   constructor(private readonly deps: ResourceMonitorDeps) {
     const machine = resourceMonitorMachine.provide({ actors: { check: fromPromise(() => deps.check()) } });
     this.actor = createActor(machine, { input: { settings: deps.settings } });
-    this.actor.subscribe((snapshot) => this.observe(snapshot.context));
+    this.actor.subscribe({ next: (snapshot) => this.observe(snapshot.context), error: (err) => deps.onFailure?.(err) });
   }
 
   start(): void {
