@@ -23,6 +23,8 @@ export interface Schema {
   pattern?: string;
   default?: unknown;
   description?: string;
+  /** null is accepted as well ("unknown" values). */
+  nullable?: boolean;
 }
 
 export type Validation = { ok: true; value: unknown } | { ok: false; field: string; message: string };
@@ -50,6 +52,7 @@ function describeValue(v: unknown): string {
 
 function check(schema: Schema, value: unknown, at: string): unknown {
   const name = at || 'params';
+  if (value === null && schema.nullable) return null;
   switch (schema.type) {
     case 'object': {
       if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) {
@@ -74,7 +77,7 @@ function check(schema: Schema, value: unknown, at: string): unknown {
         }
       }
       for (const key of schema.required ?? []) {
-        if (out[key] === undefined || out[key] === null) {
+        if (out[key] === undefined || (out[key] === null && !schema.properties?.[key]?.nullable)) {
           const child = at ? `${at}.${key}` : key;
           throw new Invalid(child, `"${child}" is required`);
         }

@@ -91,3 +91,21 @@ describe('monitoring', () => {
     await events.unsubscribe();
   });
 });
+
+describe('mzt top --json --once', () => {
+  it('prints a snapshot that validates against protocol/schemas/snapshot.json', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const fs = await import('node:fs');
+    const { validateValue } = await import('../../src/ipc/schema.js');
+    const { CLI } = await import('../helpers/conductorProcess.js');
+    const r = spawnSync(process.execPath, [CLI, 'top', '--json', '--once'], { env: { ...process.env, MZT_HOME: home }, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const schema = JSON.parse(fs.readFileSync(new URL('../../protocol/schemas/snapshot.json', import.meta.url), 'utf8')).snapshot;
+    const checked = validateValue(schema, JSON.parse(lines[0]!));
+    expect(checked.ok, JSON.stringify(checked).slice(0, 300)).toBe(true);
+    // and the schema is not a rubber stamp
+    expect(validateValue(schema, { ...JSON.parse(lines[0]!), pressure_level: 'HIGH' }).ok).toBe(false);
+  });
+});
