@@ -137,6 +137,19 @@ describe('protocol violations', () => {
     await bystanderStillServed();
   });
 
+  it('documents and validates every method the server announces', async () => {
+    const fs = await import('node:fs');
+    const doc = fs.readFileSync(new URL('../../protocol/PROTOCOL.md', import.meta.url), 'utf8');
+    const schemas = JSON.parse(fs.readFileSync(new URL('../../protocol/schemas/methods.json', import.meta.url), 'utf8')).methods;
+    bystander.request(77, 'hello', {});
+    const [, , , hello] = await bystander.response(77);
+    expect(hello.methods.length).toBeGreaterThan(10);
+    for (const method of hello.methods as string[]) {
+      expect(doc, `${method} in PROTOCOL.md`).toContain(`\`${method}\``);
+      expect(schemas[method], `${method} in methods.json`).toBeDefined();
+    }
+  });
+
   it('handles requests on one connection independently and out of order', async () => {
     const c = await RawClient.connect(conductor.socketPath);
     // A subscription stays open; calls on the same connection still get answers.
