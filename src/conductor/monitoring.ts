@@ -13,6 +13,8 @@ import type { ProcessTag } from '../probe/types.js';
 import { Profiler } from '../monitor/profiler.js';
 import { ResourceMonitor } from '../monitor/resourceMonitor.js';
 import { Supervisor } from '../monitor/supervisor.js';
+import { AnomalyTracker } from '../monitor/anomalies.js';
+import { LifecycleTracker } from '../monitor/lifecycle.js';
 import type { MonitorSettings } from '../monitor/resourceMonitorMachine.js';
 import type { ProfilerSettings } from '../monitor/profilerMachine.js';
 import type { SystemSnapshot } from '../monitor/snapshot.js';
@@ -135,6 +137,28 @@ export function startMonitoring(deps: {
         }
       }
     },
+  });
+
+  // Descendants appearing/disappearing between samples, and anomalies when they begin.
+  const lifecycle = new LifecycleTracker();
+  const anomalies = new AnomalyTracker();
+  sinks.push((snapshot) => {
+    const leaders = new Set<number>([process.pid, ...deps.jobs().activeProcesses().map((p) => p.pid)]);
+    const change = lifecycle.observe(snapshot.processes, leaders);
+    const tagOf = (p: { job_id: string | null; sheet_num: number | null }) => ({
+      ...(p.job_id !== null ? { job_id: p.job_id } : {}),
+      ...(p.sheet_num !== null ? { sheet_num: p.sheet_num } : {}),
+    });
+    for (const p of change.spawned) {
+      record({ type: 'process.spawn', ...tagOf(p), data: { pid: p.pid, ppid: p.ppid, command: p.command, observed: true } });
+    }
+    for (const p of change.exited) {
+      record({ type: 'process.exit', ...tagOf(p), data: { pid: p.pid, exit_code: null, signal: null, observed: true, age_seconds: p.age_seconds } });
+    }
+    for (const a of anomalies.observe(snapshot)) {
+      const { job_id, sheet_num, ...data } = a;
+      record({ type: 'monitor.anomaly', ...tagOf({ job_id, sheet_num }), data: { ...data } });
+    }
   });
 
   profiler = supervisor.supervise('profiler', newProfiler, (p) => (profiler = p));

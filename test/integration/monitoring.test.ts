@@ -54,6 +54,14 @@ describe('monitoring', () => {
     expect(snapshot.running_jobs).toBe(1);
     expect(snapshot.job_progress.find((j: any) => j.job_id === job_id)).toMatchObject({ total_sheets: 2, current_sheet: 2, last_completed_sheet: 1 });
     expect(snapshot.conductor.sample_cost_ms).toBeGreaterThan(0);
+    // Descendants seen by the profiler are recorded with the job's tag; the zombie is an anomaly.
+    const recorded = await waitFor(async () => {
+      const { events } = await client.call('events.read', { since: 0, limit: 1000, types: ['process.spawn', 'monitor.anomaly'] });
+      const observed = events.find((e) => e.type === 'process.spawn' && e.job_id === job_id && e.data.observed === true);
+      const zombie = events.find((e) => e.type === 'monitor.anomaly' && e.data.anomaly_type === 'zombie');
+      return observed && zombie ? { observed, zombie } : undefined;
+    }, 10_000, 'observed spawn and zombie anomaly events');
+    expect(recorded.observed.sheet_num).toBe(2);
     await client.call('job.cancel', { job_id });
   });
 
