@@ -328,7 +328,34 @@ export class DaemonClient {
   }
 
   private open(): Promise<void> {
-    const attempt = new Promise<void>((resolve, reject) => {
+    const deadline = Date.now() + this.timeoutMs;
+    const attempt = this.connectRetryingBacklog(deadline);
+    this.connected = attempt;
+    attempt.catch(() => undefined);
+    return attempt.then(async () => {
+      this.server = (await this.call('hello', {
+        protocol_version: PROTOCOL_VERSION,
+        ...(this.options.clientName ? { client: this.options.clientName } : {}),
+      })) as HelloResult;
+    });
+  }
+
+  /** EAGAIN means the conductor's accept backlog is momentarily full: try again shortly. */
+  private async connectRetryingBacklog(deadline: number): Promise<void> {
+    for (;;) {
+      try {
+        await this.connectOnce();
+        return;
+      } catch (err) {
+        const code = ((err as ConductorNotRunning).reason as NodeJS.ErrnoException | undefined)?.code;
+        if (code !== 'EAGAIN' || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 10 + Math.random() * 40));
+      }
+    }
+  }
+
+  private connectOnce(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       const socket = net.createConnection({ path: this.socketPath });
       const timer = setTimeout(() => {
         socket.destroy();
@@ -343,14 +370,6 @@ export class DaemonClient {
         this.attach(socket);
         resolve();
       });
-    });
-    this.connected = attempt;
-    attempt.catch(() => undefined);
-    return attempt.then(async () => {
-      this.server = (await this.call('hello', {
-        protocol_version: PROTOCOL_VERSION,
-        ...(this.options.clientName ? { client: this.options.clientName } : {}),
-      })) as HelloResult;
     });
   }
 

@@ -89,8 +89,9 @@ export class IpcServer {
     cfg.silent = true;
     cfg.readableAll = false;
     cfg.writableAll = false;
-    // Above our own limit, so the excess reaches us and gets a clear refusal.
-    cfg.maxConnections = this.limits.max_connections + 64;
+    // Far above our own limit, so the excess reaches us and gets a clear refusal instead of
+    // being reset by net.Server (a refused connection costs one fd for about a second).
+    cfg.maxConnections = this.limits.max_connections * 8;
 
     return new Promise((resolve, reject) => {
       const previousUmask = process.umask(0o177);
