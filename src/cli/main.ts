@@ -348,6 +348,18 @@ function buildProgram(): Command {
       });
     });
 
+  program
+    .command('diagnose')
+    .description("a job's resource report: peak memory per sheet, CPU time, spawns, signals, OOMs")
+    .argument('<id>')
+    .option('--resources', 'the resource report (the only report for now; implied)')
+    .option('--json', 'print the report as JSON')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const report = await withClient((c) => c.call('monitor.resource_report', { job_id: id }));
+      if (opts.json) printJson(report);
+      else process.stdout.write(report.text_report);
+    });
+
   // --- raw access ------------------------------------------------------------------------
   program
     .command('call')

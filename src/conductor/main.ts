@@ -186,7 +186,16 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
     retentionTimer = setInterval(applyRetention, 3600_000);
     retentionTimer.unref();
 
-    monitoring = startMonitoring({ config, store: openedStore, bus, jobs: () => jobs, startedAtMs: startedAt * 1000, log });
+    monitoring = startMonitoring({
+      config,
+      store: openedStore,
+      bus,
+      jobs: () => jobs,
+      startedAtMs: startedAt * 1000,
+      log,
+      monitorDb: paths.monitorDb,
+      monitorJsonl: paths.monitorJsonl,
+    });
 
     await openedStore.append({
       type: 'daemon.started',

@@ -18,6 +18,7 @@ import type { ConductorPaths } from './paths.js';
 import { jobDir } from './paths.js';
 import type { ConductorConfig } from './config.js';
 import type { Monitoring } from './monitoring.js';
+import { buildResourceReport } from '../storage/resourceReport.js';
 
 export interface MethodDeps {
   version: string;
@@ -114,6 +115,32 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
         monitor: monitor ?? null,
         actor_restarts: restarts,
       };
+    },
+
+    'monitor.history': (p: { since?: number; limit: number; resolution: 'full' | 'minute' }) => {
+      const storage = deps.monitoring()?.storage;
+      if (!storage) throw new ProtocolError(ErrorCode.NOT_AVAILABLE, 'monitor storage is not running');
+      const since = p.since ?? Date.now() / 1000 - 3600;
+      return p.resolution === 'minute'
+        ? { resolution: 'minute', since, minutes: storage.readMinutes(since, p.limit) }
+        : { resolution: 'full', since, snapshots: storage.readSnapshots(since, p.limit) };
+    },
+
+    'monitor.process_history': (p: { pid: number; since?: number; limit: number }) => {
+      const storage = deps.monitoring()?.storage;
+      if (!storage) throw new ProtocolError(ErrorCode.NOT_AVAILABLE, 'monitor storage is not running');
+      const since = p.since ?? Date.now() / 1000 - 3600;
+      return { pid: p.pid, since, samples: storage.readProcessHistory(p.pid, since, p.limit) };
+    },
+
+    'monitor.resource_report': (p: { job_id: string }) => {
+      const storage = deps.monitoring()?.storage;
+      if (!storage) throw new ProtocolError(ErrorCode.NOT_AVAILABLE, 'monitor storage is not running');
+      const job = store.getJob(p.job_id);
+      const costs = storage.jobCosts(p.job_id);
+      if (!job && costs.length === 0) throw notFound(p.job_id);
+      const events = store.read(0, 10_000, { job_id: p.job_id, types: ['process.'] });
+      return buildResourceReport(p.job_id, job, costs, events);
     },
 
     'monitor.snapshot': () => {

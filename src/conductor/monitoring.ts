@@ -19,8 +19,12 @@ import type { MonitorSettings } from '../monitor/resourceMonitorMachine.js';
 import type { ProfilerSettings } from '../monitor/profilerMachine.js';
 import type { SystemSnapshot } from '../monitor/snapshot.js';
 import type { ConductorConfig } from './config.js';
+import { MonitorStorage } from '../storage/monitorStorage.js';
+import { JsonlWriter } from '../storage/jsonl.js';
 
 export interface Monitoring {
+  storage: MonitorStorage;
+  jsonl: JsonlWriter;
   readonly profiler: Profiler;
   readonly monitor: ResourceMonitor;
   /** Restarts per supervised actor in the last ten minutes. */
@@ -55,6 +59,8 @@ export function startMonitoring(deps: {
   jobs: () => JobManager;
   startedAtMs: number;
   log: (msg: string) => void;
+  monitorDb: string;
+  monitorJsonl: string;
 }): Monitoring {
   const record = (e: NewEvent) => {
     deps.store.append(e).catch((err: Error) => deps.log(`could not record ${e.type}: ${err.message}`));
@@ -139,6 +145,25 @@ export function startMonitoring(deps: {
     },
   });
 
+  // History (SQLite, with the per-job cost ledger) and monitor.jsonl for tailing.
+  const storage = new MonitorStorage(deps.monitorDb);
+  const jsonl = new JsonlWriter(deps.monitorJsonl, { maxBytes: 50 * 1024 * 1024, keepRotated: 2 });
+  sinks.push((snapshot) => {
+    const probe = profiler.latestProbe();
+    storage.writeSnapshot(snapshot, probe && probe.ok ? probe.tag_cpu : []);
+    jsonl.append(snapshot);
+  });
+  const cleanup = () => {
+    try {
+      storage.cleanup({ fullResolutionHours: 24, downsampledDays: 30 });
+    } catch (err) {
+      deps.log(`monitor storage cleanup failed: ${(err as Error).message}`);
+    }
+  };
+  cleanup();
+  const cleanupTimer = setInterval(cleanup, 3600_000);
+  cleanupTimer.unref();
+
   // Descendants appearing/disappearing between samples, and anomalies when they begin.
   const lifecycle = new LifecycleTracker();
   const anomalies = new AnomalyTracker();
@@ -171,6 +196,8 @@ export function startMonitoring(deps: {
       return monitor;
     },
     restarts: () => supervisor.summary(),
+    storage,
+    jsonl,
     sinks,
     applyConfig(next) {
       config = next;
@@ -181,6 +208,8 @@ export function startMonitoring(deps: {
       supervisor.stop();
       profiler.stop();
       monitor.stop();
+      clearInterval(cleanupTimer);
+      storage.close();
     },
   };
 }

@@ -100,6 +100,46 @@ describe('monitoring', () => {
   });
 });
 
+describe('history, ledger and resource report', () => {
+  it('keeps snapshots, per-minute history, JSONL lines and a per-job cost ledger with real CPU', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const fs = await import('node:fs');
+    const path = await import('node:path');
+    const { CLI } = await import('../helpers/conductorProcess.js');
+    // Sheet 1 burns CPU in short-lived children (each exits between samples); sheet 2 holds memory.
+    const { job_id, seq } = await client.call('job.submit', {
+      name: 'costly',
+      sheets: [
+        { argv: ['sh', '-c', 'for i in 1 2 3 4 5 6; do python3 -c "x=0\nfor i in range(1500000): x+=i"; done'] },
+        { argv: ['python3', '-c', "import time\na=b'x'*(60*2**20)\ntime.sleep(1)"] },
+      ],
+    });
+    await collectUntil(client.subscribe({ since: seq - 1, job_id, types: ['job.'] }), (e) => e.type === 'job.completed' || e.type === 'job.failed', 60_000);
+    await new Promise((r) => setTimeout(r, 500)); // one more sample after the end
+    const report = await client.call('monitor.resource_report', { job_id });
+    expect(report.available).toBe(true);
+    expect(report.total_cpu_seconds).toBeGreaterThan(0.3);
+    expect(report.sheet_metrics['1'].cpu_seconds).toBeGreaterThan(0.3);
+    expect(report.sheet_metrics['2'].peak_rss_mb).toBeGreaterThan(55);
+    expect(report.text_report).toMatch(/Resource Profile for job 'costly-/);
+    expect(report.text_report).toMatch(/Sheet 2: peak RSS \d+\.\d MB/);
+    const text = spawnSync(process.execPath, [CLI, 'diagnose', job_id, '--resources'], { env: { ...process.env, MZT_HOME: home }, encoding: 'utf8' });
+    expect(text.status).toBe(0);
+    expect(text.stdout).toBe(report.text_report);
+
+    const full = await client.call('monitor.history', { since: 0, limit: 10_000 });
+    expect(full.snapshots.length).toBeGreaterThan(5);
+    expect(full.snapshots[0].job_progress).toBeDefined();
+    const minutes = await client.call('monitor.history', { since: 0, resolution: 'minute' });
+    expect(minutes.minutes.reduce((n: number, m: any) => n + m.samples, 0)).toBeGreaterThanOrEqual(full.snapshots.length);
+    const lines = fs.readFileSync(path.join(home, 'monitor.jsonl'), 'utf8').trim().split('\n');
+    expect(lines.length).toBeGreaterThan(5);
+    expect(JSON.parse(lines.at(-1)!).daemon_pid).toBe(conductor.pid);
+    const own = await client.call('monitor.process_history', { pid: conductor.pid, since: 0 });
+    expect(own.samples.length).toBeGreaterThan(5);
+  });
+});
+
 describe('mzt top --json --once', () => {
   it('prints a snapshot that validates against protocol/schemas/snapshot.json', async () => {
     const { spawnSync } = await import('node:child_process');
