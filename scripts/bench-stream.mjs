@@ -90,10 +90,14 @@ async function durableRun(socketPath) {
   const it = sub[Symbol.asyncIterator]();
   await it.next(); // caught_up: the subscription is live
   const start = process.hrtime.bigint();
-  const emitting = (async () => {
-    for (let sent = 0; sent < N; sent += 10_000) await producer.call('debug.emit', { count: Math.min(10_000, N - sent), size: 150 });
-  })();
   let got = 0;
+  // The producer stays at most 50k events ahead of the consumer, inside its queue bound.
+  const emitting = (async () => {
+    for (let sent = 0; sent < N; sent += 10_000) {
+      while (sent - got > 50_000) await new Promise((r) => setTimeout(r, 1));
+      await producer.call('debug.emit', { count: Math.min(10_000, N - sent), size: 150 });
+    }
+  })();
   while (got < N) {
     const { value } = await it.next();
     if (value.kind === 'event') got++;

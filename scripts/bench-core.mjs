@@ -1,0 +1,138 @@
+#!/usr/bin/env node
+// Core benchmarks, each against a baseline measured in the same run (npm run build first):
+//   append     group commit vs one transaction per event (EventStore, in process)
+//   latency    one event: debug.emit → commit → socket → decoded by DaemonClient (round trip,
+//              so an upper bound of append→decode), p50/p99/p99.9 over N samples
+//   startup    conductor start → ready with 1M events in the log, vs an empty log
+//   idle RSS   of a conductor with no clients
+// Usage: node scripts/bench-core.mjs [--events 1000000] [--samples 3000]
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EventStore } from '../dist/events/store.js';
+import { DaemonClient } from '../dist/index.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const EVENTS = opt('events', 1_000_000);
+const SAMPLES = opt('samples', 3000);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-bench-'));
+const rows = [];
+
+// --- append: group commit vs one transaction per event --------------------------------------
+{
+  const single = [];
+  const group = [];
+  for (let run = 0; run < 3; run++) {
+    const dir = tmp();
+    const store = EventStore.open(path.join(dir, 'e.db'));
+    const n1 = 20_000;
+    let t = process.hrtime.bigint();
+    for (let i = 0; i < n1; i++) store.appendSync({ type: 'bench.one', data: { i, pad: 'x'.repeat(150) } });
+    single.push(n1 / (Number(process.hrtime.bigint() - t) / 1e9));
+    const n2 = 200_000;
+    t = process.hrtime.bigint();
+    for (let b = 0; b < n2; b += 10_000) {
+      const ps = [];
+      for (let i = 0; i < 10_000; i++) ps.push(store.append({ type: 'bench.group', data: { i, pad: 'x'.repeat(150) } }));
+      await Promise.all(ps);
+    }
+    group.push(n2 / (Number(process.hrtime.bigint() - t) / 1e9));
+    store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  rows.push(['append: one transaction per event (baseline)', `${Math.round(median(single)).toLocaleString('en')} ev/s`, '1.00']);
+  rows.push(['append: group commit (per tick, ≤1000/tx)', `${Math.round(median(group)).toLocaleString('en')} ev/s`, (median(group) / median(single)).toFixed(2)]);
+}
+
+async function startConductor(home, env = {}) {
+  const t0 = process.hrtime.bigint();
+  const proc = spawn(process.execPath, [path.join(root, 'dist/cli/main.js'), 'conductor', 'start'], {
+    env: { ...process.env, MZT_HOME: home, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let out = '';
+  await new Promise((resolve, reject) => {
+    proc.stderr.on('data', (d) => {
+      out += d;
+      if (/ ready on /.test(out)) resolve();
+    });
+    proc.on('exit', () => reject(new Error(out)));
+  });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  return { proc, ms, socketPath: path.join(home, 'run', 'conductor.sock') };
+}
+async function stop(c) {
+  c.proc.kill('SIGTERM');
+  await new Promise((r) => c.proc.on('exit', r));
+}
+const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+
+// --- latency and idle RSS ---------------------------------------------------------------------
+{
+  const home = tmp();
+  const c = await startConductor(home, { MZT_DEBUG_METHODS: '1' });
+  await new Promise((r) => setTimeout(r, 3000));
+  const idle = rssMb(c.proc.pid);
+  const producer = await DaemonClient.connect({ socketPath: c.socketPath });
+  const consumer = await DaemonClient.connect({ socketPath: c.socketPath });
+  const it = consumer.subscribe({ types: ['debug.'] })[Symbol.asyncIterator]();
+  await it.next(); // caught_up
+  const lat = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const t = process.hrtime.bigint();
+    void producer.call('debug.emit', { count: 1, size: 150 });
+    for (;;) {
+      const { value } = await it.next();
+      if (value.kind === 'event') break;
+    }
+    lat.push(Number(process.hrtime.bigint() - t) / 1e6);
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  await producer.close();
+  await consumer.close();
+  await stop(c);
+  fs.rmSync(home, { recursive: true, force: true });
+  rows.push([`latency emit→commit→decoded, round trip (${SAMPLES} samples)`, `p50 ${median(lat).toFixed(3)} ms, p99 ${pct(lat, 99).toFixed(3)} ms, p99.9 ${pct(lat, 99.9).toFixed(3)} ms`, '-']);
+  rows.push(['conductor idle RSS (3 s after start, no clients)', `${idle.toFixed(1)} MB`, '-']);
+}
+
+// --- startup with a big log --------------------------------------------------------------------
+{
+  const empty = [];
+  const full = [];
+  const big = tmp();
+  const store = EventStore.open(path.join(big, 'events.db'));
+  for (let b = 0; b < EVENTS; b += 10_000) {
+    const ps = [];
+    for (let i = 0; i < 10_000; i++) ps.push(store.append({ type: 'bench.fill', job_id: `job-${(b + i) % 1000}`, data: { i } }));
+    await Promise.all(ps);
+  }
+  store.close();
+  for (let run = 0; run < 3; run++) {
+    const home = tmp();
+    const c0 = await startConductor(home);
+    empty.push(c0.ms);
+    await stop(c0);
+    fs.rmSync(home, { recursive: true, force: true });
+    const c1 = await startConductor(big);
+    full.push(c1.ms);
+    await stop(c1);
+  }
+  fs.rmSync(big, { recursive: true, force: true });
+  rows.push(['start → ready, empty log (baseline)', `${median(empty).toFixed(0)} ms`, '1.00']);
+  rows.push([`start → ready, ${EVENTS.toLocaleString('en')} events in the log`, `${median(full).toFixed(0)} ms`, (median(full) / median(empty)).toFixed(2)]);
+}
+
+console.log(`machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'}, node ${process.version}; medians of 3 runs unless noted`);
+console.log('| row | median | ratio |');
+console.log('|---|---|---|');
+for (const r of rows) console.log(`| ${r.join(' | ')} |`);
