@@ -216,6 +216,9 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       process.on('SIGTERM', onStopSignal);
       process.on('SIGINT', onStopSignal);
       process.on('SIGHUP', reloadConfig);
+      // Over a file-size limit (ulimit -f), writes must fail with EFBIG — reported as storage
+      // errors — instead of the default action, which kills the conductor.
+      process.on('SIGXFSZ', () => undefined);
       void stopped.then(() => {
         process.off('SIGHUP', reloadConfig);
         process.exitCode = 0;

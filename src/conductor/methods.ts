@@ -9,7 +9,7 @@ import type { Dispatch, RequestContext } from '../ipc/connection.js';
 import { ErrorCode, PROTOCOL_VERSION, ProtocolError } from '../ipc/messages.js';
 import { validateParams } from '../ipc/schema.js';
 import type { ServerLimits } from '../ipc/server.js';
-import type { EventStore } from '../events/store.js';
+import { StorageError, type EventStore } from '../events/store.js';
 import type { JobManager } from '../actors/jobManager.js';
 import type { JobSpec, JobStatus } from '../events/jobRecord.js';
 import { TERMINAL_JOB_STATUSES } from '../events/jobRecord.js';
@@ -282,7 +282,15 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
     if (!checked.ok) {
       throw new ProtocolError(ErrorCode.INVALID_PARAMS, checked.message, { field: checked.field });
     }
-    return handler(checked.value, ctx);
+    const outcome = handler(checked.value, ctx);
+    // A failed commit is a clear, stable error for the caller, not an internal one.
+    if (outcome instanceof Promise) {
+      return outcome.catch((err: unknown) => {
+        if (err instanceof StorageError) throw new ProtocolError(ErrorCode.STORAGE_UNAVAILABLE, err.message);
+        throw err;
+      });
+    }
+    return outcome;
   };
 
   return { dispatch, methods };
