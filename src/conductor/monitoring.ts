@@ -67,6 +67,7 @@ export function startMonitoring(deps: {
   };
   const sinks: Array<(s: SystemSnapshot) => void> = [];
   let firstSample = true;
+  let lastSinkError: string | undefined;
   let config = deps.config;
 
   const supervisor = new Supervisor({ record, log: deps.log });
@@ -139,7 +140,10 @@ export function startMonitoring(deps: {
         try {
           sink(snapshot);
         } catch (err) {
-          deps.log(`snapshot sink failed: ${(err as Error).message}`);
+          // Once per distinct error, not once a second while a disk is full.
+          const message = (err as Error).message;
+          if (message !== lastSinkError) deps.log(`snapshot sink failed: ${message}`);
+          lastSinkError = message;
         }
       }
     },
