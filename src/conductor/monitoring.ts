@@ -7,8 +7,7 @@ import type { JobManager } from '../actors/jobManager.js';
 import { encodeEphemeral, type EventBus } from '../events/bus.js';
 import type { EventStore } from '../events/store.js';
 import type { NewEvent } from '../events/types.js';
-import { SystemProbe } from '../probe/systemProbe.js';
-import { GpuProbe } from '../probe/gpuProbe.js';
+import { WorkerProbe } from '../probe/workerProbe.js';
 import type { ProcessTag } from '../probe/types.js';
 import { Profiler } from '../monitor/profiler.js';
 import { ResourceMonitor } from '../monitor/resourceMonitor.js';
@@ -100,7 +99,8 @@ export function startMonitoring(deps: {
     },
   });
 
-  const probe = new SystemProbe({ gpuProbe: new GpuProbe({ log: deps.log }) });
+  // Sampling runs in a worker thread so its synchronous /proc reads never block the socket.
+  const probe = new WorkerProbe({ log: deps.log });
   const newProfiler = (onFailure: (err: unknown) => void) => new Profiler({
     onFailure,
     probe,
@@ -213,6 +213,7 @@ export function startMonitoring(deps: {
       profiler.stop();
       monitor.stop();
       clearInterval(cleanupTimer);
+      void probe.close();
       storage.close();
     },
   };

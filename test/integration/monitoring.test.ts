@@ -36,13 +36,14 @@ describe('monitoring', () => {
   it('tags processes by job and sheet, with cpu, rss and zombies', async () => {
     const { job_id } = await client.call('job.submit', {
       sheets: [
-        { argv: ['true'] },
+        { argv: ['sleep', '0.5'] }, // sheet 2 then starts after the profiler's first samples
         // a busy loop, a sleeping child, and a zombie (the inner sleep is never reaped by exec'ed sleep)
         { argv: ['sh', '-c', 'sh -c "sleep 0.1 & exec sleep 30" & while :; do :; done'] },
       ],
     });
     const snapshot = await waitFor(async () => {
-      const s = await client.call('monitor.snapshot', {});
+      const s = await client.call('monitor.snapshot', {}).catch(() => undefined); // none until the first sample
+      if (!s) return undefined;
       const busy = s.processes.find((p: any) => p.job_id === job_id && p.command.includes('while'));
       return busy && busy.cpu_percent !== null && busy.cpu_percent > 30 && s.zombie_count > 0 ? s : undefined;
     }, 15_000, 'a snapshot with the busy sheet and its zombie');

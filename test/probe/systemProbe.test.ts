@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseStatLine } from '../../src/probe/procReader.js';
 import { SystemProbe } from '../../src/probe/systemProbe.js';
-import type { ProbeResult, ProbeSample, ProcessTag } from '../../src/probe/types.js';
+import type { ProbeResult, ProbeSample, ProcessMetric, ProcessTag } from '../../src/probe/types.js';
 import { killAll, shell, stdoutLine, waitFor } from './processes.js';
 
 afterEach(killAll);
@@ -59,8 +59,14 @@ describe('SystemProbe on /proc', () => {
     const sheet = shell('sleep 30 & exit 0');
     if (sheet.exitCode === null) await once(sheet, 'exit'); // its sleep lives on, reparented
     const tags = new Map<number, ProcessTag>([[sheet.pid, { job_id: 'job-o', sheet_num: 2 }]]);
-    const sample = ok(await new SystemProbe().sample(process.pid, tags));
-    const orphans = sample.processes.filter((p) => p.job_id === 'job-o');
+    // The forked child may not have exec'ed `sleep` yet: sample until it has (bounded).
+    const probe = new SystemProbe();
+    let orphans: ProcessMetric[] = [];
+    for (let i = 0; i < 100; i++) {
+      orphans = ok(await probe.sample(process.pid, tags)).processes.filter((p) => p.job_id === 'job-o');
+      if (orphans.length === 1 && orphans[0]!.command === 'sleep 30') break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
     expect(orphans).toHaveLength(1);
     expect(orphans[0]).toMatchObject({ command: 'sleep 30', sheet_num: 2 });
     expect(orphans[0]!.ppid).not.toBe(sheet.pid);
