@@ -1,26 +1,75 @@
 #!/usr/bin/env node
-// Regenerates protocol/vectors/frames.json from the values below with the conductor's own
-// encoder (npm run build first). The test suite checks the encoder still produces exactly
-// these bytes and that the decoder turns them back into the values; a change here is a
-// change of the wire format.
+// Regenerates protocol/vectors/frames.json with the conductor's own encoder (dist/ipc/framing.js:
+// run `npm run build` first). test/protocol checks that the encoder still produces exactly these
+// bytes and that the decoder turns them back into the values: a change here is a change of the
+// wire format, so regenerate only on purpose.
+//
+// `vectors` are what the conductor sends (encode and decode must both match). `decode_only` are
+// frames other msgpack encoders legitimately produce for the same values (wider headers, 64-bit
+// integers, float32); the conductor must read them, but never writes them itself.
 import fs from 'node:fs';
 import { encodeFrame } from '../../dist/ipc/framing.js';
 
-const envelope = { seq: 42, ts: 1795415634.486, type: 'sheet.started', job_id: 'build-1', sheet_num: 1, data: { pid: 4242, argv: ['make', 'test'], cwd: '/src' } };
+const limits = {
+  max_frame_bytes: 16777216,
+  max_connections: 1024,
+  max_subscriptions_per_connection: 64,
+  max_inflight_requests_per_connection: 256,
+  events_read_max_limit: 1000,
+  subscriber_queue: { default_events: 10000, max_events: 100000, default_bytes: 8388608, max_bytes: 67108864 },
+};
+const envelope = {
+  seq: 42,
+  ts: 1795415634.486,
+  type: 'sheet.started',
+  job_id: 'build-1',
+  sheet_num: 1,
+  data: { pid: 4242, argv: ['make', 'test'], cwd: '/src' },
+};
+
+// [name, description, kind, value]; kind says which schema the value must satisfy:
+// 'request', 'response:<method>', 'error', 'notification', or 'none' (codec only).
 const cases = [
-  ['hello request', 'the handshake', [0, 1, 'hello', { protocol_version: 1, client: 'vectors' }]],
-  ['request with nil params', 'nil params mean {}', [0, 2, 'ping', null]],
-  ['hello response', 'limits trimmed for brevity', [1, 1, null, { protocol_version: 1, server_version: '0.1.0', pid: 4242, head_seq: 7, methods: ['hello', 'ping'] }]],
-  ['error response', 'invalid params naming the field', [1, 3, { code: -32602, message: 'invalid params: "sheets[0].argv" must have at least 1 item(s)', data: { field: 'sheets[0].argv' } }, null]],
-  ['stream.event', 'a durable event delivered to subscription 1', [2, 'stream.event', { subscription: 1, event: envelope }]],
-  ['stream.caught_up', 'replay reached the head', [2, 'stream.caught_up', { subscription: 1, seq: 42 }]],
-  ['stream.lagged', 'a slow subscriber lost 500 events from seq 43', [2, 'stream.lagged', { subscription: 1, lost: 500, resume_from: 43, head_seq: 600 }]],
-  ['server.error', 'framing violation before close', [2, 'server.error', { code: -32010, message: 'frame length 0 is not allowed' }]],
-  ['unicode', 'UTF-8 strings', [0, 4, 'job.submit', { name: 'données ✓ 日本', sheets: [{ argv: ['echo', 'héllo'] }] }]],
-  ['negative and large integers', 'ints of every width; a seq beyond 2^32 is sent as float64 (exact to 2^53)', [1, 5, null, { a: -1, b: -200, c: -40000, d: 70000, seq: 5_000_000_000 }]],
-  ['float', 'timestamps are float64', [1, 6, null, { ts: 0.1 }]],
-  ['nested arrays', 'arrays of arrays', [1, 7, null, { m: [[1, 2], [3, [4, []]]] }]],
+  ['hello request', 'the handshake', 'request', [0, 1, 'hello', { protocol_version: 1, client: 'vectors' }]],
+  ['request with nil params', 'nil params mean {}', 'request', [0, 2, 'ping', null]],
+  [
+    'hello response',
+    'the full handshake answer (method list shortened)',
+    'response:hello',
+    [1, 1, null, { protocol_version: 1, server_version: '0.1.0', pid: 4242, started_at: 1795415633.1, head_seq: 7, methods: ['hello', 'ping'], limits }],
+  ],
+  [
+    'error response',
+    'invalid params naming the field',
+    'error',
+    [1, 3, { code: -32602, message: 'invalid params: "sheets[0].argv" must be a non-empty array of strings', data: { field: 'sheets[0].argv' } }, null],
+  ],
+  ['stream.event', 'a durable event with every envelope key, delivered to subscription 1', 'notification', [2, 'stream.event', { subscription: 1, event: envelope }]],
+  ['stream.caught_up', 'replay reached the head', 'notification', [2, 'stream.caught_up', { subscription: 1, seq: 42 }]],
+  ['stream.lagged', 'a slow subscriber lost 500 events from seq 43', 'notification', [2, 'stream.lagged', { subscription: 1, lost: 500, resume_from: 43, head_seq: 600 }]],
+  ['stream.closed', 'policy "disconnect" overflowed', 'notification', [2, 'stream.closed', { subscription: 1, reason: 'overflow' }]],
+  ['server.error', 'framing violation before close', 'notification', [2, 'server.error', { code: -32010, message: 'frame length 0 is not allowed' }]],
+  ['unicode', 'UTF-8 strings (2-, 3- and 4-byte sequences)', 'request', [0, 4, 'job.submit', { name: 'données ✓ 日本 🎻', sheets: [{ argv: ['echo', 'héllo'] }] }]],
+  ['negative integers', 'negative fixint, int8, int16, int32', 'none', [1, 5, null, { a: -1, b: -100, c: -200, d: -40000, e: -3000000000 }]],
+  ['seq beyond 2^32', 'the conductor sends integers >= 2^32 as float64 (exact to 2^53)', 'notification', [2, 'stream.caught_up', { subscription: 1, seq: 5_000_000_000 }]],
+  ['float timestamp', 'timestamps are float64 Unix seconds', 'response:ping', [1, 6, null, { pong: true, ts: 1795415634.486 }]],
+  ['nested arrays', 'arrays of arrays', 'none', [1, 7, null, { m: [[1, 2], [3, [4, []]]] }]],
 ];
-const vectors = cases.map(([name, description, value]) => ({ name, description, hex: encodeFrame(value).toString('hex'), value }));
-fs.writeFileSync(new URL('./frames.json', import.meta.url), JSON.stringify({ $comment: 'Frame = 4-byte big-endian length + one MessagePack value. Generated by generate.mjs.', vectors }, null, 2) + '\n');
-console.log(`wrote ${vectors.length} vectors`);
+
+// Hand-written bytes, as other encoders produce them. [name, description, hex, value]
+const decodeOnly = [
+  ['uint64 since', 'Python msgpack packs 5000000000 as uint64 (0xcf)', '0000001c94000aa96576656e74732e7265616481a573696e6365cf000000012a05f200', [0, 10, 'events.read', { since: 5_000_000_000 }]],
+  ['int64 small', 'some encoders always use int64 (0xd3) for integers', '0000001394000bd3000000000000002aa470696e67c0', [0, 11, 'ping', null]],
+  ['map16 and str8 headers', 'wider headers than needed are valid msgpack', '0000001394000cd90470696e67de0001a161d0ff', [0, 12, 'ping', { a: -1 }]],
+  ['float32', 'float32 (0xca) is read as a number', '0000000b9301c0ca3fc00000', [1, null, 1.5]],
+];
+
+const vectors = cases.map(([name, description, kind, value]) => ({ name, description, kind, hex: encodeFrame(value).toString('hex'), value }));
+const decode_only = decodeOnly.map(([name, description, hex, value]) => ({ name, description, hex, value }));
+const doc = {
+  $comment: 'Frame = 4-byte big-endian length + one MessagePack value. Generated by generate.mjs; see PROTOCOL.md section 2.',
+  vectors,
+  decode_only,
+};
+fs.writeFileSync(new URL('./frames.json', import.meta.url), JSON.stringify(doc, null, 2) + '\n');
+console.log(`wrote ${vectors.length} vectors and ${decode_only.length} decode-only frames`);

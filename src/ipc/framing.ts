@@ -13,7 +13,11 @@ export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 // extension), so any msgpack library can speak the protocol.
 // undefined has no msgpack type: encode it as nil rather than msgpackr's own extension.
 const packr = new Packr({ useRecords: false, variableMapSize: true, encodeUndefinedAsNil: true });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+// Other encoders (Python's msgpack, ...) send integers >= 2^32 as uint64/int64, which msgpackr
+// decodes to bigint by default, and nothing downstream expects a bigint. 'auto' gives a number up
+// to 2^53 (exact) and a bigint only beyond, which validation rejects by name. msgpackr supports
+// 'auto' at runtime; its typings lag behind, hence the cast.
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'auto' as 'number' });
 
 export function encodeValue(value: unknown): Buffer {
   return packr.pack(value);

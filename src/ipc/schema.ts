@@ -1,7 +1,8 @@
 /**
- * Params validation against protocol/schemas/methods.json, a small JSON-Schema subset.
- * Errors name the field path (`sheets[0].argv`), defaults are filled in a copy, unknown
- * fields are rejected by name. No dependency: the subset is small and the messages matter.
+ * Validation against protocol/schemas/*.json, a small JSON-Schema subset (the list is in
+ * methods.json's $comment). Errors name the field path (`sheets[0].argv`), defaults are
+ * filled in a copy, unknown fields are rejected by name. No dependency: the subset is small
+ * and the messages are what a caller reads.
  */
 import fs from 'node:fs';
 
@@ -9,6 +10,7 @@ export interface Schema {
   type?: 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean';
   properties?: Record<string, Schema>;
   required?: string[];
+  /** false: unknown keys are rejected; true: kept as they are; a schema: each value must match it. */
   additionalProperties?: boolean | Schema;
   maxProperties?: number;
   items?: Schema;
@@ -18,21 +20,74 @@ export interface Schema {
   minimum?: number;
   maximum?: number;
   exclusiveMinimum?: number;
+  /** In characters (Unicode code points), not bytes. */
   minLength?: number;
   maxLength?: number;
   pattern?: string;
   default?: unknown;
   description?: string;
-  /** null is accepted as well ("unknown" values). */
+  /** nil is accepted as well ("unknown" values). */
   nullable?: boolean;
+  /** The value must match one of these; the first that matches is used. */
+  oneOf?: Schema[];
+  /** `#/definitions/X` (same file) or `file.json#/pointer`; rewritten to the absolute form on load. */
+  $ref?: string;
 }
 
 export type Validation = { ok: true; value: unknown } | { ok: false; field: string; message: string };
 
 // The same relative path works from src/ipc and dist/ipc.
-const file = new URL('../../protocol/schemas/methods.json', import.meta.url);
-const methodSchemas = (JSON.parse(fs.readFileSync(file, 'utf8')) as { methods: Record<string, { params: Schema }> }).methods;
+const SCHEMA_DIR = new URL('../../protocol/schemas/', import.meta.url);
+const files = new Map<string, unknown>();
 const patterns = new Map<string, RegExp>();
+
+/** Loads a schema file once, rewriting its local refs (`#/...`) to `file#/...`. */
+function loadFile(name: string): unknown {
+  let doc = files.get(name);
+  if (doc === undefined) {
+    if (!/^[a-z]+\.json$/.test(name)) throw new Error(`unknown schema file ${JSON.stringify(name)}`);
+    doc = JSON.parse(fs.readFileSync(new URL(name, SCHEMA_DIR), 'utf8'));
+    absolutizeRefs(doc, name);
+    files.set(name, doc);
+  }
+  return doc;
+}
+
+function absolutizeRefs(node: unknown, file: string): void {
+  if (Array.isArray(node)) {
+    for (const n of node) absolutizeRefs(n, file);
+  } else if (node !== null && typeof node === 'object') {
+    const obj = node as Record<string, unknown>;
+    if (typeof obj.$ref === 'string' && obj.$ref.startsWith('#')) obj.$ref = file + obj.$ref;
+    for (const v of Object.values(obj)) absolutizeRefs(v, file);
+  }
+}
+
+/** `file.json#/a/b` → the schema at that JSON pointer (`~1` is `/`, `~0` is `~`). */
+export function resolveRef(ref: string): Schema {
+  const hash = ref.indexOf('#');
+  const file = hash < 0 ? ref : ref.slice(0, hash);
+  let node: unknown = loadFile(file);
+  const pointer = hash < 0 ? '' : ref.slice(hash + 1);
+  for (const raw of pointer.split('/').slice(1)) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (node === null || typeof node !== 'object' || !Object.hasOwn(node, key)) throw new Error(`schema ref ${ref} does not resolve`);
+    node = (node as Record<string, unknown>)[key];
+  }
+  if (node === null || typeof node !== 'object') throw new Error(`schema ref ${ref} does not name a schema`);
+  return node as Schema;
+}
+
+interface MethodEntry {
+  params: Schema;
+  result: Schema;
+  errors: number[];
+  examples: unknown[];
+}
+
+function methodTable(): Record<string, MethodEntry> {
+  return (loadFile('methods.json') as { methods: Record<string, MethodEntry> }).methods;
+}
 
 class Invalid extends Error {
   constructor(
@@ -43,81 +98,84 @@ class Invalid extends Error {
   }
 }
 
+/** What a value is, in msgpack terms, for error messages. */
 function describeValue(v: unknown): string {
-  if (v === null) return 'nil';
+  if (v === null || v === undefined) return 'nil';
   if (Array.isArray(v)) return 'an array';
-  if (Buffer.isBuffer(v) || v instanceof Uint8Array) return 'binary';
-  return typeof v === 'object' ? 'a map' : `${typeof v} ${JSON.stringify(v)?.slice(0, 40)}`;
+  if (v instanceof Uint8Array) return 'binary';
+  if (v instanceof Date) return 'a timestamp';
+  if (typeof v === 'bigint') return `integer ${v}`;
+  if (typeof v === 'string') return `string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
+  if (typeof v === 'object') return isPlainMap(v) ? 'a map' : v.constructor?.name === 'C1Type' ? 'the reserved byte 0xc1' : 'a non-map value';
+  return `${typeof v} ${String(v)}`;
+}
+
+/** A decoded msgpack map; not an array, binary, timestamp, or msgpackr's 0xc1 marker. */
+function isPlainMap(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== 'object') return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+function codePoints(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+function joinPath(at: string, key: string): string {
+  return at ? `${at}.${key}` : key;
 }
 
 function check(schema: Schema, value: unknown, at: string): unknown {
+  if (schema.$ref !== undefined) return check(resolveRef(schema.$ref), value, at);
   const name = at || 'params';
   if (value === null && schema.nullable) return null;
+  if (schema.oneOf) return checkOneOf(schema.oneOf, value, at);
   switch (schema.type) {
-    case 'object': {
-      if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) {
-        throw new Invalid(at, `"${name}" must be a map, got ${describeValue(value)}`);
-      }
-      const input = value as Record<string, unknown>;
-      const out: Record<string, unknown> = {};
-      const keys = Object.keys(input);
-      if (schema.maxProperties !== undefined && keys.length > schema.maxProperties) {
-        throw new Invalid(at, `"${name}" has more than ${schema.maxProperties} entries`);
-      }
-      for (const key of keys) {
-        const child = at ? `${at}.${key}` : key;
-        const prop = schema.properties?.[key];
-        if (prop && Object.hasOwn(schema.properties!, key)) {
-          if (input[key] === undefined) continue;
-          out[key] = check(prop, input[key], child);
-        } else if (typeof schema.additionalProperties === 'object') {
-          out[key] = check(schema.additionalProperties, input[key], child);
-        } else {
-          throw new Invalid(child, `unknown field "${child}"`);
-        }
-      }
-      for (const key of schema.required ?? []) {
-        if (out[key] === undefined || (out[key] === null && !schema.properties?.[key]?.nullable)) {
-          const child = at ? `${at}.${key}` : key;
-          throw new Invalid(child, `"${child}" is required`);
-        }
-      }
-      for (const [key, prop] of Object.entries(schema.properties ?? {})) {
-        if (out[key] === undefined && prop.default !== undefined) out[key] = prop.default;
-      }
-      return out;
-    }
+    case 'object':
+      return checkObject(schema, value, at, name);
     case 'array': {
       if (!Array.isArray(value)) throw new Invalid(at, `"${name}" must be an array, got ${describeValue(value)}`);
       if (schema.minItems !== undefined && value.length < schema.minItems) {
-        throw new Invalid(at, `"${name}" must have at least ${schema.minItems} item(s)`);
+        const what = schema.items?.type === 'string' ? ' of strings' : '';
+        throw new Invalid(
+          at,
+          schema.minItems === 1 ? `"${name}" must be a non-empty array${what}` : `"${name}" must have at least ${schema.minItems} items`,
+        );
       }
       if (schema.maxItems !== undefined && value.length > schema.maxItems) {
-        throw new Invalid(at, `"${name}" must have at most ${schema.maxItems} items`);
+        throw new Invalid(at, `"${name}" must have at most ${schema.maxItems} items, got ${value.length}`);
       }
-      return value.map((v, i) => (schema.items ? check(schema.items, v, `${at}[${i}]`) : v));
+      const items = schema.items;
+      return items ? value.map((v, i) => check(items, v, `${at}[${i}]`)) : value.slice();
     }
     case 'string': {
       if (typeof value !== 'string') throw new Invalid(at, `"${name}" must be a string, got ${describeValue(value)}`);
-      if (schema.minLength !== undefined && value.length < schema.minLength) {
-        throw new Invalid(at, schema.minLength === 1 ? `"${name}" must not be empty` : `"${name}" must be at least ${schema.minLength} characters`);
+      // UTF-16 length bounds the code point count from above, so count only when it matters.
+      const { minLength, maxLength } = schema;
+      if (minLength !== undefined && value.length < 2 * minLength && codePoints(value) < minLength) {
+        throw new Invalid(at, minLength === 1 ? `"${name}" must not be empty` : `"${name}" must be at least ${minLength} characters`);
       }
-      if (schema.maxLength !== undefined && value.length > schema.maxLength) {
-        throw new Invalid(at, `"${name}" must be at most ${schema.maxLength} characters`);
+      if (maxLength !== undefined && value.length > maxLength && codePoints(value) > maxLength) {
+        throw new Invalid(at, `"${name}" must be at most ${maxLength} characters`);
       }
       if (schema.pattern !== undefined) {
         let re = patterns.get(schema.pattern);
-        if (!re) patterns.set(schema.pattern, (re = new RegExp(schema.pattern)));
-        if (!re.test(value)) throw new Invalid(at, `"${name}" must match ${schema.pattern}`);
+        if (!re) patterns.set(schema.pattern, (re = new RegExp(schema.pattern, 'u')));
+        if (!re.test(value)) throw new Invalid(at, `"${name}" must match ${schema.pattern}, got ${describeValue(value)}`);
       }
       break;
     }
     case 'integer':
     case 'number': {
-      if (typeof value !== 'number' || !Number.isFinite(value)) {
-        throw new Invalid(at, `"${name}" must be ${schema.type === 'integer' ? 'an integer' : 'a number'}, got ${describeValue(value)}`);
+      const kind = schema.type === 'integer' ? 'an integer' : 'a number';
+      if (typeof value === 'bigint') {
+        // Decoded 64-bit integers beyond 2^53 arrive as bigint: out of every range we use.
+        throw new Invalid(at, `"${name}" is out of range, got ${value}`);
       }
-      if (schema.type === 'integer' && !Number.isInteger(value)) throw new Invalid(at, `"${name}" must be an integer, got ${value}`);
+      if (typeof value !== 'number' || !Number.isFinite(value)) throw new Invalid(at, `"${name}" must be ${kind}, got ${describeValue(value)}`);
+      if (schema.type === 'integer' && !Number.isSafeInteger(value)) throw new Invalid(at, `"${name}" must be an integer, got ${value}`);
       if (schema.minimum !== undefined && value < schema.minimum) throw new Invalid(at, `"${name}" must be at least ${schema.minimum}, got ${value}`);
       if (schema.exclusiveMinimum !== undefined && value <= schema.exclusiveMinimum) {
         throw new Invalid(at, `"${name}" must be greater than ${schema.exclusiveMinimum}, got ${value}`);
@@ -128,29 +186,109 @@ function check(schema: Schema, value: unknown, at: string): unknown {
     case 'boolean':
       if (typeof value !== 'boolean') throw new Invalid(at, `"${name}" must be true or false, got ${describeValue(value)}`);
       break;
+    default:
+      // No type: any value (e.g. opaque `data`). Still no 0xc1 markers or undefined.
+      if (value === undefined) throw new Invalid(at, `"${name}" is required`);
   }
   if (schema.enum && !schema.enum.includes(value)) {
-    throw new Invalid(at, `"${name}" must be one of ${schema.enum.map((v) => JSON.stringify(v)).join(', ')}`);
+    throw new Invalid(at, `"${name}" must be one of ${schema.enum.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(value)}`);
   }
   return value;
 }
 
-export function validateValue(schema: Schema, value: unknown): Validation {
+function checkObject(schema: Schema, value: unknown, at: string, name: string): Record<string, unknown> {
+  if (!isPlainMap(value)) throw new Invalid(at, `"${name}" must be a map, got ${describeValue(value)}`);
+  const keys = Object.keys(value);
+  if (schema.maxProperties !== undefined && keys.length > schema.maxProperties) {
+    throw new Invalid(at, `"${name}" must have at most ${schema.maxProperties} entries, got ${keys.length}`);
+  }
+  const properties = schema.properties ?? {};
+  const out: Record<string, unknown> = {};
+  for (const key of keys) {
+    const child = joinPath(at, key);
+    // Assigning `__proto__` would replace the copy's prototype instead of adding a key.
+    if (key === '__proto__') throw new Invalid(child, `"${child}" is not an allowed key`);
+    const v = value[key];
+    if (Object.hasOwn(properties, key)) {
+      if (v === undefined) continue;
+      out[key] = check(properties[key]!, v, child);
+    } else if (typeof schema.additionalProperties === 'object') {
+      out[key] = check(schema.additionalProperties, v, child);
+    } else if (schema.additionalProperties === true) {
+      out[key] = v;
+    } else {
+      throw new Invalid(child, `unknown field "${child}"`);
+    }
+  }
+  for (const key of schema.required ?? []) {
+    const prop = Object.hasOwn(properties, key) ? properties[key] : undefined;
+    if (out[key] === undefined || (out[key] === null && !prop?.nullable)) {
+      const child = joinPath(at, key);
+      throw new Invalid(child, `"${child}" is required`);
+    }
+  }
+  for (const [key, prop] of Object.entries(properties)) {
+    if (out[key] === undefined && prop.default !== undefined) out[key] = structuredClone(prop.default);
+  }
+  return out;
+}
+
+function checkOneOf(options: Schema[], value: unknown, at: string): unknown {
+  let first: Invalid | undefined;
+  for (const option of options) {
+    try {
+      return check(option, value, at);
+    } catch (err) {
+      if (!(err instanceof Invalid)) throw err;
+      first ??= err;
+    }
+  }
+  throw new Invalid(at, `"${at || 'params'}" matches none of the ${options.length} allowed shapes (first: ${first?.detail ?? 'no shapes'})`);
+}
+
+function run(schema: Schema, value: unknown, prefix: string): Validation {
   try {
     return { ok: true, value: check(schema, value, '') };
   } catch (err) {
-    if (err instanceof Invalid) return { ok: false, field: err.field, message: `invalid params: ${err.detail}` };
+    if (err instanceof Invalid) return { ok: false, field: err.field, message: `${prefix}: ${err.detail}` };
     throw err;
   }
 }
 
-/** Validate a method's params (nil counts as an empty map); returns a copy with defaults. */
-export function validateParams(method: string, params: unknown): Validation {
-  const schema = methodSchemas[method]?.params;
-  if (!schema) return { ok: true, value: params ?? {} };
-  return validateValue(schema, params ?? {});
+/**
+ * Validate any value against a schema object or a ref such as `methods.json#/methods/job.get/result`,
+ * `events.json#/events/sheet.started/data`, `envelope.json#/envelope`, `snapshot.json#/snapshot`.
+ */
+export function validateValue(schema: Schema | string, value: unknown): Validation {
+  return run(typeof schema === 'string' ? resolveRef(schema) : schema, value, 'invalid value');
 }
 
+/**
+ * Validate a method's params (nil or absent counts as an empty map). On success `value` is a
+ * copy with defaults filled in. A method without a schema passes its params through.
+ */
+export function validateParams(method: string, params: unknown): Validation {
+  const table = methodTable();
+  const entry = Object.hasOwn(table, method) ? table[method] : undefined;
+  const input = params ?? {};
+  if (!entry) return { ok: true, value: input };
+  return run(entry.params, input, 'invalid params');
+}
+
+/** Validate a method's result (for tests and clients that want to be strict). */
+export function validateResult(method: string, result: unknown): Validation {
+  const table = methodTable();
+  if (!Object.hasOwn(table, method)) throw new Error(`no schema for method ${JSON.stringify(method)}`);
+  return run(table[method]!.result, result, 'invalid result');
+}
+
+/** Every method that has a schema in methods.json. */
 export function methodNames(): string[] {
-  return Object.keys(methodSchemas);
+  return Object.keys(methodTable());
+}
+
+/** The example params listed for a method in methods.json. */
+export function methodExamples(method: string): unknown[] {
+  const table = methodTable();
+  return Object.hasOwn(table, method) ? table[method]!.examples : [];
 }
