@@ -419,9 +419,16 @@ export class DaemonClient {
         break;
       case 'stream.closed':
         // "shutdown" and "overflow" end the connection too; with reconnect the stream resumes.
+        // "error" (the log could not be read) leaves the connection up: subscribe again.
+        this.byServerId.delete(params.subscription);
+        sub.serverId = undefined;
         if (!this.reconnect || params.reason === 'unsubscribed') {
           this.subscriptions.delete(sub);
           sub.end();
+        } else if (params.reason === 'error') {
+          setTimeout(() => {
+            if (!sub.isEnded && !this.closing && sub.serverId === undefined) void this.startSubscription(sub, sub.resumeSince());
+          }, 500).unref();
         }
         break;
     }

@@ -115,7 +115,15 @@ export class IpcServer {
         reject(err);
       });
       this.unsubscribeBus = this.options.events.subscribe((event, bytes) => {
-        for (const c of this.connections) c.deliver(event, bytes);
+        for (const c of this.connections) {
+          // A failure is that connection's problem: the bus would drop this whole handler.
+          try {
+            c.deliver(event, bytes);
+          } catch (err) {
+            this.options.logger?.(`connection ${c.id}: delivery failed, closing it: ${(err as Error).message}`);
+            c.destroy();
+          }
+        }
       });
     });
   }

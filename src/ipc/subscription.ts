@@ -161,7 +161,13 @@ export class Subscription implements QueueOwner {
     this.replayScheduled = true;
     setImmediate(() => {
       this.replayScheduled = false;
-      this.replayStep();
+      try {
+        this.replayStep();
+      } catch (err) {
+        // The log could not be read (I/O error): end this subscription, not the conductor.
+        this.state = 'closed';
+        this.notify('stream.closed', { reason: 'error', error: (err as Error).message });
+      }
     });
   }
 
