@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(REPO_ROOT, 'dist/cli/main.js');
@@ -111,4 +112,31 @@ export function rssMb(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const m = /VmRSS:\s+(\d+) kB/.exec(status);
   return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/**
+ * One conductor for a whole test file: started in beforeAll on a fresh MZT_HOME, stopped and
+ * cleaned in afterAll. Read `.conductor` / `.home` inside tests.
+ */
+export function useConductor(opts: Parameters<typeof startConductor>[1] = {}): { readonly conductor: RunningConductor; readonly home: string } {
+  let home: string | undefined;
+  let conductor: RunningConductor | undefined;
+  beforeAll(async () => {
+    home = makeHome();
+    conductor = await startConductor(home, opts);
+  });
+  afterAll(async () => {
+    await conductor?.stop();
+    if (home) removeHome(home);
+  });
+  return {
+    get conductor() {
+      if (!conductor) throw new Error('the conductor is not started (use it inside a test)');
+      return conductor;
+    },
+    get home() {
+      if (!home) throw new Error('no home yet (use it inside a test)');
+      return home;
+    },
+  };
 }

@@ -2,35 +2,24 @@
  * subscribe({since}) replays from the log and switches to live with no gap and no duplicate,
  * even while events keep arriving during the replay; caught_up marks the switch.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
 import { expectGapFree } from '../helpers/collect.js';
-import { makeHome, removeHome, startConductor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { useConductor } from '../helpers/conductorProcess.js';
 import { RawClient } from '../helpers/rawClient.js';
 
-let home: string;
-let conductor: RunningConductor;
-
-beforeAll(async () => {
-  home = makeHome();
-  conductor = await startConductor(home, { env: { MZT_DEBUG_METHODS: '1' } });
-});
-
-afterAll(async () => {
-  await conductor?.stop();
-  removeHome(home);
-});
+const fixture = useConductor({ env: { MZT_DEBUG_METHODS: '1' } });
 
 describe('resume', () => {
   it('replays then goes live without gap or duplicate while events keep arriving', async () => {
-    const producer = await DaemonClient.connect({ socketPath: conductor.socketPath });
+    const producer = await DaemonClient.connect({ socketPath: fixture.conductor.socketPath });
     await producer.call('debug.emit', { count: 20_000, size: 100 });
     // Keep producing while the subscriber replays.
     let producing = true;
     const background = (async () => {
       while (producing) await producer.call('debug.emit', { count: 500, size: 100 });
     })();
-    const consumer = await DaemonClient.connect({ socketPath: conductor.socketPath });
+    const consumer = await DaemonClient.connect({ socketPath: fixture.conductor.socketPath });
     const seqs: number[] = [];
     let caughtUpAt = -1;
     let target = Infinity;
@@ -54,7 +43,7 @@ describe('resume', () => {
   });
 
   it('sends caught_up even when the filter matches nothing', async () => {
-    const c = await RawClient.connect(conductor.socketPath);
+    const c = await RawClient.connect(fixture.conductor.socketPath);
     c.request(1, 'daemon.monitor.stream', { since: 0, job_id: 'no-such-job' });
     const [, , error, result] = await c.response(1);
     expect(error).toBeNull();
@@ -66,7 +55,7 @@ describe('resume', () => {
   });
 
   it('events.read pages through the log by seq with filters', async () => {
-    const client = await DaemonClient.connect({ socketPath: conductor.socketPath });
+    const client = await DaemonClient.connect({ socketPath: fixture.conductor.socketPath });
     const first = await client.call('events.read', { since: 0, limit: 10, types: ['daemon.'] });
     expect(first.events.length).toBeGreaterThan(0);
     for (const e of first.events) expect(e.type.startsWith('daemon.')).toBe(true);

@@ -3,29 +3,18 @@
  * bound nor slows another subscriber; when it reads again it is told exactly what it lost
  * and where to resume.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
 import { RawClient } from '../helpers/rawClient.js';
-import { makeHome, removeHome, rssMb, startConductor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { rssMb, useConductor } from '../helpers/conductorProcess.js';
 
-let home: string;
-let conductor: RunningConductor;
-
-beforeAll(async () => {
-  home = makeHome();
-  conductor = await startConductor(home, { env: { MZT_DEBUG_METHODS: '1' } });
-});
-
-afterAll(async () => {
-  await conductor?.stop();
-  removeHome(home);
-});
+const fixture = useConductor({ env: { MZT_DEBUG_METHODS: '1' } });
 
 describe('slow subscribers', () => {
   it('bounds a stalled subscriber and reports its loss, while another keeps up', async () => {
-    const producer = await DaemonClient.connect({ socketPath: conductor.socketPath });
-    const healthy = await DaemonClient.connect({ socketPath: conductor.socketPath });
-    const stalled = await RawClient.connect(conductor.socketPath);
+    const producer = await DaemonClient.connect({ socketPath: fixture.conductor.socketPath });
+    const healthy = await DaemonClient.connect({ socketPath: fixture.conductor.socketPath });
+    const stalled = await RawClient.connect(fixture.conductor.socketPath);
     stalled.request(1, 'daemon.monitor.stream', {
       types: ['debug.'],
       max_queued_events: 1000,
@@ -36,7 +25,7 @@ describe('slow subscribers', () => {
 
     const { head_seq } = await producer.call('events.read', { limit: 1 });
     const live = healthy.subscribe({ since: head_seq, types: ['debug.'] });
-    const baseline = rssMb(conductor.pid);
+    const baseline = rssMb(fixture.conductor.pid);
     const total = 150_000;
     const size = 2000; // 300 MB of events in all: far more than the stalled bound (1 MiB)
     let peak = baseline;
@@ -58,10 +47,10 @@ describe('slow subscribers', () => {
       const batch = await producer.call('debug.emit', { count: 2000, size });
       emitted.push(batch);
       while ((got.at(-1)?.seq ?? 0) < batch.last_seq) await new Promise<void>((r) => (wake = r));
-      peak = Math.max(peak, rssMb(conductor.pid));
+      peak = Math.max(peak, rssMb(fixture.conductor.pid));
     }
     await reading;
-    peak = Math.max(peak, rssMb(conductor.pid));
+    peak = Math.max(peak, rssMb(fixture.conductor.pid));
 
     // The healthy subscriber got every event, in order, without gaps.
     const seqs = got.map((e) => e.seq!);
@@ -74,7 +63,7 @@ describe('slow subscribers', () => {
     // The conductor did not hold the stalled client's 300 MB: what it grew by is the garbage
     // of the burst itself (V8 collects lazily), measured at ~80 MB here with 120 MB or 300 MB
     // bursts alike, while keeping the stalled client's backlog would need 300 MB.
-    console.log(`conductor RSS: baseline ${baseline.toFixed(1)} MB, peak ${peak.toFixed(1)} MB during the burst`);
+    console.log(`fixture.conductor RSS: baseline ${baseline.toFixed(1)} MB, peak ${peak.toFixed(1)} MB during the burst`);
     expect(peak - baseline).toBeLessThan(150);
 
     // The stalled client reads again: what it got plus what it was told it lost is everything.

@@ -3,22 +3,12 @@
  * keeps answering a well-behaved client throughout, and its memory returns to its baseline.
  */
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeValue } from '../../src/ipc/framing.js';
 import { DaemonClient } from '../../src/ipc/client.js';
-import { makeHome, removeHome, rssMb, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { rssMb, useConductor, waitFor } from '../helpers/conductorProcess.js';
 
-let home: string;
-let conductor: RunningConductor;
-
-beforeAll(async () => {
-  home = makeHome();
-  conductor = await startConductor(home);
-});
-afterAll(async () => {
-  await conductor?.stop();
-  removeHome(home);
-});
+const fixture = useConductor();
 
 // A small deterministic PRNG so a failure can be replayed.
 function prng(seed: number): () => number {
@@ -70,8 +60,8 @@ function garbage(rand: () => number): { bytes: Buffer; kind: string } {
 describe('fuzz', () => {
   it('survives 2 x 10k garbage frames over many connections and keeps serving', async () => {
     const rand = prng(20261123);
-    const good = await DaemonClient.connect({ socketPath: conductor.socketPath, reconnect: false });
-    const baseline = rssMb(conductor.pid);
+    const good = await DaemonClient.connect({ socketPath: fixture.conductor.socketPath, reconnect: false });
+    const baseline = rssMb(fixture.conductor.pid);
     let pings = 0;
     let serving = true;
     const pinger = (async () => {
@@ -90,13 +80,13 @@ describe('fuzz', () => {
     let peak = baseline;
     const afterRound: number[] = [];
     for (let wave = 0; wave < 10; wave++) {
-      if (wave === 5) afterRound.push(rssMb(conductor.pid));
+      if (wave === 5) afterRound.push(rssMb(fixture.conductor.pid));
       await Promise.all(
         Array.from({ length: connections / 5 }, async () => {
           // Framing violations close the connection: open a new one and go on.
           let sentHere = 0;
           while (sentHere < perConnection) {
-            const socket = net.createConnection(conductor.socketPath);
+            const socket = net.createConnection(fixture.conductor.socketPath);
             socket.on('error', () => undefined);
             socket.on('data', () => undefined);
             const closed = new Promise<void>((r) => socket.once('close', () => r()));
@@ -114,14 +104,14 @@ describe('fuzz', () => {
           }
         }),
       );
-      peak = Math.max(peak, rssMb(conductor.pid));
+      peak = Math.max(peak, rssMb(fixture.conductor.pid));
     }
     serving = false;
     await pinger;
     expect(pings).toBeGreaterThan(10);
-    expect(conductor.proc.exitCode).toBeNull();
+    expect(fixture.conductor.proc.exitCode).toBeNull();
     // Memory returns to its baseline once the garbage is gone (V8 may keep some slack).
-    afterRound.push(rssMb(conductor.pid));
+    afterRound.push(rssMb(fixture.conductor.pid));
     const settled = afterRound[1]!;
     const sent = [...kinds.values()].reduce((a, b) => a + b, 0);
     console.log(`fuzz: ${sent} frames over ${connectionsOpened} connections (${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}), ${pings} pings answered meanwhile; RSS baseline ${baseline.toFixed(1)} MB, peak ${peak.toFixed(1)} MB, after round 1 ${afterRound[0]!.toFixed(1)} MB, after round 2 ${settled.toFixed(1)} MB`);

@@ -5,21 +5,12 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FrameDecoder, decodeValue, encodeFrame } from '../../src/ipc/framing.js';
 import { ErrorCode } from '../../src/ipc/messages.js';
-import { makeHome, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { useConductor, waitFor } from '../helpers/conductorProcess.js';
 
-let home: string;
-let conductor: RunningConductor;
-beforeAll(async () => {
-  home = makeHome();
-  conductor = await startConductor(home);
-});
-afterAll(async () => {
-  await conductor?.stop();
-  removeHome(home);
-});
+const fixture = useConductor();
 
 const openFds = (pid: number) => fs.readdirSync(`/proc/${pid}/fd`).length;
 
@@ -62,17 +53,17 @@ function attempt(socketPath: string): Promise<{ outcome: Outcome; socket: net.So
 
 describe('load', () => {
   it('serves up to the connection limit, refuses the rest clearly, and leaks nothing', async () => {
-    const fdsBefore = openFds(conductor.pid);
-    const results = await Promise.all(Array.from({ length: 1500 }, () => client(conductor.socketPath)));
+    const fdsBefore = openFds(fixture.conductor.pid);
+    const results = await Promise.all(Array.from({ length: 1500 }, () => client(fixture.conductor.socketPath)));
     const count = (o: Outcome) => results.filter((r) => r.outcome === o).length;
     const refusal = results.find((r) => r.outcome === 'refused');
-    console.log(`load: ${count('served')} served, ${count('refused')} refused (${refusal?.detail}), ${count('other')} other; conductor fds ${fdsBefore} before`);
+    console.log(`load: ${count('served')} served, ${count('refused')} refused (${refusal?.detail}), ${count('other')} other; fixture.conductor fds ${fdsBefore} before`);
     expect(count('other')).toBe(0);
     expect(count('served')).toBe(1024);
     expect(count('refused')).toBe(476);
     expect(refusal!.detail).toMatch(/too many connections \(limit 1024\)/);
     for (const r of results) r.socket.destroy();
-    const fdsAfter = await waitFor(() => (openFds(conductor.pid) <= fdsBefore + 2 ? openFds(conductor.pid) : 0), 15_000, 'descriptors to be released');
-    console.log(`load: conductor fds after close ${fdsAfter}`);
+    const fdsAfter = await waitFor(() => (openFds(fixture.conductor.pid) <= fdsBefore + 2 ? openFds(fixture.conductor.pid) : 0), 15_000, 'descriptors to be released');
+    console.log(`load: fixture.conductor fds after close ${fdsAfter}`);
   });
 });

@@ -5,29 +5,20 @@
  * subscriber gets every event, and the stalled ones are told exactly what they lost.
  */
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
 import { FrameDecoder, decodeValue, encodeFrame } from '../../src/ipc/framing.js';
-import { makeHome, removeHome, rssMb, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { rssMb, useConductor, waitFor } from '../helpers/conductorProcess.js';
 
-let home: string;
-let conductor: RunningConductor;
-beforeAll(async () => {
-  home = makeHome();
-  conductor = await startConductor(home, { env: { MZT_DEBUG_METHODS: '1' } });
-});
-afterAll(async () => {
-  await conductor?.stop();
-  removeHome(home);
-});
+const fixture = useConductor({ env: { MZT_DEBUG_METHODS: '1' } });
 
 describe('slow consumers', () => {
   it('10 stalled subscribers during a 100k burst: bounded memory, healthy one unaffected', async () => {
-    const producer = await DaemonClient.connect({ socketPath: conductor.socketPath });
+    const producer = await DaemonClient.connect({ socketPath: fixture.conductor.socketPath });
     const { head_seq } = await producer.call('events.read', { limit: 1 });
     const stalled = await Promise.all(
       Array.from({ length: 10 }, async () => {
-        const socket = net.createConnection(conductor.socketPath);
+        const socket = net.createConnection(fixture.conductor.socketPath);
         await new Promise<void>((r) => socket.once('connect', () => r()));
         const messages: any[] = [];
         const dec = new FrameDecoder(64 * 1024 * 1024);
@@ -40,7 +31,7 @@ describe('slow consumers', () => {
         return { socket, messages };
       }),
     );
-    const healthy = await DaemonClient.connect({ socketPath: conductor.socketPath });
+    const healthy = await DaemonClient.connect({ socketPath: fixture.conductor.socketPath });
     let received = 0;
     let wake: (() => void) | undefined;
     const reading = (async () => {
@@ -50,7 +41,7 @@ describe('slow consumers', () => {
         if (received === 100_000) return;
       }
     })();
-    const baseline = rssMb(conductor.pid);
+    const baseline = rssMb(fixture.conductor.pid);
     let peak = baseline;
     const started = Date.now();
     let last = 0;
@@ -58,7 +49,7 @@ describe('slow consumers', () => {
       const batch = await producer.call('debug.emit', { count: 2000, size: 2000 });
       last = batch.last_seq;
       while (received < (b + 1) * 2000) await new Promise<void>((r) => (wake = r));
-      peak = Math.max(peak, rssMb(conductor.pid));
+      peak = Math.max(peak, rssMb(fixture.conductor.pid));
     }
     await reading;
     const seconds = (Date.now() - started) / 1000;
@@ -80,9 +71,9 @@ describe('slow consumers', () => {
       return { delivered, lost };
     });
     for (const a of accounts) expect(a.delivered + a.lost).toBe(100_000);
-    const after = await waitFor(() => rssMb(conductor.pid), 1000);
+    const after = await waitFor(() => rssMb(fixture.conductor.pid), 1000);
     console.log(
-      `slow consumers: 100,000 events of 2 KB in ${seconds.toFixed(1)} s to a healthy subscriber while 10 stalled; conductor RSS ${baseline.toFixed(1)} MB → peak ${peak.toFixed(1)} MB → ${after.toFixed(1)} MB; stalled clients got ${accounts.map((a) => a.delivered).join('/')} and were told of ${accounts.map((a) => a.lost).join('/')} lost`,
+      `slow consumers: 100,000 events of 2 KB in ${seconds.toFixed(1)} s to a healthy subscriber while 10 stalled; fixture.conductor RSS ${baseline.toFixed(1)} MB → peak ${peak.toFixed(1)} MB → ${after.toFixed(1)} MB; stalled clients got ${accounts.map((a) => a.delivered).join('/')} and were told of ${accounts.map((a) => a.lost).join('/')} lost`,
     );
     for (const s of stalled) s.socket.destroy();
     await healthy.close();
