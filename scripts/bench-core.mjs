@@ -6,24 +6,15 @@
 //   startup    conductor start → ready with 1M events in the log, vs an empty log
 //   idle RSS   of a conductor with no clients
 // Usage: node scripts/bench-core.mjs [--events 1000000] [--samples 3000]
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { median, opt, percentile, rssMb, startConductor } from './benchKit.mjs';
 import { EventStore } from '../dist/events/store.js';
 import { DaemonClient } from '../dist/index.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
 const EVENTS = opt('events', 1_000_000);
 const SAMPLES = opt('samples', 3000);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-bench-'));
 const rows = [];
 
@@ -53,28 +44,6 @@ const rows = [];
   rows.push(['append: group commit (per tick, ≤1000/tx)', `${Math.round(median(group)).toLocaleString('en')} ev/s`, (median(group) / median(single)).toFixed(2)]);
 }
 
-async function startConductor(home, env = {}) {
-  const t0 = process.hrtime.bigint();
-  const proc = spawn(process.execPath, [path.join(root, 'dist/cli/main.js'), 'conductor', 'start'], {
-    env: { ...process.env, MZT_HOME: home, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let out = '';
-  await new Promise((resolve, reject) => {
-    proc.stderr.on('data', (d) => {
-      out += d;
-      if (/ ready on /.test(out)) resolve();
-    });
-    proc.on('exit', () => reject(new Error(out)));
-  });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  return { proc, ms, socketPath: path.join(home, 'run', 'conductor.sock') };
-}
-async function stop(c) {
-  c.proc.kill('SIGTERM');
-  await new Promise((r) => c.proc.on('exit', r));
-}
-const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 
 // --- latency and idle RSS ---------------------------------------------------------------------
 {
@@ -99,9 +68,9 @@ const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid
   }
   await producer.close();
   await consumer.close();
-  await stop(c);
+  await c.stop();
   fs.rmSync(home, { recursive: true, force: true });
-  rows.push([`latency emit→commit→decoded, round trip (${SAMPLES} samples)`, `p50 ${median(lat).toFixed(3)} ms, p99 ${pct(lat, 99).toFixed(3)} ms, p99.9 ${pct(lat, 99.9).toFixed(3)} ms`, '-']);
+  rows.push([`latency emit→commit→decoded, round trip (${SAMPLES} samples)`, `p50 ${median(lat).toFixed(3)} ms, p99 ${percentile(lat, 99).toFixed(3)} ms, p99.9 ${percentile(lat, 99.9).toFixed(3)} ms`, '-']);
   rows.push(['conductor idle RSS (3 s after start, no clients)', `${idle.toFixed(1)} MB`, '-']);
 }
 
@@ -121,11 +90,11 @@ const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid
     const home = tmp();
     const c0 = await startConductor(home);
     empty.push(c0.ms);
-    await stop(c0);
+    await c0.stop();
     fs.rmSync(home, { recursive: true, force: true });
     const c1 = await startConductor(big);
     full.push(c1.ms);
-    await stop(c1);
+    await c1.stop();
   }
   fs.rmSync(big, { recursive: true, force: true });
   rows.push(['start → ready, empty log (baseline)', `${median(empty).toFixed(0)} ms`, '1.00']);

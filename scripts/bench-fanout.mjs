@@ -4,33 +4,19 @@
 // and the same with one extra subscriber that never reads (it must not slow the others).
 // Baseline: the single-subscriber rate in the same run. npm run build first.
 //   node scripts/bench-fanout.mjs [--events 50000]
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { median, opt, startConductor } from './benchKit.mjs';
 import { DaemonClient } from '../dist/index.js';
 import { FrameDecoder, encodeFrame } from '../dist/ipc/framing.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const i = process.argv.indexOf('--events');
-const EVENTS = i >= 0 ? Number(process.argv[i + 1]) : 50_000;
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const EVENTS = opt('events', 50_000);
 
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-fanout-'));
-const proc = spawn(process.execPath, [path.join(root, 'dist/cli/main.js'), 'conductor', 'start'], {
-  env: { ...process.env, MZT_HOME: home, MZT_DEBUG_METHODS: '1' },
-  stdio: ['ignore', 'ignore', 'pipe'],
-});
-await new Promise((resolve) => {
-  let out = '';
-  proc.stderr.on('data', (d) => {
-    out += d;
-    if (/ ready on /.test(out)) resolve();
-  });
-});
-const socketPath = path.join(home, 'run', 'conductor.sock');
+const conductor = await startConductor(home, { MZT_DEBUG_METHODS: '1' });
+const { socketPath } = conductor;
 const producer = await DaemonClient.connect({ socketPath });
 
 async function subscriber({ read }) {
@@ -72,8 +58,7 @@ for (const [n, stalled] of [[1, false], [10, false], [100, false], [10, true], [
   rows.push({ n, stalled, rate: median(rates) });
 }
 await producer.close();
-proc.kill('SIGTERM');
-await new Promise((r) => proc.on('exit', r));
+await conductor.stop();
 fs.rmSync(home, { recursive: true, force: true });
 
 const base = rows[0].rate;

@@ -13,22 +13,15 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { median, opt, root, startConductor } from './benchKit.mjs';
 import { DaemonClient } from '../dist/index.js';
 import Database from 'better-sqlite3';
 import { FrameDecoder, decodeValue, encodeValue } from '../dist/ipc/framing.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
 const N = opt('events', 200_000);
 const RUNS = opt('runs', 3);
 const PAD = 'x'.repeat(150); // ≈256-byte events, as in DESIGN.md's measurements
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Ceiling: a child process serves N pre-encoded event frames, one write per tick. */
 async function ceilingRun(sockPath) {
@@ -69,19 +62,6 @@ async function ceilingRun(sockPath) {
   server.kill();
   fs.rmSync(sockPath, { force: true });
   return N / secs;
-}
-
-async function startConductor(home) {
-  const proc = spawn(process.execPath, [path.join(root, 'dist/cli/main.js'), 'conductor', 'start'], {
-    env: { ...process.env, MZT_HOME: home, MZT_DEBUG_METHODS: '1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let out = '';
-  await new Promise((resolve, reject) => {
-    proc.stderr.on('data', (d) => { out += d; if (/ ready on /.test(out)) resolve(); });
-    proc.on('exit', () => reject(new Error(out)));
-  });
-  return { proc, socketPath: path.join(home, 'run', 'conductor.sock') };
 }
 
 async function durableRun(socketPath) {
@@ -142,7 +122,8 @@ const ceiling = [];
 const durable = [];
 const resume = [];
 const raw = [];
-const { proc, socketPath } = await startConductor(home);
+const conductor = await startConductor(home, { MZT_DEBUG_METHODS: '1' });
+const { socketPath } = conductor;
 try {
   for (let r = 0; r < RUNS; r++) {
     ceiling.push(await ceilingRun(ceilingSock));
@@ -153,8 +134,7 @@ try {
     raw.push(rawIteration(path.join(home, 'events.db')));
   }
 } finally {
-  proc.kill('SIGTERM');
-  await new Promise((r) => proc.on('exit', r));
+  await conductor.stop();
   fs.rmSync(home, { recursive: true, force: true });
 }
 
