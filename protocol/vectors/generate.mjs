@@ -58,10 +58,10 @@ const cases = [
 
 // Hand-written bytes, as other encoders produce them. [name, description, hex, value]
 const decodeOnly = [
-  ['uint64 since', 'Python msgpack packs 5000000000 as uint64 (0xcf)', '0000001c94000aa96576656e74732e7265616481a573696e6365cf000000012a05f200', [0, 10, 'events.read', { since: 5_000_000_000 }]],
-  ['int64 small', 'some encoders always use int64 (0xd3) for integers', '0000001394000bd3000000000000002aa470696e67c0', [0, 11, 'ping', null]],
-  ['map16 and str8 headers', 'wider headers than needed are valid msgpack', '0000001394000cd90470696e67de0001a161d0ff', [0, 12, 'ping', { a: -1 }]],
-  ['float32', 'float32 (0xca) is read as a number', '0000000b9301c0ca3fc00000', [1, null, 1.5]],
+  ['uint64 since', 'Python msgpack packs 5000000000 as uint64 (0xcf)', '0000001f94000aab6576656e74732e7265616481a573696e6365cf000000012a05f200', [0, 10, 'events.read', { since: 5_000_000_000 }]],
+  ['int64 small', 'some encoders always use int64 (0xd3) for integers', '000000119400d3000000000000000ba470696e67c0', [0, 11, 'ping', null]],
+  ['map16 and str8 headers', 'wider headers than needed are valid msgpack', '0000001094000cd90470696e67de0001a161d0ff', [0, 12, 'ping', { a: -1 }]],
+  ['float32', 'a ping response whose ts is a float32 (0xca)', '00000013940106c082a4706f6e67c3a27473ca3fc00000', [1, 6, null, { pong: true, ts: 1.5 }]],
 ];
 
 const vectors = cases.map(([name, description, kind, value]) => ({ name, description, kind, hex: encodeFrame(value).toString('hex'), value }));
