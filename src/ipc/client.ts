@@ -422,7 +422,7 @@ export class DaemonClient {
         // "error" (the log could not be read) leaves the connection up: subscribe again.
         this.byServerId.delete(params.subscription);
         sub.serverId = undefined;
-        if (!this.reconnect || params.reason === 'unsubscribed') {
+        if (!this.reconnect) {
           this.subscriptions.delete(sub);
           sub.end();
         } else if (params.reason === 'error') {
