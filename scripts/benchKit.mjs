@@ -20,6 +20,9 @@ export const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/pro
 
 /** Start the compiled conductor on `home`; resolves when it is ready, with the time it took. */
 export async function startConductor(home, env = {}) {
+  // No dashboard: its bridge would be one more subscriber in every measurement.
+  const configFile = path.join(home, 'config.json');
+  if (!fs.existsSync(configFile)) fs.writeFileSync(configFile, JSON.stringify({ dashboard_enabled: false }));
   const t0 = process.hrtime.bigint();
   const proc = spawn(process.execPath, [path.join(root, 'dist/cli/main.js'), 'conductor', 'start'], {
     env: { ...process.env, MZT_HOME: home, ...env },

@@ -92,7 +92,8 @@ export function readLogTail(file: string, lines: number): { lines: string[]; siz
     }
     const end = text.lastIndexOf('\n');
     const complete = end < 0 ? [] : text.slice(0, end).split('\n');
-    const next = size - (text.length - (end + 1));
+    // Offsets are bytes: measure the unfinished last line in bytes, not UTF-16 units.
+    const next = size - Buffer.byteLength(text.slice(end + 1));
     return { lines: complete.slice(-lines), size, next_offset: end < 0 ? start : Math.max(0, next) };
   } finally {
     fs.closeSync(fd);

@@ -208,6 +208,7 @@ function buildProgram(): Command {
           `clients   ${status.connections} connection(s), ${status.subscriptions} subscription(s)`,
           `memory    ${status.memory_usage_mb} MB`,
           `socket    ${status.socket_path}`,
+          `dashboard ${status.dashboard_url ?? 'not served (dashboard_enabled is false, or its port was taken: see the conductor log)'}`,
         ].join('\n') + '\n',
       );
     });
@@ -345,6 +346,37 @@ function buildProgram(): Command {
     .action(async (opts: { once?: boolean; json?: boolean; sort: TopSort; interval: number }) => {
       await withClient((client) => runTop(client, { intervalSeconds: opts.interval, sort: opts.sort, once: !!opts.once, json: !!opts.json }), {
         reconnect: !opts.once,
+      });
+    });
+
+  program
+    .command('dashboard')
+    .description('serve the web dashboard on its own (the conductor serves one itself unless dashboard_enabled is false)')
+    .option('--host <address>', 'address to bind; anything but loopback requires a token', '127.0.0.1')
+    .addOption(new Option('--port <port>', 'port (0: any free port)').default(8787).argParser(parseInteger('--port')))
+    .option('--token <token>', 'require this token (default: $MZT_DASHBOARD_TOKEN; generated for a non-loopback bind)')
+    .action(async (opts: { host: string; port: number; token?: string }) => {
+      const { DashboardServer } = await import('../dashboard/server.js');
+      const log = (line: string) => process.stderr.write(`${new Date().toISOString()} mzt-dashboard[${process.pid}] ${line}\n`);
+      const dashboard = new DashboardServer({
+        host: opts.host,
+        port: opts.port,
+        token: opts.token ?? process.env.MZT_DASHBOARD_TOKEN ?? undefined,
+        log,
+      });
+      try {
+        await dashboard.start();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+          throw new UsageError(`${opts.host}:${opts.port} is in use (the conductor may already serve the dashboard there: mzt conductor status); pick another with --port`);
+        }
+        throw err;
+      }
+      process.stdout.write(`dashboard: ${dashboard.url}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => void dashboard.stop().then(resolve);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
       });
     });
 

@@ -30,6 +30,14 @@ export interface ConductorConfig {
   profiler_interval_seconds: number;
   /** Most of one core, in percent, that sampling may take before its interval widens. */
   profiler_budget_percent: number;
+  /** Serve the web dashboard from the conductor process. */
+  dashboard_enabled: boolean;
+  /** Address the dashboard binds; anything but loopback requires a token. */
+  dashboard_host: string;
+  /** 0 picks a free port. */
+  dashboard_port: number;
+  /** Token for dashboard requests ("" = none; generated when the bind is not loopback). */
+  dashboard_token: string;
 }
 
 interface NumberRule {
@@ -42,7 +50,14 @@ interface EnumRule {
   kind: 'enum';
   values: readonly string[];
 }
-type Rule = NumberRule | EnumRule;
+interface BooleanRule {
+  kind: 'boolean';
+}
+interface StringRule {
+  kind: 'string';
+  maxLength: number;
+}
+type Rule = NumberRule | EnumRule | BooleanRule | StringRule;
 
 const RULES: Record<keyof ConductorConfig, Rule> = {
   max_concurrent_jobs: { kind: 'number', min: 1, max: 256, integer: true },
@@ -57,6 +72,10 @@ const RULES: Record<keyof ConductorConfig, Rule> = {
   monitor_interval_seconds: { kind: 'number', min: 0.05, max: 3600 },
   profiler_interval_seconds: { kind: 'number', min: 0.05, max: 3600 },
   profiler_budget_percent: { kind: 'number', min: 0.1, max: 100 },
+  dashboard_enabled: { kind: 'boolean' },
+  dashboard_host: { kind: 'string', maxLength: 255 },
+  dashboard_port: { kind: 'number', min: 0, max: 65535, integer: true },
+  dashboard_token: { kind: 'string', maxLength: 512 },
 };
 
 export const DEFAULT_CONFIG: ConductorConfig = {
@@ -72,6 +91,10 @@ export const DEFAULT_CONFIG: ConductorConfig = {
   monitor_interval_seconds: 5,
   profiler_interval_seconds: 1,
   profiler_budget_percent: 5,
+  dashboard_enabled: true,
+  dashboard_host: '127.0.0.1',
+  dashboard_port: 8787,
+  dashboard_token: '',
 };
 
 export class ConfigError extends Error {
@@ -101,6 +124,12 @@ export function validateConfig(raw: unknown, source = 'config'): ConductorConfig
       }
       if (value < rule.min || value > rule.max) {
         throw new ConfigError(`${source}: "${key}" must be between ${rule.min} and ${rule.max}, got ${value}`);
+      }
+    } else if (rule.kind === 'boolean') {
+      if (typeof value !== 'boolean') throw new ConfigError(`${source}: "${key}" must be true or false, got ${JSON.stringify(value)}`);
+    } else if (rule.kind === 'string') {
+      if (typeof value !== 'string' || value.length > rule.maxLength) {
+        throw new ConfigError(`${source}: "${key}" must be a string of at most ${rule.maxLength} characters, got ${JSON.stringify(value)}`);
       }
     } else if (typeof value !== 'string' || !rule.values.includes(value)) {
       throw new ConfigError(`${source}: "${key}" must be one of ${rule.values.join(', ')}, got ${JSON.stringify(value)}`);

@@ -14,6 +14,7 @@ import { EventStore } from '../events/store.js';
 import { JobManager } from '../actors/jobManager.js';
 import { IpcServer, DEFAULT_SERVER_LIMITS } from '../ipc/server.js';
 import { ConfigError, changedKeys, loadConfigFile, type ConductorConfig } from './config.js';
+import { DashboardServer } from '../dashboard/server.js';
 import { createDispatch } from './methods.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
 import { stopOrphanedSheets } from './orphans.js';
@@ -97,6 +98,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
     const stopped = new Promise<void>((r) => (resolveStopped = r));
     let stopping: Promise<void> | undefined;
     let retentionTimer: NodeJS.Timeout | undefined;
+    let dashboard: DashboardServer | undefined;
 
     const stop = (reason = 'stop requested'): Promise<void> => {
       if (stopping) return stopping;
@@ -104,6 +106,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       stopping = (async () => {
         log(`stopping: ${reason}`);
         monitoring?.stop();
+        await dashboard?.stop().catch((err: Error) => log(`dashboard stop failed: ${err.message}`));
         try {
           await jobs.shutdown();
         } catch (err) {
@@ -135,6 +138,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       serverStats: () => ({ connections: server?.connectionCount ?? 0, subscriptions: server?.subscriptionCount ?? 0 }),
       shuttingDown: () => shuttingDown,
       monitoring: () => monitoring,
+      dashboardUrl: () => (dashboard?.port ? dashboard.url : null),
       debugMethods: process.env.MZT_DEBUG_METHODS === '1',
       requestShutdown: (reason) => {
         // Answer first, then stop.
@@ -201,6 +205,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       type: 'daemon.started',
       data: { pid: process.pid, version: VERSION, recovered_jobs: orphans.length },
     });
+    if (config.dashboard_enabled) dashboard = await startDashboard(config, paths, log);
     log(`conductor ${VERSION} ready on ${paths.socketPath} (pid ${process.pid}, head seq ${openedStore.headSeq})`);
 
     if (options.handleSignals) {
@@ -232,5 +237,29 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
     releaseLock();
     store?.close();
     throw err;
+  }
+}
+
+/**
+ * The dashboard runs in the conductor process as a client of its own socket (one bridge
+ * connection). A port already in use must not stop the conductor: it runs without one.
+ */
+async function startDashboard(config: ConductorConfig, paths: ConductorPaths, log: (line: string) => void): Promise<DashboardServer | undefined> {
+  try {
+    const dashboard = new DashboardServer({
+      home: paths.home,
+      socketPath: paths.socketPath,
+      host: config.dashboard_host,
+      port: config.dashboard_port,
+      token: config.dashboard_token || process.env.MZT_DASHBOARD_TOKEN || undefined,
+      log,
+    });
+    await dashboard.start();
+    return dashboard;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EADDRINUSE' ? `${config.dashboard_host}:${config.dashboard_port} is in use` : (err as Error).message;
+    log(`dashboard not started: ${why} (set dashboard_port in config.json, 0 for any free port, or dashboard_enabled: false)`);
+    return undefined;
   }
 }

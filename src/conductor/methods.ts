@@ -32,6 +32,8 @@ export interface MethodDeps {
   shuttingDown(): boolean;
   requestShutdown(reason: string): void;
   monitoring(): Monitoring | undefined;
+  /** The address of the dashboard this conductor serves, if any. */
+  dashboardUrl?(): string | null;
   /** Expose `debug.emit` (tests and benchmarks only; MZT_DEBUG_METHODS=1). */
   debugMethods: boolean;
 }
@@ -87,10 +89,12 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
         socket_path: deps.paths.socketPath,
         home: deps.paths.home,
         storage: store.health,
+        dashboard_url: deps.dashboardUrl?.() ?? null,
       };
     },
 
-    'daemon.config': () => deps.config(),
+    // The dashboard token is a secret; the socket is owner-only, but configs get pasted around.
+    'daemon.config': () => ({ ...deps.config(), ...(deps.config().dashboard_token ? { dashboard_token: '<set>' } : {}) }),
 
     'daemon.health': () => {
       const monitor = deps.monitoring()?.monitor.status();

@@ -28,6 +28,8 @@ export interface ConnectOptions {
   reconnect?: boolean | ReconnectOptions;
   clientName?: string;
   onReconnect?: () => void;
+  /** Called when an established connection drops (a reconnect follows unless disabled). */
+  onDisconnect?: () => void;
 }
 
 export interface SubscribeOptions {
@@ -454,6 +456,7 @@ export class DaemonClient {
     for (const sub of this.subscriptions) sub.serverId = undefined;
     // Calls in flight are not retried: job.submit and job.cancel are not idempotent.
     for (const id of [...this.pending.keys()]) this.settle(id, new ConnectionClosed());
+    if (!this.closing && !this.reconnecting) this.options.onDisconnect?.();
     // One reconnect loop at a time: a failed attempt's socket closing must not start another.
     if (this.closing || this.reconnecting) return;
     if (!this.reconnect) {

@@ -292,3 +292,9 @@ export function methodExamples(method: string): unknown[] {
   const table = methodTable();
   return Object.hasOwn(table, method) ? table[method]!.examples : [];
 }
+
+/** Every durable event type the protocol defines (events.json), snapshots excluded. */
+export function eventTypes(): string[] {
+  const doc = loadFile('events.json') as { events: Record<string, unknown> };
+  return Object.keys(doc.events).filter((t) => t !== 'monitor.snapshot');
+}

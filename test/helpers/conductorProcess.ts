@@ -37,7 +37,11 @@ export async function startConductor(
   home: string,
   opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; config?: Record<string, unknown> } = {},
 ): Promise<RunningConductor> {
-  if (opts.config) fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify(opts.config));
+  // Test conductors serve no dashboard unless a test asks (many run at once; a fixed port would clash).
+  const configFile = path.join(home, 'config.json');
+  if (opts.config || !fs.existsSync(configFile)) {
+    fs.writeFileSync(configFile, JSON.stringify({ dashboard_enabled: false, ...opts.config }));
+  }
   const proc = spawn(process.execPath, [CLI, 'conductor', 'start'], {
     env: { ...process.env, MZT_HOME: home, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -31,7 +31,7 @@ describe('config reload on SIGHUP', () => {
     const { head_seq } = await client.call('events.read', { limit: 1 });
     const events = client.subscribe({ since: head_seq, types: ['config.'] });
 
-    fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify({ max_concurrent_jobs: 1 }));
+    fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify({ dashboard_enabled: false, max_concurrent_jobs: 1 }));
     process.kill(conductor.pid, 'SIGHUP');
     const [reloaded] = await collectUntil(events, (e) => e.type === 'config.reloaded');
     expect(reloaded!.data.changed).toEqual(['max_concurrent_jobs']);

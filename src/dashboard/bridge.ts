@@ -1,0 +1,343 @@
+/**
+ * The event bridge: ONE long-lived subscription to `daemon.monitor.stream` (snapshots
+ * included), fanned out to the dashboard's consumers — one per open SSE response.
+ *
+ * Every consumer has a bounded queue. A consumer that falls behind (a slow browser) does not
+ * grow the server: once its queue is full it keeps only the seq of the first event it missed
+ * (`gapFrom`), and its route re-reads from that seq out of the conductor's log
+ * (`events.read`) when it has room again. Snapshots are ephemeral: a consumer holds at most the
+ * latest one. If the bridge itself is told it lagged by the conductor, every consumer gets the
+ * same gap. So no consumer misses a durable event while the log still holds it.
+ *
+ * The bridge connects by itself (retrying while the conductor is down) and its DaemonClient
+ * resumes from the last seq received after a conductor restart.
+ */
+import { DaemonClient, RpcError } from '../ipc/client.js';
+import type { EventEnvelope } from '../events/types.js';
+import type { SystemSnapshot } from '../monitor/snapshot.js';
+
+export interface DurableEnvelope extends EventEnvelope {
+  seq: number;
+}
+
+export interface ConsumerFilter {
+  /** Only this job's events (events without a job_id are skipped). */
+  jobId?: string;
+  /** Only events whose type starts with one of these (empty or absent: all). */
+  types?: string[];
+  /** Receive durable events (false: snapshots and status only). */
+  events: boolean;
+  snapshots: boolean;
+}
+
+/** What a consumer's route should do next; everything pending, taken at once. */
+export interface ConsumerBatch {
+  events: DurableEnvelope[];
+  /** First seq that did not fit in the queue: read from the log from here. */
+  gapFrom: number | undefined;
+  /** Why there is a gap: this consumer was slow, or the bridge itself lagged. */
+  gapReason: 'slow_consumer' | 'bridge_lagged' | undefined;
+  snapshot: SystemSnapshot | undefined;
+  /** Set when the conductor connection went up or down since the last batch. */
+  connected: boolean | undefined;
+  stopped: boolean;
+}
+
+export class Consumer {
+  private queue: DurableEnvelope[] = [];
+  private gapFrom: number | undefined;
+  private gapReason: ConsumerBatch['gapReason'];
+  private snapshot: SystemSnapshot | undefined;
+  private connected: boolean | undefined;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  /** Events this consumer could not queue (they are re-read from the log). */
+  overflowed = 0;
+
+  constructor(
+    readonly filter: ConsumerFilter,
+    readonly queueLimit: number,
+  ) {}
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** @internal */
+  pushEvent(event: DurableEnvelope): void {
+    if (!this.filter.events) return;
+    if (this.filter.jobId !== undefined && event.job_id !== this.filter.jobId) return;
+    if (this.filter.types?.length && !this.filter.types.some((t) => event.type.startsWith(t))) return;
+    if (this.gapFrom !== undefined) {
+      this.overflowed++;
+      return;
+    }
+    if (this.queue.length >= this.queueLimit) {
+      this.gapFrom = event.seq;
+      this.gapReason = 'slow_consumer';
+      this.overflowed++;
+    } else {
+      this.queue.push(event);
+    }
+    this.notify();
+  }
+
+  /** @internal */
+  markGap(fromSeq: number, reason: NonNullable<ConsumerBatch['gapReason']>): void {
+    if (!this.filter.events) return;
+    if (this.gapFrom === undefined || fromSeq < this.gapFrom) {
+      this.gapFrom = fromSeq;
+      this.gapReason = reason;
+    }
+    this.notify();
+  }
+
+  /** @internal */
+  pushSnapshot(snapshot: SystemSnapshot): void {
+    if (!this.filter.snapshots) return;
+    this.snapshot = snapshot;
+    this.notify();
+  }
+
+  /** @internal */
+  setConnected(connected: boolean): void {
+    this.connected = connected;
+    this.notify();
+  }
+
+  /** @internal */
+  stop(): void {
+    this.stopped = true;
+    this.notify();
+  }
+
+  private hasPending(): boolean {
+    return (
+      this.stopped || this.queue.length > 0 || this.gapFrom !== undefined || this.snapshot !== undefined || this.connected !== undefined
+    );
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  /** Resolves when something is pending, or after `timeoutMs` (the caller then sends a heartbeat). */
+  wait(timeoutMs: number): Promise<boolean> {
+    if (this.hasPending()) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve(false);
+      }, timeoutMs);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+    });
+  }
+
+  take(): ConsumerBatch {
+    const batch: ConsumerBatch = {
+      events: this.queue,
+      gapFrom: this.gapFrom,
+      gapReason: this.gapReason,
+      snapshot: this.snapshot,
+      connected: this.connected,
+      stopped: this.stopped,
+    };
+    this.queue = [];
+    this.gapFrom = undefined;
+    this.gapReason = undefined;
+    this.snapshot = undefined;
+    this.connected = undefined;
+    return batch;
+  }
+}
+
+export class ConductorUnavailable extends Error {
+  constructor(socketPath: string) {
+    super(`the conductor is not running (no answer on ${socketPath}); start it with: mzt conductor start`);
+    this.name = 'ConductorUnavailable';
+  }
+}
+
+export interface BridgeOptions {
+  socketPath: string;
+  /** Events a consumer may hold before it is switched to reading from the log. */
+  queueLimit?: number;
+  /** Most consumers at once (each is an open SSE response). */
+  maxConsumers?: number;
+  log?: (line: string) => void;
+}
+
+export class TooManyConsumers extends Error {
+  constructor(readonly limit: number) {
+    super(`too many live streams open (limit ${limit}); close a dashboard tab or try again later`);
+    this.name = 'TooManyConsumers';
+  }
+}
+
+/** Durable events received per second over the last 10 seconds. */
+class RateMeter {
+  private readonly buckets = new Array<number>(10).fill(0);
+  private second = Math.floor(Date.now() / 1000);
+
+  add(n: number): void {
+    this.roll();
+    this.buckets[this.second % 10]! += n;
+  }
+
+  perSecond(): number {
+    this.roll();
+    // The current second is incomplete: average the 9 complete ones.
+    let sum = 0;
+    for (let i = 1; i < 10; i++) sum += this.buckets[(this.second - i + 10) % 10]!;
+    return sum / 9;
+  }
+
+  private roll(): void {
+    const now = Math.floor(Date.now() / 1000);
+    for (let s = Math.max(this.second + 1, now - 9); s <= now; s++) this.buckets[s % 10] = 0;
+    this.second = Math.max(this.second, now);
+  }
+}
+
+export class EventBridge {
+  private client: DaemonClient | undefined;
+  private running = false;
+  private connectedNow = false;
+  private readonly consumers = new Set<Consumer>();
+  private loop: Promise<void> | undefined;
+  private wakeRetry: (() => void) | undefined;
+  private readonly rate = new RateMeter();
+  readonly queueLimit: number;
+  readonly maxConsumers: number;
+  /** Highest durable seq the bridge has received. */
+  lastSeq: number | undefined;
+  latestSnapshot: SystemSnapshot | undefined;
+  latestSnapshotAt = 0;
+  eventsReceived = 0;
+
+  constructor(private readonly options: BridgeOptions) {
+    this.queueLimit = options.queueLimit ?? 1000;
+    this.maxConsumers = options.maxConsumers ?? 64;
+  }
+
+  get connected(): boolean {
+    return this.connectedNow;
+  }
+
+  get consumerCount(): number {
+    return this.consumers.size;
+  }
+
+  eventsPerSecond(): number {
+    return this.rate.perSecond();
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Ends every consumer's stream with `bridge_stopped` and closes the connection. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.wakeRetry?.();
+    for (const c of this.consumers) c.stop();
+    this.consumers.clear();
+    await this.client?.close();
+    await this.loop;
+  }
+
+  register(filter: ConsumerFilter): Consumer {
+    if (this.consumers.size >= this.maxConsumers) throw new TooManyConsumers(this.maxConsumers);
+    const consumer = new Consumer(filter, this.queueLimit);
+    if (!this.running) consumer.stop();
+    else this.consumers.add(consumer);
+    return consumer;
+  }
+
+  unregister(consumer: Consumer): void {
+    this.consumers.delete(consumer);
+  }
+
+  /** A call to the conductor; ConductorUnavailable while it is down. */
+  async call<T = any>(method: string, params: Record<string, unknown> = {}, timeoutMs = 5000): Promise<T> {
+    const client = this.client;
+    if (!client || !this.connectedNow) throw new ConductorUnavailable(this.options.socketPath);
+    try {
+      return (await client.call(method, params, { timeoutMs })) as T;
+    } catch (err) {
+      if (err instanceof RpcError) throw err;
+      throw new ConductorUnavailable(this.options.socketPath);
+    }
+  }
+
+  private setConnected(connected: boolean): void {
+    if (this.connectedNow === connected) return;
+    this.connectedNow = connected;
+    this.options.log?.(connected ? 'bridge: connected to the conductor' : 'bridge: conductor connection lost; reconnecting');
+    for (const c of this.consumers) c.setConnected(connected);
+  }
+
+  private async run(): Promise<void> {
+    let delay = 100;
+    while (this.running) {
+      try {
+        this.client = await DaemonClient.connect({
+          socketPath: this.options.socketPath,
+          timeoutMs: 5000,
+          clientName: 'mzt-dashboard',
+          reconnect: { maxDelayMs: 2000 },
+          onDisconnect: () => this.setConnected(false),
+          onReconnect: () => this.setConnected(true),
+        });
+        break;
+      } catch {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          this.wakeRetry = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        delay = Math.min(delay * 2, 2000);
+      }
+    }
+    const client = this.client;
+    if (!this.running || !client) {
+      await client?.close();
+      return;
+    }
+    this.setConnected(true);
+    const sub = client.subscribe({
+      since: this.lastSeq ?? client.server.head_seq,
+      include_snapshots: true,
+      on_overflow: 'lag',
+    });
+    for await (const item of sub) {
+      if (item.kind === 'event') {
+        const event = item.event;
+        if (event.seq === undefined) {
+          if (event.type === 'monitor.snapshot') {
+            this.latestSnapshot = event.data as unknown as SystemSnapshot;
+            this.latestSnapshotAt = Date.now();
+            for (const c of this.consumers) c.pushSnapshot(this.latestSnapshot);
+          }
+          continue;
+        }
+        this.lastSeq = event.seq;
+        this.eventsReceived++;
+        this.rate.add(1);
+        for (const c of this.consumers) c.pushEvent(event as DurableEnvelope);
+      } else if (item.kind === 'lagged') {
+        if (item.lost > 0) for (const c of this.consumers) c.markGap(item.resume_from, 'bridge_lagged');
+      }
+    }
+  }
+}

@@ -1,0 +1,305 @@
+/**
+ * Job routes: the list, one job, its live status stream, and its log (live tail, download,
+ * info). Job ids are validated before they touch the filesystem; logs are read from
+ * `$MZT_HOME/jobs/<id>/output.log`, so a finished job's log can be read with the conductor down.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { readLogFrom, readLogTail } from '../../actors/jobLog.js';
+import { jobDir } from '../../conductor/paths.js';
+import type { JobRecord } from '../../events/jobRecord.js';
+import { RpcError } from '../../ipc/client.js';
+import { ErrorCode } from '../../ipc/messages.js';
+import { ConductorUnavailable, type DurableEnvelope } from '../bridge.js';
+import { pumpEvents } from '../eventPump.js';
+import { HttpError, booleanParam, checkJobId, numberParam, resumeSeq, sendJson } from '../http.js';
+import type { RouteContext, RouteRequest } from '../context.js';
+
+const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'interrupted']);
+const MAX_TAIL_LINES = 1000;
+const LOG_READ_BYTES = 256 * 1024;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function rpcToHttp(err: unknown, jobId?: string): never {
+  if (err instanceof RpcError && err.code === ErrorCode.JOB_NOT_FOUND) throw new HttpError(404, `job not found: ${jobId}`);
+  if (err instanceof RpcError && err.code === ErrorCode.INVALID_PARAMS) throw new HttpError(400, err.message);
+  if (err instanceof ConductorUnavailable) throw new HttpError(503, err.message);
+  throw err;
+}
+
+async function getJob(ctx: RouteContext, jobId: string): Promise<JobRecord> {
+  try {
+    return await ctx.bridge.call<JobRecord>('job.get', { job_id: jobId });
+  } catch (err) {
+    rpcToHttp(err, jobId);
+  }
+}
+
+/**
+ * The job, or undefined when the conductor is down but the job's directory exists (its log
+ * can still be read). Unknown → 404.
+ */
+async function findJob(ctx: RouteContext, jobId: string): Promise<JobRecord | undefined> {
+  try {
+    return await ctx.bridge.call<JobRecord>('job.get', { job_id: jobId });
+  } catch (err) {
+    if (err instanceof ConductorUnavailable) {
+      if (fs.existsSync(jobDir(ctx.paths, jobId))) return undefined;
+      throw new HttpError(404, `job not found: ${jobId} (the conductor is not running, and there is no log for it)`);
+    }
+    rpcToHttp(err, jobId);
+  }
+}
+
+function summary(job: JobRecord) {
+  return {
+    job_id: job.job_id,
+    name: job.name,
+    status: job.status,
+    total_sheets: job.total_sheets,
+    completed_sheets: job.completed_sheets,
+    current_sheet: job.current_sheet ?? null,
+    progress_percent: job.total_sheets > 0 ? Math.round((job.completed_sheets / job.total_sheets) * 1000) / 10 : 0,
+    reason: job.reason ?? null,
+    submitted_at: job.submitted_at,
+    started_at: job.started_at ?? null,
+    ended_at: job.ended_at ?? null,
+    last_seq: job.last_seq,
+  };
+}
+
+export async function listJobs(ctx: RouteContext, r: RouteRequest): Promise<void> {
+  const limit = numberParam(r.query, 'limit', { min: 1, max: 1000, default: 100, integer: true });
+  const status = r.query.get('status');
+  try {
+    const result = await ctx.bridge.call('job.list', { limit, ...(status ? { status: status.split(',') } : {}) });
+    sendJson(r.res, 200, result);
+  } catch (err) {
+    rpcToHttp(err);
+  }
+}
+
+export async function jobDetail(ctx: RouteContext, r: RouteRequest): Promise<void> {
+  const jobId = checkJobId(r.params.id!);
+  sendJson(r.res, 200, await getJob(ctx, jobId));
+}
+
+/**
+ * SSE: the job's durable events (ids = seq; replayed from the start of the job, or from
+ * Last-Event-ID), a `job_status` summary after each group of events (at most one per
+ * poll_interval, the last one always), and `job_finished` once it ended; then the stream ends.
+ */
+export async function jobStream(ctx: RouteContext, r: RouteRequest): Promise<void> {
+  const jobId = checkJobId(r.params.id!);
+  const intervalMs = numberParam(r.query, 'poll_interval', { min: 0.1, max: 30, default: 0.5 }) * 1000;
+  const since = resumeSeq(r.req, r.query) ?? 0;
+  const first = await getJob(ctx, jobId);
+  const sse = ctx.openSse(r);
+  const consumer = ctx.bridge.register({ jobId, events: true, snapshots: false });
+  sse.onClose(() => ctx.bridge.unregister(consumer));
+  sse.send('job_status', summary(first));
+  let lastStatusAt = Date.now();
+  let finished = false;
+  const finish = (job: JobRecord) => {
+    sse.send('job_finished', { job_id: job.job_id, final_status: job.status, reason: job.reason ?? null });
+    finished = true;
+    return true;
+  };
+  try {
+    await pumpEvents({
+      sse,
+      bridge: ctx.bridge,
+      consumer,
+      since,
+      jobId,
+      heartbeatMs: ctx.heartbeatMs,
+      afterEvents: async (events: DurableEnvelope[]) => {
+        const ended = events.some((e) => e.type.startsWith('job.') && TERMINAL.has(e.type.slice(4)));
+        if (!ended && Date.now() - lastStatusAt < intervalMs) return false;
+        let job: JobRecord;
+        try {
+          job = await ctx.bridge.call<JobRecord>('job.get', { job_id: jobId });
+        } catch {
+          return false; // the conductor went away; the stream goes on and resumes with it
+        }
+        lastStatusAt = Date.now();
+        sse.send('job_status', summary(job));
+        return TERMINAL.has(job.status) ? finish(job) : false;
+      },
+    });
+  } finally {
+    ctx.bridge.unregister(consumer);
+  }
+  // A job that had already ended and whose events were all sent before: say so once.
+  if (!finished && !sse.closed && TERMINAL.has(first.status)) finish(first);
+  sse.end();
+}
+
+const LOG_LINE = /^(\S+) (\d+) (out|err|sys) (.*)$/s;
+
+function logEvent(line: string, endOffset: number, initial: boolean) {
+  const m = LOG_LINE.exec(line);
+  return m
+    ? { line, ts: m[1], sheet_num: Number(m[2]), stream: m[3], text: m[4], offset: endOffset, initial }
+    : { line, ts: null, sheet_num: null, stream: null, text: line, offset: endOffset, initial };
+}
+
+function logFile(ctx: RouteContext, jobId: string): string {
+  return path.join(jobDir(ctx.paths, jobId), 'output.log');
+}
+
+/**
+ * SSE of log lines: the last `tail_lines`, then (follow) new lines as they are written, until
+ * the job has ended and everything was sent (`log_complete`). Each line's id is the byte
+ * offset just after it, so a reconnecting browser continues where it stopped.
+ */
+export async function jobLogs(ctx: RouteContext, r: RouteRequest): Promise<void> {
+  const jobId = checkJobId(r.params.id!);
+  const tailLines = numberParam(r.query, 'tail_lines', { min: 0, max: MAX_TAIL_LINES, default: 100, integer: true });
+  const follow = booleanParam(r.query, 'follow', true);
+  const resumeOffset = resumeSeq(r.req, r.query);
+  let job = await findJob(ctx, jobId);
+  const file = logFile(ctx, jobId);
+  const sse = ctx.openSse(r);
+  try {
+    let offset = 0;
+    if (resumeOffset !== undefined) {
+      offset = resumeOffset;
+    } else if (fs.existsSync(file)) {
+      const tail = readLogTail(file, tailLines);
+      let end = tail.next_offset;
+      const ends: number[] = [];
+      for (let i = tail.lines.length - 1; i >= 0; i--) {
+        ends[i] = end;
+        end -= Buffer.byteLength(tail.lines[i]!) + 1;
+      }
+      for (let i = 0; i < tail.lines.length; i++) {
+        if (!sse.send('log', logEvent(tail.lines[i]!, ends[i]!, true), ends[i])) await sse.drained();
+      }
+      offset = tail.next_offset;
+    }
+    let lastStatusCheck = Date.now();
+    for (;;) {
+      if (sse.closed || ctx.stopping()) return;
+      let size = 0;
+      if (fs.existsSync(file)) {
+        try {
+          const part = readLogFrom(file, offset, LOG_READ_BYTES);
+          size = part.size;
+          let end = offset;
+          for (const line of part.lines) {
+            end += Buffer.byteLength(line) + 1;
+            if (!sse.send('log', logEvent(line, end, false), end)) await sse.drained();
+          }
+          offset = part.next_offset;
+          if (part.lines.length > 0 && offset < size) continue; // more to read right away
+        } catch (err) {
+          sse.send('error', { error: `Cannot read log file: ${(err as Error).message}` });
+          return;
+        }
+      }
+      const ended = job === undefined ? !follow : TERMINAL.has(job.status);
+      if (!follow || (ended && offset >= size)) {
+        sse.send('log_complete', { message: 'Log file streamed completely', offset, status: job?.status ?? null });
+        return;
+      }
+      await sleep(ctx.logPollMs);
+      // While following, learn when the job ends (cheap: one call a second at most).
+      if (Date.now() - lastStatusCheck >= 1000 || job === undefined) {
+        lastStatusCheck = Date.now();
+        try {
+          job = await ctx.bridge.call<JobRecord>('job.get', { job_id: jobId });
+        } catch {
+          // conductor down: keep following the file
+        }
+      }
+    }
+  } finally {
+    sse.end();
+  }
+}
+
+/** Counts newline bytes by streaming the file (no whole-file string in memory). */
+async function countLines(file: string): Promise<number> {
+  let lines = 0;
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+    let i = -1;
+    while ((i = chunk.indexOf(0x0a, i + 1)) !== -1) lines++;
+  }
+  return lines;
+}
+
+export async function jobLogDownload(ctx: RouteContext, r: RouteRequest): Promise<void> {
+  const jobId = checkJobId(r.params.id!);
+  await findJob(ctx, jobId);
+  const file = logFile(ctx, jobId);
+  let size: number;
+  try {
+    size = fs.statSync(file).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new HttpError(404, `Log file not found: job ${jobId} has no output yet`);
+    throw new HttpError(403, `Cannot access log file: ${(err as Error).message}`);
+  }
+  if (size > ctx.maxDownloadBytes) {
+    throw new HttpError(
+      413,
+      `Log file too large for download: ${(size / 1048576).toFixed(1)} MB (limit ${Math.round(ctx.maxDownloadBytes / 1048576)} MB). ` +
+        `Use the streaming endpoint instead: /api/jobs/${jobId}/logs`,
+    );
+  }
+  const lines = await countLines(file);
+  const header =
+    `# mzt job log — job ${jobId}\n` +
+    `# generated ${new Date().toISOString()}\n` +
+    `# file ${file}: ${(size / 1024).toFixed(1)} KB, ${lines} lines\n` +
+    `# line format: <time> <sheet> <out|err|sys> <text>\n` +
+    `#${'='.repeat(60)}\n\n`;
+  r.res.writeHead(200, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-disposition': `attachment; filename="mzt-${jobId}-logs.txt"`,
+    'content-length': Buffer.byteLength(header) + size,
+    'cache-control': 'no-store',
+  });
+  r.res.write(header);
+  // Exactly `size` bytes: a log still being written must not overrun content-length.
+  const stream = fs.createReadStream(file, { start: 0, end: Math.max(0, size - 1) });
+  if (size === 0) {
+    r.res.end();
+    return;
+  }
+  await new Promise<void>((resolve) => {
+    stream.on('error', () => {
+      r.res.destroy();
+      resolve();
+    });
+    stream.on('end', resolve);
+    r.res.on('close', () => {
+      stream.destroy();
+      resolve();
+    });
+    stream.pipe(r.res);
+  });
+}
+
+export async function jobLogInfo(ctx: RouteContext, r: RouteRequest): Promise<void> {
+  const jobId = checkJobId(r.params.id!);
+  const job = await findJob(ctx, jobId);
+  const file = logFile(ctx, jobId);
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new HttpError(403, `Cannot access log file: ${(err as Error).message}`);
+  }
+  sendJson(r.res, 200, {
+    job_id: jobId,
+    log_file: path.basename(file),
+    path: file,
+    exists: st !== undefined,
+    size_bytes: st?.size ?? 0,
+    lines: st ? await countLines(file) : 0,
+    last_modified: st ? st.mtime.toISOString() : null,
+    status: job?.status ?? null,
+  });
+}

@@ -1,0 +1,193 @@
+/**
+ * /api/monitor/stream and /api/monitor/snapshot: the machine as the profiler sees it.
+ * Sources: the conductor (live snapshots through the bridge), else monitor.jsonl (tailed),
+ * else monitor.db (polled) — so the page still shows the last known state when the conductor
+ * is down.
+ */
+import fs from 'node:fs';
+import { RpcError } from '../../ipc/client.js';
+import { ErrorCode } from '../../ipc/messages.js';
+import type { SystemSnapshot } from '../../monitor/snapshot.js';
+import { JsonlTail } from '../../storage/jsonlTail.js';
+import { SnapshotReader } from '../../storage/snapshotReader.js';
+import { ConductorUnavailable } from '../bridge.js';
+import { HttpError, numberParam, sendJson } from '../http.js';
+import type { RouteContext, RouteRequest } from '../context.js';
+
+const SOURCES = ['auto', 'daemon', 'jsonl', 'sqlite'] as const;
+type Source = (typeof SOURCES)[number];
+
+const NO_DATA = 'No monitor data available: the conductor is not running and it left no monitor.jsonl or monitor.db. Start it with: mzt conductor start';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function monitorStream(ctx: RouteContext, r: RouteRequest): Promise<void> {
+  const requested = (r.query.get('source') ?? 'auto') as Source;
+  if (!SOURCES.includes(requested)) {
+    throw new HttpError(400, `Invalid source: ${JSON.stringify(r.query.get('source'))}. Must be 'auto', 'daemon', 'jsonl', or 'sqlite'.`);
+  }
+  const pollSeconds = numberParam(r.query, 'poll_interval', { min: 0.5, max: 30, default: 1 });
+  const { monitorJsonl, monitorDb } = ctx.paths;
+  let source: Exclude<Source, 'auto'>;
+  if (requested === 'auto') {
+    if (ctx.bridge.connected) source = 'daemon';
+    else if (fs.existsSync(monitorJsonl)) source = 'jsonl';
+    else if (fs.existsSync(monitorDb)) source = 'sqlite';
+    else throw new HttpError(503, NO_DATA);
+  } else {
+    source = requested;
+    if (source === 'daemon' && !ctx.bridge.connected) throw new HttpError(503, new ConductorUnavailable(ctx.socketPath).message);
+    if (source === 'jsonl' && !fs.existsSync(monitorJsonl)) throw new HttpError(503, `No monitor data available: ${monitorJsonl} does not exist`);
+    if (source === 'sqlite' && !fs.existsSync(monitorDb)) throw new HttpError(503, `No monitor data available: ${monitorDb} does not exist`);
+  }
+  const pollMs = pollSeconds * 1000;
+  if (source === 'daemon') return streamFromBridge(ctx, r, pollMs);
+  if (source === 'jsonl') return streamFromJsonl(ctx, r, pollMs);
+  return streamFromSqlite(ctx, r, pollMs);
+}
+
+/** Live snapshots from the bridge, at most one per poll interval (the newest wins). */
+async function streamFromBridge(ctx: RouteContext, r: RouteRequest, pollMs: number): Promise<void> {
+  const sse = ctx.openSse(r);
+  const consumer = ctx.bridge.register({ events: false, snapshots: true });
+  sse.onClose(() => ctx.bridge.unregister(consumer));
+  try {
+    sse.send('connected', { source: 'daemon' });
+    let lastSentAt = 0;
+    let pending: SystemSnapshot | undefined = ctx.bridge.latestSnapshot;
+    while (!sse.closed) {
+      if (pending && Date.now() - lastSentAt >= pollMs) {
+        if (!sse.send('snapshot', pending)) await sse.drained();
+        pending = undefined;
+        lastSentAt = Date.now();
+      }
+      const waitMs = pending ? Math.max(1, pollMs - (Date.now() - lastSentAt)) : ctx.heartbeatMs;
+      const woke = await consumer.wait(waitMs);
+      if (sse.closed) break;
+      if (!woke) {
+        if (!pending) sse.send('heartbeat', { ts: Date.now() / 1000, connected: ctx.bridge.connected });
+        continue;
+      }
+      const batch = consumer.take();
+      if (batch.stopped) {
+        sse.send('bridge_stopped', { reason: 'the dashboard is stopping' });
+        break;
+      }
+      if (batch.connected !== undefined) sse.send('conductor', { connected: batch.connected });
+      if (batch.snapshot) pending = batch.snapshot;
+    }
+  } finally {
+    ctx.bridge.unregister(consumer);
+    sse.end();
+  }
+}
+
+async function streamFromJsonl(ctx: RouteContext, r: RouteRequest, pollMs: number): Promise<void> {
+  const tail = new JsonlTail(ctx.paths.monitorJsonl);
+  const sse = ctx.openSse(r);
+  try {
+    sse.send('connected', { source: 'jsonl', path: ctx.paths.monitorJsonl });
+    const sendLine = (line: string): boolean => {
+      try {
+        return sse.send('snapshot', JSON.parse(line) as unknown);
+      } catch {
+        return true; // not JSON (a torn or foreign line): skipped
+      }
+    };
+    const last = tail.lastLine();
+    if (last) sendLine(last);
+    let idleSince = Date.now();
+    while (!sse.closed && !ctx.stopping()) {
+      await sleep(pollMs);
+      const lines = tail.readNew();
+      // Only the newest matters to a live view; older lines are history (/api/monitor/history).
+      const newest = lines.at(-1);
+      if (newest) {
+        if (!sendLine(newest)) await sse.drained();
+        idleSince = Date.now();
+      } else if (Date.now() - idleSince >= ctx.heartbeatMs) {
+        sse.send('heartbeat', { ts: Date.now() / 1000, connected: ctx.bridge.connected });
+        idleSince = Date.now();
+      }
+    }
+  } finally {
+    sse.end();
+  }
+}
+
+async function streamFromSqlite(ctx: RouteContext, r: RouteRequest, pollMs: number): Promise<void> {
+  let reader: SnapshotReader;
+  try {
+    reader = new SnapshotReader(ctx.paths.monitorDb);
+  } catch (err) {
+    throw new HttpError(503, `No monitor data available: cannot open ${ctx.paths.monitorDb}: ${(err as Error).message}`);
+  }
+  const sse = ctx.openSse(r);
+  try {
+    sse.send('connected', { source: 'sqlite', path: ctx.paths.monitorDb });
+    let lastTs = 0;
+    const latest = reader.latest();
+    if (latest) {
+      sse.send('snapshot', latest);
+      lastTs = latest.timestamp;
+    }
+    let idleSince = Date.now();
+    while (!sse.closed && !ctx.stopping()) {
+      await sleep(pollMs);
+      let newer: SystemSnapshot[] = [];
+      try {
+        newer = reader.after(lastTs, 100);
+      } catch (err) {
+        sse.send('error', { error: `cannot read ${ctx.paths.monitorDb}: ${(err as Error).message}` });
+      }
+      const newest = newer.at(-1);
+      if (newest) {
+        lastTs = newest.timestamp;
+        if (!sse.send('snapshot', newest)) await sse.drained();
+        idleSince = Date.now();
+      } else if (Date.now() - idleSince >= ctx.heartbeatMs) {
+        sse.send('heartbeat', { ts: Date.now() / 1000, connected: ctx.bridge.connected });
+        idleSince = Date.now();
+      }
+    }
+  } finally {
+    reader.close();
+    sse.end();
+  }
+}
+
+/** The latest snapshot: live from the conductor, else the newest stored one of the last minute. */
+export async function monitorSnapshot(ctx: RouteContext, r: RouteRequest): Promise<void> {
+  if (ctx.bridge.connected) {
+    try {
+      const snapshot = await ctx.bridge.call<SystemSnapshot>('monitor.snapshot');
+      sendJson(r.res, 200, snapshot, { 'x-mzt-source': 'daemon' });
+      return;
+    } catch (err) {
+      if (err instanceof RpcError && err.code === ErrorCode.NOT_AVAILABLE) throw new HttpError(404, `No snapshot yet: ${err.message}`);
+      if (!(err instanceof ConductorUnavailable)) throw err;
+    }
+  }
+  if (!fs.existsSync(ctx.paths.monitorDb)) throw new HttpError(503, NO_DATA);
+  let reader: SnapshotReader;
+  try {
+    reader = new SnapshotReader(ctx.paths.monitorDb);
+  } catch (err) {
+    throw new HttpError(503, `No monitor data available: cannot open ${ctx.paths.monitorDb}: ${(err as Error).message}`);
+  }
+  try {
+    const latest = reader.latest();
+    const ageSeconds = latest ? Date.now() / 1000 - latest.timestamp : undefined;
+    if (!latest || ageSeconds! > 60) {
+      throw new HttpError(
+        404,
+        latest
+          ? `No recent snapshots found: the newest is ${Math.round(ageSeconds!)} s old (the conductor is not running)`
+          : 'No recent snapshots found: monitor.db holds none',
+      );
+    }
+    sendJson(r.res, 200, latest, { 'x-mzt-source': 'sqlite' });
+  } finally {
+    reader.close();
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * One Server-Sent Events response. Writes respect the socket: `send` reports whether the
+ * kernel buffer took the data, and `drained()` waits until it did — so a browser that stops
+ * reading holds at most one buffer's worth here, never a growing backlog.
+ */
+import type http from 'node:http';
+
+export class SseStream {
+  private closedFlag = false;
+  private readonly closeListeners: Array<() => void> = [];
+
+  constructor(
+    private readonly res: http.ServerResponse,
+    options: { retryMs?: number } = {},
+  ) {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    // Tell EventSource how soon to reconnect when the stream drops.
+    res.write(`retry: ${options.retryMs ?? 1000}\n\n`);
+    const onClose = () => {
+      if (this.closedFlag) return;
+      this.closedFlag = true;
+      for (const l of this.closeListeners) l();
+    };
+    res.on('close', onClose);
+    res.on('error', onClose);
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  onClose(listener: () => void): void {
+    if (this.closedFlag) listener();
+    else this.closeListeners.push(listener);
+  }
+
+  /** Returns false when the socket buffer is full: await `drained()` before sending more. */
+  send(event: string, data: unknown, id?: string | number): boolean {
+    if (this.closedFlag) return false;
+    const body = typeof data === 'string' ? data : JSON.stringify(data);
+    // A data line must not contain a newline; JSON.stringify never produces one.
+    const frame = `${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${body.replace(/\n/g, '\ndata: ')}\n\n`;
+    return this.res.write(frame);
+  }
+
+  /** Resolves true once the socket took what was written, false if the client went away. */
+  drained(): Promise<boolean> {
+    if (this.closedFlag) return Promise.resolve(false);
+    if (!this.res.writableNeedDrain) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const done = (ok: boolean) => {
+        this.res.off('drain', onDrain);
+        resolve(ok);
+      };
+      const onDrain = () => done(true);
+      this.res.once('drain', onDrain);
+      this.onClose(() => done(false));
+    });
+  }
+
+  /** Bytes written but not yet taken by the socket (what a stalled browser costs us). */
+  get buffered(): number {
+    return this.res.writableLength;
+  }
+
+  end(): void {
+    if (!this.closedFlag) this.res.end();
+  }
+}

@@ -1,0 +1,432 @@
+/* mzt conductor dashboard: plain browser JavaScript, no build step.
+ * Live data arrives over Server-Sent Events; every list on screen is capped so the page stays
+ * responsive with thousands of events and hundreds of processes. Rendering is batched to
+ * one pass per animation frame. */
+'use strict';
+
+const TOKEN = new URLSearchParams(location.search).get('token');
+const CHART_POINTS = 300;
+const TIMELINE_MAX = 200;
+const ALL_EVENTS_MAX = 1000;
+const LOG_MAX_LINES = 5000;
+const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'interrupted']);
+
+/** What the browser test reads: when each event seq arrived, and the latest snapshot. */
+const probe = (window.mzt = { received: new Map(), snapshots: 0, lastSnapshot: null, logLines: 0 });
+
+const $ = (id) => document.getElementById(id);
+
+function api(path, params = {}) {
+  const q = new URLSearchParams(params);
+  if (TOKEN) q.set('token', TOKEN);
+  const s = q.toString();
+  return `api/${path}${s ? `?${s}` : ''}`;
+}
+
+function esc(s) {
+  return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+}
+
+function mb(v) {
+  if (v === null || v === undefined) return '—';
+  return v >= 1024 ? `${(v / 1024).toFixed(1)} GB` : `${Math.round(v)} MB`;
+}
+
+function age(seconds) {
+  if (seconds === null || seconds === undefined) return '—';
+  const s = Math.floor(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+}
+
+function clock(ts) {
+  return ts ? new Date(ts * 1000).toLocaleTimeString() : '—';
+}
+
+const STATUS_COLOR = {
+  queued: 'gray', running: 'blue', completed: 'green', failed: 'red', cancelled: 'orange', interrupted: 'purple',
+  pending: 'gray', timed_out: 'red', skipped: 'gray',
+};
+const PRESSURE_COLOR = { none: 'green', low: 'blue', medium: 'yellow', high: 'orange', critical: 'red' };
+const badge = (text, color) => `<span class="badge ${color || 'gray'}">${esc(text)}</span>`;
+
+/* ---------- render scheduling: at most one DOM pass per frame ---------- */
+let paused = false;
+const dirty = new Set();
+let frameRequested = false;
+function schedule(what) {
+  dirty.add(what);
+  if (paused || frameRequested) return;
+  frameRequested = true;
+  requestAnimationFrame(() => {
+    frameRequested = false;
+    const parts = [...dirty];
+    dirty.clear();
+    for (const p of parts) renderers[p]?.();
+  });
+}
+$('pause').addEventListener('click', () => {
+  paused = !paused;
+  $('pause').textContent = paused ? 'Resume' : 'Pause';
+  if (!paused) for (const p of Object.keys(renderers)) schedule(p);
+});
+
+/* ---------- an EventSource that comes back after errors the browser does not retry ---------- */
+function liveStream(url, handlers, { onOpen, onFail } = {}) {
+  let es;
+  let closed = false;
+  let retry;
+  const open = () => {
+    es = new EventSource(url());
+    es.onopen = () => onOpen?.();
+    for (const [name, fn] of Object.entries(handlers)) {
+      es.addEventListener(name, (m) => {
+        let data;
+        try {
+          data = JSON.parse(m.data);
+        } catch {
+          data = m.data;
+        }
+        fn(data, m);
+      });
+    }
+    es.onerror = () => {
+      // CONNECTING: the browser retries by itself (with Last-Event-ID). CLOSED: an HTTP error.
+      if (es.readyState === EventSource.CLOSED && !closed) {
+        onFail?.();
+        retry = setTimeout(open, 3000);
+      }
+    };
+  };
+  open();
+  return { close() { closed = true; clearTimeout(retry); es.close(); } };
+}
+
+/* ---------- connection state ---------- */
+let connected = null;
+function setConnected(c, text) {
+  connected = c;
+  const el = $('conn');
+  el.className = `badge ${c ? 'green' : c === false ? 'red' : 'gray'}`;
+  el.textContent = text || (c ? 'live' : c === false ? 'conductor down' : 'connecting…');
+  const banner = $('banner');
+  if (c === false) {
+    banner.innerHTML = 'The conductor is not running — start it with: <code>mzt conductor start</code>. Showing the last known state.';
+    banner.className = 'banner error';
+  } else {
+    banner.className = 'banner hidden';
+  }
+}
+
+/* ---------- monitor: snapshots, cards, charts, processes ---------- */
+let snapshot = null;
+const series = { t: [], mem: [], load: [], cpu: [], rss: [] };
+
+function onSnapshot(s) {
+  if (!s || typeof s !== 'object' || !('timestamp' in s)) return;
+  snapshot = s;
+  probe.snapshots++;
+  probe.lastSnapshot = s;
+  const last = series.t.at(-1);
+  if (last === undefined || s.timestamp > last) {
+    series.t.push(s.timestamp);
+    series.mem.push(s.system_memory_used_mb);
+    series.load.push(s.load_avg_1);
+    series.cpu.push(s.conductor?.cpu_percent ?? s.daemon_cpu_percent ?? null);
+    series.rss.push(s.conductor?.rss_mb ?? s.daemon_rss_mb);
+    if (series.t.length > CHART_POINTS) for (const k of Object.keys(series)) series[k].shift();
+  }
+  schedule('cards');
+  schedule('charts');
+  schedule('processes');
+}
+
+function startMonitor() {
+  liveStream(() => api('monitor/stream'), {
+    connected: (d) => { $('source').textContent = d.source; if (d.source !== 'daemon') setConnected(false); },
+    snapshot: onSnapshot,
+    conductor: (d) => setConnected(d.connected),
+    heartbeat: (d) => { if (d.connected !== undefined && d.connected !== connected && $('source').textContent === 'daemon') setConnected(d.connected); },
+  }, {
+    onOpen: () => {},
+    onFail: () => {
+      setConnected(false);
+      $('source').textContent = 'none';
+    },
+  });
+}
+
+const renderers = {
+  cards() {
+    const s = snapshot;
+    if (!s) return;
+    $('c-conductor').innerHTML = `${connected === false ? badge('DOWN', 'red') : badge('UP', 'green')} <span class="sub">pid ${esc(s.daemon_pid)}</span>`;
+    $('c-conductor-sub').textContent = `up ${age(s.conductor_uptime_seconds)} · ${mb(s.daemon_rss_mb)} · ${s.daemon_cpu_percent ?? '—'}% CPU`;
+    const pct = s.system_memory_total_mb ? (s.system_memory_used_mb / s.system_memory_total_mb) * 100 : 0;
+    $('c-mem').textContent = `${mb(s.system_memory_used_mb)} / ${mb(s.system_memory_total_mb)}`;
+    const bar = $('c-mem-bar');
+    bar.style.width = `${pct.toFixed(1)}%`;
+    bar.className = pct > 90 ? 'red' : pct > 70 ? 'yellow' : 'green';
+    $('c-mem-sub').textContent = `${mb(s.system_memory_available_mb)} available`;
+    $('c-load').textContent = s.load_avg_1?.toFixed(2) ?? '—';
+    $('c-load-sub').textContent = `5 min ${s.load_avg_5?.toFixed(2)} · 15 min ${s.load_avg_15?.toFixed(2)} · ${s.cpu_count ?? '?'} cores`;
+    $('c-work').textContent = `${s.running_jobs} job${s.running_jobs === 1 ? '' : 's'}`;
+    $('c-work-sub').textContent = `${s.active_sheets} active sheet(s) · ${s.processes.length} processes`;
+    $('c-pressure').innerHTML = badge(String(s.pressure_level).toUpperCase(), PRESSURE_COLOR[s.pressure_level]);
+    $('c-pressure-sub').textContent = s.conductor ? `sampling ${s.conductor.sample_duration_ms?.toFixed(1)} ms every ${s.conductor.interval_seconds}s` : '';
+    const z = $('zombies');
+    if (s.zombie_count > 0) {
+      z.className = 'banner warn';
+      z.textContent = `${s.zombie_count} zombie process(es): ${s.zombie_pids.join(', ')}`;
+    } else z.className = 'banner warn hidden';
+    const gpus = $('gpus');
+    if (s.gpus?.length) {
+      gpus.className = 'cards';
+      gpus.innerHTML = s.gpus.map((g) => `<div class="card"><h3>GPU ${esc(g.index)}</h3>
+        <div class="big">${esc(g.utilization_percent ?? '—')}%</div>
+        <div class="bar"><div class="green" style="width:${Number(g.utilization_percent) || 0}%"></div></div>
+        <div class="sub">VRAM ${mb(g.memory_used_mb)} / ${mb(g.memory_total_mb)} · ${esc(g.temperature_c ?? '—')} °C</div></div>`).join('');
+    } else gpus.className = 'cards hidden';
+    $('last-updated').textContent = new Date(s.timestamp * 1000).toLocaleTimeString();
+  },
+  charts() {
+    if (typeof uPlot === 'undefined' || series.t.length < 2) return;
+    drawChart('chart-mem', [{ label: 'used MB', stroke: '#4a90d9' }], [series.t, series.mem]);
+    drawChart('chart-load', [{ label: 'load 1m', stroke: '#d9904a' }], [series.t, series.load]);
+    drawChart('chart-conductor', [{ label: 'CPU %', stroke: '#c0392b' }, { label: 'RSS MB', stroke: '#27ae60' }], [series.t, series.cpu, series.rss]);
+  },
+  processes: renderProcesses,
+  jobs: renderJobs,
+  timeline: () => renderTimeline($('timeline'), timeline, TIMELINE_MAX),
+  allEvents: () => renderTimeline($('all-events'), allEvents, ALL_EVENTS_MAX),
+  job: renderJob,
+  log: renderLog,
+  jobEvents: () => renderTimeline($('job-events'), jobEvents, ALL_EVENTS_MAX),
+};
+
+const charts = {};
+function drawChart(id, lines, data) {
+  const el = $(id);
+  if (!el) return;
+  if (!charts[id]) {
+    const width = Math.max(240, el.clientWidth || 300);
+    charts[id] = new uPlot({
+      width, height: 140, legend: { show: true }, cursor: { drag: { x: false, y: false } },
+      series: [{}, ...lines.map((l) => ({ ...l, width: 1.5, spanGaps: true }))],
+      axes: [{ stroke: '#999' }, { stroke: '#999' }],
+    }, data, el);
+  } else charts[id].setData(data);
+}
+
+let procSort = 'cpu';
+$('proc-sort').addEventListener('change', (e) => { procSort = e.target.value; schedule('processes'); });
+function renderProcesses() {
+  const s = snapshot;
+  if (!s) return;
+  $('proc-count').textContent = `(${s.processes.length})`;
+  if (!s.processes.length) {
+    $('processes').innerHTML = '<p class="sub">No active processes</p>';
+    return;
+  }
+  const key = { cpu: (p) => -(p.cpu_percent ?? -1), mem: (p) => -p.rss_mb, pid: (p) => p.pid }[procSort];
+  const groups = new Map();
+  for (const p of s.processes) {
+    const g = p.job_id ?? '';
+    if (!groups.has(g)) groups.set(g, []);
+    groups.get(g).push(p);
+  }
+  const names = [...groups.keys()].sort((a, b) => (a === '' ? 1 : b === '' ? -1 : a.localeCompare(b)));
+  let html = '<table class="grid procs"><thead><tr><th>PID</th><th>Command</th><th>State</th><th>CPU %</th><th>RSS</th><th>Threads</th><th>FDs</th><th>Age</th></tr></thead>';
+  for (const name of names) {
+    const procs = groups.get(name).sort((a, b) => key(a) - key(b));
+    const label = name === '' ? 'System / conductor' : `Job <a href="#/jobs/${encodeURIComponent(name)}">${esc(name)}</a>${procs[0].sheet_num != null ? ` (sheet ${esc(procs[0].sheet_num)})` : ''}`;
+    html += `<tbody><tr class="group"><td colspan="8">${label} · ${procs.length} process(es) · ${mb(procs.reduce((a, p) => a + p.rss_mb, 0))}</td></tr>`;
+    for (const p of procs) {
+      const cmd = String(p.command ?? '');
+      const cpu = p.cpu_percent;
+      html += `<tr data-pid="${p.pid}"><td>${p.pid}</td><td title="${esc(cmd)}">${esc(cmd.length > 60 ? `${cmd.slice(0, 57)}...` : cmd)}</td>
+        <td>${badge(p.state, { R: 'green', S: 'gray', D: 'yellow', Z: 'red', T: 'purple' }[p.state])}</td>
+        <td class="${cpu > 80 ? 'hot' : ''}">${cpu == null ? '—' : cpu.toFixed(1)}</td><td>${mb(p.rss_mb)}</td>
+        <td>${p.threads ?? '—'}</td><td>${p.open_fds ?? '—'}</td><td>${age(p.age_seconds)}</td></tr>`;
+    }
+    html += '</tbody>';
+  }
+  $('processes').innerHTML = `${html}</table>`;
+}
+
+/* ---------- jobs list ---------- */
+let jobs = [];
+let jobsFetch = null;
+function refreshJobs() {
+  if (jobsFetch) return;
+  jobsFetch = setTimeout(async () => {
+    try {
+      const r = await fetch(api('jobs', { limit: 50 }));
+      if (r.ok) {
+        const body = await r.json();
+        jobs = body.jobs;
+        $('jobs-count').textContent = `(${body.total})`;
+        schedule('jobs');
+      }
+    } catch { /* the next event retries */ }
+    jobsFetch = null;
+  }, 200);
+}
+function renderJobs() {
+  const rows = jobs.map((j) => {
+    const pct = j.total_sheets ? Math.round((j.completed_sheets / j.total_sheets) * 100) : 0;
+    const end = j.ended_at ?? Date.now() / 1000;
+    return `<tr data-job="${esc(j.job_id)}"><td><a href="#/jobs/${encodeURIComponent(j.job_id)}">${esc(j.name)}</a><div class="sub">${esc(j.job_id)}</div></td>
+      <td class="status">${badge(j.status, STATUS_COLOR[j.status])}</td>
+      <td><div class="bar"><div class="blue" style="width:${pct}%"></div></div><span class="sub">${j.completed_sheets}/${j.total_sheets}</span></td>
+      <td>${clock(j.submitted_at)}</td><td>${j.started_at ? age(end - j.started_at) : '—'}</td></tr>`;
+  });
+  $('jobs-table').tBodies[0].innerHTML = rows.join('') || '<tr><td colspan="5" class="sub">No jobs yet — submit one: <code>mzt submit -- echo hello</code></td></tr>';
+}
+
+/* ---------- timelines ---------- */
+const timeline = [];
+const allEvents = [];
+function pushCapped(list, item, max) {
+  list.push(item);
+  if (list.length > max) list.splice(0, list.length - max);
+}
+function summarize(e) {
+  const d = e.data || {};
+  const bits = [];
+  for (const k of ['status', 'reason', 'exit_code', 'signal', 'pid', 'level', 'kind', 'message', 'name', 'error']) {
+    if (d[k] !== undefined && d[k] !== null && typeof d[k] !== 'object') bits.push(`${k}=${d[k]}`);
+  }
+  if (!bits.length) {
+    const j = JSON.stringify(d);
+    return j.length > 120 ? `${j.slice(0, 117)}...` : j;
+  }
+  return bits.join(' ');
+}
+function renderTimeline(el, list, max) {
+  if (!el) return;
+  el.innerHTML = list.slice(-max).reverse().map((e) => {
+    const kind = e.type.split('.')[0];
+    return `<li class="ev ${esc(kind)}" data-seq="${e.seq}"><span class="ts">${clock(e.ts)}</span> <span class="seq">#${e.seq}</span>
+      <span class="type">${esc(e.type)}</span>${e.job_id ? ` <a href="#/jobs/${encodeURIComponent(e.job_id)}">${esc(e.job_id)}</a>` : ''}${e.sheet_num != null ? ` <span class="sub">sheet ${e.sheet_num}</span>` : ''}
+      <span class="sub">${esc(summarize(e))}</span></li>`;
+  }).join('');
+}
+
+let rateCount = 0;
+setInterval(() => { $('events-rate').textContent = rateCount ? `(${rateCount} ev/s)` : ''; rateCount = 0; }, 1000);
+
+function onDurable(e) {
+  if (!e || typeof e.seq !== 'number') return;
+  if (probe.received.size >= 5000) probe.received.delete(probe.received.keys().next().value);
+  probe.received.set(e.seq, Date.now());
+  rateCount++;
+  pushCapped(timeline, e, TIMELINE_MAX);
+  pushCapped(allEvents, e, ALL_EVENTS_MAX);
+  schedule('timeline');
+  if (route.view === 'events') schedule('allEvents');
+  if (e.type.startsWith('job.') || e.type.startsWith('sheet.')) refreshJobs();
+}
+
+function startEvents() {
+  // Every durable event type arrives under its own SSE name: listen to the families we know,
+  // plus the generic "message" for anything else.
+  const handlers = { lagged: () => {}, conductor: (d) => { setConnected(d.connected); if (d.connected) refreshJobs(); } };
+  for (const t of KNOWN_TYPES) handlers[t] = onDurable;
+  liveStream(() => api('events', { tail: 200 }), handlers, { onOpen: refreshJobs });
+}
+/* SSE events are named by event type and EventSource dispatches by name: the server lists the
+ * types (from protocol/schemas/events.json); this copy is only the fallback. */
+let KNOWN_TYPES = [
+  'daemon.started', 'daemon.stopping', 'job.submitted', 'job.queued', 'job.started', 'job.completed', 'job.failed',
+  'job.cancelled', 'job.interrupted', 'sheet.started', 'sheet.completed', 'sheet.failed',
+];
+
+/* ---------- job page ---------- */
+let jobStreams = [];
+let job = null;
+let jobEvents = [];
+let logLines = [];
+let jobFetch = null;
+function openJob(id) {
+  for (const s of jobStreams) s.close();
+  job = { job_id: id, status: 'loading', sheets: [] };
+  jobEvents = [];
+  logLines = [];
+  $('log').textContent = '';
+  schedule('job');
+  schedule('jobEvents');
+  const fetchJob = () => {
+    if (jobFetch) return;
+    jobFetch = setTimeout(async () => {
+      jobFetch = null;
+      const r = await fetch(api(`jobs/${encodeURIComponent(id)}`)).catch(() => null);
+      if (r?.ok) { job = await r.json(); schedule('job'); }
+      else if (r) { job = { job_id: id, status: 'unknown', sheets: [], error: (await r.json().catch(() => ({}))).error }; schedule('job'); }
+    }, 100);
+  };
+  fetchJob();
+  const onJobEvent = (e) => { pushCapped(jobEvents, e, ALL_EVENTS_MAX); schedule('jobEvents'); };
+  const handlers = {
+    job_status: (d) => { job = { ...job, ...d }; schedule('job'); fetchJob(); },
+    job_finished: (d) => { job = { ...job, status: d.final_status }; schedule('job'); fetchJob(); statusStream.close(); },
+  };
+  for (const t of KNOWN_TYPES) handlers[t] = onJobEvent;
+  const statusStream = liveStream(() => api(`jobs/${encodeURIComponent(id)}/stream`), handlers);
+  const logStream = liveStream(() => api(`jobs/${encodeURIComponent(id)}/logs`, { tail_lines: 500, follow: $('log-follow').checked }), {
+    log: (d) => { logLines.push(d); probe.logLines++; if (logLines.length > LOG_MAX_LINES) logLines.splice(0, logLines.length - LOG_MAX_LINES); schedule('log'); },
+    log_complete: () => logStream.close(),
+  });
+  jobStreams = [statusStream, logStream];
+  $('job-download').href = api(`jobs/${encodeURIComponent(id)}/logs/static`);
+}
+function renderJob() {
+  if (!job) return;
+  $('job-title').textContent = job.name && job.name !== job.job_id ? `${job.name} (${job.job_id})` : job.job_id;
+  const st = $('job-status');
+  st.className = `badge ${STATUS_COLOR[job.status] || 'gray'}`;
+  st.textContent = job.status;
+  const pct = job.total_sheets ? Math.round((job.completed_sheets / job.total_sheets) * 100) : 0;
+  $('job-bar').style.width = `${pct}%`;
+  $('job-bar').className = 'blue';
+  $('job-sub').textContent = job.error ?? `${job.completed_sheets ?? 0}/${job.total_sheets ?? '?'} sheets · submitted ${clock(job.submitted_at)}${job.reason ? ` · ${job.reason}` : ''}`;
+  $('sheets-table').tBodies[0].innerHTML = (job.sheets || []).map((s) => `<tr><td>${s.sheet_num}</td><td>${esc(s.name ?? '')}</td>
+    <td>${badge(s.status, STATUS_COLOR[s.status])}</td><td>${s.pid ?? '—'}</td><td>${s.exit_code ?? (s.signal ? esc(s.signal) : '—')}</td>
+    <td>${s.duration_seconds != null ? age(s.duration_seconds) : '—'}</td><td><code>${esc((s.argv || []).join(' '))}</code></td></tr>`).join('');
+}
+function renderLog() {
+  const el = $('log');
+  const atBottom = el.scrollTop + el.clientHeight >= el.scrollHeight - 20;
+  el.innerHTML = logLines.map((l) => `<span class="${esc(l.stream || '')}">${esc(l.line)}</span>`).join('\n');
+  if (atBottom) el.scrollTop = el.scrollHeight;
+}
+
+/* ---------- routing ---------- */
+const route = { view: 'overview' };
+function onRoute() {
+  const h = location.hash || '#/';
+  const m = /^#\/jobs\/(.+)$/.exec(h);
+  route.view = m ? 'job' : h === '#/events' ? 'events' : 'overview';
+  $('view-overview').classList.toggle('hidden', route.view !== 'overview');
+  $('view-job').classList.toggle('hidden', route.view !== 'job');
+  $('view-events').classList.toggle('hidden', route.view !== 'events');
+  if (route.view === 'job') openJob(decodeURIComponent(m[1]));
+  else {
+    for (const s of jobStreams) s.close();
+    jobStreams = [];
+  }
+  if (route.view === 'events') schedule('allEvents');
+}
+window.addEventListener('hashchange', onRoute);
+
+fetch(api('event-types'))
+  .then((r) => (r.ok ? r.json() : null))
+  .then((body) => { if (body?.types?.length) KNOWN_TYPES = body.types; })
+  .catch(() => undefined)
+  .finally(() => {
+    startMonitor();
+    startEvents();
+    refreshJobs();
+    onRoute();
+  });
