@@ -156,6 +156,8 @@ export class DashboardServer {
     if (this.stoppingFlag) return;
     this.stoppingFlag = true;
     await this.bridge.stop();
+    // Each stream writes its own bridge_stopped and ends; give them a moment before forcing.
+    for (let waited = 0; this.sse.size > 0 && waited < 1000; waited += 20) await new Promise((r) => setTimeout(r, 20));
     for (const s of this.sse) s.end();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
@@ -189,6 +191,9 @@ export class DashboardServer {
     res.setHeader('x-content-type-options', 'nosniff');
     res.setHeader('referrer-policy', 'no-referrer');
     let url: URL;
+    // Route on the path as sent: URL parsing would resolve "/api/jobs/.." to "/api/", and a
+    // job id of ".." must be refused as such.
+    const pathname = (req.url ?? '/').split('?')[0]!;
     try {
       url = new URL(req.url ?? '/', 'http://dashboard.invalid');
     } catch {
@@ -207,31 +212,31 @@ export class DashboardServer {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         throw new HttpError(405, `method ${req.method} not allowed: the dashboard is read-only`, { allow: 'GET, HEAD' });
       }
-      const asset = STATIC[url.pathname];
+      const asset = STATIC[pathname];
       if (asset) {
         await serveFile(res, asset.file, asset.type);
         return;
       }
-      if (url.pathname === '/api/event-types') {
+      if (pathname === '/api/event-types') {
         // SSE events are named by type and EventSource listens by name: the page asks for the list.
         sendJson(res, 200, { types: eventTypes() });
         return;
       }
-      if (url.pathname === '/api/status') {
+      if (pathname === '/api/status') {
         sendJson(res, 200, await this.status());
         return;
       }
       for (const [pattern, handler] of ROUTES) {
-        const m = pattern.exec(url.pathname);
+        const m = pattern.exec(pathname);
         if (!m) continue;
         await handler(this.ctx, { req, res, url, query: url.searchParams, params: { ...(m.groups ?? {}) } });
         return;
       }
-      throw new HttpError(404, `no such page or API route: ${url.pathname}`);
+      throw new HttpError(404, `no such page or API route: ${pathname.slice(0, 200)}`);
     } catch (err) {
       const status = err instanceof HttpError ? err.status : err instanceof TooManyConsumers ? 503 : 500;
       const headers = err instanceof HttpError ? err.headers : {};
-      if (status === 500) this.options.log?.(`dashboard: ${req.method} ${url.pathname} failed: ${(err as Error).stack ?? err}`);
+      if (status === 500) this.options.log?.(`dashboard: ${req.method} ${pathname} failed: ${(err as Error).stack ?? err}`);
       if (!res.headersSent) sendError(res, status, (err as Error).message, headers);
       else res.end();
     }

@@ -101,12 +101,18 @@ export async function jobStream(ctx: RouteContext, r: RouteRequest): Promise<voi
   sse.send('job_status', summary(first));
   let lastStatusAt = Date.now();
   let finished = false;
+  let sentUpTo = since;
   const finish = (job: JobRecord) => {
     sse.send('job_finished', { job_id: job.job_id, final_status: job.status, reason: job.reason ?? null });
     finished = true;
     return true;
   };
   try {
+    if (TERMINAL.has(first.status) && since >= first.last_seq) {
+      // Resumed after the job's last event: nothing more will come.
+      finish(first);
+      return;
+    }
     await pumpEvents({
       sse,
       bridge: ctx.bridge,
@@ -115,6 +121,7 @@ export async function jobStream(ctx: RouteContext, r: RouteRequest): Promise<voi
       jobId,
       heartbeatMs: ctx.heartbeatMs,
       afterEvents: async (events: DurableEnvelope[]) => {
+        sentUpTo = Math.max(sentUpTo, events.at(-1)!.seq);
         const ended = events.some((e) => e.type.startsWith('job.') && TERMINAL.has(e.type.slice(4)));
         if (!ended && Date.now() - lastStatusAt < intervalMs) return false;
         let job: JobRecord;
@@ -125,15 +132,14 @@ export async function jobStream(ctx: RouteContext, r: RouteRequest): Promise<voi
         }
         lastStatusAt = Date.now();
         sse.send('job_status', summary(job));
-        return TERMINAL.has(job.status) ? finish(job) : false;
+        // Finished only once its last event was sent (the rest may still be on the way).
+        return TERMINAL.has(job.status) && sentUpTo >= job.last_seq ? finish(job) : false;
       },
     });
   } finally {
     ctx.bridge.unregister(consumer);
+    sse.end();
   }
-  // A job that had already ended and whose events were all sent before: say so once.
-  if (!finished && !sse.closed && TERMINAL.has(first.status)) finish(first);
-  sse.end();
 }
 
 const LOG_LINE = /^(\S+) (\d+) (out|err|sys) (.*)$/s;
