@@ -233,6 +233,13 @@ export class EventBridge {
     return this.consumers.size;
   }
 
+  /** The longest consumer queue right now (bounded by queueLimit). */
+  maxQueued(): number {
+    let max = 0;
+    for (const c of this.consumers) max = Math.max(max, c.queued);
+    return max;
+  }
+
   eventsPerSecond(): number {
     return this.rate.perSecond();
   }
