@@ -144,7 +144,7 @@ function onSnapshot(s) {
 
 function startMonitor() {
   liveStream(() => api('monitor/stream'), {
-    connected: (d) => { $('source').textContent = d.source; if (d.source !== 'daemon') setConnected(false); },
+    connected: (d) => { $('source').textContent = d.source; setConnected(d.source === 'daemon'); },
     snapshot: onSnapshot,
     conductor: (d) => setConnected(d.connected),
     heartbeat: (d) => { if (d.connected !== undefined && d.connected !== connected && $('source').textContent === 'daemon') setConnected(d.connected); },
@@ -162,7 +162,7 @@ const renderers = {
     const s = snapshot;
     if (!s) return;
     $('c-conductor').innerHTML = `${connected === false ? badge('DOWN', 'red') : badge('UP', 'green')} <span class="sub">pid ${esc(s.daemon_pid)}</span>`;
-    $('c-conductor-sub').textContent = `up ${age(s.conductor_uptime_seconds)} · ${mb(s.daemon_rss_mb)} · ${s.daemon_cpu_percent ?? '—'}% CPU`;
+    $('c-conductor-sub').textContent = `up ${age(s.conductor_uptime_seconds)} · ${mb(s.daemon_rss_mb)} · ${s.daemon_cpu_percent == null ? '—' : s.daemon_cpu_percent.toFixed(1)}% CPU`;
     const pct = s.system_memory_total_mb ? (s.system_memory_used_mb / s.system_memory_total_mb) * 100 : 0;
     $('c-mem').textContent = `${mb(s.system_memory_used_mb)} / ${mb(s.system_memory_total_mb)}`;
     const bar = $('c-mem-bar');

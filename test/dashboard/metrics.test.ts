@@ -1,0 +1,108 @@
+/**
+ * /metrics scraped over HTTP and checked against what the conductor's socket answers at the
+ * same moment (daemon.status, job.list, monitor.snapshot, monitor.resource_report).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DashboardServer } from '../../src/dashboard/server.js';
+import { DaemonClient } from '../../src/ipc/client.js';
+import { useConductor, waitFor } from '../helpers/conductorProcess.js';
+import { httpGet } from '../helpers/sse.js';
+
+const fixture = useConductor({ config: { profiler_interval_seconds: 0.2 } });
+let dashboard: DashboardServer;
+let client: DaemonClient;
+
+beforeAll(async () => {
+  dashboard = new DashboardServer({ home: fixture.home, port: 0 });
+  await dashboard.start();
+  client = await DaemonClient.connect({ socketPath: fixture.conductor.socketPath, reconnect: false });
+  await waitFor(() => dashboard.bridge.connected, 10_000, 'bridge connected');
+});
+
+afterAll(async () => {
+  await client?.close();
+  await dashboard?.stop();
+});
+
+/** Parses the text exposition format into name{labels} → value, checking every line's shape. */
+function parse(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const declared = new Set<string>();
+  for (const line of text.trimEnd().split('\n')) {
+    if (line.startsWith('# HELP ')) continue;
+    const type = /^# TYPE (\w+) (gauge|counter)$/.exec(line);
+    if (type) {
+      declared.add(type[1]!);
+      continue;
+    }
+    const m = /^(\w+)(\{[^}]*\})? (-?[0-9.e+-]+)$/.exec(line);
+    expect(m, `malformed line: ${line}`).not.toBeNull();
+    expect(declared.has(m![1]!), `${m![1]} has no TYPE line`).toBe(true);
+    out.set(`${m![1]}${m![2] ?? ''}`, Number(m![3]));
+  }
+  return out;
+}
+
+describe('/metrics', () => {
+  it('matches the socket: jobs by state, events, pressure, conductor memory, per-job peak RSS', async () => {
+    // A job that holds ~60 MB for a while, so the profiler sees its peak, and one that fails.
+    const big = await client.call('job.submit', {
+      name: 'holder',
+      sheets: [{ argv: [process.execPath, '-e', 'const b = Buffer.alloc(60 * 1024 * 1024, 1); setTimeout(() => b.length, 1500)'] }],
+    });
+    const bad = await client.call('job.submit', { name: 'bad', sheets: [{ argv: ['sh', '-c', 'exit 3'] }] });
+    for (const id of [big.job_id, bad.job_id]) {
+      await waitFor(async () => !['queued', 'running'].includes((await client.call('job.get', { job_id: id })).status), 15_000, `${id} ended`);
+    }
+    await waitFor(async () => (await client.call('monitor.resource_report', { job_id: big.job_id })).peak_rss_mb > 50, 5000, 'peak recorded');
+
+    const before = await client.call('daemon.status', {});
+    const res = await httpGet(`http://127.0.0.1:${dashboard.port}/metrics`);
+    const after = await client.call('daemon.status', {});
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const m = parse(res.body);
+
+    expect(m.get('mzt_up')).toBe(1);
+    const events = m.get('mzt_events_total')!;
+    expect(events).toBeGreaterThanOrEqual(before.head_seq);
+    expect(events).toBeLessThanOrEqual(after.head_seq);
+
+    const { jobs } = await client.call('job.list', { limit: 1000 });
+    for (const state of ['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted']) {
+      expect(m.get(`mzt_jobs{state="${state}"}`), state).toBe(jobs.filter((j) => j.status === state).length);
+    }
+    expect(m.get('mzt_jobs{state="completed"}')).toBe(1);
+    expect(m.get('mzt_jobs{state="failed"}')).toBe(1);
+
+    for (const id of [big.job_id, bad.job_id]) {
+      const report = await client.call('monitor.resource_report', { job_id: id });
+      const name = id === big.job_id ? 'holder' : 'bad';
+      expect(m.get(`mzt_job_peak_rss_megabytes{job_id="${id}",name="${name}"}`)).toBe(report.peak_rss_mb);
+      expect(m.get(`mzt_job_cpu_seconds{job_id="${id}",name="${name}"}`)).toBe(report.total_cpu_seconds);
+    }
+    expect(m.get(`mzt_job_peak_rss_megabytes{job_id="${big.job_id}",name="holder"}`)).toBeGreaterThan(50);
+
+    const snap = await client.call('monitor.snapshot', {});
+    expect(m.get(`mzt_pressure_level{level="${snap.pressure_level}"}`)).toBe(['none', 'low', 'medium', 'high', 'critical'].indexOf(snap.pressure_level));
+    // Conductor RSS moves between samples: the scraped value is a real one, close to now.
+    const rss = m.get('mzt_conductor_rss_megabytes')!;
+    expect(rss).toBeGreaterThan(snap.conductor.rss_mb * 0.8);
+    expect(rss).toBeLessThan(snap.conductor.rss_mb * 1.2);
+    expect(m.get('mzt_system_memory_total_megabytes')).toBe(snap.system_memory_total_mb);
+    expect(m.get('mzt_subscriptions')).toBeGreaterThanOrEqual(1); // the bridge's own
+  });
+
+  it('says mzt_up 0 (and nothing made up) when the conductor is unreachable', async () => {
+    const orphan = new DashboardServer({ home: fixture.home, socketPath: '/nonexistent/mzt.sock', port: 0 });
+    await orphan.start();
+    try {
+      const m = parse((await httpGet(`http://127.0.0.1:${orphan.port}/metrics`)).body);
+      expect(m.get('mzt_up')).toBe(0);
+      expect(m.has('mzt_events_total')).toBe(false);
+      expect([...m.keys()].some((k) => k.startsWith('mzt_jobs'))).toBe(false);
+    } finally {
+      await orphan.stop();
+    }
+  });
+});
