@@ -169,6 +169,8 @@ export interface BridgeOptions {
   queueLimit?: number;
   /** Most consumers at once (each is an open SSE response). */
   maxConsumers?: number;
+  /** Bytes the conductor may hold for the bridge before it reports a lag (32 MiB). */
+  maxQueuedBytes?: number;
   log?: (line: string) => void;
 }
 
@@ -326,6 +328,9 @@ export class EventBridge {
       since: this.lastSeq ?? client.server.head_seq,
       include_snapshots: true,
       on_overflow: 'lag',
+      // Room for bursts (the conductor holds this for us); past it, consumers read the log.
+      max_queued_events: 50_000,
+      max_queued_bytes: this.options.maxQueuedBytes ?? 32 * 1024 * 1024,
     });
     for await (const item of sub) {
       if (item.kind === 'event') {
@@ -343,7 +348,11 @@ export class EventBridge {
         this.rate.add(1);
         for (const c of this.consumers) c.pushEvent(event as DurableEnvelope);
       } else if (item.kind === 'lagged') {
-        if (item.lost > 0) for (const c of this.consumers) c.markGap(item.resume_from, 'bridge_lagged');
+        if (item.lost > 0) {
+          // The lost range is in the log: every consumer reads it from there.
+          for (const c of this.consumers) c.markGap(item.resume_from, 'bridge_lagged');
+          this.lastSeq = Math.max(this.lastSeq ?? 0, item.resume_from + item.lost - 1);
+        }
       }
     }
   }

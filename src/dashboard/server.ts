@@ -37,6 +37,8 @@ export interface DashboardOptions {
   maxDownloadBytes?: number;
   /** Events one SSE stream may have queued before it reads from the log instead. */
   queueLimit?: number;
+  /** See BridgeOptions.maxQueuedBytes. */
+  bridgeMaxQueuedBytes?: number;
   log?: (line: string) => void;
 }
 
@@ -102,7 +104,13 @@ export class DashboardServer {
     }
     this.token = options.token || (loopback ? undefined : crypto.randomBytes(18).toString('base64url'));
     this.maxSse = options.maxSseClients ?? 64;
-    this.bridge = new EventBridge({ socketPath, queueLimit: options.queueLimit, maxConsumers: this.maxSse, log: options.log });
+    this.bridge = new EventBridge({
+      socketPath,
+      queueLimit: options.queueLimit,
+      maxConsumers: this.maxSse,
+      maxQueuedBytes: options.bridgeMaxQueuedBytes,
+      log: options.log,
+    });
     this.ctx = {
       bridge: this.bridge,
       paths: this.paths,

@@ -5,13 +5,14 @@
  * resumes), and a browser stops reading (its queue stays bounded; it is told it lagged and
  * then gets every event from the log).
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DashboardServer } from '../../src/dashboard/server.js';
 import { DaemonClient } from '../../src/ipc/client.js';
 import { MonitorStorage } from '../../src/storage/monitorStorage.js';
-import { makeHome, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { CLI, makeHome, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
 import { httpGet, openSse } from '../helpers/sse.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -19,7 +20,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(opts: { start?: boolean; queueLimit?: number } = {}) {
+async function setup(opts: { start?: boolean; queueLimit?: number; bridgeMaxQueuedBytes?: number } = {}) {
   const home = makeHome();
   cleanups.push(() => removeHome(home));
   let conductor: RunningConductor | undefined;
@@ -31,7 +32,7 @@ async function setup(opts: { start?: boolean; queueLimit?: number } = {}) {
   };
   if (opts.start !== false) await start();
   cleanups.push(() => conductor?.stop());
-  const dashboard = new DashboardServer({ home, port: 0, heartbeatMs: 500, queueLimit: opts.queueLimit });
+  const dashboard = new DashboardServer({ home, port: 0, heartbeatMs: 500, queueLimit: opts.queueLimit, bridgeMaxQueuedBytes: opts.bridgeMaxQueuedBytes });
   await dashboard.start();
   cleanups.push(() => dashboard.stop());
   return { home, dashboard, base: `http://127.0.0.1:${dashboard.port}`, start, conductor: () => conductor! };
@@ -167,5 +168,28 @@ describe('a browser that stops reading', () => {
     expect(lagged?.data).toMatchObject({ reason: 'slow_consumer', reading_from_log: true });
     await client.close();
     slow.close();
+  }, 60_000);
+});
+
+describe('the bridge itself falls behind', () => {
+  it('the conductor reports the lag, and every stream reads the lost range from the log', async () => {
+    const t = await setup({ bridgeMaxQueuedBytes: 65_536 });
+    await waitFor(() => t.dashboard.bridge.connected, 10_000, 'bridge');
+    const sse = await openSse(`${t.base}/api/events?types=debug.`);
+    await sse.waitFor((e) => e.event === 'connected');
+    // spawnSync blocks this process (and so the bridge) while another process makes a
+    // 4 MB burst: the conductor cannot hold it within the bridge's 64 KiB bound.
+    const r = spawnSync(process.execPath, [CLI, 'call', 'debug.emit', JSON.stringify({ count: 4000, size: 1024 })], {
+      env: { ...process.env, MZT_HOME: t.home },
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const { first_seq, last_seq } = JSON.parse(r.stdout);
+    await sse.waitFor((e) => e.data?.seq === last_seq, 20_000);
+    const lagged = sse.events.find((e) => e.event === 'lagged');
+    expect(lagged?.data.reason).toBe('bridge_lagged');
+    const seqs = sse.events.filter((e) => e.id !== undefined).map((e) => Number(e.id));
+    expect(seqs).toEqual(Array.from({ length: 4000 }, (_, i) => first_seq + i));
+    sse.close();
   }, 60_000);
 });
