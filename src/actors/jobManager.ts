@@ -13,7 +13,7 @@ import { isValidJobId } from '../conductor/paths.js';
 import { JobLog } from './jobLog.js';
 import { jobMachine } from './jobMachine.js';
 import { jobManagerMachine } from './jobManagerMachine.js';
-import { spawnSheet as realSpawnSheet, type SheetHandle, type SheetOutcome, type SpawnSheet } from './sheetProcess.js';
+import { readOomKillCount, spawnSheet as realSpawnSheet, type SheetHandle, type SheetOutcome, type SpawnSheet } from './sheetProcess.js';
 
 export interface JobManagerConfig {
   max_concurrent_jobs: number;
@@ -223,6 +223,9 @@ export class JobManager {
     const spec = job.spec.sheets[sheetNum - 1]!;
     const cwd = spec.cwd ?? job.spec.cwd ?? process.cwd();
     const timeout = spec.timeout_seconds ?? this.config.default_sheet_timeout_seconds;
+    const base = { job_id: jobId, sheet_num: sheetNum };
+    const oomKillsBefore = readOomKillCount();
+    let pid: number | undefined;
     const handle = this.spawn({
       argv: spec.argv,
       cwd,
@@ -231,9 +234,13 @@ export class JobManager {
       killGraceSeconds: this.config.kill_grace_seconds,
       sheetNum,
       log: job.log,
+      onSignalSent: (signal, why) => {
+        const reason = why === 'timeout' ? 'timeout' : (this.stopKind(jobId) ?? 'cancelled');
+        void this.record({ type: 'process.kill', ...base, data: { pid: pid ?? null, pgid: pid ?? null, signal, reason } });
+      },
     });
+    pid = handle.pid;
     job.sheet = { num: sheetNum, handle };
-    const base = { job_id: jobId, sheet_num: sheetNum };
     if (handle.pid !== undefined) {
       job.log.write(sheetNum, 'sys', `sheet ${sheetNum} started pid=${handle.pid} argv=${JSON.stringify(spec.argv)} cwd=${cwd}`);
       void this.record({ type: 'sheet.started', ...base, data: { pid: handle.pid, argv: spec.argv, cwd } });
@@ -242,7 +249,32 @@ export class JobManager {
     const outcome = await handle.done;
     job.sheet = undefined;
     const end = { exit_code: outcome.exit_code, signal: outcome.signal, duration_seconds: outcome.duration_seconds };
-    if (handle.pid !== undefined) void this.record({ type: 'process.exit', ...base, data: { pid: handle.pid, ...end } });
+    if (handle.pid !== undefined) {
+      void this.record({ type: 'process.exit', ...base, data: { pid: handle.pid, ...end } });
+      if (outcome.signal) {
+        // Signals the conductor sent itself (cancel, timeout, shutdown) versus anyone else's.
+        const byConductor = outcome.reason === 'timeout' || outcome.reason === 'stopped';
+        void this.record({ type: 'process.signal', ...base, data: { pid: handle.pid, signal: outcome.signal, by_conductor: byConductor } });
+        // A SIGKILL nobody here sent: the OOM killer if the kernel's count rose meanwhile (it
+        // counts machine-wide, so "while the sheet ran" is the evidence, not proof); a likely
+        // one where the count cannot be read; someone's `kill -9` otherwise.
+        const after = outcome.signal === 'SIGKILL' && !byConductor ? readOomKillCount() : null;
+        if (outcome.signal === 'SIGKILL' && !byConductor && (oomKillsBefore === null || after === null || after > oomKillsBefore)) {
+          const confirmed = oomKillsBefore !== null && after !== null;
+          void this.record({
+            type: 'process.oom',
+            ...base,
+            data: {
+              pid: handle.pid,
+              confirmed,
+              evidence: confirmed
+                ? `the kernel's oom_kill count rose from ${oomKillsBefore} to ${after} while the sheet ran`
+                : 'SIGKILL not sent by the conductor; the kernel OOM count is not readable here',
+            },
+          });
+        }
+      }
+    }
     job.log.write(
       sheetNum,
       'sys',

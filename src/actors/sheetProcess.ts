@@ -3,6 +3,7 @@
  * timeout reach the whole tree: SIGTERM to the group, SIGKILL after a grace period.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import type { JobLog } from './jobLog.js';
 
 export interface SheetRun {
@@ -13,6 +14,8 @@ export interface SheetRun {
   killGraceSeconds: number;
   sheetNum: number;
   log: JobLog;
+  /** Told of every signal the conductor sends the sheet's group (cancel, timeout, escalation). */
+  onSignalSent?: (signal: NodeJS.Signals, why: 'timeout' | 'stopped') => void;
 }
 
 export interface SheetOutcome {
@@ -33,11 +36,26 @@ export interface SheetHandle {
 
 export type SpawnSheet = (run: SheetRun) => SheetHandle;
 
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
+/** True when the signal was delivered (false: the group is already gone). */
+function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
   try {
     process.kill(-pid, signal);
+    return true;
   } catch {
-    /* the group is already gone */
+    return false;
+  }
+}
+
+/**
+ * The kernel's count of OOM kills since boot (/proc/vmstat `oom_kill`), or null where it is
+ * not available. A sheet killed by SIGKILL while this count rose was most likely OOM-killed.
+ */
+export function readOomKillCount(file = '/proc/vmstat'): number | null {
+  try {
+    const m = /^oom_kill (\d+)$/m.exec(fs.readFileSync(file, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
   }
 }
 
@@ -55,8 +73,10 @@ export const spawnSheet: SpawnSheet = (run) => {
   const stopGroup = (why: 'timeout' | 'stopped') => {
     if (reason || child.pid === undefined) return;
     reason = why;
-    signalGroup(child.pid, 'SIGTERM');
-    killTimer = setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), run.killGraceSeconds * 1000);
+    if (signalGroup(child.pid, 'SIGTERM')) run.onSignalSent?.('SIGTERM', why);
+    killTimer = setTimeout(() => {
+      if (signalGroup(child.pid!, 'SIGKILL')) run.onSignalSent?.('SIGKILL', why);
+    }, run.killGraceSeconds * 1000);
   };
   const timeout = setTimeout(() => stopGroup('timeout'), run.timeoutSeconds * 1000);
 

@@ -17,6 +17,8 @@ export interface ResourceReport {
   unique_pid_count: number;
   process_spawn_count: number;
   process_exit_count: number;
+  /** Signals the conductor sent (SIGTERM on cancel/timeout, SIGKILL after the grace period). */
+  process_kill_count: number;
   sheet_metrics: Record<string, { peak_rss_mb: number; max_cpu_percent: number; cpu_seconds: number }>;
   signals: Array<{ sheet_num: number; signal: string; by_conductor: boolean }>;
   oom_kills: number;
@@ -29,14 +31,23 @@ export function buildResourceReport(jobId: string, job: JobRecord | undefined, c
   const spawns = events.filter((e) => e.type === 'process.spawn').length;
   const exits = events.filter((e) => e.type === 'process.exit').length;
   const signals: ResourceReport['signals'] = [];
-  for (const s of job?.sheets ?? []) {
-    if (!s.signal) continue;
-    // Signals the conductor sent itself: cancel, timeout, shutdown.
-    const byConductor = ['cancelled', 'timed_out', 'interrupted'].includes(s.status);
-    signals.push({ sheet_num: s.sheet_num, signal: s.signal, by_conductor: byConductor });
+  const signalEvents = events.filter((e) => e.type === 'process.signal');
+  const kills = events.filter((e) => e.type === 'process.kill').length;
+  let oom: number;
+  if (signalEvents.length > 0 || events.some((e) => e.type === 'process.kill' || e.type === 'process.oom')) {
+    for (const e of signalEvents) {
+      signals.push({ sheet_num: e.sheet_num ?? 0, signal: String(e.data.signal), by_conductor: e.data.by_conductor === true });
+    }
+    oom = events.filter((e) => e.type === 'process.oom').length;
+  } else {
+    // Jobs recorded before process.signal existed: derive from the sheets.
+    for (const s of job?.sheets ?? []) {
+      if (!s.signal) continue;
+      const byConductor = ['cancelled', 'timed_out', 'interrupted'].includes(s.status);
+      signals.push({ sheet_num: s.sheet_num, signal: s.signal, by_conductor: byConductor });
+    }
+    oom = signals.filter((s) => s.signal === 'SIGKILL' && !s.by_conductor).length;
   }
-  // A SIGKILL the conductor did not send is most likely the kernel's OOM killer.
-  const oom = signals.filter((s) => s.signal === 'SIGKILL' && !s.by_conductor).length;
   const sheetMetrics: ResourceReport['sheet_metrics'] = {};
   for (const c of costs) {
     if (c.sheet_num === null) continue;
@@ -69,10 +80,10 @@ export function buildResourceReport(jobId: string, job: JobRecord | undefined, c
       }
     }
   }
-  lines.push(`  Signals sent: ${signals.length}`);
-  for (const s of signals.slice(0, 10)) lines.push(`    Sheet ${s.sheet_num}: ${s.signal}${s.by_conductor ? ' (by the conductor)' : ''}`);
+  lines.push(`  Signals received: ${signals.length}`);
+  for (const s of signals.slice(0, 10)) lines.push(`    Sheet ${s.sheet_num}: ${s.signal}${s.by_conductor ? ' (sent by the conductor)' : ''}`);
   lines.push(`  OOM events: ${oom}`);
-  if (spawns > 0) lines.push(`  Process lifecycle: ${spawns} spawns, ${exits} exits`);
+  if (spawns > 0 || kills > 0) lines.push(`  Process lifecycle: ${spawns} spawns, ${exits} exits, ${kills} signals sent by the conductor`);
   lines.push('');
 
   return {
@@ -85,6 +96,7 @@ export function buildResourceReport(jobId: string, job: JobRecord | undefined, c
     unique_pid_count: pids,
     process_spawn_count: spawns,
     process_exit_count: exits,
+    process_kill_count: kills,
     sheet_metrics: sheetMetrics,
     signals,
     oom_kills: oom,
