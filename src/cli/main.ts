@@ -146,7 +146,11 @@ function buildProgram(): Command {
           }
           await new Promise((r) => setTimeout(r, 100));
         }
-        process.stdout.write(`conductor started (pid ${child.pid}), socket ${p.socketPath}, log ${p.logFile}\n`);
+        const status = await withClient((c) => c.call('daemon.status', {})).catch(() => undefined);
+        process.stdout.write(
+          `conductor started (pid ${child.pid}), socket ${p.socketPath}, log ${p.logFile}` +
+            `${status?.dashboard_url ? `\ndashboard ${status.dashboard_url}` : ''}\n`,
+        );
         return;
       }
       const { runConductor } = await import('../conductor/main.js');

@@ -16,7 +16,7 @@ import { TEST_OUTPUT, launchChromium } from '../helpers/browser.js';
 
 const fixture = useConductor({
   env: { MZT_DEBUG_METHODS: '1' },
-  config: { dashboard_enabled: true, dashboard_port: 0, profiler_interval_seconds: 0.5 },
+  config: { dashboard_enabled: true, dashboard_port: 0, profiler_interval_seconds: 0.5, max_processes: 2000 },
 });
 let browser: Browser;
 let page: Page;
@@ -111,5 +111,29 @@ describe('dashboard page', () => {
     const evalMs = Date.now() - t1;
     console.log(`5,000-event burst reached the page in ${burstMs} ms; page round trip afterwards ${evalMs} ms`);
     fs.writeFileSync(path.join(TEST_OUTPUT, 'browser-latency.json'), JSON.stringify({ ...summary, burst_5000_ms: burstMs, eval_after_burst_ms: evalMs }, null, 2));
+  });
+
+  it('shows hundreds of processes tagged by their job and stays responsive', async () => {
+    const out = cli('submit', '--name', 'many', '--', 'sh', '-c', 'for i in $(seq 200); do sleep 30 & done; wait');
+    const jobId = /^(\S+)/.exec(out)![1]!;
+    try {
+      await page.waitForFunction(
+        (id) => ((window as any).mzt.lastSnapshot?.processes ?? []).filter((p: any) => p.job_id === id).length >= 200,
+        jobId,
+        { timeout: 20_000 },
+      );
+      await expect.poll(() => page.locator('#processes tr[data-pid]').count(), { timeout: 5000 }).toBeGreaterThanOrEqual(201);
+      expect(await page.textContent('#processes')).toContain(`Job ${jobId}`);
+      // Time the page's own render of one snapshot with ~200 rows, in the page.
+      const renderMs = await page.evaluate(() => {
+        const t0 = performance.now();
+        (window as any).mzt.render('processes');
+        return performance.now() - t0;
+      });
+      console.log(`process table render with ${await page.locator('#processes tr[data-pid]').count()} rows: ${renderMs.toFixed(1)} ms`);
+      await page.screenshot({ path: path.join(TEST_OUTPUT, 'dashboard-processes.png'), fullPage: false });
+    } finally {
+      await client.call('job.cancel', { job_id: jobId });
+    }
   });
 });

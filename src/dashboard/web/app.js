@@ -12,7 +12,7 @@ const LOG_MAX_LINES = 5000;
 const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'interrupted']);
 
 /** What the browser test reads: when each event seq arrived, and the latest snapshot. */
-const probe = (window.mzt = { received: new Map(), snapshots: 0, lastSnapshot: null, logLines: 0 });
+const probe = (window.mzt = { received: new Map(), snapshots: 0, lastSnapshot: null, logLines: 0, render: (part) => renderers[part]() });
 
 const $ = (id) => document.getElementById(id);
 
