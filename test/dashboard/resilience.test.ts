@@ -193,3 +193,33 @@ describe('the bridge itself falls behind', () => {
     sse.close();
   }, 60_000);
 });
+
+describe('the conductor is down', () => {
+  it('job list → 503 naming it; a finished job’s log is still served from disk; unknown → 404', async () => {
+    const t = await setup();
+    await waitFor(() => t.dashboard.bridge.connected, 10_000, 'bridge');
+    const client = await DaemonClient.connect({ socketPath: t.conductor().socketPath, reconnect: false });
+    const { job_id } = await client.call('job.submit', { sheets: [{ argv: ['sh', '-c', 'echo kept-on-disk'] }] });
+    await waitFor(async () => (await client.call('job.get', { job_id })).status === 'completed', 10_000, 'completed');
+    await client.close();
+    await t.conductor().stop();
+    await waitFor(() => !t.dashboard.bridge.connected, 5000, 'bridge down');
+
+    const list = await httpGet(`${t.base}/api/jobs`);
+    expect(list.status).toBe(503);
+    expect(JSON.parse(list.body).error).toMatch(/conductor is not running .*mzt conductor start/);
+    expect((await httpGet(`${t.base}/api/jobs/${job_id}/stream`)).status).toBe(503);
+
+    const logs = await openSse(`${t.base}/api/jobs/${job_id}/logs?follow=false`);
+    await logs.ended;
+    expect(logs.events.some((e) => e.event === 'log' && e.data.text === 'kept-on-disk')).toBe(true);
+    expect(logs.events.at(-1)!.event).toBe('log_complete');
+    const dl = await httpGet(`${t.base}/api/jobs/${job_id}/logs/static`);
+    expect(dl.status).toBe(200);
+    expect(dl.body).toContain('kept-on-disk');
+
+    const unknown = await httpGet(`${t.base}/api/jobs/never-was/logs/info`);
+    expect(unknown.status).toBe(404);
+    expect(JSON.parse(unknown.body).error).toMatch(/the conductor is not running, and there is no log for it/);
+  });
+});
