@@ -8,22 +8,15 @@ import type { SystemSnapshot } from '../monitor/snapshot.js';
 export class SnapshotReader {
   private readonly db: Database.Database;
   private readonly latestStmt: Database.Statement;
-  private readonly afterStmt: Database.Statement;
 
   constructor(file: string) {
     this.db = new Database(file, { readonly: true, fileMustExist: true });
     this.latestStmt = this.db.prepare('SELECT body FROM snapshots ORDER BY ts DESC LIMIT 1').pluck();
-    this.afterStmt = this.db.prepare('SELECT body FROM snapshots WHERE ts > ? ORDER BY ts LIMIT ?').pluck();
   }
 
   latest(): SystemSnapshot | undefined {
     const body = this.latestStmt.get() as string | undefined;
     return body ? (JSON.parse(body) as SystemSnapshot) : undefined;
-  }
-
-  /** Snapshots newer than `ts` (Unix seconds), oldest first. */
-  after(ts: number, limit: number): SystemSnapshot[] {
-    return (this.afterStmt.all(ts, limit) as string[]).map((b) => JSON.parse(b) as SystemSnapshot);
   }
 
   close(): void {

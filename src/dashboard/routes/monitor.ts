@@ -13,6 +13,7 @@ import { SnapshotReader } from '../../storage/snapshotReader.js';
 import { ConductorUnavailable } from '../bridge.js';
 import { HttpError, numberParam, sendJson } from '../http.js';
 import type { RouteContext, RouteRequest } from '../context.js';
+import type { SseStream } from '../sse.js';
 
 const SOURCES = ['auto', 'daemon', 'jsonl', 'sqlite'] as const;
 type Source = (typeof SOURCES)[number];
@@ -96,20 +97,11 @@ async function streamFromJsonl(ctx: RouteContext, r: RouteRequest, pollMs: numbe
     };
     const last = tail.lastLine();
     if (last) sendLine(last);
-    let idleSince = Date.now();
-    while (!sse.closed && !ctx.stopping()) {
-      await sleep(pollMs);
-      const lines = tail.readNew();
-      // Only the newest matters to a live view; older lines are history (/api/monitor/history).
-      const newest = lines.at(-1);
-      if (newest) {
-        if (!sendLine(newest)) await sse.drained();
-        idleSince = Date.now();
-      } else if (Date.now() - idleSince >= ctx.heartbeatMs) {
-        sse.send('heartbeat', { ts: Date.now() / 1000, connected: ctx.bridge.connected });
-        idleSince = Date.now();
-      }
-    }
+    // Only the newest line matters to a live view; older ones are history (monitor.history).
+    await pollNewest(ctx, sse, pollMs, () => {
+      const newest = tail.readNew().at(-1);
+      return newest === undefined ? undefined : () => sendLine(newest);
+    });
   } finally {
     sse.end();
   }
@@ -131,28 +123,39 @@ async function streamFromSqlite(ctx: RouteContext, r: RouteRequest, pollMs: numb
       sse.send('snapshot', latest);
       lastTs = latest.timestamp;
     }
-    let idleSince = Date.now();
-    while (!sse.closed && !ctx.stopping()) {
-      await sleep(pollMs);
-      let newer: SystemSnapshot[] = [];
+    await pollNewest(ctx, sse, pollMs, () => {
+      let newest: SystemSnapshot | undefined;
       try {
-        newer = reader.after(lastTs, 100);
+        newest = reader.latest();
       } catch (err) {
         sse.send('error', { error: `cannot read ${ctx.paths.monitorDb}: ${(err as Error).message}` });
       }
-      const newest = newer.at(-1);
-      if (newest) {
-        lastTs = newest.timestamp;
-        if (!sse.send('snapshot', newest)) await sse.drained();
-        idleSince = Date.now();
-      } else if (Date.now() - idleSince >= ctx.heartbeatMs) {
-        sse.send('heartbeat', { ts: Date.now() / 1000, connected: ctx.bridge.connected });
-        idleSince = Date.now();
-      }
-    }
+      if (!newest || newest.timestamp <= lastTs) return undefined;
+      lastTs = newest.timestamp;
+      return () => sse.send('snapshot', newest);
+    });
   } finally {
     reader.close();
     sse.end();
+  }
+}
+
+/**
+ * Every poll interval, asks `next` for something new to send (a function that sends it and
+ * returns write()'s result); a heartbeat after an idle stretch. Ends with the stream.
+ */
+async function pollNewest(ctx: RouteContext, sse: SseStream, pollMs: number, next: () => (() => boolean) | undefined): Promise<void> {
+  let idleSince = Date.now();
+  while (!sse.closed && !ctx.stopping()) {
+    await sleep(pollMs);
+    const send = next();
+    if (send) {
+      if (!send()) await sse.drained();
+      idleSince = Date.now();
+    } else if (Date.now() - idleSince >= ctx.heartbeatMs) {
+      sse.send('heartbeat', { ts: Date.now() / 1000, connected: ctx.bridge.connected });
+      idleSince = Date.now();
+    }
   }
 }
 
