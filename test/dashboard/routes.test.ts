@@ -248,9 +248,13 @@ describe('event stream, heartbeats, limits', () => {
 
 describe('a non-loopback bind', () => {
   it('requires a token (generated and shown in the URL when none is given)', async () => {
-    const open = new DashboardServer({ home: fixture.home, host: '0.0.0.0', port: 0 });
+    const lines: string[] = [];
+    const open = new DashboardServer({ home: fixture.home, host: '0.0.0.0', port: 0, log: (l) => lines.push(l) });
     await open.start();
     try {
+      // Start-up says where it listens, that it is reachable from elsewhere, and how to authenticate.
+      expect(lines.join('\n')).toContain(`dashboard on ${open.url}`);
+      expect(lines.join('\n')).toMatch(/bound to 0\.0\.0\.0, reachable from other machines; every request needs the token/);
       expect(open.token).toMatch(/^[A-Za-z0-9_-]{24}$/);
       expect(open.url).toContain(`?token=${open.token}`);
       const url = `http://127.0.0.1:${open.port}/api/status`;
