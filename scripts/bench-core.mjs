@@ -17,9 +17,13 @@ const EVENTS = opt('events', 1_000_000);
 const SAMPLES = opt('samples', 3000);
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-bench-'));
 const rows = [];
+// --only append|paced|latency|startup: one section (for profiling and quick checks).
+const onlyArg = process.argv.indexOf('--only');
+const ONLY = onlyArg >= 0 ? process.argv[onlyArg + 1] : undefined;
+const section = (name) => ONLY === undefined || ONLY === name;
 
 // --- append: group commit vs one transaction per event --------------------------------------
-{
+if (section('append')) {
   const single = [];
   const group = [];
   for (let run = 0; run < 3; run++) {
@@ -45,8 +49,72 @@ const rows = [];
 }
 
 
+// --- latency, paced: 10k events/s, append → commit → decoded ---------------------------------
+// The producer calls debug.emit every ~1 ms with the events due by then (≈10 per call, so the
+// conductor group-commits them together), and the consumer (same process, other connection)
+// takes each event's latency from the moment its call was made to the moment the DaemonClient
+// iterator handed it over decoded. Events arrive in call order (one producer connection, seq
+// order), so the k-th event received belongs to the k-th event asked for. Includes the request
+// crossing the socket, so an upper bound of append→decoded. Baseline: the same conductor with
+// SQLite's automatic WAL checkpoint inside the commit (MZT_WAL_CHECKPOINT=auto).
+async function pacedLatency(env, { rate = 10_000, seconds = 4, warmupSeconds = 0.5 } = {}) {
+  const home = tmp();
+  const c = await startConductor(home, { MZT_DEBUG_METHODS: '1', ...env });
+  const producer = await DaemonClient.connect({ socketPath: c.socketPath });
+  const consumer = await DaemonClient.connect({ socketPath: c.socketPath });
+  const it = consumer.subscribe({ types: ['debug.'] })[Symbol.asyncIterator]();
+  await it.next(); // caught_up
+  const sentAt = [];
+  const total = Math.round(rate * (seconds + warmupSeconds));
+  const warmup = Math.round(rate * warmupSeconds);
+  const lat = [];
+  const t0 = process.hrtime.bigint();
+  const calls = [];
+  const producing = (async () => {
+    let asked = 0;
+    while (asked < total) {
+      const due = Math.min(total, Math.floor((Number(process.hrtime.bigint() - t0) / 1e9) * rate)) - asked;
+      if (due > 0) {
+        const t = process.hrtime.bigint();
+        for (let k = 0; k < due; k++) sentAt.push(t);
+        asked += due;
+        calls.push(producer.call('debug.emit', { count: due, size: 150 }));
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  })();
+  for (let got = 0; got < total; ) {
+    const { value } = await it.next();
+    if (value.kind !== 'event') continue;
+    const ms = Number(process.hrtime.bigint() - sentAt[got]) / 1e6;
+    if (got >= warmup) lat.push(ms);
+    got++;
+  }
+  await producing;
+  await Promise.all(calls);
+  await producer.close();
+  await consumer.close();
+  await c.stop();
+  fs.rmSync(home, { recursive: true, force: true });
+  return { p50: percentile(lat, 50), p99: percentile(lat, 99), p999: percentile(lat, 99.9), max: Math.max(...lat), n: lat.length };
+}
+if (section('paced')) {
+  const base = [];
+  const ours = [];
+  for (let run = 0; run < 3; run++) {
+    base.push(await pacedLatency({ MZT_WAL_CHECKPOINT: 'auto' }));
+    ours.push(await pacedLatency({}));
+  }
+  const fmt = (xs) =>
+    `p50 ${median(xs.map((x) => x.p50)).toFixed(3)} ms, p99 ${median(xs.map((x) => x.p99)).toFixed(3)} ms, ` +
+    `p99.9 ${median(xs.map((x) => x.p999)).toFixed(3)} ms, max ${median(xs.map((x) => x.max)).toFixed(1)} ms`;
+  const runs = (xs) => xs.map((x) => x.p99.toFixed(2)).join('/');
+  rows.push([`latency paced 10k ev/s, append→decoded, checkpoint in the commit (baseline; p99 per run ${runs(base)})`, fmt(base), '-']);
+  rows.push([`latency paced 10k ev/s, append→decoded, checkpoint in a worker (p99 per run ${runs(ours)})`, fmt(ours), (median(ours.map((x) => x.p99)) / median(base.map((x) => x.p99))).toFixed(2)]);
+}
+
 // --- latency and idle RSS ---------------------------------------------------------------------
-{
+if (section('latency')) {
   const home = tmp();
   const c = await startConductor(home, { MZT_DEBUG_METHODS: '1' });
   await new Promise((r) => setTimeout(r, 3000));
@@ -75,7 +143,7 @@ const rows = [];
 }
 
 // --- startup with a big log --------------------------------------------------------------------
-{
+if (section('startup')) {
   const empty = [];
   const full = [];
   const big = tmp();

@@ -397,3 +397,42 @@ describe('EventStore retention', () => {
     expect(reopened.appendSync({ type: 'test.n' }).event.seq).toBe(11);
   });
 });
+
+describe('EventStore WAL checkpoints', () => {
+  const burst = async (store: EventStore, n: number) => {
+    for (let b = 0; b < n; b += 5000) {
+      const ps: Array<Promise<StoredEvent>> = [];
+      for (let i = 0; i < 5000 && b + i < n; i++) ps.push(store.append({ type: 'test.ckpt', data: { i, pad: 'x'.repeat(150) } }));
+      await Promise.all(ps);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  };
+
+  it('checkpoints in a worker thread, keeps the WAL bounded and loses nothing', async () => {
+    const dbPath = tempDb();
+    // 100 pages between checkpoints: past 800 (~3 MB) the main thread finishes one.
+    const store = EventStore.open(dbPath, { checkpointPages: 100 });
+    await burst(store, 60_000);
+    // The writer's own automatic checkpoint is off; the worker ran them.
+    const db = (store as unknown as { db: Database.Database }).db;
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(store.checkpointStats.done).toBeGreaterThan(0);
+    expect(store.checkpointStats.failed).toBe(0);
+    // Without any checkpoint 60k events of ~200 B leave a WAL of ~17 MB.
+    expect(fs.statSync(`${dbPath}-wal`).size).toBeLessThan(8 * 1024 * 1024);
+    store.close();
+    const reopened = openStore(dbPath);
+    expect(reopened.headSeq).toBe(60_000);
+    expect(seqs(reopened.read(59_990, 100))).toEqual(range(59_991, 60_000));
+  });
+
+  it("'auto' keeps SQLite's automatic checkpoint in the commit", async () => {
+    const dbPath = tempDb();
+    const store = openStore(dbPath, { checkpoint: 'auto' });
+    await burst(store, 20_000);
+    expect(store.checkpointStats.requested).toBe(0);
+    expect(fs.statSync(`${dbPath}-wal`).size).toBeLessThan(6 * 1024 * 1024);
+  });
+
+});
