@@ -53,6 +53,16 @@ export interface RawEventRow {
   bytes: Buffer;
 }
 
+/** Stored events already framed for the socket: what a replay sends, built inside SQLite. */
+export interface FramedPage {
+  /** Events in `frames` (0 when nothing is left after `afterSeq`). */
+  count: number;
+  /** Seq of the last event in `frames`. */
+  lastSeq: number;
+  /** `count` frames back to back: u32 BE length, `prefix`, the stored bytes as they are. */
+  frames: Buffer;
+}
+
 /** Where committed events go (the EventBus fits). Called synchronously, in seq order. */
 export interface CommittedEventSink {
   publish(event: StoredEvent): void;
@@ -214,6 +224,7 @@ export class EventStore {
   private readonly selectFirstSeq: Database.Statement;
   private readonly selectActive: Database.Statement;
   private readonly readStatements = new Map<string, Database.Statement>();
+  private readonly framedStatements = new Map<string, Database.Statement>();
   private readonly writeBatch: (work: CommitWork) => void;
 
   private constructor(db: Database.Database, path: string, options: EventStoreOptions) {
@@ -367,6 +378,20 @@ export class EventStore {
     return rows.map(([seq, type, job_id, bytes]) => ({ seq, type, job_id, bytes }));
   }
 
+  /**
+   * Up to `limit` stored events after `afterSeq`, each framed as `prefix` followed by its
+   * stored bytes (a notification whose last field is the event), concatenated by SQLite in
+   * seq order: one buffer per page instead of one per row, and no row reaches JavaScript.
+   * Throws like readRaw; a page beyond SQLite's blob limit (1e9 bytes) throws too (the caller
+   * can read that page with readRaw).
+   */
+  readFramed(afterSeq: number, limit: number, filter: EventFilter, prefix: Buffer): FramedPage {
+    checkCursor(afterSeq, limit);
+    const { statement, params } = this.readStatement(filter, 'framed');
+    const [count, lastSeq, frames] = statement.get(prefix.length, prefix, afterSeq, ...params, limit) as [number, number | null, Buffer | null];
+    return { count, lastSeq: lastSeq ?? afterSeq, frames: frames ?? Buffer.alloc(0) };
+  }
+
   getJob(jobId: string): JobRecord | undefined {
     const json = this.selectJob.get(jobId) as string | undefined;
     return json === undefined ? undefined : (JSON.parse(json) as JobRecord);
@@ -451,7 +476,7 @@ export class EventStore {
     this.db.close();
   }
 
-  private readStatement(filter: EventFilter): { statement: Database.Statement; params: unknown[] } {
+  private readStatement(filter: EventFilter, shape: 'rows' | 'framed' = 'rows'): { statement: Database.Statement; params: unknown[] } {
     const clauses: string[] = [];
     const params: unknown[] = [];
     let key = '';
@@ -470,12 +495,21 @@ export class EventStore {
       for (const p of prefixes) params.push(...p.params);
       key += `:${prefixes.map((p) => p.kind).join('')}`;
     }
-    const sql = `SELECT seq, type, job_id, payload FROM events WHERE seq > ?${clauses.map((c) => ` AND ${c}`).join('')} ORDER BY seq LIMIT ?`;
+    const where = `seq > ?${clauses.map((c) => ` AND ${c}`).join('')}`;
+    // framed: the frame header is the 4-byte big-endian length of prefix + payload (unhex of
+    // 8 hex digits); || and group_concat keep the bytes as they are, CAST gives them back as a blob.
+    const sql =
+      shape === 'rows'
+        ? `SELECT seq, type, job_id, payload FROM events WHERE ${where} ORDER BY seq LIMIT ?`
+        : `SELECT count(*), max(seq), CAST(group_concat(frame, '' ORDER BY seq) AS BLOB) FROM (` +
+          `SELECT seq, unhex(printf('%08X', length(payload) + ?)) || ? || payload AS frame ` +
+          `FROM events WHERE ${where} ORDER BY seq LIMIT ?)`;
+    const cache = shape === 'rows' ? this.readStatements : this.framedStatements;
     const cacheable = types.length <= MAX_CACHED_TYPE_PREFIXES;
-    let statement = cacheable ? this.readStatements.get(key) : undefined;
+    let statement = cacheable ? cache.get(key) : undefined;
     if (!statement) {
       statement = this.db.prepare(sql).raw(true);
-      if (cacheable) this.readStatements.set(key, statement);
+      if (cacheable) cache.set(key, statement);
     }
     return { statement, params };
   }

@@ -20,6 +20,12 @@ interface Entry {
   prefix: Buffer | undefined;
   body: Buffer;
   owner: QueueOwner | undefined;
+  /** 0: `body` is one frame's body (header added here); n > 0: `body` is n whole frames. */
+  frames: number;
+}
+
+function entrySize(e: Entry): number {
+  return e.frames > 0 ? e.body.length : FRAME_HEADER_BYTES + (e.prefix ? e.prefix.length : 0) + e.body.length;
 }
 
 export interface OutboundLimits {
@@ -72,12 +78,28 @@ export class Outbound {
   push(body: Buffer, prefix?: Buffer, owner?: QueueOwner): void {
     if (this.closed) return;
     const size = FRAME_HEADER_BYTES + (prefix ? prefix.length : 0) + body.length;
-    this.entries.push({ prefix, body, owner });
+    this.entries.push({ prefix, body, owner, frames: 0 });
     this.bytes += size;
     if (owner) {
       owner.queuedEvents += 1;
       owner.queuedBytes += size;
     }
+    this.afterPush();
+  }
+
+  /** Queue `count` frames that are already framed (header included), back to back in `frames`. */
+  pushFrames(frames: Buffer, count: number, owner?: QueueOwner): void {
+    if (this.closed || count === 0) return;
+    this.entries.push({ prefix: undefined, body: frames, owner, frames: count });
+    this.bytes += frames.length;
+    if (owner) {
+      owner.queuedEvents += count;
+      owner.queuedBytes += frames.length;
+    }
+    this.afterPush();
+  }
+
+  private afterPush(): void {
     if (this.bytes > this.limits.hardLimitBytes) {
       this.close();
       this.onHardLimit();
@@ -121,15 +143,26 @@ export class Outbound {
     let end = this.head;
     while (end < this.entries.length) {
       const e = this.entries[end]!;
-      const size = FRAME_HEADER_BYTES + (e.prefix ? e.prefix.length : 0) + e.body.length;
+      const size = entrySize(e);
       if (total > 0 && total + size > this.limits.maxWriteBytes) break;
       total += size;
       end++;
     }
-    const out = Buffer.allocUnsafe(total);
+    // A single pre-framed entry goes out as it is, without a copy.
+    const single = end === this.head + 1 && this.entries[this.head]!.frames > 0 ? this.entries[this.head]!.body : undefined;
+    const out = single ?? Buffer.allocUnsafe(total);
     let at = 0;
     for (let i = this.head; i < end; i++) {
       const e = this.entries[i]!;
+      if (e.frames > 0) {
+        if (!single) e.body.copy(out, at);
+        at += e.body.length;
+        if (e.owner) {
+          e.owner.queuedEvents -= e.frames;
+          e.owner.queuedBytes -= e.body.length;
+        }
+        continue;
+      }
       const bodyLength = (e.prefix ? e.prefix.length : 0) + e.body.length;
       out.writeUInt32BE(bodyLength, at);
       at += FRAME_HEADER_BYTES;

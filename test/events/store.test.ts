@@ -242,6 +242,29 @@ describe('EventStore reads', () => {
     expect(store.read(0, 100)).toEqual(stored.map((s) => s.event));
   });
 
+  it('framed pages are the stored bytes behind the prefix, byte for byte, for every filter', async () => {
+    const store = openStore();
+    await fill(store);
+    // Binary and large payloads too: bytes 0x00 and 0xff must survive SQLite's concatenation.
+    await store.append({ type: 'bin.x', data: { b: Buffer.from([0, 0, 0xff, 0xc1, 0x80, 0]), big: 'é'.repeat(70_000) } });
+    const prefix = Buffer.from([0x93, 0x02, 0xa1, 0x78, 0x00]);
+    const frame = (bytes: Buffer) => {
+      const header = Buffer.alloc(4);
+      header.writeUInt32BE(prefix.length + bytes.length);
+      return Buffer.concat([header, prefix, bytes]);
+    };
+    const filters: EventFilter[] = [{}, { job_id: 'a' }, { types: ['job.'] }, { types: ['job_%'] }, { types: ['bin.', 'job.s'] }, { job_id: 'nope' }];
+    for (const filter of filters) {
+      for (const [after, limit] of [[0, 100], [0, 2], [3, 2], [store.headSeq, 10]] as const) {
+        const rows = store.readRaw(after, limit, filter);
+        const page = store.readFramed(after, limit, filter, prefix);
+        expect(page.count).toBe(rows.length);
+        expect(page.lastSeq).toBe(rows.at(-1)?.seq ?? after);
+        expect(page.frames.equals(Buffer.concat(rows.map((r) => frame(r.bytes))))).toBe(true);
+      }
+    }
+  });
+
   it('filters in SQL agree with matchesFilter, and pages by seq', async () => {
     const store = openStore();
     const all = (await fill(store)).map((s) => s.event);
