@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { median, opt, percentile, rssMb, startConductor } from './benchKit.mjs';
+import Database from 'better-sqlite3';
 import { EventStore } from '../dist/events/store.js';
 import { DaemonClient } from '../dist/index.js';
 
@@ -167,6 +168,47 @@ if (section('startup')) {
   fs.rmSync(big, { recursive: true, force: true });
   rows.push(['start → ready, empty log (baseline)', `${median(empty).toFixed(0)} ms`, '1.00']);
   rows.push([`start → ready, ${EVENTS.toLocaleString('en')} events in the log`, `${median(full).toFixed(0)} ms`, (median(full) / median(empty)).toFixed(2)]);
+}
+
+// --- resume: 1M stored events from seq 0 to a DaemonClient, against a bare raw iteration -------
+// Events of ~256 B like bench-stream's (type, seq, ts, data {i, pad: 150 B}). The baseline
+// iterates the same table (seq, payload) with better-sqlite3 in this process, no conductor.
+if (section('resume')) {
+  const home = tmp();
+  const store = EventStore.open(path.join(home, 'events.db'));
+  for (let b = 0; b < EVENTS; b += 10_000) {
+    const ps = [];
+    for (let i = 0; i < 10_000; i++) ps.push(store.append({ type: 'bench.resume', data: { i, pad: 'x'.repeat(150) } }));
+    await Promise.all(ps);
+  }
+  store.close();
+  const raw = [];
+  const resume = [];
+  let got = 0;
+  const c = await startConductor(home);
+  for (let run = 0; run < 3; run++) {
+    const db = new Database(path.join(home, 'events.db'), { readonly: true });
+    let t = process.hrtime.bigint();
+    let n = 0;
+    for (const row of db.prepare('SELECT seq, payload FROM events ORDER BY seq').raw(true).iterate()) if (row[1]) n++;
+    raw.push(Number(process.hrtime.bigint() - t) / 1e9);
+    db.close();
+    const client = await DaemonClient.connect({ socketPath: c.socketPath });
+    t = process.hrtime.bigint();
+    got = 0;
+    for await (const item of client.subscribe({ since: 0, max_queued_events: 100_000, max_queued_bytes: 64 * 1024 * 1024 })) {
+      if (item.kind === 'event') got++;
+      if (item.kind === 'caught_up') break;
+    }
+    resume.push(Number(process.hrtime.bigint() - t) / 1e9);
+    await client.close();
+  }
+  await c.stop();
+  fs.rmSync(home, { recursive: true, force: true });
+  const r = median(raw);
+  const s = median(resume);
+  rows.push([`bare raw iteration of ${EVENTS.toLocaleString('en')} stored events (resume baseline)`, `${r.toFixed(2)} s`, '1.00']);
+  rows.push([`resume ${got.toLocaleString('en')} events from seq 0 to a DaemonClient (runs ${resume.map((x) => x.toFixed(2)).join('/')} s)`, `${s.toFixed(2)} s (${Math.round(got / s).toLocaleString('en')} ev/s)`, `${(r / s).toFixed(2)} of raw`]);
 }
 
 console.log(`machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'}, node ${process.version}; medians of 3 runs unless noted`);
