@@ -109,14 +109,18 @@ db.pragma('synchronous = NORMAL');
 parentPort.on('message', (msg) => {
   if (msg === 'close') { db.close(); parentPort.close(); return; }
   try {
-    // Commits go on meanwhile, so one pass rarely copies the whole WAL; the WAL file only
-    // rewinds once a checkpoint has caught up with the last commit. A few short passes do.
+    // Commits go on meanwhile: SQLite's counts are those of the WAL as the pass began, and the
+    // WAL file rewinds only once a commit starts with every frame checkpointed. So pass again
+    // while the previous pass let many frames in; each pass is shorter than the one before, and
+    // what is left for the main thread to finish (see MAX_WAL_CHECKPOINTS) stays small.
     let r;
     let passes = 0;
-    for (let pass = 0; pass < 4; pass++) {
-      passes += 1;
+    let previousLog = -Infinity;
+    while (passes < 8) {
       r = db.pragma('wal_checkpoint(PASSIVE)')[0];
-      if (r.busy || r.checkpointed >= r.log) break;
+      passes += 1;
+      if (r.busy || r.log - previousLog < 64) break;
+      previousLog = r.log;
     }
     parentPort.postMessage({ ok: true, busy: r.busy, log: r.log, checkpointed: r.checkpointed, passes });
   } catch (err) {
