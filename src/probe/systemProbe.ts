@@ -3,7 +3,8 @@
  * descendants), each process tagged with the job/sheet it works for.
  *
  * Linux: synchronous /proc reads (procReader) + CPU deltas (cpuTracker) + spread fd counts
- * (processDetails). Elsewhere, or when forced: systeminformation (siFallback), same result shape.
+ * (processDetails). Elsewhere, or when forced: systeminformation (siFallback, loaded only then:
+ * it is ~2 MB of heap that a Linux conductor never uses), same result shape.
  * A sample that cannot be taken is `{ok: false, error}` — unknown, never zeros.
  *
  * Tags: the caller maps pids to tags (a sheet's pid, which is also its process group id since
@@ -16,7 +17,6 @@ import { CpuTracker, type CpuObservation } from './cpuTracker.js';
 import type { GpuProbe } from './gpuProbe.js';
 import { ProcessDetails } from './processDetails.js';
 import { descendantsOf, ProcReader, type CpuTotals, type ProcStat } from './procReader.js';
-import { readWithSystemInformation } from './siFallback.js';
 import type { GpuMetric, ProbeResult, ProbeSample, ProbeSource, ProcessMetric, ProcessTag, TagCpu } from './types.js';
 
 export interface SystemProbeOptions {
@@ -150,6 +150,7 @@ export class SystemProbe {
   }
 
   private async sampleFallback(rootPid: number, tags: ReadonlyMap<number, ProcessTag>): Promise<SampleBody> {
+    const { readWithSystemInformation } = await import('./siFallback.js');
     const reading = await readWithSystemInformation(rootPid, this.commandMaxChars);
     const parents = new Map(reading.processes.map((p) => [p.pid, p.ppid]));
     const tagOf = (pid: number): ProcessTag | undefined => {
