@@ -2,7 +2,7 @@
 // Cost of one process-tree sample: the /proc SystemProbe against systeminformation's
 // processes() (the baseline), measured in the same run with 50 and 200 `sleep` children.
 //
-//   node scripts/bench-probe.mjs [--samples 30] [--si-samples 5] [--children 50,200]
+//   node scripts/bench-probe.mjs [--samples 30] [--si-samples 5] [--children 50,200] [--conductor-processes 200] [--conductor-seconds 20]
 //
 // Columns:
 //   median/p99/max ms   wall time of one sample; for /proc it is all synchronous, so max is
@@ -11,12 +11,22 @@
 //                       reaped during the sample (its own cutime+cstime growth: si shells out)
 //   %core @1Hz          cpu ms/sample ÷ 1000 ms × 100: the share of one core a 1 Hz sampler costs
 //   x si                the baseline's median (or CPU) divided by this row's
-// Needs the probe compiled: `npx tsc -p . --noEmitOnError false` (it imports dist/).
+//
+// Then the conductor itself (it samples on its own thread, spread over event-loop turns): a job
+// whose sheet holds N-1 `sleep`s (tree N+1 with the conductor), sampled at 1 Hz for
+// --conductor-seconds; from its snapshots the sample cost and longest synchronous stretch, the
+// event-loop delay p99/max the profiler measures between samples, and the conductor's whole CPU
+// (/proc/<pid>/stat) against the same window without the job.
+// Needs the build (`npm run build`: it imports dist/).
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import fs, { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import si from 'systeminformation';
 import { SystemProbe } from '../dist/probe/systemProbe.js';
+import { DaemonClient } from '../dist/index.js';
+import { startConductor } from './benchKit.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -25,7 +35,9 @@ const opt = (name, dflt) => {
 };
 const SAMPLES = Number(opt('samples', '30'));
 const SI_SAMPLES = Number(opt('si-samples', '5'));
-const CHILD_COUNTS = opt('children', '50,200').split(',').map(Number);
+const CHILD_COUNTS = opt('children', '50,200').split(',').map(Number).filter((n) => n > 0); // --children 0: only the conductor
+const CONDUCTOR_PROCESSES = Number(opt('conductor-processes', '200'));
+const CONDUCTOR_SECONDS = Number(opt('conductor-seconds', '20'));
 
 const sorted = (xs) => [...xs].sort((a, b) => a - b);
 const median = (xs) => sorted(xs)[Math.floor(xs.length / 2)];
@@ -124,3 +136,72 @@ for (const row of rows) {
     `${row.label.padEnd(44)}${row.name.padEnd(28)}${fmt(row.median)} ${fmt(row.p99)} ${fmt(row.max)} ${fmt(row.cpuMs)}  ${fmt(row.cpuMs / 10, 2)}  ${fmt(row.baseline.median / row.median)}x ${fmt(row.baseline.cpuMs / row.cpuMs)}x`,
   );
 }
+
+// --- the conductor sampling its own tree ---------------------------------------------------------
+
+/** utime+stime of a process in ms (clock ticks of 10 ms). */
+function processCpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[14 - 3]) + Number(fields[15 - 3])) * 10;
+}
+
+/** Snapshots and the conductor's CPU over `seconds` (the first snapshot of the window is skipped). */
+async function watchConductor(client, pid, seconds) {
+  const snapshots = [];
+  const sub = client.subscribe({ include_snapshots: true, types: ['none.'] });
+  const it = sub[Symbol.asyncIterator]();
+  const collecting = (async () => {
+    for (;;) {
+      const { value, done } = await it.next();
+      if (done) return;
+      if (value.kind === 'event' && value.event.type === 'monitor.snapshot') snapshots.push(value.event.data);
+    }
+  })();
+  await sleep(1500);
+  const cpu0 = processCpuMs(pid);
+  const t0 = performance.now();
+  const from = snapshots.length;
+  await sleep(seconds * 1000);
+  const cpuMs = processCpuMs(pid) - cpu0;
+  const wallMs = performance.now() - t0;
+  const window = snapshots.slice(from);
+  await sub.unsubscribe();
+  await collecting.catch(() => undefined);
+  return { window, corePercent: (cpuMs / wallMs) * 100 };
+}
+
+const home = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-bench-probe-'));
+fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify({ dashboard_enabled: false, max_processes: 100_000 }));
+const conductor = await startConductor(home);
+let conductorRow;
+try {
+  const client = await DaemonClient.connect({ socketPath: conductor.socketPath });
+  const idle = await watchConductor(client, conductor.proc.pid, CONDUCTOR_SECONDS);
+  const sleeps = CONDUCTOR_PROCESSES - 1;
+  const { job_id } = await client.call('job.submit', {
+    sheets: [{ argv: ['sh', '-c', `i=0; while [ $i -lt ${sleeps} ]; do sleep 600 & i=$((i+1)); done; wait`] }],
+  });
+  const deadline = Date.now() + 20_000;
+  let tree = 0;
+  while (Date.now() < deadline) {
+    const snap = await client.call('monitor.snapshot', {}).catch(() => undefined);
+    tree = snap?.processes.length ?? 0;
+    if (tree >= CONDUCTOR_PROCESSES + 1) break;
+    await sleep(200);
+  }
+  const busy = await watchConductor(client, conductor.proc.pid, CONDUCTOR_SECONDS);
+  await client.call('job.cancel', { job_id });
+  await client.close();
+  const c = busy.window.map((s) => s.conductor);
+  conductorRow = { tree, samples: c.length, idle: idle.corePercent, busy: busy.corePercent, cost: c.map((x) => x.sample_cost_ms), blocking: c.map((x) => x.sample_blocking_ms ?? 0), p99: c.map((x) => x.event_loop_delay_p99_ms), max: c.map((x) => x.event_loop_delay_max_ms), interval: c.at(-1)?.interval_seconds };
+} finally {
+  await conductor.stop();
+  fs.rmSync(home, { recursive: true, force: true });
+}
+const r = conductorRow;
+console.log(`\nconductor sampling its own tree at ${r.interval}s intervals: ${CONDUCTOR_PROCESSES} processes in its job (tree ${r.tree}), ${r.samples} snapshots over ${CONDUCTOR_SECONDS} s`);
+console.log(`  sample cost (sum of its synchronous stretches)  median ${median(r.cost).toFixed(1)} ms, max ${max(r.cost).toFixed(1)} ms  = ${(median(r.cost) / 10 / r.interval).toFixed(2)}% of a core`);
+console.log(`  longest synchronous stretch per sample          median ${median(r.blocking).toFixed(1)} ms, max ${max(r.blocking).toFixed(1)} ms`);
+console.log(`  event-loop delay between samples                p99 median ${median(r.p99).toFixed(1)} ms, max of max ${max(r.max).toFixed(1)} ms`);
+console.log(`  conductor CPU, whole process (/proc stat)       ${r.busy.toFixed(2)}% of a core with the job, ${r.idle.toFixed(2)}% without (same window length)`);

@@ -7,7 +7,8 @@ import type { JobManager } from '../actors/jobManager.js';
 import { encodeEphemeral, type EventBus } from '../events/bus.js';
 import type { EventStore } from '../events/store.js';
 import type { NewEvent } from '../events/types.js';
-import { WorkerProbe } from '../probe/workerProbe.js';
+import { GpuProbe } from '../probe/gpuProbe.js';
+import { SystemProbe } from '../probe/systemProbe.js';
 import type { ProcessTag } from '../probe/types.js';
 import { Profiler } from '../monitor/profiler.js';
 import { ResourceMonitor } from '../monitor/resourceMonitor.js';
@@ -68,6 +69,7 @@ export function startMonitoring(deps: {
   let firstSample = true;
   let lastSinkError: string | undefined;
   let config = deps.config;
+  let stopped = false;
 
   const supervisor = new Supervisor({ record, log: deps.log });
   let monitor: ResourceMonitor;
@@ -99,8 +101,9 @@ export function startMonitoring(deps: {
     },
   });
 
-  // Sampling runs in a worker thread so its synchronous /proc reads never block the socket.
-  const probe = new WorkerProbe({ log: deps.log });
+  // Sampling runs on this thread, its synchronous /proc reads spread over event-loop turns
+  // (at most ~2 ms each): a worker thread for it cost ~9 MB of idle RSS (BENCHMARKS.md).
+  const probe = new SystemProbe({ gpuProbe: new GpuProbe({ log: deps.log }), sliceMs: 2 });
   const newProfiler = (onFailure: (err: unknown) => void) => new Profiler({
     onFailure,
     probe,
@@ -136,7 +139,11 @@ export function startMonitoring(deps: {
         monitor.checkNow();
       }
       deps.bus.publish(encodeEphemeral('monitor.snapshot', snapshot as unknown as Record<string, unknown>));
-      for (const sink of sinks) {
+      // One sink per event-loop turn (storing 200 processes takes ~1 ms): the sampler shares
+      // this thread with the socket server, so no piece of a sample should hold it for long.
+      const runSink = (i: number) => {
+        const sink = sinks[i];
+        if (!sink || stopped) return;
         try {
           sink(snapshot);
         } catch (err) {
@@ -145,7 +152,9 @@ export function startMonitoring(deps: {
           if (message !== lastSinkError) deps.log(`snapshot sink failed: ${message}`);
           lastSinkError = message;
         }
-      }
+        setImmediate(runSink, i + 1);
+      };
+      setImmediate(runSink, 0);
     },
   });
 
@@ -209,11 +218,11 @@ export function startMonitoring(deps: {
       profiler.updateSettings(profilerSettings(next));
     },
     stop() {
+      stopped = true;
       supervisor.stop();
       profiler.stop();
       monitor.stop();
       clearInterval(cleanupTimer);
-      void probe.close();
       storage.close();
     },
   };

@@ -36,13 +36,15 @@ export interface ProfilerDeps {
 }
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
+const LOOP_DELAY_RESOLUTION_MS = 10;
 
 export class Profiler {
   private readonly actor: ActorRefFrom<typeof profilerMachine>;
-  private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
   private latestSnapshot: SystemSnapshot | undefined;
   private latestResult: ProbeResult | undefined;
   private previous: ProfilerContext | undefined;
+  private stopped = false;
 
   constructor(private readonly deps: ProfilerDeps) {
     const machine = profilerMachine.provide({ actors: { sample: fromPromise(() => this.sampleOnce()) } });
@@ -56,6 +58,7 @@ export class Profiler {
   }
 
   stop(): void {
+    this.stopped = true;
     this.actor.stop();
     this.loopDelay.disable();
   }
@@ -81,12 +84,20 @@ export class Profiler {
     const cpuBefore = process.cpuUsage();
     const result = await this.deps.probe.sample(this.deps.rootPid, this.deps.tags());
     const cpu = process.cpuUsage(cpuBefore);
-    const cost_ms = (cpu.user + cpu.system) / 1000;
+    // A probe that measures its own synchronous stretches says what it cost; process CPU over
+    // the sample would also count whatever else ran while a spread-out sample waited for turns.
+    const cost_ms = result.ok && typeof result.busy_ms === 'number' ? result.busy_ms : (cpu.user + cpu.system) / 1000;
     this.latestResult = result;
     if (!result.ok) return { ok: false, cost_ms };
+    // Building and publishing the snapshot gets its own event-loop turn, not the end of the
+    // sample's last synchronous stretch (together they blocked the loop for up to ~7 ms).
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (this.stopped) return { ok: true, cost_ms }; // stopped meanwhile: its sinks may be closed
     const state = this.deps.state();
-    const p99 = this.loopDelay.percentile(99) / 1e6;
-    const max = this.loopDelay.max / 1e6;
+    // The histogram records the time between its timer's runs (every LOOP_DELAY_RESOLUTION_MS):
+    // the delay is what exceeds the resolution.
+    const p99 = Math.max(0, this.loopDelay.percentile(99) / 1e6 - LOOP_DELAY_RESOLUTION_MS);
+    const max = Math.max(0, this.loopDelay.max / 1e6 - LOOP_DELAY_RESOLUTION_MS);
     this.loopDelay.reset();
     const snapshot: SystemSnapshot = {
       timestamp: result.timestamp,

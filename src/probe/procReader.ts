@@ -10,6 +10,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { endianness } from 'node:os';
 
 /** The fields of /proc/<pid>/stat this probe uses (proc(5) field numbers in comments). */
 export interface ProcStat {
@@ -105,8 +106,33 @@ function getconf(name: string, fallback: number): number {
   }
 }
 
+/**
+ * AT_CLKTCK and AT_PAGESZ from this process's ELF auxiliary vector (/proc/self/auxv: pairs of
+ * native words), what getconf itself reports, without spawning it on the caller's event loop.
+ */
+function fromAuxv(): KernelConstants | undefined {
+  try {
+    const auxv = readFileSync('/proc/self/auxv');
+    if (auxv.length % 16 !== 0 || !['x64', 'arm64', 'ppc64', 's390x', 'riscv64', 'loong64', 'mips64el'].includes(process.arch)) return undefined;
+    const bigEndian = endianness() === 'BE';
+    const read = (offset: number) => Number(bigEndian ? auxv.readBigUInt64BE(offset) : auxv.readBigUInt64LE(offset));
+    let ticksPerSecond: number | undefined;
+    let pageSizeBytes: number | undefined;
+    for (let offset = 0; offset + 16 <= auxv.length; offset += 16) {
+      const type = read(offset);
+      if (type === 0) break; // AT_NULL
+      if (type === 17) ticksPerSecond = read(offset + 8); // AT_CLKTCK
+      if (type === 6) pageSizeBytes = read(offset + 8); // AT_PAGESZ
+    }
+    const valid = (n: number | undefined): n is number => n !== undefined && Number.isInteger(n) && n > 0;
+    return valid(ticksPerSecond) && valid(pageSizeBytes) ? { ticksPerSecond, pageSizeBytes } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function kernelConstants(): KernelConstants {
-  cachedConstants ??= { ticksPerSecond: getconf('CLK_TCK', 100), pageSizeBytes: getconf('PAGESIZE', 4096) };
+  cachedConstants ??= fromAuxv() ?? { ticksPerSecond: getconf('CLK_TCK', 100), pageSizeBytes: getconf('PAGESIZE', 4096) };
   return cachedConstants;
 }
 
@@ -138,12 +164,20 @@ export class ProcReader {
    * Processes that vanish or cannot be parsed mid-scan are skipped; an unreadable /proc throws.
    */
   readAllStats(): Map<number, ProcStat> {
+    return runToEnd(this.readAllStatsSteps());
+  }
+
+  /** readAllStats as steps: yields after each process read, so a caller can spread the scan over ticks. */
+  *readAllStatsSteps(): Generator<void, Map<number, ProcStat>> {
     const stats = new Map<number, ProcStat>();
-    for (const name of readdirSync(this.procRoot)) {
+    const names = readdirSync(this.procRoot);
+    yield;
+    for (const name of names) {
       const first = name.charCodeAt(0);
       if (first < 48 || first > 57) continue; // only numeric entries are processes
       const stat = this.readStat(Number(name));
       if (stat) stats.set(stat.pid, stat);
+      yield;
     }
     return stats;
   }
@@ -236,6 +270,14 @@ export class ProcReader {
 
   vmsMb(stat: ProcStat): number {
     return stat.vsizeBytes / MB;
+  }
+}
+
+/** Runs a step generator (see readAllStatsSteps) to its end without pausing. */
+export function runToEnd<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
   }
 }
 

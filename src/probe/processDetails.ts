@@ -7,7 +7,7 @@
  * when a process is first seen, when its `comm` changes (an exec), and on its refresh turn.
  * Memory is bounded by the processes alive in the last sample.
  */
-import type { ProcReader, ProcStat } from './procReader.js';
+import { runToEnd, type ProcReader, type ProcStat } from './procReader.js';
 
 interface Details {
   comm: string;
@@ -39,6 +39,11 @@ export class ProcessDetails {
 
   /** Brings the cache up to date with the processes of this sample. */
   update(stats: readonly ProcStat[]): void {
+    runToEnd(this.updateSteps(stats));
+  }
+
+  /** update() as steps: yields after each /proc read (command line, fd count). */
+  *updateSteps(stats: readonly ProcStat[]): Generator<void, void> {
     this.sampleNumber++;
     const next = new Map<string, Details>();
     for (const stat of stats) {
@@ -46,6 +51,7 @@ export class ProcessDetails {
       let entry = this.details.get(key);
       if (!entry || entry.comm !== stat.comm) {
         entry = { comm: stat.comm, command: this.commandOf(stat), commandReadAt: this.sampleNumber, openFds: entry?.openFds ?? null, refreshedAt: entry?.refreshedAt ?? -1 };
+        yield;
       }
       next.set(key, entry);
     }
@@ -61,6 +67,7 @@ export class ProcessDetails {
       entry.openFds = this.reader.countOpenFds(stat.pid) ?? null;
       if (entry.commandReadAt !== this.sampleNumber) entry.command = this.commandOf(stat);
       entry.refreshedAt = this.sampleNumber;
+      yield;
     }
   }
 

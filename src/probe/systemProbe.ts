@@ -3,8 +3,10 @@
  * descendants), each process tagged with the job/sheet it works for.
  *
  * Linux: synchronous /proc reads (procReader) + CPU deltas (cpuTracker) + spread fd counts
- * (processDetails). Elsewhere, or when forced: systeminformation (siFallback, loaded only then:
- * it is ~2 MB of heap that a Linux conductor never uses), same result shape.
+ * (processDetails). With `sliceMs`, the reads are spread over event-loop turns: the sample
+ * yields (setImmediate) whenever a synchronous stretch reaches sliceMs, so it can run on a
+ * server's own thread. Elsewhere, or when forced: systeminformation (siFallback, loaded only
+ * then), same result shape.
  * A sample that cannot be taken is `{ok: false, error}` — unknown, never zeros.
  *
  * Tags: the caller maps pids to tags (a sheet's pid, which is also its process group id since
@@ -16,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { CpuTracker, type CpuObservation } from './cpuTracker.js';
 import type { GpuProbe } from './gpuProbe.js';
 import { ProcessDetails } from './processDetails.js';
-import { descendantsOf, ProcReader, type CpuTotals, type ProcStat } from './procReader.js';
+import { descendantsOf, ProcReader, runToEnd, type CpuTotals, type ProcStat } from './procReader.js';
 import type { GpuMetric, ProbeResult, ProbeSample, ProbeSource, ProcessMetric, ProcessTag, TagCpu } from './types.js';
 
 export interface SystemProbeOptions {
@@ -32,6 +34,11 @@ export interface SystemProbeOptions {
   commandMaxChars?: number;
   /** Bound on per-tag CPU accounts kept in memory (default 10 000). */
   maxTags?: number;
+  /**
+   * Spread a /proc sample over event-loop turns: yield whenever a synchronous stretch reaches
+   * this many ms. Unset (default): the whole sample is one synchronous stretch.
+   */
+  sliceMs?: number;
 }
 
 const tagKey = (tag: ProcessTag): string => JSON.stringify([tag.job_id, tag.sheet_num]);
@@ -48,6 +55,9 @@ export class SystemProbe {
   private readonly gpuProbe: GpuProbe | undefined;
   private readonly commandMaxChars: number;
   private previousCpuTotals: CpuTotals | undefined;
+  private readonly sliceMs: number | undefined;
+  /** The sample in progress: samples never overlap (they share the CPU and fd state). */
+  private running: Promise<void> = Promise.resolve();
 
   constructor(options: SystemProbeOptions = {}) {
     this.reader = new ProcReader(options.procRoot);
@@ -57,17 +67,39 @@ export class SystemProbe {
     this.commandMaxChars = options.commandMaxChars ?? 256;
     this.details = new ProcessDetails(this.reader, { refreshPerSample: options.fdRefreshPerSample ?? 64, commandMaxChars: this.commandMaxChars });
     this.gpuProbe = options.gpuProbe;
+    this.sliceMs = options.sliceMs;
   }
 
   /** Samples the tree rooted at rootPid. Never rejects: failures come back as `{ok: false}`. */
-  async sample(rootPid: number, tags: ReadonlyMap<number, ProcessTag> = new Map()): Promise<ProbeResult> {
+  sample(rootPid: number, tags: ReadonlyMap<number, ProcessTag> = new Map()): Promise<ProbeResult> {
+    const next = this.running.then(() => this.sampleNow(rootPid, tags));
+    this.running = next.then(() => undefined);
+    return next;
+  }
+
+  private async sampleNow(rootPid: number, tags: ReadonlyMap<number, ProcessTag>): Promise<ProbeResult> {
     const startedMs = performance.now();
     const timestamp = Date.now() / 1000;
     const gpus = this.gpuProbe ? this.gpuProbe.query() : Promise.resolve<GpuMetric[]>([]);
     try {
-      const partial = this.source === 'proc' ? this.sampleProc(rootPid, tags, startedMs) : await this.sampleFallback(rootPid, tags);
-      const blockingMs = this.source === 'proc' ? performance.now() - startedMs : null;
-      const sample: ProbeSample = { ...partial, ok: true, source: this.source, timestamp, gpus: await gpus, blocking_ms: blockingMs, sample_duration_ms: 0 };
+      let partial: SampleBody;
+      let blockingMs: number | null = null;
+      let busyMs: number | null = null;
+      if (this.source === 'proc') {
+        const steps = this.sampleProc(rootPid, tags, startedMs);
+        if (this.sliceMs === undefined) {
+          partial = runToEnd(steps);
+          blockingMs = busyMs = performance.now() - startedMs;
+        } else {
+          const run = await runSliced(steps, this.sliceMs);
+          partial = run.value;
+          blockingMs = run.longestMs;
+          busyMs = run.busyMs;
+        }
+      } else {
+        partial = await this.sampleFallback(rootPid, tags);
+      }
+      const sample: ProbeSample = { ...partial, ok: true, source: this.source, timestamp, gpus: await gpus, blocking_ms: blockingMs, busy_ms: busyMs, sample_duration_ms: 0 };
       sample.sample_duration_ms = performance.now() - startedMs;
       return sample;
     } catch (error) {
@@ -86,13 +118,15 @@ export class SystemProbe {
     this.cpu.forgetTag(tagKey(tag));
   }
 
-  private sampleProc(rootPid: number, tags: ReadonlyMap<number, ProcessTag>, startedMs: number): SampleBody {
-    const all = this.reader.readAllStats();
+  private *sampleProc(rootPid: number, tags: ReadonlyMap<number, ProcessTag>, startedMs: number): Generator<void, SampleBody> {
+    const all = yield* this.reader.readAllStatsSteps();
     const rootStat = all.get(rootPid);
     if (!rootStat) throw new Error(`root process ${rootPid} not found in ${this.reader.procRoot}`);
     const seeds = [rootPid];
     for (const stat of all.values()) if (stat.pgid !== rootStat.pgid && tags.has(stat.pgid)) seeds.push(stat.pid);
+    yield;
     const members = [...descendantsOf(all, seeds)].map((pid) => all.get(pid)!);
+    yield;
     const tagOf = tagResolver(all, tags);
 
     const observations: CpuObservation[] = members.map((stat) => {
@@ -100,13 +134,16 @@ export class SystemProbe {
       return { pid: stat.pid, ppid: stat.ppid, startTicks: stat.startTicks, ownTicks: stat.utimeTicks + stat.stimeTicks, childTicks: stat.cutimeTicks + stat.cstimeTicks, tag: tag && tagKey(tag) };
     });
     const percents = this.cpu.observe(observations, startedMs);
-    this.details.update(members);
+    yield;
+    yield* this.details.updateSteps(members);
 
+    yield;
     const memory = this.reader.readMemInfo();
     const load = this.reader.readLoadAvg();
     const cpuTotals = this.reader.readCpuTotals();
     const uptime = this.reader.readUptimeSeconds();
     const systemCpuPercent = this.systemCpuPercent(cpuTotals);
+    yield;
 
     const processes: ProcessMetric[] = [];
     const zombiePids: number[] = [];
@@ -130,6 +167,7 @@ export class SystemProbe {
         job_id: tag?.job_id ?? null,
         sheet_num: tag?.sheet_num ?? null,
       });
+      yield;
     }
     zombiePids.sort((a, b) => a - b);
     return {
@@ -192,7 +230,29 @@ export class SystemProbe {
   }
 }
 
-type SampleBody = Omit<ProbeSample, 'ok' | 'source' | 'timestamp' | 'gpus' | 'sample_duration_ms' | 'blocking_ms'>;
+type SampleBody = Omit<ProbeSample, 'ok' | 'source' | 'timestamp' | 'gpus' | 'sample_duration_ms' | 'blocking_ms' | 'busy_ms'>;
+
+/**
+ * Runs steps, yielding to the event loop (setImmediate: pending I/O is served first) whenever
+ * a synchronous stretch reaches sliceMs. Returns the result, the longest stretch and their sum.
+ */
+async function runSliced<T>(steps: Generator<void, T>, sliceMs: number): Promise<{ value: T; longestMs: number; busyMs: number }> {
+  let longestMs = 0;
+  let busyMs = 0;
+  let stretchStart = performance.now();
+  for (;;) {
+    const step = steps.next();
+    const now = performance.now();
+    if (step.done || now - stretchStart >= sliceMs) {
+      const stretch = now - stretchStart;
+      busyMs += stretch;
+      if (stretch > longestMs) longestMs = stretch;
+      if (step.done) return { value: step.value, longestMs, busyMs };
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      stretchStart = performance.now();
+    }
+  }
+}
 
 /**
  * Tag of a process: nearest tagged ancestor-or-self (by ppid), else its process group's tag.

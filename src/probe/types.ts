@@ -75,8 +75,13 @@ export interface ProbeSample {
   gpus: GpuMetric[];
   /** Wall time of the whole sample (including awaited GPU/fallback work). */
   sample_duration_ms: number;
-  /** Time the sample blocked the event loop with synchronous reads; null when not measured (fallback). */
+  /**
+   * Longest time the sample blocked the event loop with synchronous reads (the whole sample
+   * unless it is spread over turns, see SystemProbeOptions.sliceMs); null when not measured (fallback).
+   */
   blocking_ms: number | null;
+  /** Sum of the sample's synchronous stretches (its own cost on this thread); null when not measured. */
+  busy_ms?: number | null;
 }
 
 /** A sample that could not be taken: everything is unknown, and `error` says why. */

@@ -55,6 +55,30 @@ describe('SystemProbe on /proc', () => {
     expect(sample.gpus).toEqual([]);
   });
 
+  it('spreads a sample over event-loop turns with sliceMs, same result, stretches measured', async () => {
+    const sheet = shell('sleep 30 & sleep 30 & wait');
+    const tags = new Map<number, ProcessTag>([[sheet.pid, { job_id: 'job-s', sheet_num: 1 }]]);
+    const sliced = new SystemProbe({ sliceMs: 0.05 });
+    const whole = new SystemProbe();
+    await waitFor('the sheet and its sleeps', async () => {
+      const s = ok(await sliced.sample(process.pid, tags));
+      return s.processes.filter((p) => p.job_id === 'job-s').length === 3 ? s : undefined;
+    });
+    let turns = 0;
+    const ticking = setInterval(() => turns++, 0);
+    const [a, b] = await Promise.all([sliced.sample(process.pid, tags), sliced.sample(process.pid, tags)]); // never overlapping
+    clearInterval(ticking);
+    const s = ok(a);
+    ok(b);
+    expect(turns).toBeGreaterThan(0); // timers ran while it sampled
+    expect(s.busy_ms).toBeGreaterThanOrEqual(s.blocking_ms!);
+    expect(s.sample_duration_ms).toBeGreaterThanOrEqual(s.busy_ms!);
+    const w = ok(await whole.sample(process.pid, tags));
+    expect(w.busy_ms).toBe(w.blocking_ms);
+    const mine = (x: ProbeSample) => x.processes.filter((p) => p.job_id === 'job-s').map((p) => [p.pid, p.command]).sort();
+    expect(mine(s)).toEqual(mine(w));
+  });
+
   it('keeps members of a tagged process group that were reparented away from the root', async () => {
     const sheet = shell('sleep 30 & exit 0');
     if (sheet.exitCode === null) await once(sheet, 'exit'); // its sleep lives on, reparented
