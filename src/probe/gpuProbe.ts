@@ -12,6 +12,22 @@ export const NVIDIA_SMI_ARGS = [
   '--format=csv,noheader,nounits',
 ];
 
+/** GPU memory per process (compute apps): who holds the VRAM. */
+export const NVIDIA_SMI_APPS_ARGS = ['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits'];
+
+/** `pid, used_memory` lines → pid → MB; unknown amounts and junk lines are skipped. */
+export function parseComputeApps(output: string): Map<number, number> {
+  const byPid = new Map<number, number>();
+  for (const line of output.split('\n')) {
+    const [pidText, memText] = line.split(',');
+    const pid = Number(pidText?.trim());
+    const mb = metric(memText);
+    if (!Number.isInteger(pid) || pid <= 0 || pidText!.trim() === '' || mb === null) continue;
+    byPid.set(pid, (byPid.get(pid) ?? 0) + mb); // a process on two GPUs appears twice
+  }
+  return byPid;
+}
+
 export interface GpuProbeOptions {
   /** Program to run, looked up on PATH (of `env` when given). */
   command?: string;
@@ -67,6 +83,7 @@ export class GpuProbe {
   private retryAt = 0;
   private lastFailure: string | undefined;
   private inFlight: Promise<GpuMetric[]> | undefined;
+  private appsFailure: string | undefined;
 
   constructor(options: GpuProbeOptions = {}) {
     this.command = options.command ?? 'nvidia-smi';
@@ -90,6 +107,31 @@ export class GpuProbe {
       this.inFlight = undefined;
     });
     return this.inFlight;
+  }
+
+  /**
+   * GPU memory per pid. Asked only after query() found GPUs; a failure here (older drivers
+   * lack the query) means "not known", logged once, and does not affect the GPU list.
+   */
+  queryProcesses(): Promise<Map<number, number>> {
+    return new Promise((resolve) => {
+      execFile(
+        this.command,
+        NVIDIA_SMI_APPS_ARGS,
+        { env: this.env, timeout: this.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024, encoding: 'utf8' },
+        (error, stdout) => {
+          if (error) {
+            const reason = `per-process query failed: ${firstLine(error.message)}`;
+            if (reason !== this.appsFailure) this.log(`gpu probe: ${this.command} ${reason}; GPU memory per process unknown`);
+            this.appsFailure = reason;
+            resolve(new Map());
+            return;
+          }
+          this.appsFailure = undefined;
+          resolve(parseComputeApps(stdout));
+        },
+      );
+    });
   }
 
   private run(): Promise<GpuMetric[]> {

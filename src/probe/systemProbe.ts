@@ -81,6 +81,8 @@ export class SystemProbe {
     const startedMs = performance.now();
     const timestamp = Date.now() / 1000;
     const gpus = this.gpuProbe ? this.gpuProbe.query() : Promise.resolve<GpuMetric[]>([]);
+    const gpuProbe = this.gpuProbe;
+    const gpuMemory = gpus.then((g) => (g.length > 0 && gpuProbe ? gpuProbe.queryProcesses() : new Map<number, number>()));
     try {
       let partial: SampleBody;
       let blockingMs: number | null = null;
@@ -99,11 +101,18 @@ export class SystemProbe {
       } else {
         partial = await this.sampleFallback(rootPid, tags);
       }
+      const vram = await gpuMemory;
+      if (vram.size > 0) {
+        for (const p of partial.processes) {
+          const mb = vram.get(p.pid);
+          if (mb !== undefined) p.gpu_memory_mb = mb;
+        }
+      }
       const sample: ProbeSample = { ...partial, ok: true, source: this.source, timestamp, gpus: await gpus, blocking_ms: blockingMs, busy_ms: busyMs, sample_duration_ms: 0 };
       sample.sample_duration_ms = performance.now() - startedMs;
       return sample;
     } catch (error) {
-      await gpus;
+      await gpuMemory;
       return { ok: false, source: this.source, timestamp, error: error instanceof Error ? error.message : String(error), sample_duration_ms: performance.now() - startedMs };
     }
   }

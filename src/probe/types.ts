@@ -31,6 +31,8 @@ export interface ProcessMetric {
   age_seconds: number | null;
   job_id: string | null;
   sheet_num: number | null;
+  /** GPU memory the process holds (nvidia-smi compute apps); absent when it holds none or it is unknown. */
+  gpu_memory_mb?: number;
 }
 
 export interface GpuMetric {

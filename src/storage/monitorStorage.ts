@@ -33,6 +33,8 @@ export interface SheetCost {
   exited_cpu_seconds: number;
   max_cpu_percent: number;
   pids_seen: number;
+  /** Highest GPU memory the sheet's processes held at once; null when never known. */
+  gpu_memory_peak_mb: number | null;
 }
 
 export interface RetentionPolicy {
@@ -68,6 +70,9 @@ export class MonitorStorage {
       CREATE TABLE IF NOT EXISTS job_pids (job_id TEXT NOT NULL, sheet_num INTEGER NOT NULL, pid INTEGER NOT NULL,
         PRIMARY KEY (job_id, sheet_num, pid));
     `);
+    // Added after the first release: older databases get the column here.
+    const costColumns = this.db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('job_costs') as string[];
+    if (!costColumns.includes('gpu_memory_peak_mb')) this.db.exec('ALTER TABLE job_costs ADD COLUMN gpu_memory_peak_mb REAL');
     this.insertSnapshot = this.db.prepare('INSERT INTO snapshots (ts, body) VALUES (?, ?)');
     this.upsertMinute = this.db.prepare(`
       INSERT INTO snapshot_minutes VALUES (@minute, 1, @mem, @load1, @rss, @rss, @cpu, @cpuN, @procs, @procs)
@@ -78,21 +83,25 @@ export class MonitorStorage {
         processes_max = MAX(processes_max, @procs)`);
     // sheet_num -1 stands for "the job, no particular sheet" (SQLite keys cannot be NULL-unique).
     this.upsertCost = this.db.prepare(`
-      INSERT INTO job_costs VALUES (@job, @sheet, @rss, @cpu, @exited, @maxcpu, @now)
+      INSERT INTO job_costs (job_id, sheet_num, peak_rss_mb, cpu_seconds, exited_cpu_seconds, max_cpu_percent, updated_at, gpu_memory_peak_mb)
+      VALUES (@job, @sheet, @rss, @cpu, @exited, @maxcpu, @now, @gpu)
       ON CONFLICT(job_id, sheet_num) DO UPDATE SET peak_rss_mb = MAX(peak_rss_mb, @rss),
         cpu_seconds = MAX(cpu_seconds, @cpu), exited_cpu_seconds = MAX(exited_cpu_seconds, @exited),
-        max_cpu_percent = MAX(max_cpu_percent, @maxcpu), updated_at = @now`);
+        max_cpu_percent = MAX(max_cpu_percent, @maxcpu), updated_at = @now,
+        gpu_memory_peak_mb = CASE WHEN @gpu IS NULL THEN gpu_memory_peak_mb
+          WHEN gpu_memory_peak_mb IS NULL THEN @gpu ELSE MAX(gpu_memory_peak_mb, @gpu) END`);
     this.insertPid = this.db.prepare('INSERT OR IGNORE INTO job_pids VALUES (?, ?, ?)');
   }
 
   /** Store a snapshot, its minute aggregate and the ledger updates, in one transaction. */
   writeSnapshot(s: SystemSnapshot, tagCpu: TagCpu[] = []): void {
-    const perTag = new Map<string, { job: string; sheet: number; rss: number; maxcpu: number; pids: number[] }>();
+    const perTag = new Map<string, { job: string; sheet: number; rss: number; maxcpu: number; gpu: number | null; pids: number[] }>();
     for (const p of s.processes) {
       if (p.job_id === null) continue;
       const key = `${p.job_id}\u0000${p.sheet_num ?? -1}`;
-      const t = perTag.get(key) ?? { job: p.job_id, sheet: p.sheet_num ?? -1, rss: 0, maxcpu: 0, pids: [] };
+      const t = perTag.get(key) ?? { job: p.job_id, sheet: p.sheet_num ?? -1, rss: 0, maxcpu: 0, gpu: null, pids: [] };
       t.rss += p.rss_mb;
+      if (p.gpu_memory_mb !== undefined) t.gpu = (t.gpu ?? 0) + p.gpu_memory_mb;
       t.maxcpu = Math.max(t.maxcpu, p.cpu_percent ?? 0);
       t.pids.push(p.pid);
       perTag.set(key, t);
@@ -121,6 +130,7 @@ export class MonitorStorage {
           cpu: c?.cpu_seconds ?? 0,
           exited: c?.exited_cpu_seconds ?? 0,
           maxcpu: t?.maxcpu ?? 0,
+          gpu: t?.gpu ?? null,
           now: s.timestamp,
         });
         for (const pid of t?.pids ?? []) this.insertPid.run(job, Number(sheet), pid);
@@ -171,7 +181,7 @@ export class MonitorStorage {
   jobCosts(jobId: string): SheetCost[] {
     const rows = this.db
       .prepare(
-        `SELECT c.sheet_num, c.peak_rss_mb, c.cpu_seconds, c.exited_cpu_seconds, c.max_cpu_percent,
+        `SELECT c.sheet_num, c.peak_rss_mb, c.cpu_seconds, c.exited_cpu_seconds, c.max_cpu_percent, c.gpu_memory_peak_mb,
                 (SELECT COUNT(*) FROM job_pids p WHERE p.job_id = c.job_id AND p.sheet_num = c.sheet_num) AS pids_seen
          FROM job_costs c WHERE c.job_id = ? ORDER BY c.sheet_num`,
       )

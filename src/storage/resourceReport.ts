@@ -12,6 +12,8 @@ export interface ResourceReport {
   status: string | null;
   available: boolean;
   peak_rss_mb: number;
+  /** Highest GPU memory held by the job's processes at once (sum over its sheets' peaks); null when never seen on a GPU. */
+  gpu_memory_peak_mb: number | null;
   total_cpu_seconds: number;
   exited_cpu_seconds: number;
   unique_pid_count: number;
@@ -58,6 +60,8 @@ export function buildResourceReport(jobId: string, job: JobRecord | undefined, c
     };
   }
   const peak = costs.reduce((m, c) => Math.max(m, c.peak_rss_mb), 0);
+  const gpuPeaks = costs.map((c) => c.gpu_memory_peak_mb).filter((g): g is number => g !== null && g !== undefined);
+  const gpuPeak = gpuPeaks.length > 0 ? Math.max(...gpuPeaks) : null;
   const cpu = costs.reduce((n, c) => n + c.cpu_seconds, 0);
   const exited = costs.reduce((n, c) => n + c.exited_cpu_seconds, 0);
   const pids = costs.reduce((n, c) => n + c.pids_seen, 0);
@@ -68,6 +72,7 @@ export function buildResourceReport(jobId: string, job: JobRecord | undefined, c
     lines.push('  No profiler data available.');
   } else {
     lines.push(`  Peak memory: ${f1(peak)} MB`);
+    if (gpuPeak !== null) lines.push(`  Peak GPU memory: ${f1(gpuPeak)} MB`);
     lines.push(`  CPU time: ${f1(cpu)} s (${f1(exited)} s in processes that had already exited)`);
     lines.push(`  Process spawns: ${spawns}`);
     lines.push(`  Unique PIDs observed: ${pids}`);
@@ -91,6 +96,7 @@ export function buildResourceReport(jobId: string, job: JobRecord | undefined, c
     status: job?.status ?? null,
     available,
     peak_rss_mb: Math.round(peak * 10) / 10,
+    gpu_memory_peak_mb: gpuPeak === null ? null : Math.round(gpuPeak * 10) / 10,
     total_cpu_seconds: Math.round(cpu * 100) / 100,
     exited_cpu_seconds: Math.round(exited * 100) / 100,
     unique_pid_count: pids,

@@ -7,6 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,8 +15,13 @@ import { DaemonClient } from '../../src/ipc/client.js';
 import { CLI, useConductor } from '../helpers/conductorProcess.js';
 import { TEST_OUTPUT, launchChromium } from '../helpers/browser.js';
 
+// No GPU here: a fake nvidia-smi on the conductor's PATH reports one (so the GPU card shows).
+const fakeBin = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-fake-gpu-'));
+fs.writeFileSync(path.join(fakeBin, 'nvidia-smi'), '#!/bin/sh\ncase "$1" in --query-compute-apps*) ;; *) echo "0, Fake GPU, 42, 1024, 16384, 61" ;; esac\n');
+fs.chmodSync(path.join(fakeBin, 'nvidia-smi'), 0o755);
+
 const fixture = useConductor({
-  env: { MZT_DEBUG_METHODS: '1' },
+  env: { MZT_DEBUG_METHODS: '1', PATH: `${fakeBin}:${process.env.PATH}` },
   config: { dashboard_enabled: true, dashboard_port: 0, profiler_interval_seconds: 0.5, max_processes: 2000 },
 });
 let browser: Browser;
@@ -35,6 +41,7 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
+  fs.rmSync(fakeBin, { recursive: true, force: true });
   await browser?.close();
   await client?.close();
 });
@@ -56,6 +63,9 @@ describe('dashboard page', () => {
     expect(await page.textContent('#c-conductor')).toContain('UP');
     expect(await page.textContent('#source')).toBe('daemon');
     await expect.poll(() => page.textContent('#conn')).toBe('live');
+    // The (fake) GPU: utilization, VRAM, temperature.
+    await expect.poll(() => page.textContent('#gpus')).toContain('GPU 0');
+    expect(await page.textContent('#gpus')).toMatch(/42%[\s\S]*VRAM 1\.0 GB \/ 16\.0 GB · 61 °C/);
     // A second snapshot replaces the first: it is live.
     const first = await page.evaluate(() => (window as any).mzt.lastSnapshot.timestamp);
     await page.waitForFunction((ts) => (window as any).mzt.lastSnapshot.timestamp > ts, first, { timeout: 5000 });

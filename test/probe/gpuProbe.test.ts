@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { GpuProbe, NVIDIA_SMI_ARGS, parseNvidiaSmiCsv } from '../../src/probe/gpuProbe.js';
+import { GpuProbe, NVIDIA_SMI_APPS_ARGS, NVIDIA_SMI_ARGS, parseComputeApps, parseNvidiaSmiCsv } from '../../src/probe/gpuProbe.js';
 
 let dir: string;
 beforeEach(() => {
@@ -87,5 +87,27 @@ describe('GpuProbe', () => {
     const probe = new GpuProbe({ env, log: (m) => logs.push(m), timeoutMs: 200 });
     expect(await probe.query()).toEqual([]);
     expect(logs[0]).toMatch(/timed out after 200 ms/);
+  });
+});
+
+describe('GPU memory per process', () => {
+  it('parses compute apps, summing a process on two GPUs, skipping unknown amounts', () => {
+    const apps = parseComputeApps('1234, 512\n1234, 256\n99, [N/A]\nNo running processes found\n42, 1024\n');
+    expect([...apps]).toEqual([
+      [1234, 768],
+      [42, 1024],
+    ]);
+  });
+
+  it('asks nvidia-smi for compute apps; a failing query means "unknown", logged once', async () => {
+    const { probe, logs } = probeWith(
+      fakeNvidiaSmi(`case "$1" in --query-compute-apps*) echo "777, 300";; *) echo "0, Fake GPU, 5, 300, 8192, 40";; esac`),
+    );
+    expect(await probe.queryProcesses()).toEqual(new Map([[777, 300]]));
+    expect(readFileSync(join(dir, 'calls'), 'utf8').trim()).toBe(NVIDIA_SMI_APPS_ARGS.join(' '));
+    const broken = probeWith(fakeNvidiaSmi('echo "unknown option" >&2; exit 2'));
+    expect(await broken.probe.queryProcesses()).toEqual(new Map());
+    expect(await broken.probe.queryProcesses()).toEqual(new Map());
+    expect(broken.logs.filter((l) => l.includes('per-process query failed'))).toHaveLength(1);
   });
 });

@@ -184,8 +184,8 @@ const renderers = {
     if (s.gpus?.length) {
       gpus.className = 'cards';
       gpus.innerHTML = s.gpus.map((g) => `<div class="card"><h3>GPU ${esc(g.index)}</h3>
-        <div class="big">${esc(g.utilization_percent ?? '—')}%</div>
-        <div class="bar"><div class="green" style="width:${Number(g.utilization_percent) || 0}%"></div></div>
+        <div class="big">${esc(g.utilization_pct ?? '—')}%</div>
+        <div class="bar"><div class="green" style="width:${Number(g.utilization_pct) || 0}%"></div></div>
         <div class="sub">VRAM ${mb(g.memory_used_mb)} / ${mb(g.memory_total_mb)} · ${esc(g.temperature_c ?? '—')} °C</div></div>`).join('');
     } else gpus.className = 'cards hidden';
     $('last-updated').textContent = new Date(s.timestamp * 1000).toLocaleTimeString();
@@ -237,17 +237,17 @@ function renderProcesses() {
     groups.get(g).push(p);
   }
   const names = [...groups.keys()].sort((a, b) => (a === '' ? 1 : b === '' ? -1 : a.localeCompare(b)));
-  let html = '<table class="grid procs"><thead><tr><th>PID</th><th>Command</th><th>State</th><th>CPU %</th><th>RSS</th><th>Threads</th><th>FDs</th><th>Age</th></tr></thead>';
+  let html = '<table class="grid procs"><thead><tr><th>PID</th><th>Command</th><th>State</th><th>CPU %</th><th>RSS</th><th>GPU mem</th><th>Threads</th><th>FDs</th><th>Age</th></tr></thead>';
   for (const name of names) {
     const procs = groups.get(name).sort((a, b) => key(a) - key(b));
     const label = name === '' ? 'System / conductor' : `Job <a href="#/jobs/${encodeURIComponent(name)}">${esc(name)}</a>${procs[0].sheet_num != null ? ` (sheet ${esc(procs[0].sheet_num)})` : ''}`;
-    html += `<tbody><tr class="group"><td colspan="8">${label} · ${procs.length} process(es) · ${mb(procs.reduce((a, p) => a + p.rss_mb, 0))}</td></tr>`;
+    html += `<tbody><tr class="group"><td colspan="9">${label} · ${procs.length} process(es) · ${mb(procs.reduce((a, p) => a + p.rss_mb, 0))}</td></tr>`;
     for (const p of procs) {
       const cmd = String(p.command ?? '');
       const cpu = p.cpu_percent;
       html += `<tr data-pid="${p.pid}"><td>${p.pid}</td><td title="${esc(cmd)}">${esc(cmd.length > 60 ? `${cmd.slice(0, 57)}...` : cmd)}</td>
         <td>${badge(p.state, { R: 'green', S: 'gray', D: 'yellow', Z: 'red', T: 'purple' }[p.state])}</td>
-        <td class="${cpu > 80 ? 'hot' : ''}">${cpu == null ? '—' : cpu.toFixed(1)}</td><td>${mb(p.rss_mb)}</td>
+        <td class="${cpu > 80 ? 'hot' : ''}">${cpu == null ? '—' : cpu.toFixed(1)}</td><td>${mb(p.rss_mb)}</td><td>${p.gpu_memory_mb === undefined ? '' : mb(p.gpu_memory_mb)}</td>
         <td>${p.threads ?? '—'}</td><td>${p.open_fds ?? '—'}</td><td>${age(p.age_seconds)}</td></tr>`;
     }
     html += '</tbody>';
