@@ -103,7 +103,9 @@ export function startMonitoring(deps: {
 
   // Sampling runs on this thread, its synchronous /proc reads spread over event-loop turns
   // (at most ~2 ms each): a worker thread for it cost ~9 MB of idle RSS (BENCHMARKS.md).
-  const probe = new SystemProbe({ gpuProbe: new GpuProbe({ log: deps.log }), sliceMs: 2 });
+  // MZT_PROC_ROOT points the probe at another /proc: how tests break it under a live conductor.
+  const procRoot = process.env.MZT_PROC_ROOT || undefined;
+  const probe = new SystemProbe({ gpuProbe: new GpuProbe({ log: deps.log }), sliceMs: 2, procRoot });
   const newProfiler = (onFailure: (err: unknown) => void) => new Profiler({
     onFailure,
     probe,
