@@ -21,7 +21,7 @@ import { SseStream } from './sse.js';
 import { eventsStream } from './routes/events.js';
 import { jobDetail, jobLogDownload, jobLogInfo, jobLogs, jobStream, listJobs } from './routes/jobs.js';
 import { metrics } from './routes/metrics.js';
-import { monitorSnapshot, monitorStream } from './routes/monitor.js';
+import { monitorHistory, monitorSnapshot, monitorStream } from './routes/monitor.js';
 
 export interface DashboardOptions {
   home?: string;
@@ -60,6 +60,7 @@ type Handler = (ctx: RouteContext, r: RouteRequest) => Promise<void>;
 const ROUTES: Array<[RegExp, Handler]> = [
   [/^\/api\/monitor\/stream$/, monitorStream],
   [/^\/api\/monitor\/snapshot$/, monitorSnapshot],
+  [/^\/api\/monitor\/history$/, monitorHistory],
   [/^\/api\/events$/, eventsStream],
   [/^\/api\/jobs$/, listJobs],
   [/^\/api\/jobs\/(?<id>[^/]+)$/, jobDetail],

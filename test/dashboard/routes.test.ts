@@ -69,6 +69,17 @@ describe('monitor routes', () => {
     }
   });
 
+  it('GET /api/monitor/history: stored snapshots for the charts; 400 on bad params', async () => {
+    const r = await httpGet(`${base}/api/monitor/history?limit=5`);
+    expect(r.status).toBe(200);
+    const body = JSON.parse(r.body);
+    expect(body.resolution).toBe('full');
+    expect(body.snapshots.length).toBeGreaterThan(0);
+    expect(body.snapshots.length).toBeLessThanOrEqual(5);
+    expect((await httpGet(`${base}/api/monitor/history?resolution=hourly`)).status).toBe(400);
+    expect((await httpGet(`${base}/api/monitor/history?limit=0`)).status).toBe(400);
+  });
+
   it('GET /api/monitor/snapshot answers from the conductor', async () => {
     const r = await httpGet(`${base}/api/monitor/snapshot`);
     expect(r.status).toBe(200);

@@ -194,3 +194,24 @@ export async function monitorSnapshot(ctx: RouteContext, r: RouteRequest): Promi
     reader.close();
   }
 }
+
+/** Stored snapshots for the charts (the conductor's monitor.history), so a page opens with a past. */
+export async function monitorHistory(ctx: RouteContext, r: RouteRequest): Promise<void> {
+  const params: Record<string, unknown> = {
+    limit: numberParam(r.query, 'limit', { min: 1, max: 10_000, default: 300, integer: true }),
+  };
+  const since = r.query.get('since');
+  if (since !== null) params.since = numberParam(r.query, 'since', { min: 0, max: 1e11, default: 0 });
+  const resolution = r.query.get('resolution');
+  if (resolution !== null) {
+    if (resolution !== 'full' && resolution !== 'minute') throw new HttpError(400, `resolution must be 'full' or 'minute', got ${JSON.stringify(resolution)}`);
+    params.resolution = resolution;
+  }
+  try {
+    sendJson(r.res, 200, await ctx.bridge.call('monitor.history', params));
+  } catch (err) {
+    if (err instanceof ConductorUnavailable) throw new HttpError(503, err.message);
+    if (err instanceof RpcError && err.code === ErrorCode.INVALID_PARAMS) throw new HttpError(400, err.message);
+    throw err;
+  }
+}

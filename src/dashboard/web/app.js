@@ -142,6 +142,23 @@ function onSnapshot(s) {
   schedule('processes');
 }
 
+/** The charts open with the last minutes the conductor stored, then go on live. */
+async function loadHistory() {
+  try {
+    const r = await fetch(api('monitor/history', { since: Date.now() / 1000 - CHART_POINTS, limit: CHART_POINTS }));
+    if (!r.ok) return;
+    const { snapshots } = await r.json();
+    for (const s of snapshots) if (!series.t.length || s.timestamp > series.t.at(-1)) {
+      series.t.push(s.timestamp);
+      series.mem.push(s.system_memory_used_mb);
+      series.load.push(s.load_avg_1);
+      series.cpu.push(s.conductor?.cpu_percent ?? s.daemon_cpu_percent ?? null);
+      series.rss.push(s.conductor?.rss_mb ?? s.daemon_rss_mb);
+    }
+    schedule('charts');
+  } catch { /* live data fills the charts anyway */ }
+}
+
 function startMonitor() {
   liveStream(() => api('monitor/stream'), {
     connected: (d) => { $('source').textContent = d.source; setConnected(d.source === 'daemon'); },
@@ -425,7 +442,7 @@ fetch(api('event-types'))
   .then((body) => { if (body?.types?.length) KNOWN_TYPES = body.types; })
   .catch(() => undefined)
   .finally(() => {
-    startMonitor();
+    loadHistory().finally(startMonitor);
     startEvents();
     refreshJobs();
     onRoute();
