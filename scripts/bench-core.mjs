@@ -6,10 +6,13 @@
 //   startup    conductor start → ready with 1M events in the log, vs an empty log
 //   idle RSS   of a conductor with no clients
 // Usage: node scripts/bench-core.mjs [--events 1000000] [--samples 3000]
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { median, opt, percentile, rssMb, startConductor } from './benchKit.mjs';
+import { median, opt, percentile, root, rssMb, startConductor } from './benchKit.mjs';
+import { FrameDecoder, decodeValue } from '../dist/ipc/framing.js';
 import Database from 'better-sqlite3';
 import { EventStore } from '../dist/events/store.js';
 import { DaemonClient } from '../dist/index.js';
@@ -99,10 +102,85 @@ async function pacedLatency(env, { rate = 10_000, seconds = 4, warmupSeconds = 0
   fs.rmSync(home, { recursive: true, force: true });
   return { p50: percentile(lat, 50), p99: percentile(lat, 99), p999: percentile(lat, 99.9), max: Math.max(...lat), n: lat.length };
 }
+
+/**
+ * The floor of the same measurement on this machine: the same producer pacing and consumer, but
+ * the other end is a bare child process that answers each request frame [count] by writing
+ * count event frames to the subscriber connection (one write per tick): no SQLite, no conductor.
+ */
+async function pacedLatencyBare({ rate = 10_000, seconds = 4, warmupSeconds = 0.5 } = {}) {
+  const sockPath = path.join(tmp(), 'bare.sock');
+  const server = spawn(process.execPath, ['--input-type=module', '-e', `
+    import net from 'node:net';
+    import { FrameDecoder, encodeFrame } from '${root}/dist/ipc/framing.js';
+    let consumer; let seq = 0; let parts = []; let scheduled = false;
+    const flush = () => { scheduled = false; consumer.write(Buffer.concat(parts)); parts = []; };
+    net.createServer((s) => {
+      if (!consumer) { consumer = s; s.write(encodeFrame(['ready'])); return; }
+      const dec = new FrameDecoder();
+      s.on('data', (chunk) => {
+        for (const f of dec.push(chunk)) {
+          const [count] = JSON.parse(Buffer.from(f).toString());
+          for (let k = 0; k < count; k++) {
+            seq++;
+            parts.push(encodeFrame([2, 'stream.event', { subscription: 1, event: { seq, ts: Date.now() / 1000, type: 'debug.paced', data: { i: seq, pad: 'x'.repeat(150) } } }]));
+          }
+          if (!scheduled) { scheduled = true; setImmediate(flush); }
+        }
+      });
+    }).listen('${sockPath}', () => process.stdout.write('ready\\n'));
+  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((r) => server.stdout.once('data', r));
+  const sentAt = [];
+  const total = Math.round(rate * (seconds + warmupSeconds));
+  const warmup = Math.round(rate * warmupSeconds);
+  const lat = [];
+  const consumer = net.createConnection(sockPath);
+  const dec = new FrameDecoder();
+  let got = -1; // the first frame is the server's 'ready'
+  let done;
+  const finished = new Promise((r) => (done = r));
+  consumer.on('data', (chunk) => {
+    for (const f of dec.push(chunk)) {
+      decodeValue(f);
+      if (got >= 0) {
+        const ms = Number(process.hrtime.bigint() - sentAt[got]) / 1e6;
+        if (got >= warmup) lat.push(ms);
+      }
+      if (++got === total) done();
+    }
+  });
+  await new Promise((r) => consumer.once('data', () => r()));
+  const producer = net.createConnection(sockPath);
+  await new Promise((r) => producer.once('connect', r));
+  const t0 = process.hrtime.bigint();
+  let asked = 0;
+  while (asked < total) {
+    const due = Math.min(total, Math.floor((Number(process.hrtime.bigint() - t0) / 1e9) * rate)) - asked;
+    if (due > 0) {
+      const t = process.hrtime.bigint();
+      for (let k = 0; k < due; k++) sentAt.push(t);
+      asked += due;
+      const body = Buffer.from(JSON.stringify([due]));
+      const h = Buffer.allocUnsafe(4); h.writeUInt32BE(body.length, 0);
+      producer.write(Buffer.concat([h, body]));
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await finished;
+  producer.destroy();
+  consumer.destroy();
+  server.kill();
+  fs.rmSync(path.dirname(sockPath), { recursive: true, force: true });
+  return { p50: percentile(lat, 50), p99: percentile(lat, 99), p999: percentile(lat, 99.9), max: Math.max(...lat), n: lat.length };
+}
+
 if (section('paced')) {
+  const bare = [];
   const base = [];
   const ours = [];
   for (let run = 0; run < 3; run++) {
+    bare.push(await pacedLatencyBare());
     base.push(await pacedLatency({ MZT_WAL_CHECKPOINT: 'auto' }));
     ours.push(await pacedLatency({}));
   }
@@ -110,8 +188,10 @@ if (section('paced')) {
     `p50 ${median(xs.map((x) => x.p50)).toFixed(3)} ms, p99 ${median(xs.map((x) => x.p99)).toFixed(3)} ms, ` +
     `p99.9 ${median(xs.map((x) => x.p999)).toFixed(3)} ms, max ${median(xs.map((x) => x.max)).toFixed(1)} ms`;
   const runs = (xs) => xs.map((x) => x.p99.toFixed(2)).join('/');
-  rows.push([`latency paced 10k ev/s, append→decoded, checkpoint in the commit (baseline; p99 per run ${runs(base)})`, fmt(base), '-']);
-  rows.push([`latency paced 10k ev/s, append→decoded, checkpoint in a worker (p99 per run ${runs(ours)})`, fmt(ours), (median(ours.map((x) => x.p99)) / median(base.map((x) => x.p99))).toFixed(2)]);
+  const p99Ratio = (xs, ys) => (median(xs.map((x) => x.p99)) / median(ys.map((y) => y.p99))).toFixed(2);
+  rows.push([`latency paced 10k ev/s, bare socket, no conductor (floor; p99 per run ${runs(bare)})`, fmt(bare), '1.00']);
+  rows.push([`latency paced 10k ev/s, append→decoded, checkpoint in the commit (p99 per run ${runs(base)})`, fmt(base), p99Ratio(base, bare)]);
+  rows.push([`latency paced 10k ev/s, append→decoded, checkpoint in a worker (p99 per run ${runs(ours)})`, fmt(ours), p99Ratio(ours, bare)]);
 }
 
 // --- latency and idle RSS ---------------------------------------------------------------------

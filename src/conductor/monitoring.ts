@@ -102,10 +102,12 @@ export function startMonitoring(deps: {
   });
 
   // Sampling runs on this thread, its synchronous /proc reads spread over event-loop turns
-  // (at most ~2 ms each): a worker thread for it cost ~9 MB of idle RSS (BENCHMARKS.md).
+  // (at most ~0.5 ms each: a request that arrives during one waits for it; with 2 ms slices a
+  // whole sample was one stretch and showed in the paced latency p99, BENCHMARKS.md): a worker
+  // thread for it cost ~9 MB of idle RSS (BENCHMARKS.md).
   // MZT_PROC_ROOT points the probe at another /proc: how tests break it under a live conductor.
   const procRoot = process.env.MZT_PROC_ROOT || undefined;
-  const probe = new SystemProbe({ gpuProbe: new GpuProbe({ log: deps.log }), sliceMs: 2, procRoot });
+  const probe = new SystemProbe({ gpuProbe: new GpuProbe({ log: deps.log }), sliceMs: 0.5, procRoot });
   const newProfiler = (onFailure: (err: unknown) => void) => new Profiler({
     onFailure,
     probe,
@@ -140,12 +142,14 @@ export function startMonitoring(deps: {
         firstSample = false;
         monitor.checkNow();
       }
-      deps.bus.publish(encodeEphemeral('monitor.snapshot', snapshot as unknown as Record<string, unknown>));
-      // One sink per event-loop turn (storing 200 processes takes ~1 ms): the sampler shares
-      // this thread with the socket server, so no piece of a sample should hold it for long.
+      // The ephemeral event, then each sink, one per event-loop turn (storing 200 processes takes
+      // ~1 ms): the sampler shares this thread with the socket server, so no piece of a sample
+      // should hold it for long. Turn 0 is the bus (encoding the snapshot), not the snapshot's
+      // build: both in one turn were one more stretch in the latency tail.
       const runSink = (i: number) => {
-        const sink = sinks[i];
-        if (!sink || stopped) return;
+        if (stopped) return;
+        const sink = i === 0 ? publishEphemeral : sinks[i - 1];
+        if (!sink) return;
         try {
           sink(snapshot);
         } catch (err) {
@@ -160,13 +164,25 @@ export function startMonitoring(deps: {
     },
   });
 
-  // History (SQLite, with the per-job cost ledger) and monitor.jsonl for tailing.
+  const publishEphemeral = (snapshot: SystemSnapshot) => {
+    deps.bus.publish(encodeEphemeral('monitor.snapshot', snapshot as unknown as Record<string, unknown>));
+  };
+
+  // History (SQLite, with the per-job cost ledger) and monitor.jsonl for tailing: two sinks (two
+  // turns), the snapshot serialized once for both.
   const storage = new MonitorStorage(deps.monitorDb);
   const jsonl = new JsonlWriter(deps.monitorJsonl, { maxBytes: 50 * 1024 * 1024, keepRotated: 2 });
+  let serialized: { snapshot: SystemSnapshot; json: string } | undefined;
   sinks.push((snapshot) => {
     const probe = profiler.latestProbe();
-    storage.writeSnapshot(snapshot, probe && probe.ok ? probe.tag_cpu : []);
-    jsonl.append(snapshot);
+    const json = JSON.stringify(snapshot);
+    serialized = { snapshot, json };
+    storage.writeSnapshot(snapshot, probe && probe.ok ? probe.tag_cpu : [], json);
+  });
+  sinks.push((snapshot) => {
+    const json = serialized?.snapshot === snapshot ? serialized.json : JSON.stringify(snapshot);
+    serialized = undefined;
+    jsonl.appendJson(json);
   });
   const cleanup = () => {
     try {

@@ -242,10 +242,13 @@ export class SystemProbe {
 type SampleBody = Omit<ProbeSample, 'ok' | 'source' | 'timestamp' | 'gpus' | 'sample_duration_ms' | 'blocking_ms' | 'busy_ms'>;
 
 /**
- * Runs steps, yielding to the event loop (setImmediate: pending I/O is served first) whenever
- * a synchronous stretch reaches sliceMs. Returns the result, the longest stretch and their sum.
+ * Runs steps, yielding to the event loop (setImmediate: pending I/O is served first) before the
+ * first and whenever a synchronous stretch reaches sliceMs. Returns the result, the longest stretch and their sum.
  */
 async function runSliced<T>(steps: Generator<void, T>, sliceMs: number): Promise<{ value: T; longestMs: number; busyMs: number }> {
+  // The first slice gets a turn of its own too: not the end of whatever started the sample (a
+  // timer's state-machine transitions), which would lengthen it.
+  await new Promise<void>((resolve) => setImmediate(resolve));
   let longestMs = 0;
   let busyMs = 0;
   let stretchStart = performance.now();

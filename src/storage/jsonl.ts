@@ -36,11 +36,16 @@ export class JsonlWriter {
   }
 
   append(value: unknown): void {
+    this.appendJson(JSON.stringify(value));
+  }
+
+  /** append() for a value the caller has already serialized (one line of JSON, no newline). */
+  appendJson(json: string): void {
     if (this.queue.length >= (this.options.maxQueuedLines ?? 1000)) {
       this.dropped++;
       return;
     }
-    this.queue.push(Buffer.from(`${JSON.stringify(value)}\n`));
+    this.queue.push(Buffer.from(`${json}\n`));
     if (!this.writing) void this.drain();
   }
 

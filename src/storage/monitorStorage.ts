@@ -93,8 +93,11 @@ export class MonitorStorage {
     this.insertPid = this.db.prepare('INSERT OR IGNORE INTO job_pids VALUES (?, ?, ?)');
   }
 
-  /** Store a snapshot, its minute aggregate and the ledger updates, in one transaction. */
-  writeSnapshot(s: SystemSnapshot, tagCpu: TagCpu[] = []): void {
+  /**
+   * Store a snapshot, its minute aggregate and the ledger updates, in one transaction.
+   * `json`: the snapshot already serialized (JSON.stringify(s)), when the caller has it.
+   */
+  writeSnapshot(s: SystemSnapshot, tagCpu: TagCpu[] = [], json?: string): void {
     const perTag = new Map<string, { job: string; sheet: number; rss: number; maxcpu: number; gpu: number | null; pids: number[] }>();
     for (const p of s.processes) {
       if (p.job_id === null) continue;
@@ -108,7 +111,7 @@ export class MonitorStorage {
     }
     const cpuByTag = new Map(tagCpu.map((c) => [`${c.job_id}\u0000${c.sheet_num ?? -1}`, c]));
     this.db.transaction(() => {
-      this.insertSnapshot.run(s.timestamp, JSON.stringify(s));
+      this.insertSnapshot.run(s.timestamp, json ?? JSON.stringify(s));
       this.upsertMinute.run({
         minute: Math.floor(s.timestamp / 60),
         mem: s.system_memory_used_mb,

@@ -56,6 +56,10 @@ describe('/metrics', () => {
     }
     await waitFor(async () => (await client.call('monitor.resource_report', { job_id: big.job_id })).peak_rss_mb > 50, 5000, 'peak recorded');
 
+    // A job's CPU seconds can still grow after it ended (its reaped children are counted at the
+    // next sample), so the scraped value must lie between the reports read before and after.
+    const reportsBefore = new Map<string, { peak_rss_mb: number; total_cpu_seconds: number }>();
+    for (const id of [big.job_id, bad.job_id]) reportsBefore.set(id, await client.call('monitor.resource_report', { job_id: id }));
     const before = await client.call('daemon.status', {});
     const res = await httpGet(`http://127.0.0.1:${dashboard.port}/metrics`);
     const after = await client.call('daemon.status', {});
@@ -78,8 +82,13 @@ describe('/metrics', () => {
     for (const id of [big.job_id, bad.job_id]) {
       const report = await client.call('monitor.resource_report', { job_id: id });
       const name = id === big.job_id ? 'holder' : 'bad';
-      expect(m.get(`mzt_job_peak_rss_megabytes{job_id="${id}",name="${name}"}`)).toBe(report.peak_rss_mb);
-      expect(m.get(`mzt_job_cpu_seconds{job_id="${id}",name="${name}"}`)).toBe(report.total_cpu_seconds);
+      const earlier = reportsBefore.get(id)!;
+      const peak = m.get(`mzt_job_peak_rss_megabytes{job_id="${id}",name="${name}"}`)!;
+      expect(peak).toBeGreaterThanOrEqual(earlier.peak_rss_mb);
+      expect(peak).toBeLessThanOrEqual(report.peak_rss_mb);
+      const cpu = m.get(`mzt_job_cpu_seconds{job_id="${id}",name="${name}"}`)!;
+      expect(cpu).toBeGreaterThanOrEqual(earlier.total_cpu_seconds);
+      expect(cpu).toBeLessThanOrEqual(report.total_cpu_seconds);
     }
     expect(m.get(`mzt_job_peak_rss_megabytes{job_id="${big.job_id}",name="holder"}`)).toBeGreaterThan(50);
 
