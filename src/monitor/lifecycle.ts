@@ -13,19 +13,19 @@ export interface LifecycleChange {
 
 export class LifecycleTracker {
   private known = new Map<number, ProcessMetric>();
-  private first = true;
 
-  /** Diff against the previous sample; the first sample only sets the baseline. */
+  /**
+   * Diff against the previous sample. The tracker is made when the conductor starts and samples
+   * only its own descendants, so everything in the first sample was spawned by this conductor
+   * (jobs started before the first sample): those are reported as spawned too.
+   */
   observe(processes: ProcessMetric[], ignore: ReadonlySet<number>): LifecycleChange {
     const next = new Map<number, ProcessMetric>();
     for (const p of processes) if (!ignore.has(p.pid)) next.set(p.pid, p);
     const spawned: ProcessMetric[] = [];
     const exited: ProcessMetric[] = [];
-    if (!this.first) {
-      for (const [pid, p] of next) if (!this.known.has(pid)) spawned.push(p);
-      for (const [pid, p] of this.known) if (!next.has(pid)) exited.push(p);
-    }
-    this.first = false;
+    for (const [pid, p] of next) if (!this.known.has(pid)) spawned.push(p);
+    for (const [pid, p] of this.known) if (!next.has(pid)) exited.push(p);
     this.known = next;
     return { spawned, exited };
   }

@@ -45,8 +45,10 @@ describe('anomalies', () => {
     expect(t.observe(z(4, 1))).toHaveLength(1);
   });
 
-  it('lifecycle tracker diffs samples and ignores sheet leaders', () => {
+  it('lifecycle tracker diffs samples, counts the first sample as spawned, ignores sheet leaders', () => {
     const l = new LifecycleTracker();
+    // The first sample: descendants already there were started by this conductor before it.
+    expect(l.observe([proc(1, 1), proc(2, 1)], new Set([1])).spawned.map((p) => p.pid)).toEqual([2]);
     expect(l.observe([proc(1, 1), proc(2, 1)], new Set([1]))).toEqual({ spawned: [], exited: [] });
     const change = l.observe([proc(1, 1), proc(3, 1)], new Set([1]));
     expect(change.spawned.map((p) => p.pid)).toEqual([3]);
