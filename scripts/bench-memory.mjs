@@ -5,7 +5,8 @@
 //   burst      10 clients subscribe to daemon.monitor.stream (raw sockets, default bounds) and
 //              stop reading; then 1M events (debug.emit, --batch per call, --size B of padding)
 //              are committed. VmRSS is read from /proc every 50 ms: idle before, peak during,
-//              10 s after the burst with the clients still stalled, and 5 s after they leave.
+//              10 s after the burst with the clients still stalled, 5 s after they leave, and
+//              40 s after the burst (past the checkpoint worker's 30 s idle stop).
 // Medians of --runs runs, each in a fresh home. Target (issue): peak < idle + 64 MB, back to
 // (near) idle afterwards.
 // Usage: node scripts/bench-memory.mjs [--events 1000000] [--batch 1000] [--size 150] [--runs 3] [--clients 10]
@@ -98,7 +99,10 @@ async function burstRun() {
     await producer.close();
     await sleep(5000);
     const afterLeft = rssMb(pid);
-    return { idle, peak, after, afterLeft, seconds };
+    // The checkpoint worker thread is let go after 30 s without a checkpoint (src/events/store.ts).
+    await sleep(25_000);
+    const settled = rssMb(pid);
+    return { idle, peak, after, afterLeft, settled, seconds };
   } finally {
     await c.stop();
     fs.rmSync(home, { recursive: true, force: true });
@@ -113,7 +117,7 @@ for (let r = 0; r < RUNS; r++) {
   idleOn.push(await idleRss({ dashboard_enabled: true, dashboard_port: 0 }));
   const run = await burstRun();
   runs.push(run);
-  console.error(`run ${r + 1}: idle ${idleOff.at(-1).toFixed(1)} / ${idleOn.at(-1).toFixed(1)} MB (dashboard off/on); burst idle ${run.idle.toFixed(1)} → peak ${run.peak.toFixed(1)} → 10 s after ${run.after.toFixed(1)} → clients gone ${run.afterLeft.toFixed(1)} MB; ${EVENTS.toLocaleString('en')} events in ${run.seconds.toFixed(1)} s`);
+  console.error(`run ${r + 1}: idle ${idleOff.at(-1).toFixed(1)} / ${idleOn.at(-1).toFixed(1)} MB (dashboard off/on); burst idle ${run.idle.toFixed(1)} → peak ${run.peak.toFixed(1)} → 10 s after ${run.after.toFixed(1)} → clients gone ${run.afterLeft.toFixed(1)} → 40 s after ${run.settled.toFixed(1)} MB; ${EVENTS.toLocaleString('en')} events in ${run.seconds.toFixed(1)} s`);
 }
 
 const m = (key) => median(runs.map((r) => r[key]));
@@ -127,3 +131,4 @@ console.log(`| burst: idle before (dashboard off) | ${mb(m('idle'))} | - |`);
 console.log(`| burst: peak while ${CLIENTS} clients stalled, ${EVENTS.toLocaleString('en')} events of ${SIZE} B (${m('seconds').toFixed(1)} s) | ${mb(m('peak'))} | +${(m('peak') - m('idle')).toFixed(1)} MB |`);
 console.log(`| burst: 10 s after, clients still stalled | ${mb(m('after'))} | +${(m('after') - m('idle')).toFixed(1)} MB |`);
 console.log(`| burst: 5 s after the clients left | ${mb(m('afterLeft'))} | +${(m('afterLeft') - m('idle')).toFixed(1)} MB |`);
+console.log(`| burst: 40 s after the burst (checkpoint worker let go) | ${mb(m('settled'))} | +${(m('settled') - m('idle')).toFixed(1)} MB |`);

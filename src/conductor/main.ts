@@ -16,6 +16,7 @@ import { IpcServer, DEFAULT_SERVER_LIMITS } from '../ipc/server.js';
 import { ConfigError, changedKeys, loadConfigFile, type ConductorConfig } from './config.js';
 import { DashboardServer } from '../dashboard/server.js';
 import { createDispatch } from './methods.js';
+import { startHeapRelease, type HeapRelease } from './heapRelease.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
 import { stopOrphanedSheets } from './orphans.js';
 import { conductorPaths, resolveHome, type ConductorPaths } from './paths.js';
@@ -99,6 +100,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
     let stopping: Promise<void> | undefined;
     let retentionTimer: NodeJS.Timeout | undefined;
     let dashboard: DashboardServer | undefined;
+    let heapRelease: HeapRelease | undefined;
 
     const stop = (reason = 'stop requested'): Promise<void> => {
       if (stopping) return stopping;
@@ -106,6 +108,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       stopping = (async () => {
         log(`stopping: ${reason}`);
         monitoring?.stop();
+        heapRelease?.stop();
         await dashboard?.stop().catch((err: Error) => log(`dashboard stop failed: ${err.message}`));
         try {
           await jobs.shutdown();
@@ -200,6 +203,9 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       monitorDb: paths.monitorDb,
       monitorJsonl: paths.monitorJsonl,
     });
+
+    // After a burst, an idle conductor gives back the heap it grew (see heapRelease.ts).
+    heapRelease = startHeapRelease({ activity: () => openedStore.stats.events, log });
 
     await openedStore.append({
       type: 'daemon.started',

@@ -83,6 +83,8 @@ export interface EventStoreOptions {
   checkpoint?: 'worker' | 'auto';
   /** WAL pages between two checkpoints (default 1000, SQLite's own default). */
   checkpointPages?: number;
+  /** The checkpoint worker exits after this long without a checkpoint to run (default 30 s). */
+  checkpointerIdleMs?: number;
 }
 
 /** Pages written to the WAL between two checkpoints, like SQLite's wal_autocheckpoint default. */
@@ -93,6 +95,11 @@ const PAGE_BYTES = 3200;
 const ROW_OVERHEAD_BYTES = 64;
 /** Pages a commit writes besides its rows (table and index leaves, meta, jobs): an estimate. */
 const PAGES_PER_COMMIT = 4;
+/**
+ * The worker thread is a whole V8 isolate (~10 MB of RSS): after a burst it is let go once no
+ * checkpoint was needed for this long, and started again at the next one.
+ */
+const CHECKPOINTER_IDLE_MS = 30_000;
 /** WAL size, in checkpoints' worth of pages, beyond which the main thread finishes a checkpoint. */
 const MAX_WAL_CHECKPOINTS = 8;
 
@@ -212,11 +219,13 @@ export class EventStore {
   private checkpointMode: 'worker' | 'auto';
   private checkpointer: Worker | undefined;
   private checkpointInFlight = false;
+  private checkpointerIdleTimer: NodeJS.Timeout | undefined;
+  private readonly checkpointerIdleMs: number;
   /** Estimated pages written to the WAL since the last checkpoint request. */
   private walPages = 0;
   private readonly checkpointPages: number;
   /** Counters for tests and status: checkpoints run by the worker. */
-  readonly checkpointStats = { requested: 0, done: 0, failed: 0, onMainThread: 0, walPages: 0 };
+  readonly checkpointStats = { requested: 0, done: 0, failed: 0, onMainThread: 0, walPages: 0, workerStarts: 0, workerIdleStops: 0 };
 
   private readonly insertEvent: Database.Statement;
   /** INSERT of INSERT_ROWS rows at once: one call into SQLite instead of INSERT_ROWS. */
@@ -246,6 +255,7 @@ export class EventStore {
     if (this.checkpointMode === 'worker' && db.memory) this.checkpointMode = 'auto';
     this.checkpointPages = options.checkpointPages ?? CHECKPOINT_PAGES;
     if (!Number.isSafeInteger(this.checkpointPages) || this.checkpointPages < 1) throw new RangeError('checkpointPages must be an integer >= 1');
+    this.checkpointerIdleMs = options.checkpointerIdleMs ?? CHECKPOINTER_IDLE_MS;
     if (this.checkpointMode === 'worker') db.pragma('wal_autocheckpoint = 0');
     this.insertEvent = db.prepare('INSERT INTO events (seq, ts, type, job_id, sheet_num, payload) VALUES (?, ?, ?, ?, ?, ?)');
     this.insertEvents = db.prepare(
@@ -627,6 +637,7 @@ export class EventStore {
     this.walPages = 0;
     this.checkpointInFlight = true;
     this.checkpointStats.requested += 1;
+    clearTimeout(this.checkpointerIdleTimer);
     worker.postMessage('checkpoint');
   }
 
@@ -635,8 +646,10 @@ export class EventStore {
       const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
       const worker = new Worker(CHECKPOINT_WORKER_SOURCE, { eval: true, workerData: { path: this.path, sqlite } });
       worker.unref();
+      this.checkpointStats.workerStarts += 1;
       worker.on('message', (r: { ok: boolean; log?: number; checkpointed?: number; error?: string }) => {
         this.checkpointInFlight = false;
+        this.armCheckpointerIdleStop(worker);
         if (!r.ok) {
           // Retried at the next threshold; the WAL keeps the data meanwhile.
           this.checkpointStats.failed += 1;
@@ -686,7 +699,19 @@ export class EventStore {
     }
   }
 
+  /** Let the worker go if no checkpoint is asked of it for a while (see CHECKPOINTER_IDLE_MS). */
+  private armCheckpointerIdleStop(worker: Worker): void {
+    clearTimeout(this.checkpointerIdleTimer);
+    this.checkpointerIdleTimer = setTimeout(() => {
+      if (this.checkpointer !== worker || this.checkpointInFlight || this.closed) return;
+      this.checkpointStats.workerIdleStops += 1;
+      this.stopCheckpointer();
+    }, this.checkpointerIdleMs);
+    this.checkpointerIdleTimer.unref();
+  }
+
   private stopCheckpointer(): void {
+    clearTimeout(this.checkpointerIdleTimer);
     const worker = this.checkpointer;
     this.checkpointer = undefined;
     if (!worker) return;

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EventBus } from '../../src/events/bus.js';
 import { EventStore, StorageError, type EventStoreOptions, type StoredEvent } from '../../src/events/store.js';
 import { matchesFilter, type DurableEvent, type EventFilter, type NewEvent } from '../../src/events/types.js';
@@ -448,6 +448,26 @@ describe('EventStore WAL checkpoints', () => {
     const reopened = openStore(dbPath);
     expect(reopened.headSeq).toBe(60_000);
     expect(seqs(reopened.read(59_990, 100))).toEqual(range(59_991, 60_000));
+  });
+
+  it('lets the checkpoint worker go when idle and starts it again for the next burst', async () => {
+    const dbPath = tempDb();
+    const store = EventStore.open(dbPath, { checkpointPages: 100, checkpointerIdleMs: 150 });
+    const threads = () => fs.readdirSync('/proc/self/task').length;
+    await burst(store, 10_000);
+    await vi.waitFor(() => expect(store.checkpointStats.done).toBeGreaterThan(0), { timeout: 5000 });
+    expect(store.checkpointStats.workerStarts).toBe(1);
+    const withWorker = threads();
+    await vi.waitFor(() => expect(store.checkpointStats.workerIdleStops).toBe(1), { timeout: 5000 });
+    // The thread is really gone (the worker closed its connection and exited).
+    await vi.waitFor(() => expect(threads()).toBeLessThan(withWorker), { timeout: 5000 });
+    const done = store.checkpointStats.done;
+    await burst(store, 10_000);
+    await vi.waitFor(() => expect(store.checkpointStats.done).toBeGreaterThan(done), { timeout: 5000 });
+    expect(store.checkpointStats.workerStarts).toBe(2);
+    expect(store.checkpointStats.failed).toBe(0);
+    store.close();
+    expect(openStore(dbPath).headSeq).toBe(20_000);
   });
 
   it("'auto' keeps SQLite's automatic checkpoint in the commit", async () => {
