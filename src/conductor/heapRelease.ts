@@ -11,8 +11,13 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 
 export interface HeapReleaseOptions {
-  /** A counter that moves while the conductor is busy (committed events). */
+  /** A counter that moves while the conductor is busy, in bytes (events committed, bytes received). */
   activity: () => number;
+  /**
+   * Less activity than this in one interval counts as quiet (default 64 KiB): a `mzt top` or a
+   * dashboard polling once a second is not a burst.
+   */
+  quietBytes?: number;
   log: (message: string) => void;
   /** How often to look (default 5 s): a release needs one whole interval without activity. */
   intervalMs?: number;
@@ -29,6 +34,8 @@ export interface HeapRelease {
 }
 
 const MB = 1024 * 1024;
+/** Collections per burst at most (see the loop below). */
+const MAX_TRIES = 3;
 
 /**
  * V8's full collection, compacting, without starting node with --expose-gc; undefined when V8
@@ -58,27 +65,33 @@ export function startHeapRelease(options: HeapReleaseOptions): HeapRelease {
   const intervalMs = options.intervalMs ?? 5000;
   const minSlack = (options.minSlackMb ?? 16) * MB;
   const minGapMs = options.minGapMs ?? 10_000;
+  const quietBytes = options.quietBytes ?? 64 * 1024;
   const collect = compactingCollection();
   let releases = 0;
   let lastActivity = options.activity();
   let lastRelease = -Infinity;
-  // One release per burst: armed by activity (start-up counts), disarmed by a release. What
-  // one full collection could not give back, another one will not either.
-  let armed = true;
+  // Up to MAX_TRIES collections per burst: armed by activity (start-up counts), disarmed once
+  // the heap has shrunk or after the last try. V8 shrinks its young generation only when it
+  // judges the allocation rate low at that moment, which a later try may find when one did not.
+  let triesLeft = MAX_TRIES;
   const timer = setInterval(() => {
     const activity = options.activity();
-    const quiet = activity === lastActivity;
+    const quiet = activity - lastActivity < quietBytes;
     lastActivity = activity;
-    if (!quiet) armed = true;
-    if (!collect || !quiet || !armed || performance.now() - lastRelease < minGapMs) return;
+    if (!quiet) triesLeft = MAX_TRIES;
+    if (!collect || !quiet || triesLeft === 0 || performance.now() - lastRelease < minGapMs) return;
     const before = v8.getHeapStatistics();
-    if (before.total_heap_size - before.used_heap_size < minSlack) return;
+    if (before.total_heap_size - before.used_heap_size < minSlack) {
+      triesLeft = 0;
+      return;
+    }
     const started = performance.now();
     collect();
     lastRelease = performance.now();
-    armed = false;
+    triesLeft -= 1;
     releases += 1;
     const after = v8.getHeapStatistics();
+    if (after.total_heap_size - after.used_heap_size < minSlack) triesLeft = 0;
     options.log(
       `idle after activity: heap ${Math.round(before.total_heap_size / MB)} MB → ${Math.round(after.total_heap_size / MB)} MB ` +
         `(${Math.round(after.used_heap_size / MB)} MB in use; one compacting collection, ${(lastRelease - started).toFixed(1)} ms)`,

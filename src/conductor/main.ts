@@ -205,7 +205,9 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
     });
 
     // After a burst, an idle conductor gives back the heap it grew (see heapRelease.ts).
-    heapRelease = startHeapRelease({ activity: () => openedStore.stats.events, log });
+    // Activity in bytes: events committed (~256 B each) and bytes read from clients (requests,
+    // and garbage, count).
+    heapRelease = startHeapRelease({ activity: () => openedStore.stats.events * 256 + (server?.bytesReceived ?? 0), log });
 
     await openedStore.append({
       type: 'daemon.started',

@@ -65,6 +65,8 @@ export class IpcServer {
   private nextConnectionId = 1;
   private unsubscribeBus: (() => void) | undefined;
   private accepting = true;
+  /** Bytes read from all clients since start (a measure of activity, for the idle heap release). */
+  bytesReceived = 0;
 
   constructor(private readonly options: IpcServerOptions) {
     this.limits = options.limits ?? DEFAULT_SERVER_LIMITS;
@@ -189,6 +191,7 @@ export class IpcServer {
   }
 
   private route(socket: Socket, data: Buffer): void {
+    this.bytesReceived += data.length;
     const connection = this.bySocket.get(socket);
     if (!connection) return; // refused connection still sending
     try {

@@ -23,36 +23,51 @@ function burst(): unknown[] {
 }
 
 describe('heap release', () => {
-  it('shrinks the heap once when quiet after a burst, and again only after new activity', async () => {
+  it('shrinks the heap when quiet after a burst, a few tries at most, again only after new activity', async () => {
     const logs: string[] = [];
-    let events = 0;
+    let activityBytes = 0;
     let survivors = burst();
     const grown = v8.getHeapStatistics().total_heap_size;
-    const release = startHeapRelease({ activity: () => events, log: (m) => logs.push(m), intervalMs: 50, minSlackMb: 8, minGapMs: 0 });
+    const release = startHeapRelease({ activity: () => activityBytes, log: (m) => logs.push(m), intervalMs: 50, minSlackMb: 8, minGapMs: 0 });
     try {
-      await vi.waitFor(() => expect(release.releases).toBe(1), { timeout: 5000 });
+      await vi.waitFor(() => expect(release.releases).toBeGreaterThanOrEqual(1), { timeout: 5000 });
       const after = v8.getHeapStatistics();
       // ~100 MB grown, ~2 MB alive: compaction gives back most of it (a plain collection
       // keeps every page holding a survivor).
       expect(after.total_heap_size).toBeLessThan(grown / 2);
       expect(survivors).toHaveLength(20_000);
       expect(logs[0]).toMatch(/^idle after activity: heap \d+ MB → \d+ MB .*one compacting collection/);
-      // Once per burst: quiet ticks after it do not collect again.
+      // Bounded per burst: quiet ticks after the last try do not collect again.
+      await new Promise((r) => setTimeout(r, 400));
+      const tries = release.releases;
+      expect(tries).toBeLessThanOrEqual(3);
       await new Promise((r) => setTimeout(r, 300));
-      expect(release.releases).toBe(1);
-      // A new burst (events committed) arms it again.
-      events += 1000;
+      expect(release.releases).toBe(tries);
+      // A new burst (activity) arms it again.
+      activityBytes += 1_000_000;
       survivors = burst();
-      await vi.waitFor(() => expect(release.releases).toBe(2), { timeout: 5000 });
+      await vi.waitFor(() => expect(release.releases).toBeGreaterThan(tries), { timeout: 5000 });
+    } finally {
+      release.stop();
+    }
+  });
+
+  it('counts a trickle (a client polling once a second) as quiet', async () => {
+    let activityBytes = 0;
+    const survivors = burst();
+    const release = startHeapRelease({ activity: () => (activityBytes += 2_000), log: () => {}, intervalMs: 50, minSlackMb: 8, minGapMs: 0 });
+    try {
+      await vi.waitFor(() => expect(release.releases).toBeGreaterThanOrEqual(1), { timeout: 5000 });
+      expect(survivors.length).toBeGreaterThan(0);
     } finally {
       release.stop();
     }
   });
 
   it('leaves a busy conductor alone', async () => {
-    let events = 0;
+    let activityBytes = 0;
     burst();
-    const release = startHeapRelease({ activity: () => (events += 10), log: () => {}, intervalMs: 50, minSlackMb: 1, minGapMs: 0 });
+    const release = startHeapRelease({ activity: () => (activityBytes += 100_000), log: () => {}, intervalMs: 50, minSlackMb: 1, minGapMs: 0 });
     try {
       await new Promise((r) => setTimeout(r, 400));
       expect(release.releases).toBe(0);
