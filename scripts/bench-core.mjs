@@ -53,6 +53,25 @@ if (section('append')) {
 }
 
 
+/**
+ * The producer's pacing, the same for every paced row: every ~1 ms, ask `send` for the events
+ * due by then at `rate`, each stamped in `sentAt` with the time of its ask.
+ */
+async function pace(rate, total, sentAt, send) {
+  const t0 = process.hrtime.bigint();
+  let asked = 0;
+  while (asked < total) {
+    const due = Math.min(total, Math.floor((Number(process.hrtime.bigint() - t0) / 1e9) * rate)) - asked;
+    if (due > 0) {
+      const t = process.hrtime.bigint();
+      for (let k = 0; k < due; k++) sentAt.push(t);
+      asked += due;
+      send(due);
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
 // --- latency, paced: 10k events/s, append → commit → decoded ---------------------------------
 // The producer calls debug.emit every ~1 ms with the events due by then (≈10 per call, so the
 // conductor group-commits them together), and the consumer (same process, other connection)
@@ -72,21 +91,8 @@ async function pacedLatency(env, { rate = 10_000, seconds = 4, warmupSeconds = 0
   const total = Math.round(rate * (seconds + warmupSeconds));
   const warmup = Math.round(rate * warmupSeconds);
   const lat = [];
-  const t0 = process.hrtime.bigint();
   const calls = [];
-  const producing = (async () => {
-    let asked = 0;
-    while (asked < total) {
-      const due = Math.min(total, Math.floor((Number(process.hrtime.bigint() - t0) / 1e9) * rate)) - asked;
-      if (due > 0) {
-        const t = process.hrtime.bigint();
-        for (let k = 0; k < due; k++) sentAt.push(t);
-        asked += due;
-        calls.push(producer.call('debug.emit', { count: due, size: 150 }));
-      }
-      await new Promise((r) => setTimeout(r, 1));
-    }
-  })();
+  const producing = pace(rate, total, sentAt, (due) => calls.push(producer.call('debug.emit', { count: due, size: 150 })));
   for (let got = 0; got < total; ) {
     const { value } = await it.next();
     if (value.kind !== 'event') continue;
@@ -153,20 +159,11 @@ async function pacedLatencyBare({ rate = 10_000, seconds = 4, warmupSeconds = 0.
   await new Promise((r) => consumer.once('data', () => r()));
   const producer = net.createConnection(sockPath);
   await new Promise((r) => producer.once('connect', r));
-  const t0 = process.hrtime.bigint();
-  let asked = 0;
-  while (asked < total) {
-    const due = Math.min(total, Math.floor((Number(process.hrtime.bigint() - t0) / 1e9) * rate)) - asked;
-    if (due > 0) {
-      const t = process.hrtime.bigint();
-      for (let k = 0; k < due; k++) sentAt.push(t);
-      asked += due;
-      const body = Buffer.from(JSON.stringify([due]));
-      const h = Buffer.allocUnsafe(4); h.writeUInt32BE(body.length, 0);
-      producer.write(Buffer.concat([h, body]));
-    }
-    await new Promise((r) => setTimeout(r, 1));
-  }
+  await pace(rate, total, sentAt, (due) => {
+    const body = Buffer.from(JSON.stringify([due]));
+    const h = Buffer.allocUnsafe(4); h.writeUInt32BE(body.length, 0);
+    producer.write(Buffer.concat([h, body]));
+  });
   await finished;
   producer.destroy();
   consumer.destroy();
