@@ -4,8 +4,8 @@
  * much once the burst is over), so a conductor that had handled a million events stayed
  * ~30 MB above what it needed for as long as it stayed idle (BENCHMARKS.md, Memory). When the
  * conductor has been quiet for a whole check interval and its heap holds much more than it
- * uses, one compacting full collection (10-25 ms, at a moment nothing is happening) lets V8
- * shrink it.
+ * uses, a compacting full collection (10-30 ms, at a moment little is happening: a request
+ * arriving then waits that long) lets V8 shrink it; up to MAX_TRIES per burst.
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -28,7 +28,7 @@ export interface HeapReleaseOptions {
 }
 
 export interface HeapRelease {
-  /** Collections run so far (for tests and daemon.status). */
+  /** Collections run so far (for tests). */
   readonly releases: number;
   stop(): void;
 }
