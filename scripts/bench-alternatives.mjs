@@ -16,12 +16,11 @@
 // Needs `npm run build` first (the ceiling uses dist/ipc/framing.js, like bench-stream.mjs).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { IPCModule } from 'node-ipc';
-import { median, opt, root } from './benchKit.mjs';
-import { FrameDecoder, decodeValue, encodeValue } from '../dist/ipc/framing.js';
+import { ceilingServerSource, median, opt, readCeiling } from './benchKit.mjs';
+import { encodeValue } from '../dist/ipc/framing.js';
 
 const N = opt('events', 200_000);
 const PM2_N = opt('pm2-events', N);
@@ -65,44 +64,12 @@ async function producer(code) {
 
 const secsSince = (t) => Number(process.hrtime.bigint() - t) / 1e9;
 
-/** Ceiling: copied from bench-stream.mjs — a child serves N event frames, one write per tick. */
+/** Ceiling: the same as bench-stream.mjs's (benchKit.mjs): N event frames, one write per tick. */
 async function ceilingRun() {
   const sockPath = path.join(tmp, 'ceiling.sock');
-  const server = await producer(`
-    import net from 'node:net';
-    import { encodeValue } from '${root}/dist/ipc/framing.js';
-    const N = ${N};
-    const srv = net.createServer((s) => {
-      let i = 0;
-      const tick = () => {
-        const parts = [];
-        for (let k = 0; k < ${BATCH} && i < N; k++, i++) {
-          const body = encodeValue([2, 'stream.event', ${PAYLOAD_JS}]);
-          const h = Buffer.allocUnsafe(4); h.writeUInt32BE(body.length, 0);
-          parts.push(h, body);
-        }
-        const ok = s.write(Buffer.concat(parts));
-        if (i < N) ok ? setImmediate(tick) : s.once('drain', tick);
-      };
-      tick();
-    });
-    srv.listen('${sockPath}', () => process.stdout.write('ready\\n'));
-  `);
+  const server = await producer(ceilingServerSource(sockPath, N));
   try {
-    const start = process.hrtime.bigint();
-    await new Promise((resolve, reject) => {
-      const dec = new FrameDecoder();
-      let got = 0;
-      const c = net.createConnection(sockPath);
-      c.on('error', reject);
-      c.on('data', (chunk) => {
-        for (const f of dec.push(chunk)) {
-          decodeValue(f);
-          if (++got === N) { c.destroy(); resolve(); }
-        }
-      });
-    });
-    return N / secsSince(start);
+    return await readCeiling(sockPath, N);
   } finally {
     await server.stop();
     fs.rmSync(sockPath, { force: true });

@@ -10,58 +10,24 @@
 // Needs `npm run build` first (it imports dist/).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { median, opt, root, startConductor } from './benchKit.mjs';
+import { ceilingServerSource, median, opt, readCeiling, startConductor } from './benchKit.mjs';
 import { DaemonClient } from '../dist/index.js';
 import Database from 'better-sqlite3';
-import { FrameDecoder, decodeValue, encodeValue } from '../dist/ipc/framing.js';
 
 const N = opt('events', 200_000);
 const RUNS = opt('runs', 3);
-const PAD = 'x'.repeat(150); // ≈256-byte events, as in DESIGN.md's measurements
 
 
-/** Ceiling: a child process serves N pre-encoded event frames, one write per tick. */
+/** Ceiling: a child process serves N event frames, one write per tick (benchKit.mjs). */
 async function ceilingRun(sockPath) {
-  const server = spawn(process.execPath, ['--input-type=module', '-e', `
-    import net from 'node:net';
-    import { encodeValue } from '${root}/dist/ipc/framing.js';
-    const N = ${N};
-    const srv = net.createServer((s) => {
-      let i = 0;
-      const tick = () => {
-        const parts = [];
-        for (let k = 0; k < 2000 && i < N; k++, i++) {
-          const body = encodeValue([2, 'stream.event', { subscription: 1, event: { seq: i + 1, ts: Date.now() / 1000, type: 'debug.burst', data: { i, pad: '${PAD}' } } }]);
-          const h = Buffer.allocUnsafe(4); h.writeUInt32BE(body.length, 0);
-          parts.push(h, body);
-        }
-        const ok = s.write(Buffer.concat(parts));
-        if (i < N) ok ? setImmediate(tick) : s.once('drain', tick);
-      };
-      tick();
-    });
-    srv.listen('${sockPath}', () => process.stdout.write('ready\\n'));
-  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn(process.execPath, ['--input-type=module', '-e', ceilingServerSource(sockPath, N)], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise((r) => server.stdout.once('data', r));
-  const start = process.hrtime.bigint();
-  await new Promise((resolve) => {
-    const dec = new FrameDecoder();
-    let got = 0;
-    const c = net.createConnection(sockPath);
-    c.on('data', (chunk) => {
-      for (const f of dec.push(chunk)) {
-        decodeValue(f);
-        if (++got === N) { c.destroy(); resolve(); }
-      }
-    });
-  });
-  const secs = Number(process.hrtime.bigint() - start) / 1e9;
+  const rate = await readCeiling(sockPath, N);
   server.kill();
   fs.rmSync(sockPath, { force: true });
-  return N / secs;
+  return rate;
 }
 
 async function durableRun(socketPath) {

@@ -1,6 +1,7 @@
 // Shared pieces of the benchmark scripts: options, statistics, a conductor process.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -45,4 +46,56 @@ export async function startConductor(home, env = {}) {
       await new Promise((r) => proc.on('exit', r));
     },
   };
+}
+
+/**
+ * The stream ceiling, shared by bench-stream and bench-alternatives: source of a child process
+ * (node --input-type=module -e) that serves `events` pre-built `stream.event` frames of ~256 B
+ * on a plain net Unix socket, 2,000 per write, one write per tick; it prints "ready" once
+ * listening. No conductor, no SQLite.
+ */
+export function ceilingServerSource(sockPath, events) {
+  return `
+    import net from 'node:net';
+    import { encodeValue } from '${root}/dist/ipc/framing.js';
+    const N = ${events};
+    const PAD = 'x'.repeat(150);
+    const srv = net.createServer((s) => {
+      let i = 0;
+      const tick = () => {
+        const parts = [];
+        for (let k = 0; k < 2000 && i < N; k++, i++) {
+          const body = encodeValue([2, 'stream.event', { subscription: 1, event: { seq: i + 1, ts: Date.now() / 1000, type: 'debug.burst', data: { i, pad: PAD } } }]);
+          const h = Buffer.allocUnsafe(4); h.writeUInt32BE(body.length, 0);
+          parts.push(h, body);
+        }
+        const ok = s.write(Buffer.concat(parts));
+        if (i < N) ok ? setImmediate(tick) : s.once('drain', tick);
+      };
+      tick();
+    });
+    srv.listen('${sockPath}', () => process.stdout.write('ready\\n'));
+  `;
+}
+
+/** Connect to a ceiling server and decode `events` frames; resolves with events/s. */
+export async function readCeiling(sockPath, events) {
+  const { FrameDecoder, decodeValue } = await import('../dist/ipc/framing.js');
+  const start = process.hrtime.bigint();
+  await new Promise((resolve, reject) => {
+    const dec = new FrameDecoder();
+    let got = 0;
+    const c = net.createConnection(sockPath);
+    c.on('error', reject);
+    c.on('data', (chunk) => {
+      for (const f of dec.push(chunk)) {
+        decodeValue(f);
+        if (++got === events) {
+          c.destroy();
+          resolve();
+        }
+      }
+    });
+  });
+  return events / (Number(process.hrtime.bigint() - start) / 1e9);
 }
