@@ -8,7 +8,7 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
 import type { NewEvent } from '../events/types.js';
-import type { SampleSource } from '../probe/workerProbe.js';
+import type { SampleSource } from '../probe/types.js';
 import type { ProbeResult, ProcessTag } from '../probe/types.js';
 import type { PressureLevel } from './pressure.js';
 import { profilerMachine, type ProfilerContext, type ProfilerSettings } from './profilerMachine.js';

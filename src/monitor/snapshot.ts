@@ -20,7 +20,7 @@ export interface ConductorCost {
   /** Conductor CPU time the sample itself took. */
   sample_cost_ms: number;
   sample_duration_ms: number;
-  /** Time the sample spent in synchronous /proc reads (in the probe worker thread, off the main event loop). */
+  /** Longest synchronous stretch of the sample on the event loop (it yields every 0.5 ms); null when not measured. */
   sample_blocking_ms: number | null;
   event_loop_delay_p99_ms: number;
   event_loop_delay_max_ms: number;

@@ -96,3 +96,12 @@ export interface ProbeFailure {
 }
 
 export type ProbeResult = ProbeSample | ProbeFailure;
+
+/**
+ * What the profiler samples from: SystemProbe, or a scripted one in tests. `sample()` never
+ * rejects; failures come back as `{ok: false, error}`.
+ */
+export interface SampleSource {
+  sample(rootPid: number, tags?: ReadonlyMap<number, ProcessTag>): Promise<ProbeResult>;
+  close?(): Promise<void>;
+}
