@@ -348,13 +348,7 @@ async function runInteractive(client: DaemonClient, opts: { intervalSeconds: num
     if (finished) return;
     finished = true;
     clearTimeout(timer);
-    stdin.off('data', onKeys);
-    stdout.off('resize', onResize);
-    stdout.off('error', onStdoutError);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.off('SIGHUP', onSignal);
-    process.off('exit', onExit);
+    for (const [emitter, event, listener] of listeners) emitter.off(event, listener);
     restore();
     stdin.pause();
     resolveDone();
@@ -407,15 +401,19 @@ async function runInteractive(client: DaemonClient, opts: { intervalSeconds: num
     schedule();
   }
 
-  process.on('exit', onExit);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('SIGHUP', onSignal);
-  stdout.on('resize', onResize);
-  stdout.on('error', onStdoutError);
+  // Every listener this view adds, so finish() removes exactly these.
+  const listeners: Array<[NodeJS.EventEmitter, string, Parameters<NodeJS.EventEmitter['on']>[1]]> = [
+    [process, 'exit', onExit],
+    [process, 'SIGINT', onSignal],
+    [process, 'SIGTERM', onSignal],
+    [process, 'SIGHUP', onSignal],
+    [stdout, 'resize', onResize],
+    [stdout, 'error', onStdoutError],
+    [stdin, 'data', onKeys],
+  ];
+  for (const [emitter, event, listener] of listeners) emitter.on(event, listener);
   stdin.setEncoding('utf8');
   stdin.setRawMode(true);
-  stdin.on('data', onKeys);
   stdin.resume();
   stdout.write(ENTER);
   try {
