@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { DaemonClient, type StreamItem } from '../ipc/client.js';
 import { ConductorNotRunning, RpcError, TimeoutError } from '../ipc/clientErrors.js';
+import { DEFAULT_CONFIG } from '../conductor/config.js';
 import { conductorPaths, resolveHome } from '../conductor/paths.js';
 import { probeHello } from '../ipc/helloProbe.js';
 import type { JobRecord, SheetSpec } from '../events/jobRecord.js';
@@ -357,7 +358,7 @@ function buildProgram(): Command {
     .command('dashboard')
     .description('serve the web dashboard on its own (the conductor serves one itself unless dashboard_enabled is false)')
     .option('--host <address>', 'address to bind; anything but loopback requires a token', '127.0.0.1')
-    .addOption(new Option('--port <port>', 'port (0: any free port)').default(8787).argParser(parseInteger('--port')))
+    .addOption(new Option('--port <port>', 'port (0: any free port)').default(DEFAULT_CONFIG.dashboard_port).argParser(parseInteger('--port')))
     .option('--token <token>', 'require this token (default: $MZT_DASHBOARD_TOKEN; generated for a non-loopback bind)')
     .action(async (opts: { host: string; port: number; token?: string }) => {
       const { DashboardServer } = await import('../dashboard/server.js');
@@ -365,7 +366,7 @@ function buildProgram(): Command {
       const dashboard = new DashboardServer({
         host: opts.host,
         port: opts.port,
-        token: opts.token ?? process.env.MZT_DASHBOARD_TOKEN ?? undefined,
+        token: opts.token || process.env.MZT_DASHBOARD_TOKEN || undefined,
         log,
       });
       try {

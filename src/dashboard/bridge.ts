@@ -13,7 +13,8 @@
  * resumes from the last seq received after a conductor restart.
  */
 import { DaemonClient, RpcError } from '../ipc/client.js';
-import type { EventEnvelope } from '../events/types.js';
+import { ConductorNotRunning } from '../ipc/clientErrors.js';
+import { matchesFilter, type EventEnvelope } from '../events/types.js';
 import type { SystemSnapshot } from '../monitor/snapshot.js';
 
 export interface DurableEnvelope extends EventEnvelope {
@@ -51,8 +52,6 @@ export class Consumer {
   private connected: boolean | undefined;
   private stopped = false;
   private wake: (() => void) | undefined;
-  /** Events this consumer could not queue (they are re-read from the log). */
-  overflowed = 0;
 
   constructor(
     readonly filter: ConsumerFilter,
@@ -66,16 +65,11 @@ export class Consumer {
   /** @internal */
   pushEvent(event: DurableEnvelope): void {
     if (!this.filter.events) return;
-    if (this.filter.jobId !== undefined && event.job_id !== this.filter.jobId) return;
-    if (this.filter.types?.length && !this.filter.types.some((t) => event.type.startsWith(t))) return;
-    if (this.gapFrom !== undefined) {
-      this.overflowed++;
-      return;
-    }
+    if (!matchesFilter(event, { job_id: this.filter.jobId, types: this.filter.types })) return;
+    if (this.gapFrom !== undefined) return; // re-read from the log with the rest of the gap
     if (this.queue.length >= this.queueLimit) {
       this.gapFrom = event.seq;
       this.gapReason = 'slow_consumer';
-      this.overflowed++;
     } else {
       this.queue.push(event);
     }
@@ -156,13 +150,6 @@ export class Consumer {
   }
 }
 
-export class ConductorUnavailable extends Error {
-  constructor(socketPath: string) {
-    super(`the conductor is not running (no answer on ${socketPath}); start it with: mzt conductor start`);
-    this.name = 'ConductorUnavailable';
-  }
-}
-
 export interface BridgeOptions {
   socketPath: string;
   /** Events a consumer may hold before it is switched to reading from the log. */
@@ -220,7 +207,6 @@ export class EventBridge {
   lastSeq: number | undefined;
   latestSnapshot: SystemSnapshot | undefined;
   latestSnapshotAt = 0;
-  eventsReceived = 0;
 
   constructor(private readonly options: BridgeOptions) {
     this.queueLimit = options.queueLimit ?? 1000;
@@ -229,10 +215,6 @@ export class EventBridge {
 
   get connected(): boolean {
     return this.connectedNow;
-  }
-
-  get consumerCount(): number {
-    return this.consumers.size;
   }
 
   /** The longest consumer queue right now (bounded by queueLimit). */
@@ -271,19 +253,21 @@ export class EventBridge {
     return consumer;
   }
 
+  /** The stream is over: stop feeding the consumer and wake whoever waits on it. */
   unregister(consumer: Consumer): void {
     this.consumers.delete(consumer);
+    consumer.stop();
   }
 
-  /** A call to the conductor; ConductorUnavailable while it is down. */
+  /** A call to the conductor; ConductorNotRunning while it is down. */
   async call<T = any>(method: string, params: Record<string, unknown> = {}, timeoutMs = 5000): Promise<T> {
     const client = this.client;
-    if (!client || !this.connectedNow) throw new ConductorUnavailable(this.options.socketPath);
+    if (!client || !this.connectedNow) throw new ConductorNotRunning(this.options.socketPath);
     try {
       return (await client.call(method, params, { timeoutMs })) as T;
     } catch (err) {
       if (err instanceof RpcError) throw err;
-      throw new ConductorUnavailable(this.options.socketPath);
+      throw new ConductorNotRunning(this.options.socketPath);
     }
   }
 
@@ -308,13 +292,7 @@ export class EventBridge {
         });
         break;
       } catch {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delay);
-          this.wakeRetry = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
+        await this.pause(delay);
         delay = Math.min(delay * 2, 2000);
       }
     }
@@ -324,6 +302,28 @@ export class EventBridge {
       return;
     }
     this.setConnected(true);
+    // Reconnects keep the subscription; one that ends anyway (a failed subscribe call) is made
+    // again from the last seq seen, so consumers miss nothing.
+    while (this.running) {
+      await this.follow(client);
+      if (!this.running) break;
+      this.options.log?.('bridge: the subscription ended; subscribing again');
+      await this.pause(1000);
+    }
+  }
+
+  private async pause(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeRetry = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** One subscription, fanned out to the consumers until it ends. */
+  private async follow(client: DaemonClient): Promise<void> {
     const sub = client.subscribe({
       since: this.lastSeq ?? client.server.head_seq,
       include_snapshots: true,
@@ -344,7 +344,6 @@ export class EventBridge {
           continue;
         }
         this.lastSeq = event.seq;
-        this.eventsReceived++;
         this.rate.add(1);
         for (const c of this.consumers) c.pushEvent(event as DurableEnvelope);
       } else if (item.kind === 'lagged') {

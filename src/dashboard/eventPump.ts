@@ -7,7 +7,8 @@
  *   browser takes it;
  * - live events already sent during a replay are skipped by seq.
  */
-import { ConductorUnavailable, type Consumer, type DurableEnvelope, type EventBridge } from './bridge.js';
+import type { Consumer, DurableEnvelope, EventBridge } from './bridge.js';
+import { ConductorNotRunning } from '../ipc/clientErrors.js';
 import type { SystemSnapshot } from '../monitor/snapshot.js';
 import type { SseStream } from './sse.js';
 
@@ -48,10 +49,12 @@ async function pump(o: PumpOptions): Promise<void> {
     return !sse.closed;
   };
 
-  /** Reads (lastSent, head] from the log; false if the client went away. */
+  /**
+   * Reads (lastSent, head] from the log, one page in memory at a time; false if the stream is
+   * over (the client went away, or afterEvents ended it).
+   */
   const catchUp = async (): Promise<boolean> => {
     let cursor = Math.max(lastSent, (pendingFrom ?? 1) - 1, 0);
-    const sent: DurableEnvelope[] = [];
     try {
       for (;;) {
         const page = await bridge.call<{ events: DurableEnvelope[]; next_since: number; has_more: boolean }>('events.read', {
@@ -60,19 +63,21 @@ async function pump(o: PumpOptions): Promise<void> {
           ...(o.jobId !== undefined ? { job_id: o.jobId } : {}),
           ...(o.types?.length ? { types: o.types } : {}),
         });
+        const sent: DurableEnvelope[] = [];
         for (const e of page.events) {
+          if (e.seq <= lastSent) continue;
           if (!(await write(e))) return false;
           sent.push(e);
         }
+        if (sent.length > 0 && o.afterEvents && (await o.afterEvents(sent))) return false;
         cursor = page.next_since;
         if (!page.has_more) break;
       }
       pendingFrom = undefined;
     } catch (err) {
-      if (!(err instanceof ConductorUnavailable)) throw err;
+      if (!(err instanceof ConductorNotRunning)) throw err;
       pendingFrom = cursor + 1; // retried when the conductor is back
     }
-    if (sent.length > 0 && o.afterEvents && (await o.afterEvents(sent))) return false;
     return !sse.closed;
   };
 
@@ -89,7 +94,6 @@ async function pump(o: PumpOptions): Promise<void> {
     const batch = consumer.take();
     if (batch.stopped) {
       sse.send('bridge_stopped', { reason: 'the dashboard is stopping' });
-      sse.end();
       return;
     }
     if (batch.connected !== undefined) sse.send('conductor', { connected: batch.connected });
@@ -99,18 +103,12 @@ async function pump(o: PumpOptions): Promise<void> {
       if (!(await write(e))) return;
       sent.push(e);
     }
-    if (sent.length > 0 && o.afterEvents && (await o.afterEvents(sent))) {
-      sse.end();
-      return;
-    }
+    if (sent.length > 0 && o.afterEvents && (await o.afterEvents(sent))) return;
     if (batch.gapFrom !== undefined) {
       sse.send('lagged', { resume_from: batch.gapFrom, reason: batch.gapReason, reading_from_log: true });
       pendingFrom = Math.min(pendingFrom ?? Infinity, batch.gapFrom);
     }
-    if (pendingFrom !== undefined && bridge.connected && !(await catchUp())) {
-      sse.end();
-      return;
-    }
+    if (pendingFrom !== undefined && bridge.connected && !(await catchUp())) return;
     if (batch.snapshot && o.onSnapshot) await o.onSnapshot(batch.snapshot);
   }
 }

@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import type net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_CONFIG } from '../conductor/config.js';
 import { conductorPaths, resolveHome, type ConductorPaths } from '../conductor/paths.js';
 import { eventTypes } from '../ipc/schema.js';
 import { EventBridge, TooManyConsumers } from './bridge.js';
@@ -42,7 +43,6 @@ export interface DashboardOptions {
   log?: (line: string) => void;
 }
 
-export const DEFAULT_DASHBOARD_PORT = 8787;
 
 const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/dashboard/web');
 const UPLOT_DIR = path.dirname(createRequire(import.meta.url).resolve('uplot'));
@@ -143,7 +143,7 @@ export class DashboardServer {
   async start(): Promise<string> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(this.options.port ?? DEFAULT_DASHBOARD_PORT, this.host, () => {
+      this.server.listen(this.options.port ?? DEFAULT_CONFIG.dashboard_port, this.host, () => {
         this.server.off('error', reject);
         resolve();
       });

@@ -34,9 +34,17 @@ export class SseStream {
     return this.closedFlag;
   }
 
-  onClose(listener: () => void): void {
-    if (this.closedFlag) listener();
-    else this.closeListeners.push(listener);
+  /** Runs `listener` when the client goes away; returns what removes it again. */
+  onClose(listener: () => void): () => void {
+    if (this.closedFlag) {
+      listener();
+      return () => {};
+    }
+    this.closeListeners.push(listener);
+    return () => {
+      const i = this.closeListeners.indexOf(listener);
+      if (i >= 0) this.closeListeners.splice(i, 1);
+    };
   }
 
   /** Returns false when the socket buffer is full: await `drained()` before sending more. */
@@ -53,19 +61,16 @@ export class SseStream {
     if (this.closedFlag) return Promise.resolve(false);
     if (!this.res.writableNeedDrain) return Promise.resolve(true);
     return new Promise<boolean>((resolve) => {
+      // Both listeners go once either fires: a long stream to a slow browser waits here often.
       const done = (ok: boolean) => {
         this.res.off('drain', onDrain);
+        offClose();
         resolve(ok);
       };
       const onDrain = () => done(true);
       this.res.once('drain', onDrain);
-      this.onClose(() => done(false));
+      const offClose = this.onClose(() => done(false));
     });
-  }
-
-  /** Bytes written but not yet taken by the socket (what a stalled browser costs us). */
-  get buffered(): number {
-    return this.res.writableLength;
   }
 
   end(): void {

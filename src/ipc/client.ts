@@ -456,9 +456,9 @@ export class DaemonClient {
     for (const sub of this.subscriptions) sub.serverId = undefined;
     // Calls in flight are not retried: job.submit and job.cancel are not idempotent.
     for (const id of [...this.pending.keys()]) this.settle(id, new ConnectionClosed());
-    if (!this.closing && !this.reconnecting) this.options.onDisconnect?.();
     // One reconnect loop at a time: a failed attempt's socket closing must not start another.
     if (this.closing || this.reconnecting) return;
+    this.options.onDisconnect?.();
     if (!this.reconnect) {
       for (const sub of this.subscriptions) sub.end();
       this.subscriptions.clear();

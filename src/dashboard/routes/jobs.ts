@@ -4,27 +4,28 @@
  * `$MZT_HOME/jobs/<id>/output.log`, so a finished job's log can be read with the conductor down.
  */
 import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { readLogFrom, readLogTail } from '../../actors/jobLog.js';
 import { jobDir } from '../../conductor/paths.js';
-import type { JobRecord } from '../../events/jobRecord.js';
+import type { JobRecord, JobStatus } from '../../events/jobRecord.js';
+import { isTerminalStatus } from '../../events/projection.js';
 import { RpcError } from '../../ipc/client.js';
 import { ErrorCode } from '../../ipc/messages.js';
-import { ConductorUnavailable, type DurableEnvelope } from '../bridge.js';
+import type { DurableEnvelope } from '../bridge.js';
+import { ConductorNotRunning } from '../../ipc/clientErrors.js';
 import { pumpEvents } from '../eventPump.js';
 import { HttpError, booleanParam, checkJobId, numberParam, resumeSeq, sendJson } from '../http.js';
 import type { RouteContext, RouteRequest } from '../context.js';
 
-const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'interrupted']);
 const MAX_TAIL_LINES = 1000;
 const LOG_READ_BYTES = 256 * 1024;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function rpcToHttp(err: unknown, jobId?: string): never {
   if (err instanceof RpcError && err.code === ErrorCode.JOB_NOT_FOUND) throw new HttpError(404, `job not found: ${jobId}`);
   if (err instanceof RpcError && err.code === ErrorCode.INVALID_PARAMS) throw new HttpError(400, err.message);
-  if (err instanceof ConductorUnavailable) throw new HttpError(503, err.message);
+  if (err instanceof ConductorNotRunning) throw new HttpError(503, err.message);
   throw err;
 }
 
@@ -44,7 +45,7 @@ async function findJob(ctx: RouteContext, jobId: string): Promise<JobRecord | un
   try {
     return await ctx.bridge.call<JobRecord>('job.get', { job_id: jobId });
   } catch (err) {
-    if (err instanceof ConductorUnavailable) {
+    if (err instanceof ConductorNotRunning) {
       if (fs.existsSync(jobDir(ctx.paths, jobId))) return undefined;
       throw new HttpError(404, `job not found: ${jobId} (the conductor is not running, and there is no log for it)`);
     }
@@ -108,7 +109,7 @@ export async function jobStream(ctx: RouteContext, r: RouteRequest): Promise<voi
     return true;
   };
   try {
-    if (TERMINAL.has(first.status) && since >= first.last_seq) {
+    if (isTerminalStatus(first.status) && since >= first.last_seq) {
       // Resumed after the job's last event: nothing more will come.
       finish(first);
       return;
@@ -122,7 +123,7 @@ export async function jobStream(ctx: RouteContext, r: RouteRequest): Promise<voi
       heartbeatMs: ctx.heartbeatMs,
       afterEvents: async (events: DurableEnvelope[]) => {
         sentUpTo = Math.max(sentUpTo, events.at(-1)!.seq);
-        const ended = events.some((e) => e.type.startsWith('job.') && TERMINAL.has(e.type.slice(4)));
+        const ended = events.some((e) => e.type.startsWith('job.') && isTerminalStatus(e.type.slice(4) as JobStatus));
         if (!ended && Date.now() - lastStatusAt < intervalMs) return false;
         let job: JobRecord;
         try {
@@ -133,7 +134,7 @@ export async function jobStream(ctx: RouteContext, r: RouteRequest): Promise<voi
         lastStatusAt = Date.now();
         sse.send('job_status', summary(job));
         // Finished only once its last event was sent (the rest may still be on the way).
-        return TERMINAL.has(job.status) && sentUpTo >= job.last_seq ? finish(job) : false;
+        return isTerminalStatus(job.status) && sentUpTo >= job.last_seq ? finish(job) : false;
       },
     });
   } finally {
@@ -205,7 +206,7 @@ export async function jobLogs(ctx: RouteContext, r: RouteRequest): Promise<void>
           return;
         }
       }
-      const ended = job === undefined ? !follow : TERMINAL.has(job.status);
+      const ended = job === undefined ? !follow : isTerminalStatus(job.status);
       if (!follow || (ended && offset >= size)) {
         sse.send('log_complete', { message: 'Log file streamed completely', offset, status: job?.status ?? null });
         return;
@@ -269,11 +270,11 @@ export async function jobLogDownload(ctx: RouteContext, r: RouteRequest): Promis
   });
   r.res.write(header);
   // Exactly `size` bytes: a log still being written must not overrun content-length.
-  const stream = fs.createReadStream(file, { start: 0, end: Math.max(0, size - 1) });
   if (size === 0) {
     r.res.end();
     return;
   }
+  const stream = fs.createReadStream(file, { start: 0, end: size - 1 });
   await new Promise<void>((resolve) => {
     stream.on('error', () => {
       r.res.destroy();

@@ -4,12 +4,12 @@
  * answers (daemon.status, job.list, monitor.snapshot, monitor.resource_report) at scrape
  * time; only the dashboard's own gauges are local.
  */
-import type { JobRecord } from '../../events/jobRecord.js';
+import { ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, type JobRecord } from '../../events/jobRecord.js';
+import { PRESSURE_LEVELS } from '../../monitor/pressure.js';
 import type { SystemSnapshot } from '../../monitor/snapshot.js';
 import type { RouteContext, RouteRequest } from '../context.js';
 
-const JOB_STATES = ['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted'] as const;
-const PRESSURE = ['none', 'low', 'medium', 'high', 'critical'] as const;
+const JOB_STATES = [...ACTIVE_JOB_STATUSES, ...TERMINAL_JOB_STATUSES];
 /** Jobs whose peak RSS is exported: the most recent ones (a scrape must stay cheap). */
 const PEAK_RSS_JOBS = 50;
 
@@ -81,7 +81,7 @@ export async function metrics(ctx: RouteContext, r: RouteRequest): Promise<void>
         'mzt_pressure_level',
         'gauge',
         'Resource pressure: 0 none, 1 low, 2 medium, 3 high, 4 critical.',
-        [[{ level: snapshot.pressure_level }, PRESSURE.indexOf(snapshot.pressure_level)]],
+        [[{ level: snapshot.pressure_level }, PRESSURE_LEVELS.indexOf(snapshot.pressure_level)]],
       );
       m.metric('mzt_conductor_rss_megabytes', 'gauge', 'Resident memory of the conductor process.', [[{}, snapshot.conductor?.rss_mb ?? snapshot.daemon_rss_mb]]);
       m.metric('mzt_conductor_cpu_percent', 'gauge', 'CPU use of the conductor process, percent of one core.', [[{}, snapshot.conductor?.cpu_percent ?? snapshot.daemon_cpu_percent]]);

@@ -5,12 +5,13 @@
  * is down.
  */
 import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RpcError } from '../../ipc/client.js';
 import { ErrorCode } from '../../ipc/messages.js';
 import type { SystemSnapshot } from '../../monitor/snapshot.js';
 import { JsonlTail } from '../../storage/jsonlTail.js';
 import { SnapshotReader } from '../../storage/snapshotReader.js';
-import { ConductorUnavailable } from '../bridge.js';
+import { ConductorNotRunning } from '../../ipc/clientErrors.js';
 import { HttpError, numberParam, sendJson } from '../http.js';
 import type { RouteContext, RouteRequest } from '../context.js';
 import type { SseStream } from '../sse.js';
@@ -20,7 +21,6 @@ type Source = (typeof SOURCES)[number];
 
 const NO_DATA = 'No monitor data available: the conductor is not running and it left no monitor.jsonl or monitor.db. Start it with: mzt conductor start';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function monitorStream(ctx: RouteContext, r: RouteRequest): Promise<void> {
   const requested = (r.query.get('source') ?? 'auto') as Source;
@@ -37,7 +37,7 @@ export async function monitorStream(ctx: RouteContext, r: RouteRequest): Promise
     else throw new HttpError(503, NO_DATA);
   } else {
     source = requested;
-    if (source === 'daemon' && !ctx.bridge.connected) throw new HttpError(503, new ConductorUnavailable(ctx.socketPath).message);
+    if (source === 'daemon' && !ctx.bridge.connected) throw new HttpError(503, new ConductorNotRunning(ctx.socketPath).message);
     if (source === 'jsonl' && !fs.existsSync(monitorJsonl)) throw new HttpError(503, `No monitor data available: ${monitorJsonl} does not exist`);
     if (source === 'sqlite' && !fs.existsSync(monitorDb)) throw new HttpError(503, `No monitor data available: ${monitorDb} does not exist`);
   }
@@ -168,7 +168,7 @@ export async function monitorSnapshot(ctx: RouteContext, r: RouteRequest): Promi
       return;
     } catch (err) {
       if (err instanceof RpcError && err.code === ErrorCode.NOT_AVAILABLE) throw new HttpError(404, `No snapshot yet: ${err.message}`);
-      if (!(err instanceof ConductorUnavailable)) throw err;
+      if (!(err instanceof ConductorNotRunning)) throw err;
     }
   }
   if (!fs.existsSync(ctx.paths.monitorDb)) throw new HttpError(503, NO_DATA);
@@ -210,7 +210,7 @@ export async function monitorHistory(ctx: RouteContext, r: RouteRequest): Promis
   try {
     sendJson(r.res, 200, await ctx.bridge.call('monitor.history', params));
   } catch (err) {
-    if (err instanceof ConductorUnavailable) throw new HttpError(503, err.message);
+    if (err instanceof ConductorNotRunning) throw new HttpError(503, err.message);
     if (err instanceof RpcError && err.code === ErrorCode.INVALID_PARAMS) throw new HttpError(400, err.message);
     throw err;
   }

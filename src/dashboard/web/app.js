@@ -73,15 +73,22 @@ $('pause').addEventListener('click', () => {
 });
 
 /* ---------- an EventSource that comes back after errors the browser does not retry ---------- */
+/**
+ * An EventSource that is opened again after an HTTP error (the browser itself only retries a
+ * dropped connection). `url(lastId)` gets the last event id seen, so that reopening resumes
+ * (`since=`) the way the browser's own Last-Event-ID does.
+ */
 function liveStream(url, handlers, { onOpen, onFail } = {}) {
   let es;
   let closed = false;
   let retry;
+  let lastId;
   const open = () => {
-    es = new EventSource(url());
+    es = new EventSource(url(lastId));
     es.onopen = () => onOpen?.();
     for (const [name, fn] of Object.entries(handlers)) {
       es.addEventListener(name, (m) => {
+        if (m.lastEventId) lastId = m.lastEventId;
         let data;
         try {
           data = JSON.parse(m.data);
@@ -351,7 +358,7 @@ function startEvents() {
   // plus the generic "message" for anything else.
   const handlers = { lagged: () => {}, conductor: (d) => { setConnected(d.connected); if (d.connected) refreshJobs(); } };
   for (const t of KNOWN_TYPES) handlers[t] = onDurable;
-  liveStream(() => api('events', { tail: 200 }), handlers, { onOpen: refreshJobs });
+  liveStream((since) => api('events', since ? { since } : { tail: 200 }), handlers, { onOpen: refreshJobs });
 }
 /* SSE events are named by event type and EventSource dispatches by name: the server lists the
  * types (from protocol/schemas/events.json); this copy is only the fallback. */
@@ -368,6 +375,8 @@ let logLines = [];
 let jobFetch = null;
 function openJob(id) {
   for (const s of jobStreams) s.close();
+  clearTimeout(jobFetch);
+  jobFetch = null;
   job = { job_id: id, status: 'loading', sheets: [] };
   jobEvents = [];
   logLines = [];
@@ -379,8 +388,10 @@ function openJob(id) {
     jobFetch = setTimeout(async () => {
       jobFetch = null;
       const r = await fetch(api(`jobs/${encodeURIComponent(id)}`)).catch(() => null);
-      if (r?.ok) { job = await r.json(); schedule('job'); }
-      else if (r) { job = { job_id: id, status: 'unknown', sheets: [], error: (await r.json().catch(() => ({}))).error }; schedule('job'); }
+      const body = r ? await r.json().catch(() => ({})) : null;
+      if (job?.job_id !== id) return; // another job was opened meanwhile
+      if (r?.ok) { job = body; schedule('job'); }
+      else if (r) { job = { job_id: id, status: 'unknown', sheets: [], error: body.error }; schedule('job'); }
     }, 100);
   };
   fetchJob();
@@ -390,8 +401,8 @@ function openJob(id) {
     job_finished: (d) => { job = { ...job, status: d.final_status }; schedule('job'); fetchJob(); statusStream.close(); },
   };
   for (const t of KNOWN_TYPES) handlers[t] = onJobEvent;
-  const statusStream = liveStream(() => api(`jobs/${encodeURIComponent(id)}/stream`), handlers);
-  const logStream = liveStream(() => api(`jobs/${encodeURIComponent(id)}/logs`, { tail_lines: 500, follow: $('log-follow').checked }), {
+  const statusStream = liveStream((since) => api(`jobs/${encodeURIComponent(id)}/stream`, since ? { since } : {}), handlers);
+  const logStream = liveStream((since) => api(`jobs/${encodeURIComponent(id)}/logs`, { ...(since ? { since } : { tail_lines: 500 }), follow: $('log-follow').checked }), {
     log: (d) => { logLines.push(d); probe.logLines++; if (logLines.length > LOG_MAX_LINES) logLines.splice(0, logLines.length - LOG_MAX_LINES); schedule('log'); },
     log_complete: () => logStream.close(),
   });
