@@ -15,7 +15,7 @@ import { conductorPaths, resolveHome } from '../conductor/paths.js';
 import { probeHello } from '../ipc/helloProbe.js';
 import type { JobRecord, SheetSpec } from '../events/jobRecord.js';
 import { duration, localTime, printJson, table } from './output.js';
-import { runTop, type TopSort } from './top.js';
+import { TOP_KEYS, runTop, type TopSort } from './top.js';
 
 const EXIT_NOT_RUNNING = 3;
 
@@ -348,6 +348,7 @@ function buildProgram(): Command {
     .option('--json', 'print snapshots as JSON lines (the same shape as monitor.jsonl)')
     .addOption(new Option('--sort <key>', 'process order').choices(['cpu', 'mem', 'pid', 'job']).default('cpu'))
     .addOption(new Option('--interval <seconds>', 'refresh interval').default(2).argParser(parseNumber('--interval')))
+    .addHelpText('after', `\nKeys on a terminal: ${TOP_KEYS}`)
     .action(async (opts: { once?: boolean; json?: boolean; sort: TopSort; interval: number }) => {
       await withClient((client) => runTop(client, { intervalSeconds: opts.interval, sort: opts.sort, once: !!opts.once, json: !!opts.json }), {
         reconnect: !opts.once,

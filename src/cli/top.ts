@@ -26,12 +26,12 @@ export interface TopView {
   paused: boolean;
 }
 
-/** The refresh intervals `+` and `-` step through; the interval is kept within these bounds. */
-export const INTERVAL_STEPS = [0.5, 1, 2, 3, 5, 10, 15, 20, 30] as const;
-export const MIN_INTERVAL = INTERVAL_STEPS[0];
-export const MAX_INTERVAL = INTERVAL_STEPS[INTERVAL_STEPS.length - 1]!;
+/** The refresh intervals `+` and `-` step through (from any `--interval`, into these bounds). */
+const INTERVAL_STEPS = [0.5, 1, 2, 3, 5, 10, 15, 20, 30] as const;
+const MIN_INTERVAL = INTERVAL_STEPS[0];
+const MAX_INTERVAL = INTERVAL_STEPS[INTERVAL_STEPS.length - 1]!;
 
-export const FOOTER_KEYS = 'c cpu  m mem  p pid  r reverse  j job  +/- interval  space pause  q quit';
+export const TOP_KEYS = 'c cpu  m mem  p pid  r reverse  j job  +/- interval  space pause  q quit';
 
 function fmt(n: number | null | undefined, digits = 1): string {
   return n === null || n === undefined ? '?' : n.toFixed(digits);
@@ -149,7 +149,7 @@ function sortLabel(view: TopView): string {
   return `${view.sort} (${view.reverse ? flipped : natural})`;
 }
 
-export function intervalLabel(seconds: number): string {
+function intervalLabel(seconds: number): string {
   return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)}s`;
 }
 
@@ -161,7 +161,7 @@ export function footerLine(view: TopView): string {
     `every ${intervalLabel(view.intervalSeconds)}`,
     ...(view.paused ? ['PAUSED'] : []),
   ].join(' · ');
-  return `${state} | ${FOOTER_KEYS}`;
+  return `${state} | ${TOP_KEYS}`;
 }
 
 function clip(line: string, columns: number): string {

@@ -56,7 +56,14 @@ interface BooleanRule {
 interface StringRule {
   kind: 'string';
   maxLength: number;
+  /** A non-empty value must be at least this long ("" stays allowed: unset). */
+  minLength?: number;
+  /** Never echo the value in an error (a secret). */
+  secret?: boolean;
 }
+
+/** Shortest dashboard token accepted (the dashboard server enforces it too). */
+export const MIN_DASHBOARD_TOKEN_LENGTH = 16;
 type Rule = NumberRule | EnumRule | BooleanRule | StringRule;
 
 const RULES: Record<keyof ConductorConfig, Rule> = {
@@ -75,7 +82,7 @@ const RULES: Record<keyof ConductorConfig, Rule> = {
   dashboard_enabled: { kind: 'boolean' },
   dashboard_host: { kind: 'string', maxLength: 255 },
   dashboard_port: { kind: 'number', min: 0, max: 65535, integer: true },
-  dashboard_token: { kind: 'string', maxLength: 512 },
+  dashboard_token: { kind: 'string', maxLength: 512, minLength: MIN_DASHBOARD_TOKEN_LENGTH, secret: true },
 };
 
 export const DEFAULT_CONFIG: ConductorConfig = {
@@ -128,8 +135,11 @@ export function validateConfig(raw: unknown, source = 'config'): ConductorConfig
     } else if (rule.kind === 'boolean') {
       if (typeof value !== 'boolean') throw new ConfigError(`${source}: "${key}" must be true or false, got ${JSON.stringify(value)}`);
     } else if (rule.kind === 'string') {
-      if (typeof value !== 'string' || value.length > rule.maxLength) {
-        throw new ConfigError(`${source}: "${key}" must be a string of at most ${rule.maxLength} characters, got ${JSON.stringify(value)}`);
+      const tooShort = typeof value === 'string' && value !== '' && rule.minLength !== undefined && value.length < rule.minLength;
+      if (typeof value !== 'string' || value.length > rule.maxLength || tooShort) {
+        const length = rule.minLength !== undefined ? `empty or ${rule.minLength} to ${rule.maxLength}` : `at most ${rule.maxLength}`;
+        const got = rule.secret && typeof value === 'string' ? `${value.length} characters` : JSON.stringify(value);
+        throw new ConfigError(`${source}: "${key}" must be a string of ${length} characters, got ${got}`);
       }
     } else if (typeof value !== 'string' || !rule.values.includes(value)) {
       throw new ConfigError(`${source}: "${key}" must be one of ${rule.values.join(', ')}, got ${JSON.stringify(value)}`);

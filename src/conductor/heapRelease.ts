@@ -66,7 +66,8 @@ export function startHeapRelease(options: HeapReleaseOptions): HeapRelease {
   const minSlack = (options.minSlackMb ?? 16) * MB;
   const minGapMs = options.minGapMs ?? 10_000;
   const quietBytes = options.quietBytes ?? 64 * 1024;
-  const collect = compactingCollection();
+  // Made at the first release (a V8 context: ~1 ms and ~1 MB a conductor that never needs one keeps).
+  let collect: (() => void) | null | undefined;
   let releases = 0;
   let lastActivity = options.activity();
   let lastRelease = -Infinity;
@@ -79,12 +80,14 @@ export function startHeapRelease(options: HeapReleaseOptions): HeapRelease {
     const quiet = activity - lastActivity < quietBytes;
     lastActivity = activity;
     if (!quiet) triesLeft = MAX_TRIES;
-    if (!collect || !quiet || triesLeft === 0 || performance.now() - lastRelease < minGapMs) return;
+    if (collect === null || !quiet || triesLeft === 0 || performance.now() - lastRelease < minGapMs) return;
     const before = v8.getHeapStatistics();
     if (before.total_heap_size - before.used_heap_size < minSlack) {
       triesLeft = 0;
       return;
     }
+    collect ??= compactingCollection() ?? null;
+    if (collect === null) return;
     const started = performance.now();
     collect();
     lastRelease = performance.now();

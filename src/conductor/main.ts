@@ -14,7 +14,7 @@ import { EventStore } from '../events/store.js';
 import { JobManager } from '../actors/jobManager.js';
 import { IpcServer, DEFAULT_SERVER_LIMITS } from '../ipc/server.js';
 import { ConfigError, changedKeys, loadConfigFile, type ConductorConfig } from './config.js';
-import { DashboardServer } from '../dashboard/server.js';
+import type { DashboardServer } from '../dashboard/server.js';
 import { createDispatch } from './methods.js';
 import { startHeapRelease, type HeapRelease } from './heapRelease.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
@@ -157,7 +157,15 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       limits: DEFAULT_SERVER_LIMITS,
       logger: log,
     });
-    await server.listen();
+    // Before the socket answers, so the first daemon.status (`start --detach` asks at once)
+    // already has the dashboard's address; its bridge connects as soon as the socket listens.
+    if (config.dashboard_enabled) dashboard = await startDashboard(config, paths, log);
+    try {
+      await server.listen();
+    } catch (err) {
+      await dashboard?.stop().catch(() => undefined);
+      throw err;
+    }
     writePidFile(paths.pidFile);
     releaseLock();
 
@@ -213,7 +221,6 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       type: 'daemon.started',
       data: { pid: process.pid, version: VERSION, recovered_jobs: orphans.length },
     });
-    if (config.dashboard_enabled) dashboard = await startDashboard(config, paths, log);
     log(`conductor ${VERSION} ready on ${paths.socketPath} (pid ${process.pid}, head seq ${openedStore.headSeq})`);
 
     if (options.handleSignals) {
@@ -254,6 +261,8 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
  */
 async function startDashboard(config: ConductorConfig, paths: ConductorPaths, log: (line: string) => void): Promise<DashboardServer | undefined> {
   try {
+    // Loaded only when enabled: a conductor without a dashboard does not carry its modules.
+    const { DashboardServer } = await import('../dashboard/server.js');
     const dashboard = new DashboardServer({
       home: paths.home,
       socketPath: paths.socketPath,

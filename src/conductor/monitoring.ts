@@ -9,7 +9,7 @@ import type { EventStore } from '../events/store.js';
 import type { NewEvent } from '../events/types.js';
 import { GpuProbe } from '../probe/gpuProbe.js';
 import { SystemProbe } from '../probe/systemProbe.js';
-import type { ProcessTag } from '../probe/types.js';
+import type { ProcessTag, TagCpu } from '../probe/types.js';
 import { Profiler } from '../monitor/profiler.js';
 import { ResourceMonitor } from '../monitor/resourceMonitor.js';
 import { Supervisor } from '../monitor/supervisor.js';
@@ -22,6 +22,16 @@ import type { ConductorConfig } from './config.js';
 import { MonitorStorage } from '../storage/monitorStorage.js';
 import { JsonlWriter } from '../storage/jsonl.js';
 
+/** Taken when a snapshot is published, for the sinks that run after it. */
+export interface SampleContext {
+  /** CPU per job/sheet tag from the same sample (exited descendants included). */
+  tagCpu: TagCpu[];
+  /** Pids that are not a job's descendants to observe: the conductor, sheet leaders, its nvidia-smi. */
+  leaders: ReadonlySet<number>;
+}
+
+export type SnapshotSink = (snapshot: SystemSnapshot, context: SampleContext) => void;
+
 export interface Monitoring {
   storage: MonitorStorage;
   jsonl: JsonlWriter;
@@ -30,7 +40,7 @@ export interface Monitoring {
   /** Restarts per supervised actor in the last ten minutes. */
   restarts(): Record<string, number>;
   /** Extra consumers of every snapshot (storage, JSONL). */
-  sinks: Array<(s: SystemSnapshot) => void>;
+  sinks: SnapshotSink[];
   applyConfig(config: ConductorConfig): void;
   stop(): void;
 }
@@ -65,7 +75,7 @@ export function startMonitoring(deps: {
   const record = (e: NewEvent) => {
     deps.store.append(e).catch((err: Error) => deps.log(`could not record ${e.type}: ${err.message}`));
   };
-  const sinks: Array<(s: SystemSnapshot) => void> = [];
+  const sinks: SnapshotSink[] = [];
   let firstSample = true;
   let lastSinkError: string | undefined;
   let config = deps.config;
@@ -107,7 +117,8 @@ export function startMonitoring(deps: {
   // thread for it cost ~9 MB of idle RSS (BENCHMARKS.md).
   // MZT_PROC_ROOT points the probe at another /proc: how tests break it under a live conductor.
   const procRoot = process.env.MZT_PROC_ROOT || undefined;
-  const probe = new SystemProbe({ gpuProbe: new GpuProbe({ log: deps.log }), sliceMs: 0.5, procRoot });
+  const gpuProbe = new GpuProbe({ log: deps.log });
+  const probe = new SystemProbe({ gpuProbe, sliceMs: 0.5, procRoot });
   const newProfiler = (onFailure: (err: unknown) => void) => new Profiler({
     onFailure,
     probe,
@@ -146,12 +157,19 @@ export function startMonitoring(deps: {
       // ~1 ms): the sampler shares this thread with the socket server, so no piece of a sample
       // should hold it for long. Turn 0 is the bus (encoding the snapshot), not the snapshot's
       // build: both in one turn were one more stretch in the latency tail.
+      // What the sinks need besides the snapshot, taken now: they run turns later, when the
+      // profiler may have sampled again and sheets may have ended.
+      const latest = profiler.latestProbe();
+      const context: SampleContext = {
+        tagCpu: latest && latest.ok ? latest.tag_cpu : [],
+        leaders: new Set<number>([process.pid, ...deps.jobs().activeProcesses().map((p) => p.pid), ...gpuProbe.childPids]),
+      };
       const runSink = (i: number) => {
         if (stopped) return;
         const sink = i === 0 ? publishEphemeral : sinks[i - 1];
         if (!sink) return;
         try {
-          sink(snapshot);
+          sink(snapshot, context);
         } catch (err) {
           // Once per distinct error, not once a second while a disk is full.
           const message = (err as Error).message;
@@ -173,11 +191,10 @@ export function startMonitoring(deps: {
   const storage = new MonitorStorage(deps.monitorDb);
   const jsonl = new JsonlWriter(deps.monitorJsonl, { maxBytes: 50 * 1024 * 1024, keepRotated: 2 });
   let serialized: { snapshot: SystemSnapshot; json: string } | undefined;
-  sinks.push((snapshot) => {
-    const probe = profiler.latestProbe();
+  sinks.push((snapshot, { tagCpu }) => {
     const json = JSON.stringify(snapshot);
     serialized = { snapshot, json };
-    storage.writeSnapshot(snapshot, probe && probe.ok ? probe.tag_cpu : [], json);
+    storage.writeSnapshot(snapshot, tagCpu, json);
   });
   sinks.push((snapshot) => {
     const json = serialized?.snapshot === snapshot ? serialized.json : JSON.stringify(snapshot);
@@ -198,8 +215,9 @@ export function startMonitoring(deps: {
   // Descendants appearing/disappearing between samples, and anomalies when they begin.
   const lifecycle = new LifecycleTracker();
   const anomalies = new AnomalyTracker();
-  sinks.push((snapshot) => {
-    const leaders = new Set<number>([process.pid, ...deps.jobs().activeProcesses().map((p) => p.pid)]);
+  sinks.push((snapshot, { leaders }) => {
+    // Not observed: sheet leaders (the job manager reports them, with exit codes), the conductor
+    // itself and its own nvidia-smi runs.
     const change = lifecycle.observe(snapshot.processes, leaders);
     const tagOf = (p: { job_id: string | null; sheet_num: number | null }) => ({
       ...(p.job_id !== null ? { job_id: p.job_id } : {}),

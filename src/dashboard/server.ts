@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import type net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CONFIG } from '../conductor/config.js';
+import { DEFAULT_CONFIG, MIN_DASHBOARD_TOKEN_LENGTH } from '../conductor/config.js';
 import { conductorPaths, resolveHome, type ConductorPaths } from '../conductor/paths.js';
 import { eventTypes } from '../ipc/schema.js';
 import { EventBridge, TooManyConsumers } from './bridge.js';
@@ -100,8 +100,8 @@ export class DashboardServer {
     const socketPath = options.socketPath ?? this.paths.socketPath;
     this.host = options.host ?? '127.0.0.1';
     const loopback = isLoopbackAddress(this.host);
-    if (options.token !== undefined && options.token.length < 16) {
-      throw new Error('dashboard token: use at least 16 characters');
+    if (options.token !== undefined && options.token.length < MIN_DASHBOARD_TOKEN_LENGTH) {
+      throw new Error(`dashboard token: use at least ${MIN_DASHBOARD_TOKEN_LENGTH} characters`);
     }
     this.token = options.token || (loopback ? undefined : crypto.randomBytes(18).toString('base64url'));
     this.maxSse = options.maxSseClients ?? 64;

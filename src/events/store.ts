@@ -16,7 +16,8 @@
  * automatic checkpoint is off (`wal_autocheckpoint = 0`) and a worker thread with its own
  * connection runs the same PASSIVE checkpoint when about as many pages have been written:
  * PASSIVE never blocks the writer (or readers), so commits go on while it copies and fsyncs.
- * The worker is started at the first checkpoint (an idle conductor has none). If it cannot be
+ * The worker is started at the first checkpoint (an idle conductor has none) and exits after
+ * 30 s without one (CHECKPOINTER_IDLE_MS), to be started again at the next. If it cannot be
  * started or fails, the store falls back to SQLite's automatic checkpoint. `journal_size_limit`
  * keeps the WAL file from staying large after a burst.
  */

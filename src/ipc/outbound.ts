@@ -77,8 +77,9 @@ export class Outbound {
   /** Queue one frame whose body is `prefix + body` (prefix optional). */
   push(body: Buffer, prefix?: Buffer, owner?: QueueOwner): void {
     if (this.closed) return;
-    const size = FRAME_HEADER_BYTES + (prefix ? prefix.length : 0) + body.length;
-    this.entries.push({ prefix, body, owner, frames: 0 });
+    const entry: Entry = { prefix, body, owner, frames: 0 };
+    const size = entrySize(entry);
+    this.entries.push(entry);
     this.bytes += size;
     if (owner) {
       owner.queuedEvents += 1;

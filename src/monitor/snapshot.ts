@@ -17,7 +17,7 @@ export interface JobProgress {
 export interface ConductorCost {
   cpu_percent: number | null;
   rss_mb: number;
-  /** Conductor CPU time the sample itself took. */
+  /** What the sample cost the conductor: its synchronous stretches (process CPU time when the probe cannot say). */
   sample_cost_ms: number;
   sample_duration_ms: number;
   /** Longest synchronous stretch of the sample on the event loop (it yields every 0.5 ms); null when not measured. */

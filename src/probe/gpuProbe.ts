@@ -4,7 +4,7 @@
  * subprocess every sample on a machine that has no GPU). The failure is logged again only when
  * its reason changes; a recovery is logged once too.
  */
-import { execFile } from 'node:child_process';
+import { execFile, type ExecFileException } from 'node:child_process';
 import type { GpuMetric } from './types.js';
 
 export const NVIDIA_SMI_ARGS = [
@@ -13,6 +13,9 @@ export const NVIDIA_SMI_ARGS = [
 ];
 
 /** GPU memory per process (compute apps): who holds the VRAM. */
+/** How many of its own runs' pids the probe remembers (two per sample at most). */
+const RECENT_CHILDREN = 8;
+
 export const NVIDIA_SMI_APPS_ARGS = ['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits'];
 
 /** `pid, used_memory` lines → pid → MB; unknown amounts and junk lines are skipped. */
@@ -84,6 +87,8 @@ export class GpuProbe {
   private lastFailure: string | undefined;
   private inFlight: Promise<GpuMetric[]> | undefined;
   private appsFailure: string | undefined;
+  private appsRetryAt = 0;
+  private readonly children: number[] = [];
 
   constructor(options: GpuProbeOptions = {}) {
     this.command = options.command ?? 'nvidia-smi';
@@ -111,51 +116,59 @@ export class GpuProbe {
 
   /**
    * GPU memory per pid. Asked only after query() found GPUs; a failure here (older drivers
-   * lack the query) means "not known", logged once, and does not affect the GPU list.
+   * lack the query) means "not known", logged once, tried again after the same back-off as the
+   * GPU list, and does not affect the GPU list.
    */
-  queryProcesses(): Promise<Map<number, number>> {
-    return new Promise((resolve) => {
-      execFile(
-        this.command,
-        NVIDIA_SMI_APPS_ARGS,
-        { env: this.env, timeout: this.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024, encoding: 'utf8' },
-        (error, stdout) => {
-          if (error) {
-            const reason = `per-process query failed: ${firstLine(error.message)}`;
-            if (reason !== this.appsFailure) this.log(`gpu probe: ${this.command} ${reason}; GPU memory per process unknown`);
-            this.appsFailure = reason;
-            resolve(new Map());
-            return;
-          }
-          this.appsFailure = undefined;
-          resolve(parseComputeApps(stdout));
-        },
-      );
-    });
+  async queryProcesses(): Promise<Map<number, number>> {
+    if (this.now() < this.appsRetryAt) return new Map();
+    const { error, stdout } = await this.exec(NVIDIA_SMI_APPS_ARGS);
+    if (error) {
+      const reason = `per-process query failed: ${firstLine(error.message)}`;
+      if (reason !== this.appsFailure) this.log(`gpu probe: ${this.command} ${reason}; GPU memory per process unknown, next try in ${Math.round(this.retryAfterMs / 1000)} s`);
+      this.appsFailure = reason;
+      this.appsRetryAt = this.now() + this.retryAfterMs;
+      return new Map();
+    }
+    this.appsFailure = undefined;
+    return parseComputeApps(stdout);
   }
 
-  private run(): Promise<GpuMetric[]> {
+  /**
+   * Pids of the probe's latest nvidia-smi runs, finished ones included (a sample can list one
+   * that has exited by the time the sample is used): the conductor's children, not a job's.
+   */
+  get childPids(): readonly number[] {
+    return this.children;
+  }
+
+  private async run(): Promise<GpuMetric[]> {
+    const { error, stdout } = await this.exec(NVIDIA_SMI_ARGS);
+    if (error) {
+      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found on PATH' : error.killed ? `timed out after ${this.timeoutMs} ms` : `failed: ${firstLine(error.message)}`;
+      return this.fail(reason);
+    }
+    const gpus = parseNvidiaSmiCsv(stdout);
+    if (gpus.length === 0 && stdout.trim() !== '') {
+      return this.fail(`printed unparseable output: ${JSON.stringify(firstLine(stdout).slice(0, 80))}`);
+    }
+    if (this.lastFailure !== undefined) this.log(`gpu probe: ${this.command} works again (${gpus.length} GPU(s))`);
+    this.lastFailure = undefined;
+    return gpus;
+  }
+
+  /** One nvidia-smi run; never rejects. */
+  private exec(args: readonly string[]): Promise<{ error: ExecFileException | null; stdout: string }> {
     return new Promise((resolve) => {
-      execFile(
+      const child = execFile(
         this.command,
-        NVIDIA_SMI_ARGS,
+        args,
         { env: this.env, timeout: this.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024, encoding: 'utf8' },
-        (error, stdout) => {
-          if (error) {
-            const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found on PATH' : error.killed ? `timed out after ${this.timeoutMs} ms` : `failed: ${firstLine(error.message)}`;
-            resolve(this.fail(reason));
-            return;
-          }
-          const gpus = parseNvidiaSmiCsv(stdout);
-          if (gpus.length === 0 && stdout.trim() !== '') {
-            resolve(this.fail(`printed unparseable output: ${JSON.stringify(firstLine(stdout).slice(0, 80))}`));
-            return;
-          }
-          if (this.lastFailure !== undefined) this.log(`gpu probe: ${this.command} works again (${gpus.length} GPU(s))`);
-          this.lastFailure = undefined;
-          resolve(gpus);
-        },
+        (error, stdout) => resolve({ error, stdout }),
       );
+      if (child.pid !== undefined) {
+        this.children.push(child.pid);
+        if (this.children.length > RECENT_CHILDREN) this.children.shift();
+      }
     });
   }
 

@@ -162,12 +162,9 @@ export class ProcReader {
    * One pass over /proc/<pid>/stat for every process on the machine (this kernel has no
    * task/<tid>/children, so descendants are found from the ppid of everyone).
    * Processes that vanish or cannot be parsed mid-scan are skipped; an unreadable /proc throws.
+   * As steps: yields after each process read, so a caller can spread the scan over ticks
+   * (runToEnd runs it in one go).
    */
-  readAllStats(): Map<number, ProcStat> {
-    return runToEnd(this.readAllStatsSteps());
-  }
-
-  /** readAllStats as steps: yields after each process read, so a caller can spread the scan over ticks. */
   *readAllStatsSteps(): Generator<void, Map<number, ProcStat>> {
     const stats = new Map<number, ProcStat>();
     const names = readdirSync(this.procRoot);

@@ -7,7 +7,7 @@
  * when a process is first seen, when its `comm` changes (an exec), and on its refresh turn.
  * Memory is bounded by the processes alive in the last sample.
  */
-import { runToEnd, type ProcReader, type ProcStat } from './procReader.js';
+import type { ProcReader, ProcStat } from './procReader.js';
 
 interface Details {
   comm: string;
@@ -37,12 +37,7 @@ export class ProcessDetails {
     if (!(options.refreshPerSample >= 0)) throw new RangeError(`refreshPerSample must be >= 0, got ${options.refreshPerSample}`);
   }
 
-  /** Brings the cache up to date with the processes of this sample. */
-  update(stats: readonly ProcStat[]): void {
-    runToEnd(this.updateSteps(stats));
-  }
-
-  /** update() as steps: yields after each /proc read (command line, fd count). */
+  /** Brings the cache up to date with the processes of this sample, as steps: yields after each /proc read (command line, fd count). */
   *updateSteps(stats: readonly ProcStat[]): Generator<void, void> {
     this.sampleNumber++;
     const next = new Map<string, Details>();

@@ -12,7 +12,7 @@ export interface ResourceReport {
   status: string | null;
   available: boolean;
   peak_rss_mb: number;
-  /** Highest GPU memory held by the job's processes at once (sum over its sheets' peaks); null when never seen on a GPU. */
+  /** Highest GPU memory held by the job's processes at once (the highest of its sheets' peaks); null when never seen on a GPU. */
   gpu_memory_peak_mb: number | null;
   total_cpu_seconds: number;
   exited_cpu_seconds: number;

@@ -19,6 +19,19 @@ describe('config', () => {
     expect(() => validateConfig([])).toThrow(ConfigError);
   });
 
+  it('wants a dashboard token of 16 characters or none, and never echoes it', () => {
+    expect(validateConfig({ dashboard_token: '' }).dashboard_token).toBe('');
+    expect(validateConfig({ dashboard_token: 'x'.repeat(16) }).dashboard_token).toBe('x'.repeat(16));
+    let message = '';
+    try {
+      validateConfig({ dashboard_token: 'hunter2' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/"dashboard_token" must be a string of empty or 16 to 512 characters, got 7 characters/);
+    expect(message).not.toContain('hunter2');
+  });
+
   it('reads a file; a missing file means defaults; a broken one is an error naming the file', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-config-'));
     try {

@@ -20,6 +20,8 @@ beforeAll(async () => {
   fs.writeFileSync(
     path.join(bin, 'nvidia-smi'),
     `#!/bin/sh
+# Takes a while, as the real one does (no child process: a shell loop).
+i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done
 case "$1" in
   --query-compute-apps*) for p in $(pgrep -x sleep); do echo "$p, 640"; done ;;
   *) echo "0, Fake GPU, 40, 640, 16384, 55" ;;
@@ -53,6 +55,16 @@ describe('GPU memory', () => {
     const report = await client.call('monitor.resource_report', { job_id });
     expect(report.gpu_memory_peak_mb).toBe(640);
     expect(report.text_report).toContain('Peak GPU memory: 640.0 MB');
+  });
+
+  it("does not record the probe's own nvidia-smi runs as observed processes", async () => {
+    // Sampled at 5 Hz for the tests above: each sample runs the fake nvidia-smi, while /proc is read.
+    const { events } = await client.call('events.read', { since: 0, limit: 1000, types: ['process.spawn', 'process.exit'] });
+    const observed = events.filter((e) => e.data.observed === true);
+    expect(observed.length).toBeGreaterThan(0); // the job's sleeps were
+    expect(observed.filter((e) => String(e.data.command ?? '').includes('nvidia-smi'))).toEqual([]);
+    const spawnedPids = new Set(observed.filter((e) => e.type === 'process.spawn').map((e) => e.data.pid));
+    expect(observed.filter((e) => e.type === 'process.exit' && !spawnedPids.has(e.data.pid))).toEqual([]);
   });
 
   it('is null for a job that never touched a GPU', async () => {
