@@ -1,5 +1,5 @@
 /**
- * The in-process event bus (RxJS). The store publishes each event right after its commit,
+ * The in-process event bus. The store publishes each event right after its commit,
  * synchronously and in seq order; ephemeral events (snapshots) are published directly.
  *
  * Handlers registered with `subscribe` are isolated: one that throws is logged and removed,
@@ -7,7 +7,8 @@
  *
  * Delivery is synchronous and every handler sees the same order: an event published from
  * inside a handler is queued and delivered once the current event has reached every handler
- * (plain RxJS would deliver it first to everyone, then resume the outer event).
+ * (plain RxJS would deliver it first to everyone, then resume the outer event). `events$`
+ * offers the same stream as an RxJS Observable for operator pipelines.
  */
 import { Subject, type Observable } from 'rxjs';
 import { encodeValue } from '../ipc/framing.js';
@@ -25,7 +26,12 @@ export interface EventBusOptions {
 }
 
 export class EventBus {
-  private readonly subject = new Subject<BusEvent>();
+  // Handlers are called straight from an array (copied when one is added or removed, so a
+  // handler may unsubscribe during delivery): a Subject's next() allocates iterators and
+  // result objects per observer per event, which a million-event burst felt as GC work.
+  private handlers: Array<{ handler: BusHandler }> = [];
+  // Made only when someone asks for events$ (operator pipelines).
+  private subject: Subject<BusEvent> | undefined;
   private readonly log: (message: string) => void;
   private readonly maxReentrantQueue: number;
   private readonly reentrant: BusEvent[] = [];
@@ -38,14 +44,16 @@ export class EventBus {
 
   /**
    * Every published event, for operator pipelines. Observers here are NOT isolated (RxJS
-   * reports their errors as unhandled); code that may throw should use `subscribe`.
+   * reports their errors as unhandled); code that may throw should use `subscribe`. They see
+   * each event after the handlers registered with `subscribe`.
    */
   get events$(): Observable<BusEvent> {
+    this.subject ??= new Subject<BusEvent>();
     return this.subject.asObservable();
   }
 
   get subscriberCount(): number {
-    return this.subject.observers.length;
+    return this.handlers.length + (this.subject?.observers.length ?? 0);
   }
 
   publish(event: BusEvent): void {
@@ -58,10 +66,8 @@ export class EventBus {
     }
     this.delivering = true;
     try {
-      this.subject.next(event);
-      for (let next = this.reentrant.shift(); next !== undefined; next = this.reentrant.shift()) {
-        this.subject.next(next);
-      }
+      this.deliver(event);
+      for (let next = this.reentrant.shift(); next !== undefined; next = this.reentrant.shift()) this.deliver(next);
     } finally {
       this.delivering = false;
     }
@@ -69,11 +75,20 @@ export class EventBus {
 
   /** Register a handler; returns the function that removes it. */
   subscribe(handler: BusHandler): () => void {
-    const subscription = this.subject.subscribe((event) => {
+    // One entry per registration, so the same function registered twice is removed once.
+    const entry = { handler };
+    this.handlers = [...this.handlers, entry];
+    return () => this.remove(entry);
+  }
+
+  private deliver(event: BusEvent): void {
+    const handlers = this.handlers;
+    for (let i = 0; i < handlers.length; i++) {
+      const entry = handlers[i]!;
       try {
-        handler(event);
+        entry.handler(event);
       } catch (err) {
-        subscription.unsubscribe();
+        this.remove(entry);
         const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
         try {
           this.log(`event bus: a handler threw on ${event.event.type} and was removed: ${detail}`);
@@ -81,8 +96,13 @@ export class EventBus {
           /* a broken logger must not break delivery either */
         }
       }
-    });
-    return () => subscription.unsubscribe();
+    }
+    if (this.subject?.observed) this.subject.next(event);
+  }
+
+  private remove(entry: { handler: BusHandler }): void {
+    const at = this.handlers.indexOf(entry);
+    if (at >= 0) this.handlers = [...this.handlers.slice(0, at), ...this.handlers.slice(at + 1)];
   }
 }
 

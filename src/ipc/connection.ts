@@ -31,6 +31,8 @@ export class Connection {
   readonly out: Outbound;
   private inflight = 0;
   readonly subscriptions = new Map<number, Subscription>();
+  /** The map's values as an array, for the per-event loop (a Map iterator per event is garbage). */
+  private live: Subscription[] = [];
   private closed = false;
 
   constructor(
@@ -73,7 +75,8 @@ export class Connection {
 
   /** Live event from the bus. */
   deliver(event: EventEnvelope, bytes: Buffer): void {
-    for (const sub of this.subscriptions.values()) sub.deliver(event, bytes);
+    const live = this.live;
+    for (let i = 0; i < live.length; i++) live[i]!.deliver(event, bytes);
   }
 
   notify(method: string, params: unknown): void {
@@ -96,6 +99,7 @@ export class Connection {
       (s) => this.overflowDisconnect(s),
     );
     this.subscriptions.set(id, sub);
+    this.live = [...this.subscriptions.values()];
     return sub;
   }
 
@@ -104,6 +108,7 @@ export class Connection {
     if (!sub) return false;
     sub.close();
     this.subscriptions.delete(id);
+    this.live = [...this.subscriptions.values()];
     return true;
   }
 
@@ -153,6 +158,7 @@ export class Connection {
     this.closed = true;
     for (const sub of this.subscriptions.values()) sub.close();
     this.subscriptions.clear();
+    this.live = [];
     this.out.close();
     this.onClose(this);
   }

@@ -68,6 +68,26 @@ describe('EventBus', () => {
     expect(b).toEqual([1, 2]);
   });
 
+  it('a handler removed during delivery misses nothing it was due; one function registered twice is removed once', () => {
+    const bus = new EventBus();
+    const seen: string[] = [];
+    let offB: () => void = () => undefined;
+    bus.subscribe((e) => {
+      seen.push(`a${e.event.data.i}`);
+      offB(); // b still gets the event being delivered (the list was taken before), not the next
+    });
+    offB = bus.subscribe((e) => seen.push(`b${e.event.data.i}`));
+    const twice = (e: BusEvent) => seen.push(`t${e.event.data.i}`);
+    const offFirst = bus.subscribe(twice);
+    bus.subscribe(twice);
+    bus.publish(eph(1));
+    offFirst();
+    offFirst(); // removing again removes nothing more
+    bus.publish(eph(2));
+    expect(seen).toEqual(['a1', 'b1', 't1', 't1', 'a2', 't2']);
+    expect(bus.subscriberCount).toBe(2);
+  });
+
   it('events$ carries every event', () => {
     const bus = new EventBus();
     const seen: string[] = [];
