@@ -61,6 +61,13 @@ describe('EventStore group commit', () => {
     expect(seqs(stored)).toEqual(range(1, 250));
   });
 
+  it("keeps SQLite's 2 MB page cache, not better-sqlite3's 16 MB (BENCHMARKS.md, Memory: burst peak)", () => {
+    const store = openStore();
+    const db = (store as unknown as { db: Database.Database }).db;
+    expect(db.pragma('cache_size', { simple: true })).toBe(-2000);
+    expect(peek(tempDb()).pragma('cache_size', { simple: true })).toBe(-16000); // the library's default, for contrast
+  });
+
   it('seq continues across close and reopen', async () => {
     const dbPath = tempDb();
     const first = EventStore.open(dbPath);
