@@ -16,7 +16,8 @@
 // whose sheet holds N-1 `sleep`s (tree N+1 with the conductor), sampled at 1 Hz for
 // --conductor-seconds; from its snapshots the sample cost and longest synchronous stretch, the
 // event-loop delay p99/max the profiler measures between samples, and the conductor's whole CPU
-// (/proc/<pid>/stat) against the same window without the job.
+// (/proc/<pid>/stat) against the same window without the job. SHOWLOG=1 prints the conductor's
+// log of the measured window (a heap release or a GPU probe message there explains a stall).
 // Needs the build (`npm run build`: it imports dist/).
 import { spawn } from 'node:child_process';
 import fs, { readFileSync } from 'node:fs';
@@ -190,7 +191,9 @@ try {
     if (tree >= CONDUCTOR_PROCESSES + 1) break;
     await sleep(200);
   }
+  const logBefore = conductor.log().length;
   const busy = await watchConductor(client, conductor.proc.pid, CONDUCTOR_SECONDS);
+  if (process.env.SHOWLOG) console.error(`--- conductor log during the measured window:\n${conductor.log().slice(logBefore)}---`);
   await client.call('job.cancel', { job_id });
   await client.close();
   const c = busy.window.map((s) => s.conductor);

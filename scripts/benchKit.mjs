@@ -40,6 +40,8 @@ export async function startConductor(home, env = {}) {
   return {
     proc,
     ms: Number(process.hrtime.bigint() - t0) / 1e6,
+    /** What the conductor has written to stderr so far (its log). */
+    log: () => out,
     socketPath: path.join(home, 'run', 'conductor.sock'),
     async stop() {
       proc.kill('SIGTERM');

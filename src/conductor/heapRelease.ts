@@ -71,10 +71,12 @@ export function startHeapRelease(options: HeapReleaseOptions): HeapRelease {
   let releases = 0;
   let lastActivity = options.activity();
   let lastRelease = -Infinity;
-  // Up to MAX_TRIES collections per burst: armed by activity (start-up counts), disarmed once
+  // Up to MAX_TRIES collections per burst: armed by an interval with activity, disarmed once
   // the heap has shrunk or after the last try. V8 shrinks its young generation only when it
   // judges the allocation rate low at that moment, which a later try may find when one did not.
-  let triesLeft = MAX_TRIES;
+  // Start-up alone does not arm it: its heap has little to give back (measured: 28 → 26 MB for a
+  // 16.6 ms pause, which fell in the middle of sampling a 200-process job).
+  let triesLeft = 0;
   const timer = setInterval(() => {
     const activity = options.activity();
     const quiet = activity - lastActivity < quietBytes;

@@ -29,6 +29,7 @@ describe('heap release', () => {
     let survivors = burst();
     const grown = v8.getHeapStatistics().total_heap_size;
     const release = startHeapRelease({ activity: () => activityBytes, log: (m) => logs.push(m), intervalMs: 50, minSlackMb: 8, minGapMs: 0 });
+    activityBytes += 1_000_000; // the burst's events, seen at the first check
     try {
       await vi.waitFor(() => expect(release.releases).toBeGreaterThanOrEqual(1), { timeout: 5000 });
       const after = v8.getHeapStatistics();
@@ -54,10 +55,25 @@ describe('heap release', () => {
 
   it('counts a trickle (a client polling once a second) as quiet', async () => {
     let activityBytes = 0;
+    let checks = 0;
     const survivors = burst();
-    const release = startHeapRelease({ activity: () => (activityBytes += 2_000), log: () => {}, intervalMs: 50, minSlackMb: 8, minGapMs: 0 });
+    // The first check sees the burst's events, every later one a trickle.
+    const activity = () => (activityBytes += ++checks === 2 ? 1_000_000 : 2_000);
+    const release = startHeapRelease({ activity, log: () => {}, intervalMs: 50, minSlackMb: 8, minGapMs: 0 });
     try {
       await vi.waitFor(() => expect(release.releases).toBeGreaterThanOrEqual(1), { timeout: 5000 });
+      expect(survivors.length).toBeGreaterThan(0);
+    } finally {
+      release.stop();
+    }
+  });
+
+  it('does not collect after start-up alone, however much the heap holds', async () => {
+    const survivors = burst();
+    const release = startHeapRelease({ activity: () => 0, log: () => {}, intervalMs: 50, minSlackMb: 1, minGapMs: 0 });
+    try {
+      await new Promise((r) => setTimeout(r, 400));
+      expect(release.releases).toBe(0);
       expect(survivors.length).toBeGreaterThan(0);
     } finally {
       release.stop();
