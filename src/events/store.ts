@@ -102,12 +102,12 @@ const PAGES_PER_COMMIT = 4;
  */
 const CHECKPOINTER_IDLE_MS = 30_000;
 /**
- * SQLite page cache of the store's connections, in SQLite's units (negative = KiB): SQLite's own
- * default of 2 MB. better-sqlite3 builds with 16 MB per connection, which a burst of appends
+ * SQLite page cache of the conductor's connections (the event store, its checkpoint worker, the
+ * monitor database), in SQLite's units (negative = KiB): SQLite's own default of 2 MB. better-sqlite3 builds with 16 MB per connection, which a burst of appends
  * filled with pages it never reads again (appends touch the right edge of each b-tree; replays
  * read in order, from the OS cache): 11-17 MB of the conductor's malloc heap, never given back.
  */
-const EVENT_STORE_CACHE_SIZE = -2000;
+export const SQLITE_CACHE_SIZE = -2000;
 /** WAL size, in checkpoints' worth of pages, beyond which the main thread finishes a checkpoint. */
 const MAX_WAL_CHECKPOINTS = 8;
 
@@ -292,7 +292,7 @@ export class EventStore {
       db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 5000');
       db.pragma('journal_size_limit = 67108864');
-      db.pragma(`cache_size = ${EVENT_STORE_CACHE_SIZE}`);
+      db.pragma(`cache_size = ${SQLITE_CACHE_SIZE}`);
       db.exec(`
         CREATE TABLE IF NOT EXISTS events (
           seq INTEGER PRIMARY KEY,
@@ -654,7 +654,7 @@ export class EventStore {
   private startCheckpointer(): Worker | undefined {
     try {
       const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
-      const worker = new Worker(CHECKPOINT_WORKER_SOURCE, { eval: true, workerData: { path: this.path, sqlite, cacheSize: EVENT_STORE_CACHE_SIZE } });
+      const worker = new Worker(CHECKPOINT_WORKER_SOURCE, { eval: true, workerData: { path: this.path, sqlite, cacheSize: SQLITE_CACHE_SIZE } });
       worker.unref();
       this.checkpointStats.workerStarts += 1;
       worker.on('message', (r: { ok: boolean; log?: number; checkpointed?: number; error?: string }) => {

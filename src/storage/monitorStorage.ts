@@ -13,6 +13,7 @@
 import Database from 'better-sqlite3';
 import type { SystemSnapshot } from '../monitor/snapshot.js';
 import type { TagCpu } from '../probe/types.js';
+import { SQLITE_CACHE_SIZE } from '../events/store.js';
 
 export interface MinuteRow {
   minute: number;
@@ -53,8 +54,7 @@ export class MonitorStorage {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    // One snapshot a second: SQLite's default 2 MB page cache, not better-sqlite3's 16 MB.
-    this.db.pragma('cache_size = -2000');
+    this.db.pragma(`cache_size = ${SQLITE_CACHE_SIZE}`);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS snapshots (id INTEGER PRIMARY KEY, ts REAL NOT NULL, body TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS snapshots_ts ON snapshots (ts);
