@@ -31,10 +31,23 @@ export class JobLog {
   }
 
   write(sheetNum: number, stream: LogStream, text: string): void {
+    this.writeLine(sheetNum, stream, text);
+  }
+
+  /**
+   * Writes a line and resolves once it (and so every line before it) is in the file, or the
+   * file failed: a sheet's end is recorded only after its log is complete on disk.
+   */
+  writeFlushed(sheetNum: number, stream: LogStream, text: string): Promise<void> {
+    return new Promise((resolve) => this.writeLine(sheetNum, stream, text, () => resolve()));
+  }
+
+  private writeLine(sheetNum: number, stream: LogStream, text: string, written?: () => void): void {
     const ts = new Date().toISOString();
     for (let at = 0; at < text.length || at === 0; at += MAX_LINE_CHARS) {
-      this.stream.write(`${ts} ${sheetNum} ${stream} ${text.slice(at, at + MAX_LINE_CHARS)}\n`);
-      if (text.length === 0) break;
+      const last = at + MAX_LINE_CHARS >= text.length;
+      this.stream.write(`${ts} ${sheetNum} ${stream} ${text.slice(at, at + MAX_LINE_CHARS)}\n`, last ? written : undefined);
+      if (last) break;
     }
   }
 

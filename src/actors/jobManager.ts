@@ -275,7 +275,7 @@ export class JobManager {
         }
       }
     }
-    job.log.write(
+    await job.log.writeFlushed(
       sheetNum,
       'sys',
       outcome.reason === 'spawn_error'

@@ -1,0 +1,61 @@
+/**
+ * A job's end is recorded only once its log is whole on disk: a client that sees
+ * job.completed and opens output.log at once must find every line. The log file's writes
+ * are slowed here (as on a busy disk or a saturated libuv pool) so that the order shows.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { JobManager } from '../../src/actors/jobManager.js';
+import type { NewEvent } from '../../src/events/types.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  vi.restoreAllMocks();
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** Every write of every fs.WriteStream takes `ms` longer before it reaches the file. */
+function slowFileWrites(ms: number): void {
+  const proto = fs.WriteStream.prototype as unknown as Record<string, (...a: unknown[]) => void>;
+  for (const name of ['_write', '_writev']) {
+    const original = proto[name]!;
+    vi.spyOn(proto, name as never).mockImplementation(function (this: unknown, ...args: unknown[]) {
+      setTimeout(() => original.apply(this, args), ms);
+    } as never);
+  }
+}
+
+describe('job log before job end', () => {
+  it('the end events are appended after the last log line is in the file', async () => {
+    const jobsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-joblog-'));
+    dirs.push(jobsDir);
+    slowFileWrites(150);
+    const seenAtEnd = new Map<string, string>();
+    let ended!: () => void;
+    const done = new Promise<void>((r) => (ended = r));
+    const manager = new JobManager({
+      jobsDir,
+      jobExists: () => false,
+      config: { max_concurrent_jobs: 1, kill_grace_seconds: 1, default_sheet_timeout_seconds: 60 },
+      append: async (e: NewEvent) => {
+        if (e.type === 'sheet.completed' || e.type === 'job.completed') {
+          // What a client reading the file right after this event would get.
+          seenAtEnd.set(e.type, fs.readFileSync(path.join(jobsDir, e.job_id!, 'output.log'), 'utf8'));
+        }
+        if (e.type === 'job.completed') ended();
+        return {};
+      },
+    });
+    await manager.submit({ job_id: 'slow-disk', sheets: [{ argv: ['sh', '-c', 'echo alpha; echo beta >&2'] }] });
+    await done;
+    for (const type of ['sheet.completed', 'job.completed']) {
+      const text = seenAtEnd.get(type)!;
+      expect(text, type).toMatch(/ 1 out alpha\n/);
+      expect(text, type).toMatch(/ 1 err beta\n/);
+      expect(text, type).toMatch(/ 1 sys sheet 1 ended exit_code=0 [^\n]*\n$/);
+    }
+    await manager.shutdown();
+  });
+});
