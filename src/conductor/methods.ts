@@ -265,10 +265,13 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
   if (deps.debugMethods) {
     // Appends `count` synthetic events: the way tests and benchmarks make a burst of durable
     // traffic through the real store, bus and sockets.
-    handlers['debug.emit'] = async (p: { count: number; size: number; type: string }) => {
+    handlers['debug.emit'] = async (p: { count: number; size: number; type: string; stamp: boolean }) => {
       const pad = 'x'.repeat(p.size);
       const appends: Array<Promise<{ event: { seq: number } }>> = [];
-      for (let i = 0; i < p.count; i++) appends.push(store.append({ type: p.type, data: { i, pad } }));
+      // stamp: the monotonic clock (shared by every process on the machine) at the append, in
+      // ns, so a benchmark can time append → decoded without the request's own trip.
+      const data = (i: number) => (p.stamp ? { i, pad, mono_ns: Number(process.hrtime.bigint()) } : { i, pad });
+      for (let i = 0; i < p.count; i++) appends.push(store.append({ type: p.type, data: data(i) }));
       const done = await Promise.all(appends);
       return { first_seq: done[0]?.event.seq ?? null, last_seq: done.at(-1)?.event.seq ?? null };
     };

@@ -1,9 +1,10 @@
 /**
  * The durable event log on SQLite (better-sqlite3, WAL).
  *
- * - Group commit: appends made in one tick are committed together in one transaction
- *   (DESIGN.md: ~300k rows/s at 100 per transaction against ~55k at one), at most
- *   `maxBatch` per transaction; at most `maxPending` appends wait for a commit.
+ * - Group commit: appends made together (in one callback, or in one turn of the event loop once
+ *   that turn has committed already: soon.ts) are committed in one transaction (DESIGN.md:
+ *   ~300k rows/s at 100 per transaction against ~55k at one), at most `maxBatch` per
+ *   transaction; at most `maxPending` appends wait for a commit.
  * - Seq is assigned inside the transaction: gap-free and increasing from 1. A failed commit
  *   rolls back and leaves the head where it was, so the next commit reuses those seqs.
  * - The job projection (projection.ts) is updated in the same transaction as the append.
@@ -26,6 +27,7 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { decodeValue, encodeValue } from '../ipc/framing.js';
 import { buildEnvelope } from './envelope.js';
+import { Soon } from './soon.js';
 import type { JobRecord, JobStatus } from './jobRecord.js';
 import { ACTIVE_JOB_STATUSES } from './jobRecord.js';
 import { applyJobEvent } from './projection.js';
@@ -219,7 +221,8 @@ export class EventStore {
   private readonly maxPending: number;
   private readonly log: (message: string) => void;
   private pending: Pending[] = [];
-  private flushScheduled = false;
+  /** The group commit: soon after the first append of a batch (see soon.ts). */
+  private readonly commitSoon = new Soon(() => this.flushNow());
   /** Committed batches waiting to be published; publication never interleaves two batches. */
   private readonly toDeliver: Array<{ stored: StoredEvent[]; batch: Pending[] }> = [];
   private delivering = false;
@@ -539,12 +542,7 @@ export class EventStore {
   }
 
   private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      this.flushNow();
-    });
+    this.commitSoon.schedule();
   }
 
   private flushNow(): void {

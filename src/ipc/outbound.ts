@@ -1,12 +1,14 @@
 /**
- * Everything a connection sends goes through one Outbound queue, written to the socket at
- * most once per tick as a single buffer (DESIGN.md: one write per connection per tick is
- * what makes fan-out cheap). The queue only hands data to the socket while the socket's own
+ * Everything a connection sends goes through one Outbound queue, written to the socket as a
+ * single buffer once per batch of work — at the end of the callback that queued it, or of the
+ * turn of the event loop when that turn has written already (soon.ts) — never per frame
+ * (DESIGN.md: one write per connection per tick is what makes fan-out cheap). The queue only hands data to the socket while the socket's own
  * buffer is small, so "what this connection has queued" is this queue plus a bounded socket
  * buffer — a client that stops reading (Ctrl+Z) makes this queue, and only it, grow, and the
  * subscriptions that own the entries see that growth and apply their overflow policy.
  */
 import type { Socket } from 'node:net';
+import { Soon } from '../events/soon.js';
 import { FRAME_HEADER_BYTES } from './framing.js';
 
 /** Who an entry belongs to, so per-subscription counts can be kept. */
@@ -47,7 +49,7 @@ export class Outbound {
   private entries: Entry[] = [];
   private head = 0; // index of the first unsent entry (avoids O(n) shift)
   private bytes = 0;
-  private scheduled = false;
+  private readonly flushSoon = new Soon(() => this.flush());
   private waitingForDrain = false;
   private closed = false;
   /** Called after each write, so owners can leave overflow states. */
@@ -124,12 +126,8 @@ export class Outbound {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.waitingForDrain || this.closed) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.flush();
-    });
+    if (this.waitingForDrain || this.closed) return;
+    this.flushSoon.schedule();
   }
 
   private flush(): void {

@@ -40,15 +40,41 @@ const seqs = (events: Array<StoredEvent | DurableEvent>) => events.map((e) => ('
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe('EventStore group commit', () => {
-  it('appends made in one tick are committed in one transaction, gap-free from 1', async () => {
+  it('appends made in one callback are committed in one transaction, gap-free from 1', async () => {
     const store = openStore();
     const appends = Array.from({ length: 500 }, (_, i) => store.append({ type: 'test.n', data: { i } }));
-    expect(store.stats.commits).toBe(0); // nothing is written before the tick ends
+    expect(store.stats.commits).toBe(0); // nothing is written before the callback ends
     const stored = await Promise.all(appends);
     expect(store.stats.commits).toBe(1);
     expect(seqs(stored)).toEqual(range(1, 500));
     expect(store.headSeq).toBe(500);
     expect(store.firstSeq).toBe(1);
+  });
+
+  it('commits a lone batch when its callback ends; later callbacks of the same turn share one commit', async () => {
+    const store = openStore();
+    const heads: number[] = [];
+    const appends: Array<Promise<StoredEvent>> = [];
+    // Four callbacks of one turn of the event loop, as several clients' requests would be.
+    await new Promise<void>((done) => {
+      setImmediate(() => appends.push(store.append({ type: 'test.a' })));
+      setImmediate(() => {
+        heads.push(store.headSeq); // the first append is committed already
+        appends.push(store.append({ type: 'test.b' }));
+      });
+      setImmediate(() => {
+        heads.push(store.headSeq); // the second waits for the end of the turn...
+        appends.push(store.append({ type: 'test.c' }));
+      });
+      setImmediate(() => {
+        appends.push(store.append({ type: 'test.d' }));
+        setImmediate(done);
+      });
+    });
+    await Promise.all(appends);
+    expect(heads).toEqual([1, 1]);
+    expect(store.stats.commits).toBe(2); // [a], then [b, c, d] together
+    expect(store.stats.largestBatch).toBe(3);
   });
 
   it('a batch never exceeds maxBatch, and a full batch is committed at once', async () => {
@@ -190,8 +216,9 @@ describe('EventStore failures', () => {
   it('bounds the appends waiting for a commit', async () => {
     const store = openStore(tempDb(), { maxPending: 10, maxBatch: 1000 });
     const accepted = Array.from({ length: 10 }, () => store.append({ type: 'test.n' }));
-    await expect(store.append({ type: 'test.over' })).rejects.toThrow(/10 events already wait for a commit \(limit 10\)/);
-    expect(store.pendingCount).toBe(10);
+    const over = store.append({ type: 'test.over' });
+    expect(store.pendingCount).toBe(10); // the 11th is not queued (the commit runs when this callback ends)
+    await expect(over).rejects.toThrow(/10 events already wait for a commit \(limit 10\)/);
     await Promise.all(accepted);
     await expect(store.append({ type: 'test.n' })).resolves.toMatchObject({ event: { seq: 11 } });
   });
