@@ -476,8 +476,9 @@ describe('EventStore WAL checkpoints', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(store.checkpointStats.done).toBeGreaterThan(0);
     expect(store.checkpointStats.failed).toBe(0);
-    // Without any checkpoint 60k events of ~200 B leave a WAL of ~17 MB.
-    expect(fs.statSync(`${dbPath}-wal`).size).toBeLessThan(8 * 1024 * 1024);
+    // Without any checkpoint 60k events of ~200 B leave a WAL of ~17 MB; with them its file
+    // grows to 4-7 MB (its high-water mark), up to ~9 MB on a loaded machine (seen in CI).
+    expect(fs.statSync(`${dbPath}-wal`).size).toBeLessThan(12 * 1024 * 1024);
     store.close();
     const reopened = openStore(dbPath);
     expect(reopened.headSeq).toBe(60_000);
