@@ -51,18 +51,19 @@ async function run(n, withStalled) {
   return (EVENTS * n) / secs;
 }
 
-const rows = [];
-for (const [n, stalled] of [[1, false], [10, false], [100, false], [10, true], [100, true]]) {
-  const rates = [];
-  for (let r = 0; r < 3; r++) rates.push(await run(n, stalled));
-  rows.push({ n, stalled, rate: median(rates) });
-}
+// Rounds interleave the cases, so a drift of the machine's speed falls on all of them alike
+// (the stalled/unstalled ratio compares two medians and is what drifts would skew).
+const ROUNDS = 5;
+const cases = [[1, false], [10, false], [100, false], [10, true], [100, true]];
+const rates = cases.map(() => []);
+for (let r = 0; r < ROUNDS; r++) for (let c = 0; c < cases.length; c++) rates[c].push(await run(...cases[c]));
+const rows = cases.map(([n, stalled], c) => ({ n, stalled, rate: median(rates[c]) }));
 await producer.close();
 await conductor.stop();
 fs.rmSync(home, { recursive: true, force: true });
 
 const base = rows[0].rate;
-console.log(`machine: ${os.cpus().length} cores, node ${process.version}; ${EVENTS} events of ~256 B to each subscriber; medians of 3`);
+console.log(`machine: ${os.cpus().length} cores, node ${process.version}; ${EVENTS} events of ~256 B to each subscriber; medians of ${ROUNDS} interleaved rounds`);
 console.log('| subscribers | delivered events/s (all subscribers) | ratio to 1 subscriber |');
 console.log('|---|---|---|');
 for (const r of rows) {
