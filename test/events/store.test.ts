@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EventBus } from '../../src/events/bus.js';
-import { EventStore, StorageError, type EventStoreOptions, type StoredEvent } from '../../src/events/store.js';
+import { CHECKPOINT_NICE_INCREMENT, EventStore, StorageError, type EventStoreOptions, type StoredEvent } from '../../src/events/store.js';
 import { matchesFilter, type DurableEvent, type EventFilter, type NewEvent } from '../../src/events/types.js';
 import { decodeValue } from '../../src/ipc/framing.js';
 
@@ -483,6 +483,39 @@ describe('EventStore WAL checkpoints', () => {
     const reopened = openStore(dbPath);
     expect(reopened.headSeq).toBe(60_000);
     expect(seqs(reopened.read(59_990, 100))).toEqual(range(59_991, 60_000));
+  });
+
+  it('checkpoints on the main thread while the worker does not answer (a starved thread), so the WAL stays bounded', async () => {
+    const dbPath = tempDb();
+    const store = openStore(dbPath, { checkpointPages: 100 });
+    await burst(store, 2_000); // starts the worker
+    await vi.waitFor(() => expect(store.checkpointStats.done).toBeGreaterThan(0), { timeout: 5000 });
+    // From here on the worker never hears of a request, as if it never got the CPU.
+    const worker = (store as unknown as { checkpointer: { postMessage: (m: unknown) => void } }).checkpointer;
+    const post = worker.postMessage;
+    worker.postMessage = () => undefined;
+    const done = store.checkpointStats.done;
+    await burst(store, 60_000);
+    expect(store.checkpointStats.done).toBe(done);
+    expect(store.checkpointStats.onMainThread).toBeGreaterThan(0);
+    // Without it the WAL grows to ~17 MB (see the test above).
+    expect(fs.statSync(`${dbPath}-wal`).size).toBeLessThan(12 * 1024 * 1024);
+    worker.postMessage = post; // let close() stop the worker
+  });
+
+  it('runs the checkpoint worker thread CHECKPOINT_NICE_INCREMENT nice levels below the conductor', async () => {
+    // Linux: every thread of this process is a task with its own nice value (stat field 19).
+    const niceOf = (tid: string) => Number(fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+    const before = new Set(fs.readdirSync('/proc/self/task'));
+    const store = openStore(tempDb(), { checkpointPages: 100 });
+    await burst(store, 10_000);
+    await vi.waitFor(() => expect(store.checkpointStats.done).toBeGreaterThan(0), { timeout: 5000 });
+    const mainNice = niceOf(String(process.pid));
+    const newThreads = fs.readdirSync('/proc/self/task').filter((t) => !before.has(t));
+    const lowered = newThreads.filter((t) => niceOf(t) === Math.min(19, mainNice + CHECKPOINT_NICE_INCREMENT));
+    expect(CHECKPOINT_NICE_INCREMENT).toBe(10);
+    expect(lowered).toHaveLength(1); // the worker's own thread, and only it (V8's helpers stay)
+    expect(niceOf(String(process.pid))).toBe(mainNice); // the conductor's thread is untouched
   });
 
   it('lets the checkpoint worker go when idle and starts it again for the next burst', async () => {
