@@ -235,7 +235,7 @@ export class JobManager {
       sheetNum,
       log: job.log,
       onSignalSent: (signal, why) => {
-        const reason = why === 'timeout' ? 'timeout' : (this.stopKind(jobId) ?? 'cancelled');
+        const reason = why === 'timeout' ? 'timeout' : why === 'leftovers' ? 'leftover_processes' : (this.stopKind(jobId) ?? 'cancelled');
         void this.record({ type: 'process.kill', ...base, data: { pid: pid ?? null, pgid: pid ?? null, signal, reason } });
       },
     });

@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { parseStatLine } from '../probe/procReader.js';
 import type { JobLog } from './jobLog.js';
 
 export interface SheetRun {
@@ -14,8 +15,11 @@ export interface SheetRun {
   killGraceSeconds: number;
   sheetNum: number;
   log: JobLog;
-  /** Told of every signal the conductor sends the sheet's group (cancel, timeout, escalation). */
-  onSignalSent?: (signal: NodeJS.Signals, why: 'timeout' | 'stopped') => void;
+  /**
+   * Told of every signal the conductor sends the sheet's group: cancel, timeout, escalation,
+   * and 'leftovers' — what the sheet left running in its group when its main process exited.
+   */
+  onSignalSent?: (signal: NodeJS.Signals, why: 'timeout' | 'stopped' | 'leftovers') => void;
 }
 
 export interface SheetOutcome {
@@ -36,8 +40,33 @@ export interface SheetHandle {
 
 export type SpawnSheet = (run: SheetRun) => SheetHandle;
 
+/**
+ * Processes of group `pgid` that are still alive: a zombie waiting for its parent to reap it is
+ * still a member (kill() succeeds on it) but has nothing left to stop. Linux /proc; elsewhere, or
+ * if /proc cannot be read, assume there are some.
+ */
+function liveGroupMembers(pgid: number): number {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return 1;
+  }
+  let live = 0;
+  for (const name of entries) {
+    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue; // not a pid
+    try {
+      const stat = parseStatLine(fs.readFileSync(`/proc/${name}/stat`, 'utf8'));
+      if (stat.pgid === pgid && stat.state !== 'Z') live++;
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return live;
+}
+
 /** True when the signal was delivered (false: the group is already gone). */
-function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
+function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
   try {
     process.kill(-pid, signal);
     return true;
@@ -102,11 +131,21 @@ export const spawnSheet: SpawnSheet = (run) => {
       exit = { code, signal };
       // The sheet is its main process: what it left running in its group goes with it
       // (and until it does, those processes would hold the pipes open).
-      if (child.pid !== undefined) {
-        signalGroup(child.pid, 'SIGTERM');
-        const pid = child.pid;
+      if (child.pid === undefined) return;
+      const pid = child.pid;
+      if (reason) {
+        // The conductor is stopping the group already (and records that); whatever is left once
+        // the grace period is over goes too, even if the sheet has settled by then.
         setTimeout(() => signalGroup(pid, 'SIGKILL'), run.killGraceSeconds * 1000).unref();
+        return;
       }
+      // Reported only when the group has live members (signal 0 first: an empty group, the
+      // usual case, costs no /proc scan).
+      const leftovers = () => signalGroup(pid, 0) && liveGroupMembers(pid) > 0;
+      if (leftovers() && signalGroup(pid, 'SIGTERM')) run.onSignalSent?.('SIGTERM', 'leftovers');
+      setTimeout(() => {
+        if (leftovers() && signalGroup(pid, 'SIGKILL')) run.onSignalSent?.('SIGKILL', 'leftovers');
+      }, run.killGraceSeconds * 1000).unref();
     });
     // 'close' comes after exit and after every stdio stream of the group has ended.
     child.on('close', (code, signal) => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readOomKillCount } from '../../src/actors/sheetProcess.js';
 import { DaemonClient } from '../../src/ipc/client.js';
 import type { DurableEvent } from '../../src/events/types.js';
-import { useConductor, waitFor } from '../helpers/conductorProcess.js';
+import { pidAlive, useConductor, waitFor } from '../helpers/conductorProcess.js';
 
 const fixture = useConductor({ config: { kill_grace_seconds: 0.5 } });
 let client: DaemonClient;
@@ -62,6 +62,25 @@ describe('signal events', () => {
     expect(report.process_kill_count).toBe(2);
     expect(report.oom_kills).toBe(0);
     expect(report.text_report).toContain('2 signals sent by the conductor');
+  });
+
+  it('a sheet that exits leaving processes in its group: they are stopped, and that is recorded', async () => {
+    // The main shell exits at once; the sleep it started in the background stays in its group.
+    const { job_id } = await client.call('job.submit', { sheets: [{ argv: ['sh', '-c', 'sleep 30 & echo "bg=$!"'] }] });
+    await ended(job_id);
+    expect((await client.call('job.get', { job_id })).status).toBe('completed');
+    const bg = Number(/bg=(\d+)/.exec((await client.call('job.logs', { job_id })).lines.join('\n'))![1]);
+    const events = await processEvents(job_id);
+    const pid = events.find((e) => e.type === 'process.spawn')!.data.pid;
+    expect(events.filter((e) => e.type === 'process.kill').map((e) => e.data)).toEqual([
+      { pid, pgid: pid, signal: 'SIGTERM', reason: 'leftover_processes' },
+    ]);
+    await waitFor(async () => !pidAlive(bg), 5000, `background sleep ${bg} to be gone`);
+    expect((await client.call('monitor.resource_report', { job_id })).process_kill_count).toBe(1);
+    // A sheet that leaves nothing behind gets no such event.
+    const clean = await client.call('job.submit', { sheets: [{ argv: ['sh', '-c', 'sleep 0.1 & wait'] }] });
+    await ended(clean.job_id);
+    expect((await processEvents(clean.job_id)).filter((e) => e.type === 'process.kill')).toEqual([]);
   });
 
   it("someone else's kill -9: process.signal not by the conductor; process.oom only if the kernel counted an OOM kill", async () => {
