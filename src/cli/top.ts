@@ -31,7 +31,7 @@ const INTERVAL_STEPS = [0.5, 1, 2, 3, 5, 10, 15, 20, 30] as const;
 const MIN_INTERVAL = INTERVAL_STEPS[0];
 const MAX_INTERVAL = INTERVAL_STEPS[INTERVAL_STEPS.length - 1]!;
 
-export const TOP_KEYS = 'c cpu  m mem  p pid  r reverse  j job  +/- interval  space pause  q quit';
+export const TOP_KEYS = 'c cpu  m mem  p pid  o by job  r reverse  j job filter  +/- interval  space pause  q quit';
 
 function fmt(n: number | null | undefined, digits = 1): string {
   return n === null || n === undefined ? '?' : n.toFixed(digits);
@@ -244,6 +244,9 @@ export function applyKey(view: TopView, key: string, jobs: readonly string[]): K
       return sortBy('mem');
     case 'p':
       return sortBy('pid');
+    case 'o':
+    case 'O':
+      return sortBy('job'); // back to the order --sort job gives (jobs, then sheets, then pids)
     case 'r':
     case 'R':
       return { ...same, view: { ...view, reverse: !view.reverse } };

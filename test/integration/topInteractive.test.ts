@@ -430,6 +430,7 @@ describe('top rendering and keys (pure)', () => {
     expect(jobs).toEqual(['a', 'b']);
     expect(applyKey(VIEW, 'm', jobs).view.sort).toBe('mem');
     expect(applyKey(VIEW, 'p', jobs).view.sort).toBe('pid');
+    expect(applyKey({ ...VIEW, sort: 'cpu', reverse: true }, 'o', jobs).view).toMatchObject({ sort: 'job', reverse: false });
     expect(applyKey({ ...VIEW, sort: 'mem', reverse: true }, 'c', jobs).view).toMatchObject({ sort: 'cpu', reverse: false });
     expect(applyKey(VIEW, 'r', jobs).view.reverse).toBe(true);
     let v = VIEW;
