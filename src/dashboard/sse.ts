@@ -5,6 +5,23 @@
  */
 import type http from 'node:http';
 
+/**
+ * JSON of the objects sent so far, by identity: the bridge hands the same event object to every
+ * open stream, so with several pages open an event is serialized once, not once per page.
+ * Weak, so an entry lives as long as its event does. Sent objects are never changed afterwards.
+ */
+const jsonByObject = new WeakMap<object, string>();
+
+function jsonOf(data: unknown): string {
+  if (typeof data !== 'object' || data === null) return JSON.stringify(data);
+  let json = jsonByObject.get(data);
+  if (json === undefined) {
+    json = JSON.stringify(data);
+    jsonByObject.set(data, json);
+  }
+  return json;
+}
+
 export class SseStream {
   private closedFlag = false;
   private readonly closeListeners: Array<() => void> = [];
@@ -50,9 +67,9 @@ export class SseStream {
   /** Returns false when the socket buffer is full: await `drained()` before sending more. */
   send(event: string, data: unknown, id?: string | number): boolean {
     if (this.closedFlag) return false;
-    const body = typeof data === 'string' ? data : JSON.stringify(data);
-    // A data line must not contain a newline; JSON.stringify never produces one.
-    const frame = `${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${body.replace(/\n/g, '\ndata: ')}\n\n`;
+    // A data line must not contain a newline: JSON never has one; a plain string may.
+    const body = typeof data === 'string' ? data.replace(/\n/g, '\ndata: ') : jsonOf(data);
+    const frame = `${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${body}\n\n`;
     return this.res.write(frame);
   }
 
