@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { parseStatLine } from '../probe/procReader.js';
+import { ProcReader, runToEnd, type ProcStat } from '../probe/procReader.js';
 import type { JobLog } from './jobLog.js';
 
 export interface SheetRun {
@@ -40,28 +40,23 @@ export interface SheetHandle {
 
 export type SpawnSheet = (run: SheetRun) => SheetHandle;
 
+/** The probe's /proc reader, made at the first sheet that leaves processes behind. */
+let procReader: ProcReader | undefined;
+
 /**
  * Processes of group `pgid` that are still alive: a zombie waiting for its parent to reap it is
  * still a member (kill() succeeds on it) but has nothing left to stop. Linux /proc; elsewhere, or
  * if /proc cannot be read, assume there are some.
  */
 function liveGroupMembers(pgid: number): number {
-  let entries: string[];
+  let stats: Map<number, ProcStat>;
   try {
-    entries = fs.readdirSync('/proc');
+    stats = runToEnd((procReader ??= new ProcReader()).readAllStatsSteps());
   } catch {
     return 1;
   }
   let live = 0;
-  for (const name of entries) {
-    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue; // not a pid
-    try {
-      const stat = parseStatLine(fs.readFileSync(`/proc/${name}/stat`, 'utf8'));
-      if (stat.pgid === pgid && stat.state !== 'Z') live++;
-    } catch {
-      /* gone meanwhile */
-    }
-  }
+  for (const stat of stats.values()) if (stat.pgid === pgid && stat.state !== 'Z') live++;
   return live;
 }
 

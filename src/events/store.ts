@@ -106,18 +106,19 @@ const PAGES_PER_COMMIT = 4;
 const CHECKPOINTER_IDLE_MS = 30_000;
 /**
  * SQLite page cache of the conductor's connections (the event store, its checkpoint worker, the
- * monitor database), in SQLite's units (negative = KiB): SQLite's own default of 2 MB. better-sqlite3 builds with 16 MB per connection, which a burst of appends
- * filled with pages it never reads again (appends touch the right edge of each b-tree; replays
- * read in order, from the OS cache): 11-17 MB of the conductor's malloc heap, never given back.
+ * monitor database), in SQLite's units (negative = KiB): SQLite's own default of 2 MB.
+ * better-sqlite3 builds with 16 MB per connection, which a burst of appends filled with pages it
+ * never reads again (appends touch the right edge of each b-tree; replays read in order, from
+ * the OS cache): 11-17 MB of the conductor's malloc heap, never given back.
  */
 export const SQLITE_CACHE_SIZE = -2000;
 /** WAL size, in checkpoints' worth of pages, beyond which the main thread finishes a checkpoint. */
 const MAX_WAL_CHECKPOINTS = 8;
 /**
  * How much lower the checkpoint worker's CPU priority is than the conductor's (nice levels).
- * At 10k events/s on 2 cores it took the paced append→decoded p99 from ~0.96 to ~0.70 ms
- * (BENCHMARKS.md). A starved worker cannot let the WAL grow without end: past
- * MAX_WAL_CHECKPOINTS the main thread finishes the checkpoint at its own priority.
+ * At 10k events/s on 2 cores it took the paced append→decoded p99 from a median of ~0.96 to
+ * ~0.58 ms (BENCHMARKS.md). A starved worker cannot let the WAL grow without end: past
+ * MAX_WAL_CHECKPOINTS the main thread checkpoints at its own priority (noteWalWrite).
  */
 export const CHECKPOINT_NICE_INCREMENT = 10;
 

@@ -2,8 +2,8 @@
  * Everything a connection sends goes through one Outbound queue, written to the socket as a
  * single buffer once per batch of work — at the end of the callback that queued it, or of the
  * turn of the event loop when that turn has written already (soon.ts) — never per frame
- * (DESIGN.md: one write per connection per tick is what makes fan-out cheap). The queue only hands data to the socket while the socket's own
- * buffer is small, so "what this connection has queued" is this queue plus a bounded socket
+ * (DESIGN.md: one write per connection per tick is what makes fan-out cheap). The queue only
+ * hands data to the socket while the socket's own buffer is small, so "what this connection has queued" is this queue plus a bounded socket
  * buffer — a client that stops reading (Ctrl+Z) makes this queue, and only it, grow, and the
  * subscriptions that own the entries see that growth and apply their overflow policy.
  */
