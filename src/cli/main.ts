@@ -25,8 +25,14 @@ function paths() {
   return conductorPaths(resolveHome());
 }
 
+/** Connect and hello timeout; MZT_CONNECT_TIMEOUT_MS overrides it (tests keep it short). */
+function connectTimeoutMs(): number {
+  const n = Number(process.env.MZT_CONNECT_TIMEOUT_MS);
+  return Number.isFinite(n) && n > 0 ? n : 10_000;
+}
+
 async function connect(opts: { reconnect?: boolean } = {}): Promise<DaemonClient> {
-  return DaemonClient.connect({ socketPath: paths().socketPath, timeoutMs: 10_000, reconnect: opts.reconnect ?? false, clientName: 'mzt-cli' });
+  return DaemonClient.connect({ socketPath: paths().socketPath, timeoutMs: connectTimeoutMs(), reconnect: opts.reconnect ?? false, clientName: 'mzt-cli' });
 }
 
 /** Run a client command with one connection, closed afterwards. */

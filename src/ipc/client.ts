@@ -213,7 +213,14 @@ export class DaemonClient {
 
   static async connect(options: ConnectOptions = {}): Promise<DaemonClient> {
     const client = new DaemonClient(options);
-    await client.open();
+    try {
+      await client.open();
+    } catch (err) {
+      // A listener that accepted but never said hello leaves an open socket: it would keep
+      // the caller's process alive after the error.
+      await client.close();
+      throw err;
+    }
     return client;
   }
 
@@ -335,10 +342,15 @@ export class DaemonClient {
     this.connected = attempt;
     attempt.catch(() => undefined);
     return attempt.then(async () => {
-      this.server = (await this.call('hello', {
-        protocol_version: PROTOCOL_VERSION,
-        ...(this.options.clientName ? { client: this.options.clientName } : {}),
-      })) as HelloResult;
+      try {
+        this.server = (await this.call('hello', {
+          protocol_version: PROTOCOL_VERSION,
+          ...(this.options.clientName ? { client: this.options.clientName } : {}),
+        })) as HelloResult;
+      } catch (err) {
+        if (!(err instanceof TimeoutError)) throw err;
+        throw new TimeoutError(`${err.message}: something accepted the connection on ${this.socketPath} but does not answer`);
+      }
     });
   }
 
