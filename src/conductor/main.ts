@@ -2,9 +2,9 @@
  * The conductor process: wires the event store, the job manager and the socket server,
  * recovers from a previous crash, and handles signals.
  *
- * Start-up order: private dirs → config → event store (projection caught up) → close jobs
- * a dead conductor left active (`job.interrupted`) → start lock → stale-socket check → bind
- * → pid file → `daemon.started`. Shutdown (SIGTERM/SIGINT or `daemon.shutdown`): stop taking
+ * Start-up order: umask 077, private dirs and files → config → event store (projection
+ * caught up) → close jobs a dead conductor left active (`job.interrupted`) → start lock →
+ * stale-socket check → bind → pid file → `daemon.started`. Shutdown (SIGTERM/SIGINT or `daemon.shutdown`): stop taking
  * work, interrupt running jobs (their process groups get SIGTERM then SIGKILL), append
  * `daemon.stopping`, tell clients, flush and close the store, remove socket and pid file.
  */
@@ -20,6 +20,7 @@ import { startHeapRelease, type HeapRelease } from './heapRelease.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
 import { stopOrphanedSheets } from './orphans.js';
 import { conductorPaths, resolveHome, type ConductorPaths } from './paths.js';
+import { PRIVATE_UMASK, ensurePrivateFile, tightenEntries } from './privateFiles.js';
 import {
   acquireStartLock,
   clearStaleSocket,
@@ -53,9 +54,14 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
     options.log ??
     ((line: string) => process.stderr.write(`${new Date().toISOString()} mzt-conductor[${process.pid}] ${line}\n`));
 
+  // Before anything creates a file (privateFiles.ts).
+  process.umask(PRIVATE_UMASK);
   ensurePrivateDir(paths.home);
   ensurePrivateDir(paths.runDir);
   fs.mkdirSync(paths.jobsDir, { recursive: true, mode: 0o700 });
+  for (const file of tightenEntries([paths.home, paths.runDir])) log(`only the owner may read ${file} now`);
+  ensurePrivateFile(paths.eventsDb);
+  ensurePrivateFile(paths.monitorDb);
 
   let config: ConductorConfig = loadConfigFile(paths.configFile);
 
