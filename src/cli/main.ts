@@ -4,7 +4,8 @@
  * its socket; when nobody answers it says so in one line (with the socket path and how to
  * start it) and exits 3.
  */
-import { spawn } from 'node:child_process';
+// First: a foreground `conductor start` catches SIGHUP before the rest is even loaded.
+import './earlySignals.js';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
@@ -16,6 +17,7 @@ import { probeHello } from '../ipc/helloProbe.js';
 import type { JobRecord, SheetSpec } from '../events/jobRecord.js';
 import { duration, localTime, printJson, table } from './output.js';
 import { TOP_KEYS, runTop, type TopSort } from './top.js';
+import { startDetached } from './detach.js';
 
 const EXIT_NOT_RUNNING = 3;
 
@@ -136,26 +138,10 @@ function buildProgram(): Command {
       if (opts.home) process.env.MZT_HOME = opts.home;
       const p = paths();
       if (opts.detach) {
-        fs.mkdirSync(p.home, { recursive: true, mode: 0o700 });
-        const logFd = fs.openSync(p.logFile, 'a', 0o600);
-        const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'conductor', 'start'], {
-          detached: true,
-          stdio: ['ignore', logFd, logFd],
-          env: process.env,
-        });
-        child.unref();
-        const deadline = Date.now() + opts.timeout * 1000;
-        for (;;) {
-          const probe = await probeHello(p.socketPath, 1000);
-          if (probe.alive && probe.hello.pid === child.pid) break;
-          if (child.exitCode !== null || Date.now() > deadline) {
-            throw new Error(`the conductor did not become ready; see ${p.logFile}`);
-          }
-          await new Promise((r) => setTimeout(r, 100));
-        }
+        const pid = await startDetached(p, fileURLToPath(import.meta.url), opts.timeout);
         const status = await withClient((c) => c.call('daemon.status', {})).catch(() => undefined);
         process.stdout.write(
-          `conductor started (pid ${child.pid}), socket ${p.socketPath}, log ${p.logFile}` +
+          `conductor started (pid ${pid}), socket ${p.socketPath}, log ${p.logFile}` +
             `${status?.dashboard_url ? `\ndashboard ${status.dashboard_url}` : ''}\n`,
         );
         return;

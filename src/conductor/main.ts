@@ -20,6 +20,7 @@ import { startHeapRelease, type HeapRelease } from './heapRelease.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
 import { stopOrphanedSheets } from './orphans.js';
 import { conductorPaths, resolveHome, type ConductorPaths } from './paths.js';
+import { catchSighupEarly, releaseSighup, routeSighup, sighupConfigLoaded } from './earlySighup.js';
 import { PRIVATE_UMASK, ensurePrivateFile, tightenEntries } from './privateFiles.js';
 import {
   acquireStartLock,
@@ -54,16 +55,19 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
     options.log ??
     ((line: string) => process.stderr.write(`${new Date().toISOString()} mzt-conductor[${process.pid}] ${line}\n`));
 
+  // A SIGHUP while starting must not kill it (earlySighup.ts); the CLI installs this earlier still.
+  if (options.handleSignals) catchSighupEarly();
   // Before anything creates a file (privateFiles.ts).
   process.umask(PRIVATE_UMASK);
   ensurePrivateDir(paths.home);
   ensurePrivateDir(paths.runDir);
   fs.mkdirSync(paths.jobsDir, { recursive: true, mode: 0o700 });
-  for (const file of tightenEntries([paths.home, paths.runDir])) log(`only the owner may read ${file} now`);
+  for (const file of tightenEntries([paths.home, paths.runDir])) log(`tightened ${file}: only the owner may read it now`);
   ensurePrivateFile(paths.eventsDb);
   ensurePrivateFile(paths.monitorDb);
 
   let config: ConductorConfig = loadConfigFile(paths.configFile);
+  sighupConfigLoaded();
 
   const releaseLock = acquireStartLock(paths.startLockFile);
   let store: EventStore | undefined;
@@ -241,12 +245,12 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       };
       process.on('SIGTERM', onStopSignal);
       process.on('SIGINT', onStopSignal);
-      process.on('SIGHUP', reloadConfig);
+      routeSighup(reloadConfig);
       // Over a file-size limit (ulimit -f), writes must fail with EFBIG — reported as storage
       // errors — instead of the default action, which kills the conductor.
       process.on('SIGXFSZ', () => undefined);
       void stopped.then(() => {
-        process.off('SIGHUP', reloadConfig);
+        releaseSighup();
         process.exitCode = 0;
         // Let stdio flush, then leave even if a stray handle lingers.
         setTimeout(() => process.exit(0), 100).unref();

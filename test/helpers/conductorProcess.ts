@@ -35,7 +35,13 @@ export function removeHome(home: string): void {
 
 export async function startConductor(
   home: string,
-  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; config?: Record<string, unknown> } = {},
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    timeoutMs?: number;
+    config?: Record<string, unknown>;
+    /** Called as soon as the process is spawned, before it is ready. */
+    onSpawn?: (proc: ChildProcess) => void;
+  } = {},
 ): Promise<RunningConductor> {
   // Test conductors serve no dashboard unless a test asks (many run at once; a fixed port would clash).
   const configFile = path.join(home, 'config.json');
@@ -46,6 +52,7 @@ export async function startConductor(
     env: { ...process.env, MZT_HOME: home, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  opts.onSpawn?.(proc);
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));

@@ -85,7 +85,7 @@ describe('under umask 000', () => {
 
     const stopped = cliUnderUmask0(h, ['conductor', 'stop']);
     expect(stopped.status, stopped.stderr).toBe(0);
-    expect(fs.readFileSync(path.join(h, 'conductor.log'), 'utf8')).toMatch(/only the owner may read .*config\.json \(was 666\)/);
+    expect(fs.readFileSync(path.join(h, 'conductor.log'), 'utf8')).toMatch(/tightened .*config\.json \(was 666\): only the owner may read it/);
   }, 90_000);
 });
 

@@ -1,0 +1,64 @@
+/**
+ * `mzt conductor start --detach`: start the conductor in the background, its output in
+ * conductor.log, and wait until it answers. When it does not come up, say why here (a live
+ * conductor and its pid, or the error the child wrote), not only where the log is.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import type { ConductorPaths } from '../conductor/paths.js';
+import { ensurePrivateFile } from '../conductor/privateFiles.js';
+import { probeHello } from '../ipc/helloProbe.js';
+
+/** Starts it; resolves with its pid once it answers hello. */
+export async function startDetached(p: ConductorPaths, entry: string, timeoutSeconds: number): Promise<number> {
+  const live = await probeHello(p.socketPath, 2000);
+  if (live.alive) throw new Error(alreadyRunning(p, live.hello.pid));
+  fs.mkdirSync(p.home, { recursive: true, mode: 0o700 });
+  ensurePrivateFile(p.logFile);
+  const logFd = fs.openSync(p.logFile, 'a');
+  const logStart = fs.fstatSync(logFd).size;
+  const child = spawn(process.execPath, [entry, 'conductor', 'start'], {
+    detached: true,
+    stdio: ['ignore', logFd, logFd],
+    env: process.env,
+  });
+  fs.closeSync(logFd);
+  child.unref();
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  for (;;) {
+    const probe = await probeHello(p.socketPath, 1000);
+    if (probe.alive && probe.hello.pid === child.pid) return child.pid!;
+    if (child.exitCode !== null) {
+      // Started at the same time as another one, which won: name it too.
+      if (probe.alive) throw new Error(alreadyRunning(p, probe.hello.pid));
+      throw new Error(`the conductor exited (code ${child.exitCode}): ${childError(p.logFile, logStart)}; log ${p.logFile}`);
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`the conductor (pid ${child.pid}) is not answering after ${timeoutSeconds} s; see ${p.logFile}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function alreadyRunning(p: ConductorPaths, pid: unknown): string {
+  return `a conductor is already running on ${p.socketPath} (pid ${typeof pid === 'number' ? pid : 'unknown'}); not starting another`;
+}
+
+/** The CLI's last error line (`mzt: ...`) among what the child appended to the log. */
+function childError(logFile: string, from: number): string {
+  try {
+    const fd = fs.openSync(logFile, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const start = Math.max(from, size - 64 * 1024);
+      const buf = Buffer.alloc(size - start);
+      fs.readSync(fd, buf, 0, buf.length, start);
+      const lines = buf.toString('utf8').split('\n').filter((l) => l.startsWith('mzt: '));
+      return lines.at(-1)?.slice(5) ?? 'no error was written';
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return 'no error was written';
+  }
+}

@@ -1,0 +1,9 @@
+/**
+ * Imported first by the CLI entry, so that it runs before the other modules are evaluated:
+ * a foreground `mzt conductor start` catches SIGHUP from its first moments (earlySighup.ts).
+ * Other commands keep the default (a hangup ends `mzt subscribe` like any terminal program).
+ */
+import { catchSighupEarly } from '../conductor/earlySighup.js';
+
+const words = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+if (words[0] === 'conductor' && words[1] === 'start' && !process.argv.includes('--detach')) catchSighupEarly();
