@@ -117,12 +117,13 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
         monitoring?.stop();
         heapRelease?.stop();
         await dashboard?.stop().catch((err: Error) => log(`dashboard stop failed: ${err.message}`));
+        const orphansStopped = orphanStops.finish();
         try {
           await jobs.shutdown();
         } catch (err) {
           log(`job shutdown failed: ${(err as Error).message}`);
         }
-        await orphanStops.finish();
+        await orphansStopped;
         try {
           await openedStore.append({ type: 'daemon.stopping', data: { reason } });
         } catch (err) {

@@ -136,6 +136,7 @@ export function stopOrphans(deps: OrphanDeps): OrphanStopper {
   // Stops a previous conductor began: SIGTERM was sent; whatever is left gets SIGKILL now.
   for (const stop of pending) signal(stop, 'SIGKILL', procs);
   const killed = new Set(pending.map((s) => s.pgid));
+  const hadNote = pending.length > 0;
   pending = [];
   const fresh: OrphanStop[] = [];
   for (const job of deps.jobs) {
@@ -147,7 +148,7 @@ export function stopOrphans(deps: OrphanDeps): OrphanStopper {
   }
   // Written before the SIGTERMs: a conductor that dies right after still finishes them.
   pending = fresh;
-  save();
+  if (hadNote || fresh.length > 0) save();
   for (const stop of fresh) signal(stop, 'SIGTERM', procs);
 
   let timer: NodeJS.Timeout | undefined;
