@@ -73,6 +73,9 @@ describe('jobs that end while the disk is full', () => {
     expect(during.ready).toBe(false);
     expect(during.reasons.join('; ')).toMatch(/job event\(s\) the event store refused wait to be recorded/);
     expect((await client.call('job.list', { status: ['running'] })).total).toBe(12);
+    // A longer outage: the retries back off to their longest interval (2 s) before space returns.
+    await new Promise((r) => setTimeout(r, 6000));
+    expect((await client.call('job.list', { status: ['running'] })).total).toBe(12);
 
     const freedAt = Date.now();
     disk.free();
@@ -123,7 +126,7 @@ describe('jobs that end while the disk is full', () => {
     expect(record.status).toBe('interrupted');
     expect(record.reason).toBe('conductor_restarted');
     console.log(
-      `disk full: 12 jobs' ends recorded ${recordedMs} ms after space returned, health ready at ${readyMs} ms; stop with a refused end took ${stopMs} ms`,
+      `disk full: 12 jobs' ends recorded ${recordedMs} ms after space returned (outage 6 s), health ready at ${readyMs} ms; stop with a refused end took ${stopMs} ms`,
     );
     await client.close();
   });
