@@ -10,6 +10,7 @@ import type { JobSpec } from '../events/jobRecord.js';
 import type { NewEvent } from '../events/types.js';
 import { ErrorCode, ProtocolError } from '../ipc/messages.js';
 import { isValidJobId } from '../conductor/paths.js';
+import { JobEventWriter } from './jobEventWriter.js';
 import { JobLog } from './jobLog.js';
 import { jobMachine } from './jobMachine.js';
 import { jobManagerMachine } from './jobManagerMachine.js';
@@ -32,6 +33,10 @@ export interface JobManagerDeps {
   config: JobManagerConfig;
   spawnSheet?: SpawnSheet;
   log?: (msg: string) => void;
+  /** Bound on detail events waiting while the store refuses writes (see jobEventWriter.ts). */
+  maxHeldEvents?: number;
+  /** How long shutdown waits for events the store refused before giving up on them. */
+  shutdownDrainMs?: number;
 }
 
 interface LiveJob {
@@ -39,9 +44,11 @@ interface LiveJob {
   log: JobLog;
   /** The sheet running now. */
   sheet: { num: number; handle: SheetHandle } | undefined;
-  /** Resolves when the job reached its end and its final event is committed. */
+  /** Resolves when the job's machine reached its end. */
+  finished: Promise<void>;
+  isFinished: boolean;
+  /** Resolves when the job reached its end and all its events are committed. */
   ended: Promise<void>;
-  lastAppend: Promise<unknown>;
 }
 
 export interface ActiveProcess {
@@ -68,9 +75,11 @@ export class JobManager {
   private readonly manager: ActorRefFrom<typeof jobManagerMachine>;
   private readonly spawn: SpawnSheet;
   private shuttingDown = false;
+  private readonly events: JobEventWriter;
 
   constructor(private readonly deps: JobManagerDeps) {
     this.config = { ...deps.config };
+    this.events = new JobEventWriter({ append: deps.append, log: (m) => deps.log?.(m), maxHeld: deps.maxHeldEvents });
     this.spawn = deps.spawnSheet ?? realSpawnSheet;
     const machine = jobManagerMachine.provide({
       actors: {
@@ -105,6 +114,11 @@ export class JobManager {
     return n;
   }
 
+  /** Job events the store refused that wait to be recorded (health is not ready meanwhile). */
+  get unrecordedEvents(): number {
+    return this.events.heldCount;
+  }
+
   activeProcesses(): ActiveProcess[] {
     const out: ActiveProcess[] = [];
     for (const [job_id, job] of this.live) {
@@ -130,16 +144,19 @@ export class JobManager {
       throw new ProtocolError(ErrorCode.JOB_EXISTS, `a job with id "${jobId}" already exists`, { job_id: jobId });
     }
     let markEnded!: () => void;
+    let markFinished!: () => void;
     const job: LiveJob = {
       spec,
       log: new JobLog(path.join(this.deps.jobsDir, jobId)),
       sheet: undefined,
+      finished: new Promise<void>((r) => (markFinished = r)),
+      isFinished: false,
       ended: new Promise<void>((r) => (markEnded = r)),
-      lastAppend: Promise.resolve(),
     };
     this.live.set(jobId, job);
     try {
-      await this.record({
+      // Straight to the store: a submission the store refuses is refused, not held.
+      await this.deps.append({
         type: 'job.submitted',
         job_id: jobId,
         data: {
@@ -164,8 +181,10 @@ export class JobManager {
     const child = this.manager.getSnapshot().children[jobId];
     child?.subscribe({
       complete: () => {
-        void job.lastAppend
-          .catch(() => undefined)
+        job.isFinished = true;
+        markFinished();
+        void this.events
+          .settled(jobId)
           .then(() => job.log.close())
           .then(() => {
             this.live.delete(jobId);
@@ -191,7 +210,18 @@ export class JobManager {
       }
       throw new ProtocolError(ErrorCode.JOB_NOT_FOUND, `no job with id "${jobId}"`, { job_id: jobId });
     }
+    if (job.isFinished) {
+      throw new ProtocolError(ErrorCode.INVALID_STATE, `job "${jobId}" has already ended; its end waits to be recorded (the event store refuses writes)`, {
+        job_id: jobId,
+      });
+    }
     this.manager.send({ type: 'CANCEL', jobId, reason: opts.reason ?? 'cancelled', by: opts.by ?? 'client' });
+    await job.finished;
+    if (!(await this.events.settledOrHeld(jobId))) {
+      throw new ProtocolError(ErrorCode.STORAGE_UNAVAILABLE, `job "${jobId}" is stopped, but its end waits to be recorded (the event store refuses writes)`, {
+        job_id: jobId,
+      });
+    }
     await job.ended;
     return { job_id: jobId, status: 'cancelled' };
   }
@@ -204,16 +234,21 @@ export class JobManager {
   /** Interrupt every job (running ones are stopped), and wait until all are recorded. */
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
-    const ended = [...this.live.values()].map((j) => j.ended);
+    const finished = [...this.live.values()].map((j) => j.finished);
     this.manager.send({ type: 'SHUTDOWN', reason: 'conductor_shutdown' });
-    await Promise.all(ended);
+    await Promise.all(finished);
+    // Events the store still refuses are lost with this process: the jobs stay `running` in
+    // the log, and the next start closes them as interrupted (conductor_restarted).
+    if (!(await this.events.drain(this.deps.shutdownDrainMs ?? 3000))) {
+      this.deps.log?.(`stopping with job events the store refused (the next start closes these jobs as interrupted): ${this.events.describeUnrecorded().join('; ')}`);
+    }
+    this.events.stop();
     this.manager.stop();
   }
 
   private record(event: NewEvent): Promise<unknown> {
+    if (event.job_id !== undefined) return this.events.record({ ...event, job_id: event.job_id });
     const p = this.deps.append(event);
-    const job = event.job_id ? this.live.get(event.job_id) : undefined;
-    if (job) job.lastAppend = p;
     p.catch((err: Error) => this.deps.log?.(`could not record ${event.type}: ${err.message}`));
     return p;
   }

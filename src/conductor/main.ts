@@ -18,7 +18,7 @@ import type { DashboardServer } from '../dashboard/server.js';
 import { createDispatch } from './methods.js';
 import { startHeapRelease, type HeapRelease } from './heapRelease.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
-import { stopOrphanedSheets } from './orphans.js';
+import { stopOrphans } from './orphans.js';
 import { conductorPaths, resolveHome, type ConductorPaths } from './paths.js';
 import { catchSighupEarly, releaseSighup, routeSighup, sighupConfigLoaded } from './earlySighup.js';
 import { PRIVATE_UMASK, ensurePrivateFile, tightenEntries } from './privateFiles.js';
@@ -79,7 +79,14 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
 
     // Jobs that were active when a previous conductor died are closed explicitly.
     const orphans = openedStore.activeJobs();
-    stopOrphanedSheets(orphans, config.kill_grace_seconds, log);
+    const orphanStops = stopOrphans({
+      jobs: orphans,
+      graceSeconds: config.kill_grace_seconds,
+      log,
+      record: (e) => openedStore.appendSync(e),
+      readNote: (key) => openedStore.readNote(key),
+      writeNote: (key, value) => openedStore.writeNote(key, value),
+    });
     for (const job of orphans) {
       openedStore.appendSync({
         type: 'job.interrupted',
@@ -120,11 +127,13 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
         monitoring?.stop();
         heapRelease?.stop();
         await dashboard?.stop().catch((err: Error) => log(`dashboard stop failed: ${err.message}`));
+        const orphansStopped = orphanStops.finish();
         try {
           await jobs.shutdown();
         } catch (err) {
           log(`job shutdown failed: ${(err as Error).message}`);
         }
+        await orphansStopped;
         try {
           await openedStore.append({ type: 'daemon.stopping', data: { reason } });
         } catch (err) {

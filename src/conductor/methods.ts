@@ -101,6 +101,7 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
       const reasons: string[] = [];
       if (deps.shuttingDown()) reasons.push('shutting down');
       if (!store.health.writable) reasons.push(`event store not writable: ${store.health.last_error ?? 'unknown error'}`);
+      if (jobs.unrecordedEvents > 0) reasons.push(`${jobs.unrecordedEvents} job event(s) the event store refused wait to be recorded`);
       if (!monitor) reasons.push('resource monitor not started');
       else if (!monitor.accepting_work) reasons.push(monitor.not_accepting_reason ?? 'not accepting work');
       const restarts = deps.monitoring()?.restarts() ?? {};

@@ -506,6 +506,22 @@ export class EventStore {
     })();
   }
 
+  /** The conductor's own small durable notes (not events), by key. Throws StorageError when unreadable. */
+  readNote(key: string): string | undefined {
+    return this.db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(`note:${key}`) as string | undefined;
+  }
+
+  /** Store (or with undefined, delete) a note; committed at once. Throws StorageError when it cannot be written. */
+  writeNote(key: string, value: string | undefined): void {
+    if (this.closed) throw new StorageError(`cannot write note ${key}: the event store is closed`);
+    try {
+      if (value === undefined) this.db.prepare('DELETE FROM meta WHERE key = ?').run(`note:${key}`);
+      else this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(`note:${key}`, value);
+    } catch (err) {
+      throw new StorageError(`could not write note ${key}: ${describe(err)}`, { cause: err });
+    }
+  }
+
   /** Commit what is queued, checkpoint the WAL into the database file, close. Idempotent. */
   close(): void {
     if (this.closed) return;

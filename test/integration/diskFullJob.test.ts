@@ -1,0 +1,121 @@
+/**
+ * A job that ends while the disk is full (a real 16 MB tmpfs, filled with dd): its end is kept
+ * and recorded, in order, once space returns; health is not ready meanwhile, and a cancel of
+ * the ended job says so instead of hanging.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DaemonClient, RpcError } from '../../src/ipc/client.js';
+import { ErrorCode } from '../../src/ipc/messages.js';
+import { expectGapFree } from '../helpers/collect.js';
+import { startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
+
+let disk: Tmpfs | undefined;
+let conductor: RunningConductor | undefined;
+const gate = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-gate-'));
+
+afterAll(async () => {
+  try {
+    disk?.free();
+    await conductor?.stop();
+  } finally {
+    disk?.unmount();
+    fs.rmSync(gate, { recursive: true, force: true });
+  }
+});
+
+/** Emit debug events until the store refuses even one small event. */
+async function fillUntilRefused(client: DaemonClient, d: Tmpfs): Promise<RpcError> {
+  d.fill();
+  for (const [count, size] of [[200, 1000], [20, 200], [1, 10]] as const) {
+    for (let i = 0; i < 2000; i++) {
+      try {
+        await client.call('debug.emit', { count, size });
+      } catch (err) {
+        if (size === 10) return err as RpcError;
+        break;
+      }
+      d.fill();
+    }
+  }
+  throw new Error('the store never refused a write');
+}
+
+describe('a job that ends while the disk is full', () => {
+  it('is recorded completed/failed, in order, once space returns; health is not ready until then', async () => {
+    disk = mountTmpfs(16);
+    const home = path.join(disk.dir, 'home');
+    fs.mkdirSync(home, { mode: 0o700 });
+    conductor = await startConductor(home, { env: { MZT_DEBUG_METHODS: '1' } });
+    const client = await DaemonClient.connect({ socketPath: conductor.socketPath, reconnect: false });
+
+    const go = path.join(gate, 'go');
+    const { job_id } = await client.call('job.submit', {
+      name: 'ends-on-full-disk',
+      sheets: [
+        { argv: ['sh', '-c', `while [ ! -e ${go} ]; do sleep 0.05; done; exit 0`] },
+        { argv: ['sh', '-c', 'exit 3'] },
+      ],
+    });
+    await waitFor(async () => (await client.call('job.get', { job_id })).sheets[0].status === 'running', 15_000, 'sheet 1 running');
+
+    const refused = await fillUntilRefused(client, disk);
+    expect(refused.code).toBe(ErrorCode.STORAGE_UNAVAILABLE);
+    disk.fill();
+
+    // The job ends now: sheet 1 completes, sheet 2 fails, the job fails — none of it committable.
+    fs.writeFileSync(go, '');
+    // Both sheets end (nothing of the job runs), yet the log cannot say so.
+    await waitFor(async () => (await client.call('daemon.status', {})).running_jobs === 0, 20_000, 'the job to end');
+    const held = await client.call('daemon.health', {});
+    expect(held.ready).toBe(false);
+    expect((await client.call('job.get', { job_id })).status).toBe('running');
+    const cancel = await client.call('job.cancel', { job_id }).catch((e: RpcError) => e);
+    expect(cancel).toBeInstanceOf(RpcError);
+    expect((cancel as RpcError).code).toBe(ErrorCode.INVALID_STATE);
+
+    // Space returns: the held end is recorded, and health becomes ready.
+    const freedAt = Date.now();
+    disk.free();
+    await waitFor(async () => (await client.call('job.get', { job_id })).status === 'failed', 30_000, 'the job to be recorded as failed');
+    const recoveredMs = Date.now() - freedAt;
+    await waitFor(async () => (await client.call('daemon.health', {})).ready, 30_000, 'health to be ready');
+    // Not ready meanwhile because of the held events, not only because the store failed.
+    expect(held.reasons.join('; ')).toMatch(/job event\(s\) the event store refused wait to be recorded/);
+
+    const record = await client.call('job.get', { job_id });
+    expect(record.sheets.map((s: { status: string; exit_code: number | null }) => [s.status, s.exit_code])).toEqual([
+      ['completed', 0],
+      ['failed', 3],
+    ]);
+    const page = await client.call('events.read', { since: 0, limit: 1000, job_id });
+    expect(page.events.map((e: { type: string; sheet_num?: number }) => `${e.type}${e.sheet_num ? `#${e.sheet_num}` : ''}`)).toEqual([
+      'job.submitted',
+      'job.started',
+      'sheet.started#1',
+      'process.spawn#1',
+      'process.exit#1',
+      'sheet.completed#1',
+      'sheet.started#2',
+      'process.spawn#2',
+      'process.exit#2',
+      'sheet.failed#2',
+      'job.failed',
+    ]);
+    const all: number[] = [];
+    for (let since = 0; ; ) {
+      const p = await client.call('events.read', { since, limit: 1000 });
+      all.push(...p.events.map((e: { seq: number }) => e.seq));
+      since = p.next_since;
+      if (!p.has_more) break;
+    }
+    expectGapFree(all);
+    expect(conductor.output()).toMatch(/kept, with what follows, until the store accepts writes/);
+    expect(conductor.proc.exitCode).toBeNull();
+    console.log(`disk full: job end recorded ${recoveredMs} ms after space returned`);
+    await client.close();
+  }, 120_000);
+});
