@@ -76,6 +76,7 @@ describe('a job that ends while the disk is full', () => {
     const cancel = await client.call('job.cancel', { job_id }).catch((e: RpcError) => e);
     expect(cancel).toBeInstanceOf(RpcError);
     expect((cancel as RpcError).code).toBe(ErrorCode.INVALID_STATE);
+    expect((cancel as RpcError).message).toMatch(/already ended; its end waits to be recorded/);
 
     // Space returns: the held end is recorded, and health becomes ready.
     const freedAt = Date.now();
