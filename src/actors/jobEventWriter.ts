@@ -15,6 +15,10 @@
  * wait in all. Beyond it new detail events are not recorded — counted and logged. A job's
  * outcomes (sheet.completed/failed and its terminal event) are always kept: at most one per
  * sheet plus one per job, of jobs whose specs the conductor holds anyway.
+ *
+ * Held events live in memory only: a conductor that stops before the store takes them loses
+ * them (it logs which); the log still says the job runs, and the next start closes it as
+ * interrupted, as for any job a dead conductor left running.
  */
 import type { NewEvent } from '../events/types.js';
 

@@ -211,9 +211,10 @@ export class JobManager {
       throw new ProtocolError(ErrorCode.JOB_NOT_FOUND, `no job with id "${jobId}"`, { job_id: jobId });
     }
     if (job.isFinished) {
-      throw new ProtocolError(ErrorCode.INVALID_STATE, `job "${jobId}" has already ended; its end waits to be recorded (the event store refuses writes)`, {
-        job_id: jobId,
-      });
+      // Ended, and its last events are being committed — or are refused by the store.
+      const recorded = await this.events.settledOrHeld(jobId);
+      const why = recorded ? '' : '; its end waits to be recorded (the event store refuses writes)';
+      throw new ProtocolError(ErrorCode.INVALID_STATE, `job "${jobId}" has already ended${why}`, { job_id: jobId });
     }
     this.manager.send({ type: 'CANCEL', jobId, reason: opts.reason ?? 'cancelled', by: opts.by ?? 'client' });
     await job.finished;
@@ -235,11 +236,14 @@ export class JobManager {
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
     const finished = [...this.live.values()].map((j) => j.finished);
+    const ended = [...this.live.values()].map((j) => j.ended);
     this.manager.send({ type: 'SHUTDOWN', reason: 'conductor_shutdown' });
     await Promise.all(finished);
     // Events the store still refuses are lost with this process: the jobs stay `running` in
     // the log, and the next start closes them as interrupted (conductor_restarted).
-    if (!(await this.events.drain(this.deps.shutdownDrainMs ?? 3000))) {
+    if (await this.events.drain(this.deps.shutdownDrainMs ?? 3000)) {
+      await Promise.all(ended); // their logs closed too
+    } else {
       this.deps.log?.(`stopping with job events the store refused (the next start closes these jobs as interrupted): ${this.events.describeUnrecorded().join('; ')}`);
     }
     this.events.stop();

@@ -1,7 +1,8 @@
 /**
  * A job that ends while the disk is full (a real 16 MB tmpfs, filled with dd): its end is kept
  * and recorded, in order, once space returns; health is not ready meanwhile, and a cancel of
- * the ended job says so instead of hanging.
+ * the ended job says so instead of hanging. A job cancelled meanwhile is stopped at once and
+ * recorded cancelled once space returns.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DaemonClient, RpcError } from '../../src/ipc/client.js';
 import { ErrorCode } from '../../src/ipc/messages.js';
 import { expectGapFree } from '../helpers/collect.js';
-import { startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { pidAlive, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
 import { mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 
 let disk: Tmpfs | undefined;
@@ -61,6 +62,9 @@ describe('a job that ends while the disk is full', () => {
       ],
     });
     await waitFor(async () => (await client.call('job.get', { job_id })).sheets[0].status === 'running', 15_000, 'sheet 1 running');
+    // A second job, cancelled while the disk is full.
+    const sleeper = await client.call('job.submit', { name: 'cancelled-on-full-disk', sheets: [{ argv: ['sleep', '1000'] }] });
+    const sleeperPid = await waitFor(async () => (await client.call('job.get', { job_id: sleeper.job_id })).sheets[0].pid as number, 15_000, 'sleeper running');
 
     const refused = await fillUntilRefused(client, disk);
     expect(refused.code).toBe(ErrorCode.STORAGE_UNAVAILABLE);
@@ -69,20 +73,29 @@ describe('a job that ends while the disk is full', () => {
     // The job ends now: sheet 1 completes, sheet 2 fails, the job fails — none of it committable.
     fs.writeFileSync(go, '');
     // Both sheets end (nothing of the job runs), yet the log cannot say so.
-    await waitFor(async () => (await client.call('daemon.status', {})).running_jobs === 0, 20_000, 'the job to end');
+    await waitFor(async () => (await client.call('daemon.status', {})).running_jobs === 1, 20_000, 'the job to end (the sleeper runs on)');
     const held = await client.call('daemon.health', {});
     expect(held.ready).toBe(false);
     expect((await client.call('job.get', { job_id })).status).toBe('running');
     const cancel = await client.call('job.cancel', { job_id }).catch((e: RpcError) => e);
-    expect(cancel).toBeInstanceOf(RpcError);
-    expect((cancel as RpcError).code).toBe(ErrorCode.INVALID_STATE);
 
-    // Space returns: the held end is recorded, and health becomes ready.
+    // Its processes are stopped; the answer says the cancellation is not recorded yet.
+    const cancelled = await client.call('job.cancel', { job_id: sleeper.job_id }).catch((e: RpcError) => e);
+    const sleeperStopped = !pidAlive(sleeperPid);
+
+    // Space returns: the held ends are recorded, and health becomes ready.
     const freedAt = Date.now();
     disk.free();
     await waitFor(async () => (await client.call('job.get', { job_id })).status === 'failed', 30_000, 'the job to be recorded as failed');
     const recoveredMs = Date.now() - freedAt;
+    await waitFor(async () => (await client.call('job.get', { job_id: sleeper.job_id })).status === 'cancelled', 30_000, 'the cancelled job to be recorded');
     await waitFor(async () => (await client.call('daemon.health', {})).ready, 30_000, 'health to be ready');
+    // The answers given while the disk was full (checked here, after the main point).
+    expect(cancel).toBeInstanceOf(RpcError);
+    expect((cancel as RpcError).code).toBe(ErrorCode.INVALID_STATE);
+    expect((cancel as RpcError).message).toMatch(/already ended; its end waits to be recorded/);
+    expect((cancelled as RpcError).code).toBe(ErrorCode.STORAGE_UNAVAILABLE);
+    expect(sleeperStopped).toBe(true);
     // Not ready meanwhile because of the held events, not only because the store failed.
     expect(held.reasons.join('; ')).toMatch(/job event\(s\) the event store refused wait to be recorded/);
 
