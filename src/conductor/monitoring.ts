@@ -162,7 +162,14 @@ export function startMonitoring(deps: {
       const latest = profiler.latestProbe();
       const context: SampleContext = {
         tagCpu: latest && latest.ok ? latest.tag_cpu : [],
-        leaders: new Set<number>([process.pid, ...deps.jobs().activeProcesses().map((p) => p.pid), ...gpuProbe.childPids]),
+        // Leaders of the sample's time too: one that ended while the sample was taken is in its
+        // processes, and is no observed descendant (it was recorded as one, after its job's end).
+        leaders: new Set<number>([
+          process.pid,
+          ...profiler.sampledLeaders(),
+          ...deps.jobs().activeProcesses().map((p) => p.pid),
+          ...gpuProbe.childPids,
+        ]),
       };
       const runSink = (i: number) => {
         if (stopped) return;

@@ -43,6 +43,7 @@ export class Profiler {
   private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
   private latestSnapshot: SystemSnapshot | undefined;
   private latestResult: ProbeResult | undefined;
+  private sampledTags: ReadonlyMap<number, ProcessTag> = new Map();
   private previous: ProfilerContext | undefined;
   private stopped = false;
 
@@ -76,13 +77,20 @@ export class Profiler {
     return this.latestResult;
   }
 
+  /** The sheet leaders the sample being published was taken with (some may have ended since). */
+  sampledLeaders(): Iterable<number> {
+    return this.sampledTags.keys();
+  }
+
   get intervalSeconds(): number {
     return this.actor.getSnapshot().context.interval_seconds;
   }
 
   private async sampleOnce(): Promise<{ ok: boolean; cost_ms: number }> {
     const cpuBefore = process.cpuUsage();
-    const result = await this.deps.probe.sample(this.deps.rootPid, this.deps.tags());
+    const tags = this.deps.tags();
+    const result = await this.deps.probe.sample(this.deps.rootPid, tags);
+    this.sampledTags = tags;
     const cpu = process.cpuUsage(cpuBefore);
     // A probe that measures its own synchronous stretches says what it cost; process CPU over
     // the sample would also count whatever else ran while a spread-out sample waited for turns.

@@ -19,6 +19,9 @@ beforeAll(async () => {
     config: {
       max_memory_mb: 400, // warn at 320 MB, hard limit at 380 MB (conductor included)
       profiler_interval_seconds: 0.2,
+      // These tests need that cadence (a 1 s sheet must be sampled); on a loaded machine the
+      // profiler would widen its interval over budget, and keep it wide for good.
+      profiler_budget_percent: 100,
       monitor_interval_seconds: 0.2,
       kill_grace_seconds: 1,
     },
@@ -115,8 +118,12 @@ describe('history, ledger and resource report', () => {
         { argv: ['python3', '-c', "import time\na=b'x'*(60*2**20)\ntime.sleep(1)"] },
       ],
     });
-    await collectUntil(client.subscribe({ since: seq - 1, job_id, types: ['job.'] }), (e) => e.type === 'job.completed' || e.type === 'job.failed', 60_000);
-    await new Promise((r) => setTimeout(r, 500)); // one more sample after the end
+    const ended = await collectUntil(client.subscribe({ since: seq - 1, job_id, types: ['job.'] }), (e) => e.type === 'job.completed' || e.type === 'job.failed', 60_000);
+    // The report is final once a sample taken after the end has gone through every sink (its
+    // processes' exits recorded): the next sample being stored shows that. A fixed sleep did
+    // not, with the interval widened under load.
+    const endTs = ended.at(-1)!.ts;
+    await waitFor(async () => (await client.call('monitor.history', { since: endTs, limit: 10 })).snapshots.length >= 2, 30_000, 'two samples after the end');
     const report = await client.call('monitor.resource_report', { job_id });
     expect(report.available).toBe(true);
     expect(report.total_cpu_seconds).toBeGreaterThan(0.3);
