@@ -4,9 +4,10 @@
  *
  * Start-up order: umask 077, private dirs and files → config → event store (projection
  * caught up) → close jobs a dead conductor left active (`job.interrupted`) → start lock →
- * stale-socket check → bind → pid file → `daemon.started`. Shutdown (SIGTERM/SIGINT or `daemon.shutdown`): stop taking
- * work, interrupt running jobs (their process groups get SIGTERM then SIGKILL), append
- * `daemon.stopping`, tell clients, flush and close the store, remove socket and pid file.
+ * stale-socket check → bind → pid file → `daemon.started`. Shutdown (SIGTERM/SIGINT or
+ * `daemon.shutdown`): stop taking work, interrupt running jobs (their process groups get
+ * SIGTERM then SIGKILL), append `daemon.stopping`, tell clients, flush and close the store,
+ * remove socket and pid file.
  */
 import fs from 'node:fs';
 import { EventBus } from '../events/bus.js';
