@@ -12,6 +12,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
+import { ensurePrivateDir } from '../conductor/startGuard.js';
 
 /** Shortest token accepted, from the config or a file. */
 export const MIN_DASHBOARD_TOKEN_LENGTH = 16;
@@ -45,7 +46,7 @@ export function loadOrCreateToken(file: string): string {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   const token = generateToken();
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  ensurePrivateDir(path.dirname(file));
   const tmp = `${file}.${process.pid}.tmp`;
   const fd = fs.openSync(tmp, 'w', 0o600);
   try {
