@@ -347,12 +347,23 @@ function buildProgram(): Command {
       });
     });
 
-  program
+  const dashboardCmd = program
     .command('dashboard')
+    .description("print the login URL of the conductor's dashboard (open it once; the browser then stays logged in by a cookie)")
+    .action(async () => {
+      const status = await withClient((c) => c.call('daemon.status', {}));
+      if (!status.dashboard_url) {
+        throw new Error('the conductor serves no dashboard (dashboard_enabled is false, or its port was taken: see the conductor log); `mzt dashboard serve` runs one on its own');
+      }
+      process.stdout.write(`${status.dashboard_url}\n`);
+    });
+
+  dashboardCmd
+    .command('serve')
     .description('serve the web dashboard on its own (the conductor serves one itself unless dashboard_enabled is false)')
-    .option('--host <address>', 'address to bind; anything but loopback requires a token', '127.0.0.1')
+    .option('--host <address>', 'address to bind', '127.0.0.1')
     .addOption(new Option('--port <port>', 'port (0: any free port)').default(DEFAULT_CONFIG.dashboard_port).argParser(parseInteger('--port')))
-    .option('--token <token>', 'require this token (default: $MZT_DASHBOARD_TOKEN; generated for a non-loopback bind)')
+    .option('--token <token>', 'require this token (other accounts see argv in ps: prefer $MZT_DASHBOARD_TOKEN; default: that, else the one in $MZT_HOME/run/dashboard.token, created if missing)')
     .action(async (opts: { host: string; port: number; token?: string }) => {
       const { DashboardServer } = await import('../dashboard/server.js');
       const log = (line: string) => process.stderr.write(`${new Date().toISOString()} mzt-dashboard[${process.pid}] ${line}\n`);
@@ -366,7 +377,7 @@ function buildProgram(): Command {
         await dashboard.start();
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-          throw new UsageError(`${opts.host}:${opts.port} is in use (the conductor may already serve the dashboard there: mzt conductor status); pick another with --port`);
+          throw new UsageError(`${opts.host}:${opts.port} is in use (the conductor may already serve the dashboard there: mzt dashboard); pick another with --port`);
         }
         throw err;
       }

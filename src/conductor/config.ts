@@ -5,6 +5,7 @@
  * the running config kept.
  */
 import fs from 'node:fs';
+import { MIN_DASHBOARD_TOKEN_LENGTH, isLoopbackAddress } from '../dashboard/auth.js';
 
 export interface ConductorConfig {
   /** Jobs running at once; more wait in a FIFO queue. */
@@ -36,8 +37,10 @@ export interface ConductorConfig {
   dashboard_host: string;
   /** 0 picks a free port. */
   dashboard_port: number;
-  /** Token for dashboard requests ("" = none; generated when the bind is not loopback). */
+  /** Token for dashboard requests ("" = generated and kept in $MZT_HOME/run/dashboard.token). */
   dashboard_token: string;
+  /** "token" (every request needs the token) or "none": an explicit opt-out, loopback only. */
+  dashboard_auth: 'token' | 'none';
 }
 
 interface NumberRule {
@@ -62,8 +65,7 @@ interface StringRule {
   secret?: boolean;
 }
 
-/** Shortest dashboard token accepted (the dashboard server enforces it too). */
-export const MIN_DASHBOARD_TOKEN_LENGTH = 16;
+export { MIN_DASHBOARD_TOKEN_LENGTH };
 type Rule = NumberRule | EnumRule | BooleanRule | StringRule;
 
 const RULES: Record<keyof ConductorConfig, Rule> = {
@@ -83,7 +85,11 @@ const RULES: Record<keyof ConductorConfig, Rule> = {
   dashboard_host: { kind: 'string', maxLength: 255 },
   dashboard_port: { kind: 'number', min: 0, max: 65535, integer: true },
   dashboard_token: { kind: 'string', maxLength: 512, minLength: MIN_DASHBOARD_TOKEN_LENGTH, secret: true },
+  dashboard_auth: { kind: 'enum', values: ['token', 'none'] },
 };
+
+/** Keys the running dashboard is built from: a reload that changes one restarts it. */
+export const DASHBOARD_KEYS: ReadonlyArray<keyof ConductorConfig> = ['dashboard_enabled', 'dashboard_host', 'dashboard_port', 'dashboard_token', 'dashboard_auth'];
 
 export const DEFAULT_CONFIG: ConductorConfig = {
   max_concurrent_jobs: 15,
@@ -102,6 +108,7 @@ export const DEFAULT_CONFIG: ConductorConfig = {
   dashboard_host: '127.0.0.1',
   dashboard_port: 8787,
   dashboard_token: '',
+  dashboard_auth: 'token',
 };
 
 export class ConfigError extends Error {
@@ -148,6 +155,12 @@ export function validateConfig(raw: unknown, source = 'config'): ConductorConfig
   }
   if ((out.hard_percent as number) <= (out.warn_percent as number)) {
     throw new ConfigError(`${source}: "hard_percent" (${out.hard_percent}) must be above "warn_percent" (${out.warn_percent})`);
+  }
+  if (out.dashboard_auth === 'none') {
+    if (out.dashboard_token !== '') throw new ConfigError(`${source}: "dashboard_token" is set but "dashboard_auth" is "none": remove one of them`);
+    if (!isLoopbackAddress(out.dashboard_host as string)) {
+      throw new ConfigError(`${source}: "dashboard_auth": "none" is allowed only on a loopback "dashboard_host", got ${JSON.stringify(out.dashboard_host)}`);
+    }
   }
   return out as unknown as ConductorConfig;
 }

@@ -14,7 +14,7 @@ import { EventBus } from '../events/bus.js';
 import { EventStore } from '../events/store.js';
 import { JobManager } from '../actors/jobManager.js';
 import { IpcServer, DEFAULT_SERVER_LIMITS } from '../ipc/server.js';
-import { ConfigError, changedKeys, loadConfigFile, type ConductorConfig } from './config.js';
+import { ConfigError, DASHBOARD_KEYS, changedKeys, loadConfigFile, type ConductorConfig } from './config.js';
 import type { DashboardServer } from '../dashboard/server.js';
 import { createDispatch } from './methods.js';
 import { startHeapRelease, type HeapRelease } from './heapRelease.js';
@@ -119,6 +119,8 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
     let retentionTimer: NodeJS.Timeout | undefined;
     let dashboard: DashboardServer | undefined;
     let heapRelease: HeapRelease | undefined;
+    /** Reloads run one after the other (a dashboard restart takes a moment); stop waits for them. */
+    let reloads = Promise.resolve();
 
     const stop = (reason = 'stop requested'): Promise<void> => {
       if (stopping) return stopping;
@@ -127,6 +129,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
         log(`stopping: ${reason}`);
         monitoring?.stop();
         heapRelease?.stop();
+        await reloads;
         await dashboard?.stop().catch((err: Error) => log(`dashboard stop failed: ${err.message}`));
         const orphansStopped = orphanStops.finish();
         try {
@@ -179,7 +182,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
     });
     // Before the socket answers, so the first daemon.status (`start --detach` asks at once)
     // already has the dashboard's address; its bridge connects as soon as the socket listens.
-    if (config.dashboard_enabled) dashboard = await startDashboard(config, paths, log);
+    if (config.dashboard_enabled) dashboard = (await startDashboard(config, paths, log)).dashboard;
     try {
       await server.listen();
     } catch (err) {
@@ -189,24 +192,59 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
     writePidFile(paths.pidFile);
     releaseLock();
 
-    const reloadConfig = () => {
+    const reloadOnce = async () => {
+      let next: ConductorConfig;
       try {
-        const next = loadConfigFile(paths.configFile);
-        const changed = changedKeys(config, next);
-        config = next;
-        monitoring?.applyConfig(next);
-        jobs.updateConfig({
-          max_concurrent_jobs: next.max_concurrent_jobs,
-          kill_grace_seconds: next.kill_grace_seconds,
-          default_sheet_timeout_seconds: next.default_sheet_timeout_seconds,
-        });
-        log(`config reloaded (${changed.length ? changed.join(', ') : 'no changes'})`);
-        void openedStore.append({ type: 'config.reloaded', data: { changed } }).catch(() => undefined);
+        next = loadConfigFile(paths.configFile);
       } catch (err) {
         const message = err instanceof ConfigError ? err.message : String(err);
         log(`config reload rejected, keeping the running config: ${message}`);
         void openedStore.append({ type: 'config.reload_failed', data: { error: message } }).catch(() => undefined);
+        return;
       }
+      let changed = changedKeys(config, next);
+      // Dashboard keys count as applied only once the dashboard runs with them.
+      const previous = config;
+      config = { ...next, ...pickDashboard(previous) };
+      monitoring?.applyConfig(config);
+      jobs.updateConfig({
+        max_concurrent_jobs: next.max_concurrent_jobs,
+        kill_grace_seconds: next.kill_grace_seconds,
+        default_sheet_timeout_seconds: next.default_sheet_timeout_seconds,
+      });
+      const dashboardChanged = changed.filter((k) => (DASHBOARD_KEYS as readonly string[]).includes(k));
+      if (dashboardChanged.length > 0 && !shuttingDown) {
+        const error = await restartDashboard(next, previous);
+        if (error === undefined) {
+          config = { ...config, ...pickDashboard(next) };
+        } else {
+          changed = changed.filter((k) => !dashboardChanged.includes(k));
+          const message = `${dashboardChanged.join(', ')} not applied: ${error}; the dashboard keeps its previous settings`;
+          log(`config reload: ${message}`);
+          void openedStore.append({ type: 'config.reload_failed', data: { error: message, keys: dashboardChanged } }).catch(() => undefined);
+        }
+      }
+      log(`config reloaded (${changed.length ? changed.join(', ') : 'no changes'})`);
+      void openedStore.append({ type: 'config.reloaded', data: { changed } }).catch(() => undefined);
+    };
+
+    /** Stops the dashboard and starts it with `next`; on failure brings back `previous` and says why. */
+    const restartDashboard = async (next: ConductorConfig, previous: ConductorConfig): Promise<string | undefined> => {
+      await dashboard?.stop().catch((err: Error) => log(`dashboard stop failed: ${err.message}`));
+      dashboard = undefined;
+      if (!next.dashboard_enabled) {
+        log('dashboard stopped (dashboard_enabled is false)');
+        return undefined;
+      }
+      const started = await startDashboard(next, paths, log);
+      dashboard = started.dashboard;
+      if (dashboard || !previous.dashboard_enabled) return started.error;
+      dashboard = (await startDashboard(previous, paths, log)).dashboard;
+      return started.error;
+    };
+
+    const reloadConfig = () => {
+      reloads = reloads.then(reloadOnce).catch((err: Error) => log(`config reload failed: ${err.stack ?? err}`));
     };
 
     const applyRetention = () => {
@@ -275,11 +313,19 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
   }
 }
 
+function pickDashboard(config: ConductorConfig): Partial<ConductorConfig> {
+  return Object.fromEntries(DASHBOARD_KEYS.map((k) => [k, config[k]]));
+}
+
 /**
  * The dashboard runs in the conductor process as a client of its own socket (one bridge
  * connection). A port already in use must not stop the conductor: it runs without one.
  */
-async function startDashboard(config: ConductorConfig, paths: ConductorPaths, log: (line: string) => void): Promise<DashboardServer | undefined> {
+async function startDashboard(
+  config: ConductorConfig,
+  paths: ConductorPaths,
+  log: (line: string) => void,
+): Promise<{ dashboard?: DashboardServer; error?: string }> {
   try {
     // Loaded only when enabled: a conductor without a dashboard does not carry its modules.
     const { DashboardServer } = await import('../dashboard/server.js');
@@ -289,14 +335,21 @@ async function startDashboard(config: ConductorConfig, paths: ConductorPaths, lo
       host: config.dashboard_host,
       port: config.dashboard_port,
       token: config.dashboard_token || process.env.MZT_DASHBOARD_TOKEN || undefined,
+      auth: config.dashboard_auth,
+      tokenFile: paths.dashboardTokenFile,
       log,
     });
-    await dashboard.start();
-    return dashboard;
+    try {
+      await dashboard.start();
+    } catch (err) {
+      await dashboard.stop().catch(() => undefined);
+      throw err;
+    }
+    return { dashboard };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'EADDRINUSE' ? `${config.dashboard_host}:${config.dashboard_port} is in use` : (err as Error).message;
     log(`dashboard not started: ${why} (set dashboard_port in config.json, 0 for any free port, or dashboard_enabled: false)`);
-    return undefined;
+    return { error: why };
   }
 }

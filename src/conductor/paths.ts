@@ -20,6 +20,8 @@ export interface ConductorPaths {
   configFile: string;
   /** Where `mzt conductor start --detach` sends the conductor's output. */
   logFile: string;
+  /** The dashboard's generated token (0600), kept across restarts; unused when one is configured. */
+  dashboardTokenFile: string;
 }
 
 export function resolveHome(env: NodeJS.ProcessEnv = process.env): string {
@@ -43,6 +45,7 @@ export function conductorPaths(home = resolveHome(), env: NodeJS.ProcessEnv = pr
     jobsDir: path.join(home, 'jobs'),
     configFile: path.join(home, 'config.json'),
     logFile: path.join(home, 'conductor.log'),
+    dashboardTokenFile: path.join(runDir, 'dashboard.token'),
   };
 }
 

@@ -1,20 +1,20 @@
 /**
  * The dashboard's HTTP server: the web page, JSON and SSE routes, and /metrics — a client of
- * the conductor through one EventBridge. Binds 127.0.0.1 unless told otherwise; any other
- * address requires a token (generated and printed when none is given). On a loopback bind
- * the Host header must name a loopback host, so a web page elsewhere cannot reach it through
- * DNS rebinding.
+ * the conductor through one EventBridge. Binds 127.0.0.1 unless told otherwise. Every route
+ * needs the token (auth.ts), on loopback too; each client is rate-limited (rateLimit.ts). On a
+ * loopback bind the Host header must name a loopback host, so a web page elsewhere cannot
+ * reach it through DNS rebinding.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import type net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CONFIG, MIN_DASHBOARD_TOKEN_LENGTH } from '../conductor/config.js';
+import { DEFAULT_CONFIG } from '../conductor/config.js';
 import { conductorPaths, resolveHome, type ConductorPaths } from '../conductor/paths.js';
 import { eventTypes } from '../ipc/schema.js';
+import { DashboardAuth, isLoopbackAddress, loadOrCreateToken, type DashboardAuthMode } from './auth.js';
 import { EventBridge, TooManyConsumers } from './bridge.js';
 import type { RouteContext, RouteRequest } from './context.js';
 import { HttpError, sendError, sendJson } from './http.js';
@@ -23,6 +23,9 @@ import { eventsStream } from './routes/events.js';
 import { jobDetail, jobLogDownload, jobLogInfo, jobLogs, jobStream, listJobs } from './routes/jobs.js';
 import { metrics } from './routes/metrics.js';
 import { monitorHistory, monitorSnapshot, monitorStream } from './routes/monitor.js';
+import { RateLimiter, type RateLimitOptions } from './rateLimit.js';
+
+export { isLoopbackAddress };
 
 export interface DashboardOptions {
   home?: string;
@@ -30,8 +33,13 @@ export interface DashboardOptions {
   host?: string;
   /** 0 picks a free port. */
   port?: number;
-  /** Required for a non-loopback bind (generated when absent); optional on loopback. */
+  /** The token every request must carry; when absent, the one kept in tokenFile (created if missing). */
   token?: string;
+  /** "none" turns the token off (loopback only, with a warning at start). Default "token". */
+  auth?: DashboardAuthMode;
+  /** Default: $MZT_HOME/run/dashboard.token. */
+  tokenFile?: string;
+  rateLimit?: RateLimitOptions;
   maxSseClients?: number;
   heartbeatMs?: number;
   logPollMs?: number;
@@ -57,23 +65,30 @@ const STATIC: Record<string, { file: string; type: string }> = {
 
 type Handler = (ctx: RouteContext, r: RouteRequest) => Promise<void>;
 
-const ROUTES: Array<[RegExp, Handler]> = [
-  [/^\/api\/monitor\/stream$/, monitorStream],
-  [/^\/api\/monitor\/snapshot$/, monitorSnapshot],
-  [/^\/api\/monitor\/history$/, monitorHistory],
-  [/^\/api\/events$/, eventsStream],
-  [/^\/api\/jobs$/, listJobs],
-  [/^\/api\/jobs\/(?<id>[^/]+)$/, jobDetail],
-  [/^\/api\/jobs\/(?<id>[^/]+)\/stream$/, jobStream],
-  [/^\/api\/jobs\/(?<id>[^/]+)\/logs$/, jobLogs],
-  [/^\/api\/jobs\/(?<id>[^/]+)\/logs\/static$/, jobLogDownload],
-  [/^\/api\/jobs\/(?<id>[^/]+)\/logs\/info$/, jobLogInfo],
-  [/^\/metrics$/, metrics],
+/** Path templates; `{id}` is one path segment. */
+const ROUTE_TABLE: Array<[string, Handler]> = [
+  ['/api/monitor/stream', monitorStream],
+  ['/api/monitor/snapshot', monitorSnapshot],
+  ['/api/monitor/history', monitorHistory],
+  ['/api/events', eventsStream],
+  ['/api/jobs', listJobs],
+  ['/api/jobs/{id}', jobDetail],
+  ['/api/jobs/{id}/stream', jobStream],
+  ['/api/jobs/{id}/logs', jobLogs],
+  ['/api/jobs/{id}/logs/static', jobLogDownload],
+  ['/api/jobs/{id}/logs/info', jobLogInfo],
+  ['/metrics', metrics],
 ];
 
-export function isLoopbackAddress(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
+const ROUTES: Array<[RegExp, Handler]> = ROUTE_TABLE.map(([template, handler]) => [
+  new RegExp(`^${template.replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}$`),
+  handler,
+]);
+
+/** Every path the server answers (templates with `{id}`): what the auth test walks. */
+export const DASHBOARD_ROUTES: readonly string[] = [...Object.keys(STATIC), '/api/event-types', '/api/status', ...ROUTE_TABLE.map(([t]) => t)];
+
+const LOGIN_HINT = 'this dashboard needs its token: run `mzt dashboard` as the account that runs the conductor and open the URL it prints (scripts: send "Authorization: Bearer <token>")';
 
 function hostOf(header: string | undefined): string {
   if (!header) return '';
@@ -85,8 +100,10 @@ export class DashboardServer {
   readonly bridge: EventBridge;
   readonly paths: ConductorPaths;
   readonly host: string;
-  /** The token requests must carry, when one is required. */
+  /** The token requests must carry (undefined with auth "none"). */
   readonly token: string | undefined;
+  readonly auth: DashboardAuth;
+  readonly limiter: RateLimiter;
   private readonly server: http.Server;
   private readonly sockets = new Set<net.Socket>();
   private readonly sse = new Set<SseStream>();
@@ -99,11 +116,13 @@ export class DashboardServer {
     this.paths = conductorPaths(options.home ?? resolveHome());
     const socketPath = options.socketPath ?? this.paths.socketPath;
     this.host = options.host ?? '127.0.0.1';
-    const loopback = isLoopbackAddress(this.host);
-    if (options.token !== undefined && options.token.length < MIN_DASHBOARD_TOKEN_LENGTH) {
-      throw new Error(`dashboard token: use at least ${MIN_DASHBOARD_TOKEN_LENGTH} characters`);
+    const mode = options.auth ?? 'token';
+    if (mode === 'none' && !isLoopbackAddress(this.host)) {
+      throw new Error(`dashboard auth "none" is allowed only on a loopback address, not ${this.host}`);
     }
-    this.token = options.token || (loopback ? undefined : crypto.randomBytes(18).toString('base64url'));
+    this.token = mode === 'none' ? undefined : options.token || loadOrCreateToken(options.tokenFile ?? this.paths.dashboardTokenFile);
+    this.auth = new DashboardAuth(mode, this.token);
+    this.limiter = new RateLimiter(options.rateLimit);
     this.maxSse = options.maxSseClients ?? 64;
     this.bridge = new EventBridge({
       socketPath,
@@ -137,7 +156,7 @@ export class DashboardServer {
   /** The address to open, with the token when one is required. */
   get url(): string {
     const h = this.host.includes(':') ? `[${this.host}]` : this.host;
-    return `http://${h}:${this.boundPort}/${this.token ? `?token=${this.token}` : ''}`;
+    return `http://${h}:${this.boundPort}/${this.token ? `?token=${encodeURIComponent(this.token)}` : ''}`;
   }
 
   async start(): Promise<string> {
@@ -152,9 +171,11 @@ export class DashboardServer {
     this.bridge.start();
     const log = this.options.log;
     if (log) {
-      log(`dashboard on ${this.url}`);
-      if (!isLoopbackAddress(this.host)) {
-        log(`dashboard: bound to ${this.host}, reachable from other machines; every request needs the token (header "Authorization: Bearer <token>" or "?token=")`);
+      // The token stays out of logs (they get pasted around): `mzt dashboard` prints the URL.
+      log(`dashboard on ${this.url.replace(/\?token=.*$/, '')}${this.token ? ' (login URL: mzt dashboard)' : ''}`);
+      if (!isLoopbackAddress(this.host)) log(`dashboard: bound to ${this.host}, reachable from other machines`);
+      if (this.auth.mode === 'none') {
+        log('dashboard: WARNING dashboard_auth is "none": every account on this machine can read every job\'s output, argv and processes here');
       }
     }
     return this.url;
@@ -187,15 +208,6 @@ export class DashboardServer {
     return stream;
   }
 
-  private authorized(req: http.IncomingMessage, url: URL): boolean {
-    if (!this.token) return true;
-    const header = req.headers.authorization;
-    const given = header?.startsWith('Bearer ') ? header.slice(7) : (url.searchParams.get('token') ?? '');
-    const a = Buffer.from(given);
-    const b = Buffer.from(this.token);
-    return a.length === b.length && crypto.timingSafeEqual(a, b);
-  }
-
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     res.setHeader('x-content-type-options', 'nosniff');
     res.setHeader('referrer-policy', 'no-referrer');
@@ -210,16 +222,33 @@ export class DashboardServer {
       return;
     }
     try {
+      const auth = this.auth.check(req, url, this.boundPort);
+      // Before anything else, refused requests included: one bucket for holders of the token and
+      // one for everyone else at an address, so a flood without it leaves the owner's alone.
+      const admission = this.limiter.take(`${req.socket.remoteAddress ?? '?'} ${auth.ok ? 'token' : '-'}`);
+      if (!admission.ok) {
+        throw new HttpError(429, `too many requests: at most ${this.limiter.burst} at once and ${this.limiter.perSecond} a second per client; retry in ${admission.retryAfterSeconds} s`, {
+          'retry-after': String(admission.retryAfterSeconds),
+        });
+      }
       if (isLoopbackAddress(this.host) && !isLoopbackAddress(hostOf(req.headers.host))) {
         throw new HttpError(403, `Host ${JSON.stringify(req.headers.host ?? '')} is not allowed: this dashboard answers only to localhost`);
       }
-      if (!this.authorized(req, url)) {
-        throw new HttpError(401, 'a token is required: send "Authorization: Bearer <token>" or add ?token=<token> (it was printed when the dashboard started)', {
-          'www-authenticate': 'Bearer',
-        });
+      if (!auth.ok) {
+        this.refuse(req, res, auth.reason ?? 'no token given');
+        return;
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         throw new HttpError(405, `method ${req.method} not allowed: the dashboard is read-only`, { allow: 'GET, HEAD' });
+      }
+      if (auth.login) {
+        // The one-time login URL: set the cookie and send the browser on without the token
+        // (out of its address bar and history).
+        url.searchParams.delete('token');
+        const rest = url.searchParams.toString();
+        res.writeHead(303, { location: `${pathname}${rest ? `?${rest}` : ''}`, 'set-cookie': this.auth.setCookie(this.boundPort), 'cache-control': 'no-store', 'content-length': 0 });
+        res.end();
+        return;
       }
       const asset = STATIC[pathname];
       if (asset) {
@@ -249,6 +278,18 @@ export class DashboardServer {
       if (!res.headersSent) sendError(res, status, (err as Error).message, headers);
       else res.end();
     }
+  }
+
+  /** 401: plain text for a browser opening a page, JSON like every other error for the rest. */
+  private refuse(req: http.IncomingMessage, res: http.ServerResponse, reason: string): void {
+    const headers = { 'www-authenticate': 'Bearer' };
+    if (/text\/html/.test(req.headers.accept ?? '')) {
+      const text = `401 Unauthorized: ${reason}.\n${LOGIN_HINT}\n`;
+      res.writeHead(401, { ...headers, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+      res.end(text);
+      return;
+    }
+    sendError(res, 401, `${reason}; ${LOGIN_HINT}`, headers);
   }
 
   private async status(): Promise<Record<string, unknown>> {

@@ -27,13 +27,16 @@ const fixture = useConductor({
 let browser: Browser;
 let page: Page;
 let client: DaemonClient;
+/** The dashboard's address without the token: after the one login, the page works by its cookie. */
 let url: string;
+let loginUrl: string;
 
 beforeAll(async () => {
   fs.mkdirSync(TEST_OUTPUT, { recursive: true });
   browser = await launchChromium();
   client = await DaemonClient.connect({ socketPath: fixture.conductor.socketPath, reconnect: false });
-  url = (await client.call('daemon.status', {})).dashboard_url;
+  loginUrl = (await client.call('daemon.status', {})).dashboard_url;
+  url = loginUrl.replace(/\?token=.*$/, '');
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on('pageerror', (err) => {
     throw err;
@@ -53,9 +56,33 @@ function cli(...args: string[]): string {
 }
 
 describe('dashboard page', () => {
+  it('refuses a browser without the token, saying how to get the URL', async () => {
+    const stranger = await browser.newPage();
+    try {
+      const res = await stranger.goto(url);
+      expect(res!.status()).toBe(401);
+      expect(await stranger.textContent('body')).toContain('mzt dashboard');
+    } finally {
+      await stranger.close();
+    }
+  });
+
+  it('logs in once by the ?token= URL: redirected without it, an HttpOnly SameSite=Strict cookie set', async () => {
+    expect(loginUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{32}$/);
+    const res = await page.goto(loginUrl);
+    expect(res!.status()).toBe(200);
+    expect(page.url()).toBe(url);
+    const cookies = await page.context().cookies();
+    expect(cookies).toHaveLength(1);
+    expect(cookies[0]).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
+    expect(cookies[0]!.value).not.toContain(loginUrl.split('token=')[1]);
+    expect(await page.evaluate(() => document.cookie)).toBe('');
+  });
+
   it('shows a live snapshot within a few seconds', async () => {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     const t0 = Date.now();
+    // No token from here on: every page load, fetch and EventSource goes by the cookie.
     await page.goto(url);
     await page.waitForFunction(() => (window as any).mzt?.snapshots > 0, undefined, { timeout: 10_000 });
     console.log(`first snapshot on the page ${Date.now() - t0} ms after navigation`);

@@ -32,6 +32,21 @@ describe('config', () => {
     expect(message).not.toContain('hunter2');
   });
 
+  it('dashboard_auth: "token" by default; "none" only on loopback and without a token, and the error names the keys', () => {
+    expect(DEFAULT_CONFIG.dashboard_auth).toBe('token');
+    expect(validateConfig({ dashboard_auth: 'none' }).dashboard_auth).toBe('none');
+    expect(() => validateConfig({ dashboard_auth: 'off' })).toThrow(/"dashboard_auth" must be one of token, none, got "off"/);
+    expect(() => validateConfig({ dashboard_auth: 'none', dashboard_host: '0.0.0.0' })).toThrow(/"dashboard_auth": "none" is allowed only on a loopback "dashboard_host", got "0.0.0.0"/);
+    let message = '';
+    try {
+      validateConfig({ dashboard_auth: 'none', dashboard_token: 'hunter2-hunter2-hunter2' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/"dashboard_token" is set but "dashboard_auth" is "none"/);
+    expect(message).not.toContain('hunter2');
+  });
+
   it('reads a file; a missing file means defaults; a broken one is an error naming the file', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-config-'));
     try {

@@ -61,7 +61,8 @@ describe('/metrics', () => {
     const reportsBefore = new Map<string, { peak_rss_mb: number; total_cpu_seconds: number }>();
     for (const id of [big.job_id, bad.job_id]) reportsBefore.set(id, await client.call('monitor.resource_report', { job_id: id }));
     const before = await client.call('daemon.status', {});
-    const res = await httpGet(`http://127.0.0.1:${dashboard.port}/metrics`);
+    // As Prometheus scrapes it: Authorization: Bearer with the token.
+    const res = await httpGet(`http://127.0.0.1:${dashboard.port}/metrics`, { authorization: `Bearer ${dashboard.token}` });
     const after = await client.call('daemon.status', {});
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
@@ -106,7 +107,7 @@ describe('/metrics', () => {
     const orphan = new DashboardServer({ home: fixture.home, socketPath: '/nonexistent/mzt.sock', port: 0 });
     await orphan.start();
     try {
-      const m = parse((await httpGet(`http://127.0.0.1:${orphan.port}/metrics`)).body);
+      const m = parse((await httpGet(`http://127.0.0.1:${orphan.port}/metrics`, { authorization: `Bearer ${orphan.token}` })).body);
       expect(m.get('mzt_up')).toBe(0);
       expect(m.has('mzt_events_total')).toBe(false);
       expect([...m.keys()].some((k) => k.startsWith('mzt_jobs'))).toBe(false);

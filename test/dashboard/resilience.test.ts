@@ -35,7 +35,17 @@ async function setup(opts: { start?: boolean; queueLimit?: number; bridgeMaxQueu
   const dashboard = new DashboardServer({ home, port: 0, heartbeatMs: 500, queueLimit: opts.queueLimit, bridgeMaxQueuedBytes: opts.bridgeMaxQueuedBytes });
   await dashboard.start();
   cleanups.push(() => dashboard.stop());
-  return { home, dashboard, base: `http://127.0.0.1:${dashboard.port}`, start, conductor: () => conductor! };
+  // Every route needs the token (kept in this home's run/dashboard.token).
+  const auth = (headers: Record<string, string> = {}) => ({ authorization: `Bearer ${dashboard.token}`, ...headers });
+  return {
+    home,
+    dashboard,
+    base: `http://127.0.0.1:${dashboard.port}`,
+    start,
+    conductor: () => conductor!,
+    get: (url: string, headers?: Record<string, string>) => httpGet(url, auth(headers)),
+    sse: (url: string, headers?: Record<string, string>) => openSse(url, auth(headers)),
+  };
 }
 
 describe('monitor source fallback', () => {
@@ -43,7 +53,7 @@ describe('monitor source fallback', () => {
     const t = await setup();
     await waitFor(() => t.dashboard.bridge.connected, 10_000, 'bridge');
     // Running: the conductor is the source.
-    const live = await openSse(`${t.base}/api/monitor/stream`);
+    const live = await t.sse(`${t.base}/api/monitor/stream`);
     expect((await live.waitFor((e) => e.event === 'connected')).data.source).toBe('daemon');
     await live.waitFor((e) => e.event === 'snapshot');
     await waitFor(() => fs.existsSync(path.join(t.home, 'monitor.jsonl')), 5000, 'monitor.jsonl');
@@ -52,31 +62,31 @@ describe('monitor source fallback', () => {
     await live.waitFor((e) => e.event === 'conductor' && e.data.connected === false, 5000);
     live.close();
     await waitFor(() => !t.dashboard.bridge.connected, 5000, 'bridge down');
-    const fromJsonl = await openSse(`${t.base}/api/monitor/stream?poll_interval=0.5`);
+    const fromJsonl = await t.sse(`${t.base}/api/monitor/stream?poll_interval=0.5`);
     expect((await fromJsonl.waitFor((e) => e.event === 'connected')).data).toEqual({ source: 'jsonl', path: path.join(t.home, 'monitor.jsonl') });
     const lastLine = fs.readFileSync(path.join(t.home, 'monitor.jsonl'), 'utf8').trim().split('\n').at(-1)!;
     expect((await fromJsonl.waitFor((e) => e.event === 'snapshot')).data).toEqual(JSON.parse(lastLine));
     fromJsonl.close();
     // The snapshot route reads monitor.db when the conductor is down (the newest is seconds old).
-    const stored = await httpGet(`${t.base}/api/monitor/snapshot`);
+    const stored = await t.get(`${t.base}/api/monitor/snapshot`);
     expect(stored.status).toBe(200);
     expect(stored.headers['x-mzt-source']).toBe('sqlite');
     // No JSONL: SQLite.
     fs.rmSync(path.join(t.home, 'monitor.jsonl'));
-    const fromDb = await openSse(`${t.base}/api/monitor/stream`);
+    const fromDb = await t.sse(`${t.base}/api/monitor/stream`);
     expect((await fromDb.waitFor((e) => e.event === 'connected')).data.source).toBe('sqlite');
     expect((await fromDb.waitFor((e) => e.event === 'snapshot')).data.timestamp).toBe(JSON.parse(stored.body).timestamp);
     fromDb.close();
     // Asking for the conductor explicitly while it is down: 503 naming it.
-    const daemon = await httpGet(`${t.base}/api/monitor/stream?source=daemon`);
+    const daemon = await t.get(`${t.base}/api/monitor/stream?source=daemon`);
     expect(daemon.status).toBe(503);
     expect(JSON.parse(daemon.body).error).toMatch(/conductor is not running/);
     // Nothing at all: 503.
     for (const f of fs.readdirSync(t.home)) if (f.startsWith('monitor.db')) fs.rmSync(path.join(t.home, f));
-    const none = await httpGet(`${t.base}/api/monitor/stream`);
+    const none = await t.get(`${t.base}/api/monitor/stream`);
     expect(none.status).toBe(503);
     expect(JSON.parse(none.body).error).toMatch(/No monitor data available/);
-    expect((await httpGet(`${t.base}/api/monitor/snapshot`)).status).toBe(503);
+    expect((await t.get(`${t.base}/api/monitor/snapshot`)).status).toBe(503);
   });
 
   it('snapshot route: 404 when the stored snapshots are older than a minute', async () => {
@@ -84,11 +94,11 @@ describe('monitor source fallback', () => {
     const storage = new MonitorStorage(path.join(t.home, 'monitor.db'));
     const old = { timestamp: Date.now() / 1000 - 120, processes: [], daemon_rss_mb: 1, system_memory_used_mb: 1, load_avg_1: 0, daemon_cpu_percent: null };
     storage.writeSnapshot(old as never);
-    const r = await httpGet(`${t.base}/api/monitor/snapshot`);
+    const r = await t.get(`${t.base}/api/monitor/snapshot`);
     expect(r.status).toBe(404);
     expect(JSON.parse(r.body).error).toMatch(/No recent snapshots found: the newest is 12\d s old/);
     // The stream still shows the last known state from storage.
-    const sse = await openSse(`${t.base}/api/monitor/stream?source=sqlite`);
+    const sse = await t.sse(`${t.base}/api/monitor/stream?source=sqlite`);
     expect((await sse.waitFor((e) => e.event === 'snapshot')).data.timestamp).toBe(old.timestamp);
     sse.close();
   });
@@ -98,7 +108,7 @@ describe('conductor restart', () => {
   it('a live stream continues across the restart with no gap; Last-Event-ID resumes a reconnecting browser', async () => {
     const t = await setup();
     await waitFor(() => t.dashboard.bridge.connected, 10_000, 'bridge');
-    const live = await openSse(`${t.base}/api/events?types=debug.`);
+    const live = await t.sse(`${t.base}/api/events?types=debug.`);
     const c1 = await DaemonClient.connect({ socketPath: t.conductor().socketPath, reconnect: false });
     const before = await c1.call('debug.emit', { count: 100 });
     await live.waitFor((e) => e.data?.seq === before.last_seq);
@@ -122,7 +132,7 @@ describe('conductor restart', () => {
     expect(liveSeqs).toEqual(expected);
     live.close();
 
-    const resumed = await openSse(`${t.base}/api/events?types=debug.`, { 'last-event-id': String(lastSeen) });
+    const resumed = await t.sse(`${t.base}/api/events?types=debug.`, { 'last-event-id': String(lastSeen) });
     await resumed.waitFor((e) => e.data?.seq === after.last_seq, 10_000);
     const resumedSeqs = resumed.events.filter((e) => e.id !== undefined).map((e) => Number(e.id));
     expect(resumedSeqs).toEqual(expected.filter((s) => s > lastSeen));
@@ -134,7 +144,7 @@ describe('a browser that stops reading', () => {
   it('holds at most queueLimit events, is told it lagged, then gets every event from the log', async () => {
     const t = await setup({ queueLimit: 200 });
     await waitFor(() => t.dashboard.bridge.connected, 10_000, 'bridge');
-    const slow = await openSse(`${t.base}/api/events?types=debug.`);
+    const slow = await t.sse(`${t.base}/api/events?types=debug.`);
     await slow.waitFor((e) => e.event === 'connected');
     slow.pause();
     const client = await DaemonClient.connect({ socketPath: t.conductor().socketPath, reconnect: false });
@@ -175,7 +185,7 @@ describe('the bridge itself falls behind', () => {
   it('the conductor reports the lag, and every stream reads the lost range from the log', async () => {
     const t = await setup({ bridgeMaxQueuedBytes: 65_536 });
     await waitFor(() => t.dashboard.bridge.connected, 10_000, 'bridge');
-    const sse = await openSse(`${t.base}/api/events?types=debug.`);
+    const sse = await t.sse(`${t.base}/api/events?types=debug.`);
     await sse.waitFor((e) => e.event === 'connected');
     // spawnSync blocks this process (and so the bridge) while another process makes a
     // 4 MB burst: the conductor cannot hold it within the bridge's 64 KiB bound.
@@ -205,20 +215,20 @@ describe('the conductor is down', () => {
     await t.conductor().stop();
     await waitFor(() => !t.dashboard.bridge.connected, 5000, 'bridge down');
 
-    const list = await httpGet(`${t.base}/api/jobs`);
+    const list = await t.get(`${t.base}/api/jobs`);
     expect(list.status).toBe(503);
     expect(JSON.parse(list.body).error).toMatch(/conductor is not running .*mzt conductor start/);
-    expect((await httpGet(`${t.base}/api/jobs/${job_id}/stream`)).status).toBe(503);
+    expect((await t.get(`${t.base}/api/jobs/${job_id}/stream`)).status).toBe(503);
 
-    const logs = await openSse(`${t.base}/api/jobs/${job_id}/logs?follow=false`);
+    const logs = await t.sse(`${t.base}/api/jobs/${job_id}/logs?follow=false`);
     await logs.ended;
     expect(logs.events.some((e) => e.event === 'log' && e.data.text === 'kept-on-disk')).toBe(true);
     expect(logs.events.at(-1)!.event).toBe('log_complete');
-    const dl = await httpGet(`${t.base}/api/jobs/${job_id}/logs/static`);
+    const dl = await t.get(`${t.base}/api/jobs/${job_id}/logs/static`);
     expect(dl.status).toBe(200);
     expect(dl.body).toContain('kept-on-disk');
 
-    const unknown = await httpGet(`${t.base}/api/jobs/never-was/logs/info`);
+    const unknown = await t.get(`${t.base}/api/jobs/never-was/logs/info`);
     expect(unknown.status).toBe(404);
     expect(JSON.parse(unknown.body).error).toMatch(/the conductor is not running, and there is no log for it/);
   });

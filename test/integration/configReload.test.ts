@@ -1,8 +1,11 @@
 /**
  * SIGHUP reloads config.json; a bad file is rejected with a log line and an event, and the
- * running config is kept.
+ * running config is kept. Dashboard keys restart the dashboard with them, or are refused by
+ * name when it cannot run with them — never reported applied when they are not.
  */
 import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
@@ -43,5 +46,84 @@ describe('config reload on SIGHUP', () => {
     expect(String(failed!.data.error)).toMatch(/max_concurrent_jobs/);
     expect((await client.call('daemon.config', {})).max_concurrent_jobs).toBe(1);
     await waitFor(() => /config reload rejected/.test(conductor.output()));
+  });
+});
+
+async function freePort(): Promise<{ port: number; server: net.Server }> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { port: (server.address() as net.AddressInfo).port, server };
+}
+
+/** The status, or the connection error's code (ECONNREFUSED once the listener is gone). */
+function statusOrError(url: string, token: string): Promise<number | string> {
+  return new Promise((resolve) => {
+    http
+      .get(url, { headers: { authorization: `Bearer ${token}` }, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+      .on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+}
+
+describe('config reload of the dashboard keys', () => {
+  it('a new token, dashboard_enabled: false and a taken port: applied for real, or refused by name', async () => {
+    const dashHome = makeHome();
+    const tokenA = 'a'.repeat(24);
+    const tokenB = 'b'.repeat(24);
+    const { port, server: probe } = await freePort();
+    await new Promise((r) => probe.close(r));
+    const write = (cfg: Record<string, unknown>) => fs.writeFileSync(path.join(dashHome, 'config.json'), JSON.stringify({ dashboard_enabled: true, dashboard_port: port, ...cfg }));
+    const c = await startConductor(dashHome, { config: { dashboard_enabled: true, dashboard_port: port, dashboard_token: tokenA } });
+    const blocker = await freePort();
+    const dc = await DaemonClient.connect({ socketPath: c.socketPath, reconnect: false });
+    try {
+      const base = `http://127.0.0.1:${port}/api/status`;
+      expect(await statusOrError(base, tokenA)).toBe(200);
+      const { head_seq } = await dc.call('events.read', { limit: 1 });
+      const events = dc.subscribe({ since: head_seq, types: ['config.'] });
+
+      // A new token: the old one stops working at once, the new one works, the URL says so.
+      write({ dashboard_token: tokenB });
+      process.kill(c.pid, 'SIGHUP');
+      const [first] = await collectUntil(events, (e) => e.type === 'config.reloaded');
+      expect(first!.data.changed).toEqual(['dashboard_token']);
+      expect(await statusOrError(base, tokenA)).toBe(401);
+      expect(await statusOrError(base, tokenB)).toBe(200);
+      expect((await dc.call('daemon.status', {})).dashboard_url).toBe(`http://127.0.0.1:${port}/?token=${tokenB}`);
+
+      // Disabled: nothing listens any more.
+      write({ dashboard_enabled: false, dashboard_token: tokenB });
+      process.kill(c.pid, 'SIGHUP');
+      const [second] = await collectUntil(events, (e) => e.type === 'config.reloaded');
+      expect(second!.data.changed).toEqual(['dashboard_enabled']);
+      expect(await statusOrError(base, tokenB)).toBe('ECONNREFUSED');
+      expect((await dc.call('daemon.status', {})).dashboard_url).toBeNull();
+
+      write({ dashboard_token: tokenB });
+      process.kill(c.pid, 'SIGHUP');
+      const [third] = await collectUntil(events, (e) => e.type === 'config.reloaded');
+      expect(third!.data.changed).toEqual(['dashboard_enabled']);
+      expect(await statusOrError(base, tokenB)).toBe(200);
+
+      // A port that is taken cannot be applied: refused by name, the dashboard keeps its port.
+      write({ dashboard_token: tokenB, dashboard_port: blocker.port, max_concurrent_jobs: 3 });
+      process.kill(c.pid, 'SIGHUP');
+      const [failed] = await collectUntil(events, (e) => e.type === 'config.reload_failed');
+      expect(failed!.data.keys).toEqual(['dashboard_port']);
+      expect(String(failed!.data.error)).toMatch(/dashboard_port not applied: 127\.0\.0\.1:\d+ is in use/);
+      const [rest] = await collectUntil(events, (e) => e.type === 'config.reloaded');
+      expect(rest!.data.changed).toEqual(['max_concurrent_jobs']);
+      const running = await dc.call('daemon.config', {});
+      expect(running.dashboard_port).toBe(port);
+      expect(running.max_concurrent_jobs).toBe(3);
+      expect(await statusOrError(base, tokenB)).toBe(200);
+    } finally {
+      blocker.server.close();
+      await dc.close();
+      await c.stop();
+      removeHome(dashHome);
+    }
   });
 });

@@ -4,7 +4,6 @@
  * one pass per animation frame. */
 'use strict';
 
-const TOKEN = new URLSearchParams(location.search).get('token');
 const CHART_POINTS = 300;
 const TIMELINE_MAX = 200;
 const ALL_EVENTS_MAX = 1000;
@@ -17,8 +16,8 @@ const probe = (window.mzt = { received: new Map(), snapshots: 0, lastSnapshot: n
 const $ = (id) => document.getElementById(id);
 
 function api(path, params = {}) {
+  // No token here: the login cookie (set when the ?token= URL was opened) goes with every request.
   const q = new URLSearchParams(params);
-  if (TOKEN) q.set('token', TOKEN);
   const s = q.toString();
   return `api/${path}${s ? `?${s}` : ''}`;
 }
