@@ -2,22 +2,37 @@
 import fs from 'node:fs';
 import { waitFor } from './conductorProcess.js';
 
-/**
- * Whether a process exists and is not a zombie. Killed processes that escaped to PID 1 stay
- * zombies where PID 1 does not reap (as in some containers): they are gone for our purposes.
- */
-export function liveProcess(pid: number): boolean {
+/** State and start time (clock ticks after boot) from /proc/<pid>/stat, or undefined when gone. */
+function statOf(pid: number): { state: string; session: number; startTicks: number } | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0]!, session: Number(fields[6 - 3]), startTicks: Number(fields[22 - 3]) };
   } catch {
-    return false;
+    return undefined;
   }
 }
 
-const seen: number[] = [];
+/**
+ * Whether a process exists and is not a zombie. Killed processes that escaped to PID 1 stay
+ * zombies where PID 1 does not reap (as in this machine's VM init): gone for our purposes.
+ */
+export function liveProcess(pid: number): boolean {
+  const stat = statOf(pid);
+  return stat !== undefined && stat.state !== 'Z';
+}
 
-/** Waits for a sheet to write a pid into `file`, and returns it (killEscaped() cleans it up). */
+/** pid → start time of every process a test learnt about, for killEscaped(). */
+const tracked = new Map<number, number>();
+
+/** Remembers a process (pid + start time) so that killEscaped() can clean it up. */
+export function track(pid: number): number {
+  const stat = statOf(pid);
+  if (stat) tracked.set(pid, stat.startTicks);
+  return pid;
+}
+
+/** Waits for a sheet to write a pid into `file`, and returns it (tracked). */
 export async function readPidFile(file: string, timeoutMs = 10_000): Promise<number> {
   const pid = await waitFor(() => {
     try {
@@ -26,8 +41,7 @@ export async function readPidFile(file: string, timeoutMs = 10_000): Promise<num
       return 0;
     }
   }, timeoutMs, `a pid in ${file}`);
-  seen.push(pid);
-  return pid;
+  return track(pid);
 }
 
 /**
@@ -35,21 +49,15 @@ export async function readPidFile(file: string, timeoutMs = 10_000): Promise<num
  * sheet's group, and a signal to the group would stop it as an ordinary member).
  */
 export async function escapedSession(pid: number, timeoutMs = 10_000): Promise<number> {
-  return waitFor(() => {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const session = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
-      return session === pid ? pid : 0;
-    } catch {
-      return 0;
-    }
-  }, timeoutMs, `process ${pid} to lead its own session`);
+  return waitFor(() => (statOf(pid)?.session === pid ? pid : 0), timeoutMs, `process ${pid} to lead its own session`);
 }
 
-/** SIGKILLs what a failed test left running of the processes read by readPidFile (only those). */
+/** SIGKILLs what a failed test left running of the tracked processes (same pid and start time only). */
 export function killEscaped(): void {
-  for (const pid of seen.splice(0)) {
-    if (!liveProcess(pid)) continue;
+  for (const [pid, startTicks] of tracked) {
+    tracked.delete(pid);
+    const stat = statOf(pid);
+    if (!stat || stat.state === 'Z' || stat.startTicks !== startTicks) continue;
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
