@@ -14,7 +14,7 @@ import { JobLog } from './jobLog.js';
 import { jobMachine } from './jobMachine.js';
 import { jobManagerMachine } from './jobManagerMachine.js';
 import { markerValue, newMarkerInstance, parseMarker, type ProcIdentity } from '../probe/sheetMarker.js';
-import { readOomKillCount, spawnSheet as realSpawnSheet, type SheetHandle, type SheetOutcome, type SpawnSheet } from './sheetProcess.js';
+import { escalationsDone, readOomKillCount, spawnSheet as realSpawnSheet, type SheetHandle, type SheetOutcome, type SpawnSheet } from './sheetProcess.js';
 
 export interface JobManagerConfig {
   max_concurrent_jobs: number;
@@ -217,6 +217,8 @@ export class JobManager {
     const ended = [...this.live.values()].map((j) => j.ended);
     this.manager.send({ type: 'SHUTDOWN', reason: 'conductor_shutdown' });
     await Promise.all(ended);
+    // Sheets end with their main process; what ignored SIGTERM gets its SIGKILL before we go.
+    await escalationsDone();
     this.manager.stop();
   }
 

@@ -73,6 +73,17 @@ function liveGroupMembers(pgid: number): number {
   return live;
 }
 
+/** Whether group `pgid` has live members (signal 0 first: an empty group costs no /proc scan). */
+function groupLeft(pgid: number): boolean {
+  return signalGroup(pgid, 0) && liveGroupMembers(pgid) > 0;
+}
+
+/** Whether a process is still the same one (start time) and not a zombie. */
+function stillRunning(id: ProcIdentity): boolean {
+  const stat = procReader().readStat(id.pid);
+  return stat !== undefined && stat.startTicks === id.startTicks && stat.state !== 'Z';
+}
+
 /** True when the signal was delivered (false: the group is already gone). */
 function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
   try {
@@ -80,6 +91,44 @@ function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** A SIGKILL due after the grace period, to whatever is still there of what got SIGTERM. */
+interface Escalation {
+  timer: NodeJS.Timeout;
+  /** Whether anything it would kill is still alive. */
+  pending(): boolean;
+}
+
+/** Scheduled SIGKILLs. Their timers do not keep the conductor alive, so its shutdown awaits them. */
+const escalations = new Set<Escalation>();
+
+function escalateLater(ms: number, pending: () => boolean, fire: () => void): void {
+  const escalation: Escalation = {
+    pending,
+    timer: setTimeout(() => {
+      escalations.delete(escalation);
+      fire();
+    }, ms).unref(),
+  };
+  escalations.add(escalation);
+}
+
+/**
+ * Resolves once every scheduled SIGKILL has fired or has nothing left to kill (polled every
+ * 100 ms; bounded by the grace period). The conductor's shutdown waits for this, so that a
+ * process that ignores SIGTERM does not outlive it.
+ */
+export async function escalationsDone(): Promise<void> {
+  while (escalations.size > 0) {
+    for (const e of [...escalations]) {
+      if (!e.pending()) {
+        clearTimeout(e.timer);
+        escalations.delete(e);
+      }
+    }
+    if (escalations.size > 0) await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -119,17 +168,21 @@ export const spawnSheet: SpawnSheet = (run) => {
     const termed = signalIdentities(fresh, 'SIGTERM');
     if (termed.length === 0) return;
     run.onEscapedSignalled?.('SIGTERM', termed);
-    setTimeout(() => {
-      const killed = signalIdentities(fresh, 'SIGKILL');
-      if (killed.length > 0) run.onEscapedSignalled?.('SIGKILL', killed);
-    }, run.killGraceSeconds * 1000).unref();
+    escalateLater(
+      run.killGraceSeconds * 1000,
+      () => fresh.some((id) => stillRunning(id)),
+      () => {
+        const killed = signalIdentities(fresh, 'SIGKILL');
+        if (killed.length > 0) run.onEscapedSignalled?.('SIGKILL', killed);
+      },
+    );
   };
 
   const stopGroup = (why: 'timeout' | 'stopped') => {
     if (reason || child.pid === undefined) return;
     reason = why;
     if (signalGroup(child.pid, 'SIGTERM')) run.onSignalSent?.('SIGTERM', why);
-    void stopEscaped();
+    void stopEscaped().catch(() => undefined);
     killTimer = setTimeout(() => {
       if (signalGroup(child.pid!, 'SIGKILL')) run.onSignalSent?.('SIGKILL', why);
     }, run.killGraceSeconds * 1000);
@@ -159,15 +212,16 @@ export const spawnSheet: SpawnSheet = (run) => {
       if (reason) {
         // The conductor is stopping the group already (and records that); whatever is left once
         // the grace period is over goes too, even if the sheet has settled by then.
-        setTimeout(() => signalGroup(pid, 'SIGKILL'), run.killGraceSeconds * 1000).unref();
+        escalateLater(run.killGraceSeconds * 1000, () => groupLeft(pid), () => signalGroup(pid, 'SIGKILL'));
       } else {
         // What the sheet left running in its group goes with it. Reported only when the group
         // has live members (signal 0 first: an empty group, the usual case, costs no /proc scan).
-        const leftovers = () => signalGroup(pid, 0) && liveGroupMembers(pid) > 0;
-        if (leftovers() && signalGroup(pid, 'SIGTERM')) run.onSignalSent?.('SIGTERM', 'leftovers');
-        setTimeout(() => {
-          if (leftovers() && signalGroup(pid, 'SIGKILL')) run.onSignalSent?.('SIGKILL', 'leftovers');
-        }, run.killGraceSeconds * 1000).unref();
+        if (groupLeft(pid) && signalGroup(pid, 'SIGTERM')) {
+          run.onSignalSent?.('SIGTERM', 'leftovers');
+          escalateLater(run.killGraceSeconds * 1000, () => groupLeft(pid), () => {
+            if (groupLeft(pid) && signalGroup(pid, 'SIGKILL')) run.onSignalSent?.('SIGKILL', 'leftovers');
+          });
+        }
       }
       // Escaped ones too (a second round after a cancel: what was started since).
       const escapedStopped = stopEscaped().catch(() => undefined);

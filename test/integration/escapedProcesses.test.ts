@@ -126,4 +126,22 @@ describe('conductor shutdown with an escaped process', () => {
     await waitFor(() => !liveProcess(escaped), 10_000, `escaped sleep ${escaped} to be gone`);
     expect(fs.existsSync(conductor.socketPath)).toBe(false);
   });
+
+  it('an escaped process that ignores SIGTERM gets its SIGKILL before the conductor exits', async () => {
+    // A grace period longer than the rest of the shutdown, and no pipe held (nothing else waits).
+    const conductor = await startConductor(home, { config: { kill_grace_seconds: 3 } });
+    const c = await DaemonClient.connect({ socketPath: conductor.socketPath, reconnect: false });
+    const file = path.join(home, 'stubborn.pid');
+    const stubborn = `setsid sh -c 'trap "" TERM; echo $$ > ${file}; while :; do sleep 1; done' >/dev/null 2>&1 & sleep 1000`;
+    await c.call('job.submit', { sheets: [{ argv: ['sh', '-c', stubborn] }] });
+    const escaped = await escapedSession(await readPidFile(file));
+    await c.close();
+    process.kill(conductor.pid, 'SIGTERM');
+    const timer = setTimeout(() => conductor.proc.kill('SIGKILL'), 20_000);
+    const { code } = await conductor.exited;
+    clearTimeout(timer);
+    expect(code).toBe(0);
+    // Gone by the time the conductor has exited (a moment for the kernel to deliver it).
+    await waitFor(() => !liveProcess(escaped), 1000, `stubborn escaped shell ${escaped} to be gone`);
+  });
 });
