@@ -17,7 +17,8 @@
  * - once tagged, a process stays tagged (and sampled) while it lives (pid + start time);
  * - with `markerTag`, a process outside the tree whose environment carries a sheet's marker
  *   (sheetMarker.ts) is tagged by it: /proc/<pid>/environ is read once per new process of the
- *   conductor's uid, at most `environReadsPerSample` per sample, and remembered by pid + start time.
+ *   conductor's uid started after the root, at most `environReadsPerSample` per sample, and
+ *   remembered by pid + start time.
  */
 import { performance } from 'node:perf_hooks';
 import { CpuTracker, type CpuObservation } from './cpuTracker.js';
@@ -47,7 +48,7 @@ export interface SystemProbeOptions {
   sliceMs?: number;
   /** The tag a sheet marker (MZT_SHEET_ID value) stands for; unset: environments are not read. */
   markerTag?: (value: string) => ProcessTag | undefined;
-  /** Bound on environments read per sample (default 256; the rest wait for the next sample). */
+  /** Bound on environments read per sample (default 64, ~2 ms; the rest wait for the next sample). */
   environReadsPerSample?: number;
 }
 
@@ -85,7 +86,7 @@ export class SystemProbe {
     this.gpuProbe = options.gpuProbe;
     this.sliceMs = options.sliceMs;
     this.markerTag = options.markerTag;
-    this.environReadsPerSample = options.environReadsPerSample ?? 256;
+    this.environReadsPerSample = options.environReadsPerSample ?? 64;
   }
 
   /** Live processes (as of the last sample) that were ever seen with this tag. */
@@ -168,7 +169,7 @@ export class SystemProbe {
     yield;
     let tree = descendantsOf(all, seeds);
     yield;
-    const marked = yield* this.markedSteps(all, tree);
+    const marked = yield* this.markedSteps(all, tree, rootStat.startTicks);
     if (marked.length > 0) tree = descendantsOf(all, [...seeds, ...marked]);
     const members = [...tree].map((pid) => all.get(pid)!);
     const resolve = tagResolver(all, tags);
@@ -241,15 +242,22 @@ export class SystemProbe {
    * Processes outside the tree that carry one of the caller's sheet markers (pids); each is
    * remembered with its tag. Every process's environment is read once (per pid + start time).
    */
-  private *markedSteps(all: ReadonlyMap<number, ProcStat>, tree: ReadonlySet<number>): Generator<void, number[]> {
+  private *markedSteps(all: ReadonlyMap<number, ProcStat>, tree: ReadonlySet<number>, rootStartTicks: number): Generator<void, number[]> {
     const found: number[] = [];
     if (!this.markerTag) return found;
     const uid = process.getuid?.();
     let reads = 0;
     for (const stat of all.values()) {
       // Kernel threads (children of kthreadd, pid 2) have no environment; zombies neither.
-      if (tree.has(stat.pid) || stat.ppid === 2 || stat.pid === 2 || stat.state === 'Z') continue;
+      // Nor can a process older than the root carry a marker the root handed out.
+      if (tree.has(stat.pid) || stat.ppid === 2 || stat.pid === 2 || stat.state === 'Z' || stat.startTicks < rootStartTicks) continue;
       if (this.environRead.get(stat.pid) === stat.startTicks) continue;
+      // The child of a process read unmarked inherited that environment: no read (a busy
+      // machine starts many). Not for pid 1, which adopts orphans rather than forking them.
+      if (stat.ppid > 1 && this.environRead.get(stat.ppid) === all.get(stat.ppid)?.startTicks && !this.remembered.has(stat.ppid)) {
+        this.environRead.set(stat.pid, stat.startTicks);
+        continue;
+      }
       if (reads++ >= this.environReadsPerSample) break;
       this.environRead.set(stat.pid, stat.startTicks);
       if (uid !== undefined && this.reader.ownerUid(stat.pid) !== uid) continue;
