@@ -14,7 +14,8 @@ import { JobEventWriter } from './jobEventWriter.js';
 import { JobLog } from './jobLog.js';
 import { jobMachine } from './jobMachine.js';
 import { jobManagerMachine } from './jobManagerMachine.js';
-import { readOomKillCount, spawnSheet as realSpawnSheet, type SheetHandle, type SheetOutcome, type SpawnSheet } from './sheetProcess.js';
+import { markerValue, newMarkerInstance, parseMarker, type ProcIdentity } from '../probe/sheetMarker.js';
+import { escalationsDone, readOomKillCount, spawnSheet as realSpawnSheet, type SheetHandle, type SheetOutcome, type SpawnSheet } from './sheetProcess.js';
 
 export interface JobManagerConfig {
   max_concurrent_jobs: number;
@@ -37,6 +38,8 @@ export interface JobManagerDeps {
   maxHeldEvents?: number;
   /** How long shutdown waits for events the store refused before giving up on them. */
   shutdownDrainMs?: number;
+  /** Processes the profiler saw in a sheet's tree (to stop those that escaped its group). */
+  knownProcesses?(tag: { job_id: string; sheet_num: number }): ProcIdentity[];
 }
 
 interface LiveJob {
@@ -76,6 +79,8 @@ export class JobManager {
   private readonly spawn: SpawnSheet;
   private shuttingDown = false;
   private readonly events: JobEventWriter;
+  /** This run's part of every sheet's MZT_SHEET_ID (probe/sheetMarker.ts). */
+  private readonly markerInstance = newMarkerInstance();
 
   constructor(private readonly deps: JobManagerDeps) {
     this.config = { ...deps.config };
@@ -126,6 +131,11 @@ export class JobManager {
       if (job.sheet && pid !== undefined) out.push({ job_id, sheet_num: job.sheet.num, pid, pgid: pid });
     }
     return out;
+  }
+
+  /** The job and sheet an MZT_SHEET_ID value names, if one of this conductor's sheets set it. */
+  sheetOfMarker(value: string): { job_id: string; sheet_num: number } | undefined {
+    return parseMarker(this.markerInstance, value);
   }
 
   async submit(spec: JobSpec): Promise<{ job_id: string; status: 'queued' | 'running' }> {
@@ -247,6 +257,8 @@ export class JobManager {
       this.deps.log?.(`stopping with job events the store refused (the next start closes these jobs as interrupted): ${this.events.describeUnrecorded().join('; ')}`);
     }
     this.events.stop();
+    // Sheets end with their main process; what ignored SIGTERM gets its SIGKILL before we go.
+    await escalationsDone();
     this.manager.stop();
   }
 
@@ -273,6 +285,13 @@ export class JobManager {
       killGraceSeconds: this.config.kill_grace_seconds,
       sheetNum,
       log: job.log,
+      marker: markerValue(this.markerInstance, jobId, sheetNum),
+      knownProcesses: this.deps.knownProcesses && (() => this.deps.knownProcesses!({ job_id: jobId, sheet_num: sheetNum })),
+      onEscapedSignalled: (signal, pids) => {
+        // One event per round; pids capped so that a job of thousands cannot bloat one event.
+        const data = { pid: pid ?? null, pgid: pid ?? null, signal, reason: 'escaped_processes', pids: pids.slice(0, 1000), count: pids.length };
+        void this.record({ type: 'process.kill', ...base, data });
+      },
       onSignalSent: (signal, why) => {
         const reason = why === 'timeout' ? 'timeout' : why === 'leftovers' ? 'leftover_processes' : (this.stopKind(jobId) ?? 'cancelled');
         void this.record({ type: 'process.kill', ...base, data: { pid: pid ?? null, pgid: pid ?? null, signal, reason } });

@@ -1,11 +1,21 @@
 /**
  * One sheet as a child process in its own process group (`detached`), so that cancel and
- * timeout reach the whole tree: SIGTERM to the group, SIGKILL after a grace period.
+ * timeout reach the whole tree: SIGTERM to the group, SIGKILL after a grace period. Processes
+ * that left the group (escapedProcesses.ts) get the same, by pid.
+ *
+ * The sheet is its main process: when that exits, the pipes get PIPE_DRAIN_MS to deliver what is
+ * still in flight, then whatever still holds them is cut off — a stray descendant never keeps a
+ * sheet (or cancel, timeout, shutdown) waiting.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { ProcReader, runToEnd, type ProcStat } from '../probe/procReader.js';
+import { runToEnd, type ProcStat } from '../probe/procReader.js';
+import { SHEET_MARKER_VAR, type ProcIdentity } from '../probe/sheetMarker.js';
+import { findEscaped, procReader, signalIdentities } from './escapedProcesses.js';
 import type { JobLog } from './jobLog.js';
+
+/** How long a sheet's pipes may stay open after its main process exited. */
+export const PIPE_DRAIN_MS = 2000;
 
 export interface SheetRun {
   argv: string[];
@@ -15,11 +25,17 @@ export interface SheetRun {
   killGraceSeconds: number;
   sheetNum: number;
   log: JobLog;
+  /** MZT_SHEET_ID for the sheet's environment: how its escaped processes are recognised. */
+  marker?: string;
+  /** Processes the profiler saw in this sheet's tree (pid + start time). */
+  knownProcesses?: () => ProcIdentity[];
   /**
    * Told of every signal the conductor sends the sheet's group: cancel, timeout, escalation,
    * and 'leftovers' — what the sheet left running in its group when its main process exited.
    */
   onSignalSent?: (signal: NodeJS.Signals, why: 'timeout' | 'stopped' | 'leftovers') => void;
+  /** Told of each round of signals to processes of the sheet outside its group. */
+  onEscapedSignalled?: (signal: NodeJS.Signals, pids: number[]) => void;
 }
 
 export interface SheetOutcome {
@@ -40,9 +56,6 @@ export interface SheetHandle {
 
 export type SpawnSheet = (run: SheetRun) => SheetHandle;
 
-/** The probe's /proc reader, made at the first sheet that leaves processes behind. */
-let procReader: ProcReader | undefined;
-
 /**
  * Processes of group `pgid` that are still alive: a zombie waiting for its parent to reap it is
  * still a member (kill() succeeds on it) but has nothing left to stop. Linux /proc; elsewhere, or
@@ -51,13 +64,24 @@ let procReader: ProcReader | undefined;
 function liveGroupMembers(pgid: number): number {
   let stats: Map<number, ProcStat>;
   try {
-    stats = runToEnd((procReader ??= new ProcReader()).readAllStatsSteps());
+    stats = runToEnd(procReader().readAllStatsSteps());
   } catch {
     return 1;
   }
   let live = 0;
   for (const stat of stats.values()) if (stat.pgid === pgid && stat.state !== 'Z') live++;
   return live;
+}
+
+/** Whether group `pgid` has live members (signal 0 first: an empty group costs no /proc scan). */
+function groupLeft(pgid: number): boolean {
+  return signalGroup(pgid, 0) && liveGroupMembers(pgid) > 0;
+}
+
+/** Whether a process is still the same one (start time) and not a zombie. */
+function stillRunning(id: ProcIdentity): boolean {
+  const stat = procReader().readStat(id.pid);
+  return stat !== undefined && stat.startTicks === id.startTicks && stat.state !== 'Z';
 }
 
 /** True when the signal was delivered (false: the group is already gone). */
@@ -67,6 +91,44 @@ function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** A SIGKILL due after the grace period, to whatever is still there of what got SIGTERM. */
+interface Escalation {
+  timer: NodeJS.Timeout;
+  /** Whether anything it would kill is still alive. */
+  pending(): boolean;
+}
+
+/** Scheduled SIGKILLs. Their timers do not keep the conductor alive, so its shutdown awaits them. */
+const escalations = new Set<Escalation>();
+
+function escalateLater(ms: number, pending: () => boolean, fire: () => void): void {
+  const escalation: Escalation = {
+    pending,
+    timer: setTimeout(() => {
+      escalations.delete(escalation);
+      fire();
+    }, ms).unref(),
+  };
+  escalations.add(escalation);
+}
+
+/**
+ * Resolves once every scheduled SIGKILL has fired or has nothing left to kill (polled every
+ * 100 ms; bounded by the grace period). The conductor's shutdown waits for this, so that a
+ * process that ignores SIGTERM does not outlive it.
+ */
+export async function escalationsDone(): Promise<void> {
+  while (escalations.size > 0) {
+    for (const e of [...escalations]) {
+      if (!e.pending()) {
+        clearTimeout(e.timer);
+        escalations.delete(e);
+      }
+    }
+    if (escalations.size > 0) await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -88,16 +150,39 @@ export const spawnSheet: SpawnSheet = (run) => {
   const elapsed = () => Math.round(Number(process.hrtime.bigint() - started) / 1e6) / 1000;
   const child = spawn(run.argv[0]!, run.argv.slice(1), {
     cwd: run.cwd,
-    env: run.env,
+    env: run.marker === undefined ? run.env : { ...run.env, [SHEET_MARKER_VAR]: run.marker },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let reason: SheetOutcome['reason'];
   let killTimer: NodeJS.Timeout | undefined;
+
+  // Escaped processes already sent SIGTERM (pid:start): each round signals only new ones, and
+  // SIGKILLs its own survivors after the grace period, even if the sheet has settled by then.
+  const escapedSeen = new Set<string>();
+  const stopEscaped = async (): Promise<void> => {
+    if (child.pid === undefined || (run.marker === undefined && !run.knownProcesses)) return;
+    const found = await findEscaped({ marker: run.marker, pgid: child.pid, known: run.knownProcesses });
+    const fresh = found.filter((id) => !escapedSeen.has(`${id.pid}:${id.startTicks}`));
+    for (const id of fresh) escapedSeen.add(`${id.pid}:${id.startTicks}`);
+    const termed = signalIdentities(fresh, 'SIGTERM');
+    if (termed.length === 0) return;
+    run.onEscapedSignalled?.('SIGTERM', termed);
+    escalateLater(
+      run.killGraceSeconds * 1000,
+      () => fresh.some((id) => stillRunning(id)),
+      () => {
+        const killed = signalIdentities(fresh, 'SIGKILL');
+        if (killed.length > 0) run.onEscapedSignalled?.('SIGKILL', killed);
+      },
+    );
+  };
+
   const stopGroup = (why: 'timeout' | 'stopped') => {
     if (reason || child.pid === undefined) return;
     reason = why;
     if (signalGroup(child.pid, 'SIGTERM')) run.onSignalSent?.('SIGTERM', why);
+    void stopEscaped().catch(() => undefined);
     killTimer = setTimeout(() => {
       if (signalGroup(child.pid!, 'SIGKILL')) run.onSignalSent?.('SIGKILL', why);
     }, run.killGraceSeconds * 1000);
@@ -121,34 +206,52 @@ export const spawnSheet: SpawnSheet = (run) => {
     });
     const out = child.stdout ? run.log.follow(child.stdout, run.sheetNum, 'out') : Promise.resolve();
     const err = child.stderr ? run.log.follow(child.stderr, run.sheetNum, 'err') : Promise.resolve();
-    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     child.on('exit', (code, signal) => {
-      exit = { code, signal };
-      // The sheet is its main process: what it left running in its group goes with it
-      // (and until it does, those processes would hold the pipes open).
       if (child.pid === undefined) return;
       const pid = child.pid;
       if (reason) {
         // The conductor is stopping the group already (and records that); whatever is left once
         // the grace period is over goes too, even if the sheet has settled by then.
-        setTimeout(() => signalGroup(pid, 'SIGKILL'), run.killGraceSeconds * 1000).unref();
-        return;
+        escalateLater(run.killGraceSeconds * 1000, () => groupLeft(pid), () => signalGroup(pid, 'SIGKILL'));
+      } else {
+        // What the sheet left running in its group goes with it. Reported only when the group
+        // has live members (signal 0 first: an empty group, the usual case, costs no /proc scan).
+        if (groupLeft(pid) && signalGroup(pid, 'SIGTERM')) {
+          run.onSignalSent?.('SIGTERM', 'leftovers');
+          escalateLater(run.killGraceSeconds * 1000, () => groupLeft(pid), () => {
+            if (groupLeft(pid) && signalGroup(pid, 'SIGKILL')) run.onSignalSent?.('SIGKILL', 'leftovers');
+          });
+        }
       }
-      // Reported only when the group has live members (signal 0 first: an empty group, the
-      // usual case, costs no /proc scan).
-      const leftovers = () => signalGroup(pid, 0) && liveGroupMembers(pid) > 0;
-      if (leftovers() && signalGroup(pid, 'SIGTERM')) run.onSignalSent?.('SIGTERM', 'leftovers');
-      setTimeout(() => {
-        if (leftovers() && signalGroup(pid, 'SIGKILL')) run.onSignalSent?.('SIGKILL', 'leftovers');
-      }, run.killGraceSeconds * 1000).unref();
-    });
-    // 'close' comes after exit and after every stdio stream of the group has ended.
-    child.on('close', (code, signal) => {
-      const result = exit ?? { code, signal };
-      void Promise.all([out, err]).then(() =>
-        settle({ exit_code: result.code, signal: result.signal, duration_seconds: elapsed(), ...(reason ? { reason } : {}) }),
+      // Escaped ones too (a second round after a cancel: what was started since).
+      const escapedStopped = stopEscaped().catch(() => undefined);
+      void endAfterDrain(escapedStopped).then(() =>
+        settle({ exit_code: code, signal, duration_seconds: elapsed(), ...(reason ? { reason } : {}) }),
       );
     });
+
+    /** Waits for the pipes to end, at most PIPE_DRAIN_MS; then cuts them and says so in the log. */
+    const endAfterDrain = async (escapedStopped: Promise<void>): Promise<void> => {
+      let bound: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        Promise.all([out, err]).then(() => true),
+        new Promise<boolean>((r) => (bound = setTimeout(() => r(false), PIPE_DRAIN_MS))),
+      ]);
+      clearTimeout(bound);
+      if (!drained) {
+        const open = [child.stdout, child.stderr].filter((s) => s && !s.readableEnded).length;
+        // An error ends the log's follow of the pipe (it keeps what was read, partial line included).
+        for (const s of [child.stdout, child.stderr]) s?.destroy(new Error('output cut'));
+        await Promise.all([out, err]);
+        run.log.write(
+          run.sheetNum,
+          'sys',
+          `output of sheet ${run.sheetNum} cut: its main process exited ${PIPE_DRAIN_MS / 1000} s ago and ` +
+            `${open === 2 ? 'its stdout and stderr were' : 'a pipe was'} still held open by processes it started`,
+        );
+      }
+      await escapedStopped;
+    };
   });
   return { pid: child.pid, stop: () => stopGroup('stopped'), done };
 };

@@ -109,6 +109,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
         default_sheet_timeout_seconds: config.default_sheet_timeout_seconds,
       },
       log,
+      knownProcesses: (tag) => monitoring?.knownProcesses(tag) ?? [],
     });
 
     let shuttingDown = false;

@@ -10,6 +10,7 @@ import type { NewEvent } from '../events/types.js';
 import { GpuProbe } from '../probe/gpuProbe.js';
 import { SystemProbe } from '../probe/systemProbe.js';
 import type { ProcessTag, TagCpu } from '../probe/types.js';
+import type { ProcIdentity } from '../probe/sheetMarker.js';
 import { Profiler } from '../monitor/profiler.js';
 import { ResourceMonitor } from '../monitor/resourceMonitor.js';
 import { Supervisor } from '../monitor/supervisor.js';
@@ -42,6 +43,8 @@ export interface Monitoring {
   /** Extra consumers of every snapshot (storage, JSONL). */
   sinks: SnapshotSink[];
   applyConfig(config: ConductorConfig): void;
+  /** Live processes the probe has seen with this job/sheet tag (escaped ones included). */
+  knownProcesses(tag: ProcessTag): ProcIdentity[];
   stop(): void;
 }
 
@@ -118,7 +121,8 @@ export function startMonitoring(deps: {
   // MZT_PROC_ROOT points the probe at another /proc: how tests break it under a live conductor.
   const procRoot = process.env.MZT_PROC_ROOT || undefined;
   const gpuProbe = new GpuProbe({ log: deps.log });
-  const probe = new SystemProbe({ gpuProbe, sliceMs: 0.5, procRoot });
+  // Sheets' environment markers tag processes that escaped their group (and session).
+  const probe = new SystemProbe({ gpuProbe, sliceMs: 0.5, procRoot, markerTag: (value) => deps.jobs().sheetOfMarker(value) });
   const newProfiler = (onFailure: (err: unknown) => void) => new Profiler({
     onFailure,
     probe,
@@ -260,6 +264,7 @@ export function startMonitoring(deps: {
       monitor.updateSettings(monitorSettings(next));
       profiler.updateSettings(profilerSettings(next));
     },
+    knownProcesses: (tag) => probe.knownProcesses(tag),
     stop() {
       stopped = true;
       supervisor.stop();

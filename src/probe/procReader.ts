@@ -9,8 +9,9 @@
  * "gone", never an error. A failure to read a system-wide file is an error (thrown).
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { endianness } from 'node:os';
+import { performance } from 'node:perf_hooks';
 
 /** The fields of /proc/<pid>/stat this probe uses (proc(5) field numbers in comments). */
 export interface ProcStat {
@@ -210,6 +211,29 @@ export class ProcReader {
     return joined.length > maxChars ? joined.slice(0, maxChars) : joined;
   }
 
+  /**
+   * The environment a process started with (NUL-separated `NAME=value`), or undefined when gone
+   * or not ours to read. Costs one read of up to the size of its environment: callers cache.
+   */
+  readEnviron(pid: number): Buffer | undefined {
+    try {
+      return readFileSync(`${this.procRoot}/${pid}/environ`);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (isVanishedError(error) || code === 'EACCES' || code === 'EPERM' || code === 'ESRCH') return undefined;
+      throw error;
+    }
+  }
+
+  /** The uid owning a process (its /proc directory), or undefined when gone. */
+  ownerUid(pid: number): number | undefined {
+    try {
+      return statSync(`${this.procRoot}/${pid}`).uid;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Number of open file descriptors, or undefined when gone or not ours to read. The costly read. */
   countOpenFds(pid: number): number | undefined {
     try {
@@ -275,6 +299,31 @@ export function runToEnd<T>(steps: Generator<void, T>): T {
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
+  }
+}
+
+/**
+ * Runs steps, yielding to the event loop (setImmediate: pending I/O is served first) before the
+ * first and whenever a synchronous stretch reaches sliceMs. Returns the result, the longest stretch and their sum.
+ */
+export async function runSliced<T>(steps: Generator<void, T>, sliceMs: number): Promise<{ value: T; longestMs: number; busyMs: number }> {
+  // The first slice gets a turn of its own too: not the end of whatever started the run (a
+  // timer's state-machine transitions), which would lengthen it.
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  let longestMs = 0;
+  let busyMs = 0;
+  let stretchStart = performance.now();
+  for (;;) {
+    const step = steps.next();
+    const now = performance.now();
+    if (step.done || now - stretchStart >= sliceMs) {
+      const stretch = now - stretchStart;
+      busyMs += stretch;
+      if (stretch > longestMs) longestMs = stretch;
+      if (step.done) return { value: step.value, longestMs, busyMs };
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      stretchStart = performance.now();
+    }
   }
 }
 

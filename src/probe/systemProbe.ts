@@ -11,14 +11,21 @@
  *
  * Tags: the caller maps pids to tags (a sheet's pid, which is also its process group id since
  * sheets run detached). A process takes the tag of its nearest tagged ancestor-or-self; failing
- * that, the tag of its process group. Members of a tagged group that were reparented away from
- * the root (their parent died) are still sampled, so escaped grandchildren stay visible.
+ * that, the tag of its process group; failing that, the tag it had when last seen. Members of a
+ * tagged group that were reparented away from the root (their parent died) are still sampled,
+ * so escaped grandchildren stay visible. So are processes that left the group and session:
+ * - once tagged, a process stays tagged (and sampled) while it lives (pid + start time);
+ * - with `markerTag`, a process outside the tree whose environment carries a sheet's marker
+ *   (sheetMarker.ts) is tagged by it: /proc/<pid>/environ is read once per new process of the
+ *   conductor's uid started after the root, at most `environReadsPerSample` per sample, and
+ *   remembered by pid + start time.
  */
 import { performance } from 'node:perf_hooks';
 import { CpuTracker, type CpuObservation } from './cpuTracker.js';
 import type { GpuProbe } from './gpuProbe.js';
 import { ProcessDetails } from './processDetails.js';
-import { descendantsOf, ProcReader, runToEnd, type CpuTotals, type ProcStat } from './procReader.js';
+import { markerIn, type ProcIdentity } from './sheetMarker.js';
+import { descendantsOf, ProcReader, runSliced, runToEnd, type CpuTotals, type ProcStat } from './procReader.js';
 import type { GpuMetric, ProbeResult, ProbeSample, ProbeSource, ProcessMetric, ProcessTag, TagCpu } from './types.js';
 
 export interface SystemProbeOptions {
@@ -39,6 +46,10 @@ export interface SystemProbeOptions {
    * this many ms. Unset (default): the whole sample is one synchronous stretch.
    */
   sliceMs?: number;
+  /** The tag a sheet marker (MZT_SHEET_ID value) stands for; unset: environments are not read. */
+  markerTag?: (value: string) => ProcessTag | undefined;
+  /** Bound on environments read per sample (default 64, ~2 ms; the rest wait for the next sample). */
+  environReadsPerSample?: number;
 }
 
 const tagKey = (tag: ProcessTag): string => JSON.stringify([tag.job_id, tag.sheet_num]);
@@ -56,6 +67,12 @@ export class SystemProbe {
   private readonly commandMaxChars: number;
   private previousCpuTotals: CpuTotals | undefined;
   private readonly sliceMs: number | undefined;
+  private readonly markerTag: SystemProbeOptions['markerTag'];
+  private readonly environReadsPerSample: number;
+  /** Live processes that were tagged, by pid: they keep their tag wherever they go. */
+  private readonly remembered = new Map<number, { startTicks: number; tag: ProcessTag }>();
+  /** Start time of each process whose environment was read (pid → startTicks). */
+  private readonly environRead = new Map<number, number>();
   /** The sample in progress: samples never overlap (they share the CPU and fd state). */
   private running: Promise<void> = Promise.resolve();
 
@@ -68,6 +85,17 @@ export class SystemProbe {
     this.details = new ProcessDetails(this.reader, { refreshPerSample: options.fdRefreshPerSample ?? 64, commandMaxChars: this.commandMaxChars });
     this.gpuProbe = options.gpuProbe;
     this.sliceMs = options.sliceMs;
+    this.markerTag = options.markerTag;
+    this.environReadsPerSample = options.environReadsPerSample ?? 64;
+  }
+
+  /** Live processes (as of the last sample) that were ever seen with this tag. */
+  knownProcesses(tag: ProcessTag): ProcIdentity[] {
+    const out: ProcIdentity[] = [];
+    for (const [pid, entry] of this.remembered) {
+      if (entry.tag.job_id === tag.job_id && entry.tag.sheet_num === tag.sheet_num) out.push({ pid, startTicks: entry.startTicks });
+    }
+    return out;
   }
 
   /** Samples the tree rooted at rootPid. Never rejects: failures come back as `{ok: false}`. */
@@ -131,12 +159,26 @@ export class SystemProbe {
     const all = yield* this.reader.readAllStatsSteps();
     const rootStat = all.get(rootPid);
     if (!rootStat) throw new Error(`root process ${rootPid} not found in ${this.reader.procRoot}`);
+    // A zombie is no longer anyone's to watch: an escaped one may wait forever for its reaper.
+    forgetGone(this.remembered, all, (entry) => entry.startTicks, true);
+    forgetGone(this.environRead, all, (startTicks) => startTicks);
     const seeds = [rootPid];
-    for (const stat of all.values()) if (stat.pgid !== rootStat.pgid && tags.has(stat.pgid)) seeds.push(stat.pid);
+    for (const stat of all.values()) {
+      if ((stat.pgid !== rootStat.pgid && tags.has(stat.pgid)) || this.remembered.has(stat.pid)) seeds.push(stat.pid);
+    }
     yield;
-    const members = [...descendantsOf(all, seeds)].map((pid) => all.get(pid)!);
+    let tree = descendantsOf(all, seeds);
     yield;
-    const tagOf = tagResolver(all, tags);
+    const marked = yield* this.markedSteps(all, tree, rootStat.startTicks);
+    if (marked.length > 0) tree = descendantsOf(all, [...seeds, ...marked]);
+    const members = [...tree].map((pid) => all.get(pid)!);
+    const resolve = tagResolver(all, tags);
+    const tagOf = (pid: number) => resolve(pid) ?? this.remembered.get(pid)?.tag;
+    for (const stat of members) {
+      const tag = stat.pid === rootPid ? undefined : tagOf(stat.pid);
+      if (tag) this.remembered.set(stat.pid, { startTicks: stat.startTicks, tag });
+    }
+    yield;
 
     const observations: CpuObservation[] = members.map((stat) => {
       const tag = tagOf(stat.pid);
@@ -196,6 +238,41 @@ export class SystemProbe {
     };
   }
 
+  /**
+   * Processes outside the tree that carry one of the caller's sheet markers (pids); each is
+   * remembered with its tag. Every process's environment is read once (per pid + start time).
+   */
+  private *markedSteps(all: ReadonlyMap<number, ProcStat>, tree: ReadonlySet<number>, rootStartTicks: number): Generator<void, number[]> {
+    const found: number[] = [];
+    if (!this.markerTag) return found;
+    const uid = process.getuid?.();
+    let reads = 0;
+    for (const stat of all.values()) {
+      // Kernel threads (children of kthreadd, pid 2) have no environment; zombies neither.
+      // Nor can a process older than the root carry a marker the root handed out.
+      if (tree.has(stat.pid) || stat.ppid === 2 || stat.pid === 2 || stat.state === 'Z' || stat.startTicks < rootStartTicks) continue;
+      if (this.environRead.get(stat.pid) === stat.startTicks) continue;
+      // The child of a process read unmarked inherited that environment: no read (a busy
+      // machine starts many). Not for pid 1, which adopts orphans rather than forking them.
+      if (stat.ppid > 1 && this.environRead.get(stat.ppid) === all.get(stat.ppid)?.startTicks && !this.remembered.has(stat.ppid)) {
+        this.environRead.set(stat.pid, stat.startTicks);
+        continue;
+      }
+      if (reads++ >= this.environReadsPerSample) break;
+      this.environRead.set(stat.pid, stat.startTicks);
+      if (uid !== undefined && this.reader.ownerUid(stat.pid) !== uid) continue;
+      const environ = this.reader.readEnviron(stat.pid);
+      const value = environ && markerIn(environ);
+      const tag = value === undefined ? undefined : this.markerTag(value);
+      if (tag) {
+        this.remembered.set(stat.pid, { startTicks: stat.startTicks, tag });
+        found.push(stat.pid);
+      }
+      yield;
+    }
+    return found;
+  }
+
   private async sampleFallback(rootPid: number, tags: ReadonlyMap<number, ProcessTag>): Promise<SampleBody> {
     const { readWithSystemInformation } = await import('./siFallback.js');
     const reading = await readWithSystemInformation(rootPid, this.commandMaxChars);
@@ -241,28 +318,11 @@ export class SystemProbe {
 
 type SampleBody = Omit<ProbeSample, 'ok' | 'source' | 'timestamp' | 'gpus' | 'sample_duration_ms' | 'blocking_ms' | 'busy_ms'>;
 
-/**
- * Runs steps, yielding to the event loop (setImmediate: pending I/O is served first) before the
- * first and whenever a synchronous stretch reaches sliceMs. Returns the result, the longest stretch and their sum.
- */
-async function runSliced<T>(steps: Generator<void, T>, sliceMs: number): Promise<{ value: T; longestMs: number; busyMs: number }> {
-  // The first slice gets a turn of its own too: not the end of whatever started the sample (a
-  // timer's state-machine transitions), which would lengthen it.
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  let longestMs = 0;
-  let busyMs = 0;
-  let stretchStart = performance.now();
-  for (;;) {
-    const step = steps.next();
-    const now = performance.now();
-    if (step.done || now - stretchStart >= sliceMs) {
-      const stretch = now - stretchStart;
-      busyMs += stretch;
-      if (stretch > longestMs) longestMs = stretch;
-      if (step.done) return { value: step.value, longestMs, busyMs };
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      stretchStart = performance.now();
-    }
+/** Drops entries of processes that are gone (or whose pid now belongs to another process). */
+function forgetGone<V>(byPid: Map<number, V>, all: ReadonlyMap<number, ProcStat>, startOf: (value: V) => number, zombiesToo = false): void {
+  for (const [pid, value] of byPid) {
+    const stat = all.get(pid);
+    if (stat?.startTicks !== startOf(value) || (zombiesToo && stat.state === 'Z')) byPid.delete(pid);
   }
 }
 
