@@ -38,6 +38,8 @@ export interface ConductorConfig {
   dashboard_port: number;
   /** Token for dashboard requests ("" = none; generated when the bind is not loopback). */
   dashboard_token: string;
+  /** Most bytes a job's log keeps on disk: its first half and its latest output. */
+  max_log_bytes_per_job: number;
 }
 
 interface NumberRule {
@@ -83,6 +85,7 @@ const RULES: Record<keyof ConductorConfig, Rule> = {
   dashboard_host: { kind: 'string', maxLength: 255 },
   dashboard_port: { kind: 'number', min: 0, max: 65535, integer: true },
   dashboard_token: { kind: 'string', maxLength: 512, minLength: MIN_DASHBOARD_TOKEN_LENGTH, secret: true },
+  max_log_bytes_per_job: { kind: 'number', min: 1024 * 1024, max: 2 ** 40, integer: true },
 };
 
 export const DEFAULT_CONFIG: ConductorConfig = {
@@ -102,6 +105,7 @@ export const DEFAULT_CONFIG: ConductorConfig = {
   dashboard_host: '127.0.0.1',
   dashboard_port: 8787,
   dashboard_token: '',
+  max_log_bytes_per_job: 1024 * 1024 * 1024,
 };
 
 export class ConfigError extends Error {

@@ -89,6 +89,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
         max_concurrent_jobs: config.max_concurrent_jobs,
         kill_grace_seconds: config.kill_grace_seconds,
         default_sheet_timeout_seconds: config.default_sheet_timeout_seconds,
+        max_log_bytes_per_job: config.max_log_bytes_per_job,
       },
       log,
     });
@@ -179,6 +180,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
           max_concurrent_jobs: next.max_concurrent_jobs,
           kill_grace_seconds: next.kill_grace_seconds,
           default_sheet_timeout_seconds: next.default_sheet_timeout_seconds,
+          max_log_bytes_per_job: next.max_log_bytes_per_job,
         });
         log(`config reloaded (${changed.length ? changed.join(', ') : 'no changes'})`);
         void openedStore.append({ type: 'config.reloaded', data: { changed } }).catch(() => undefined);
