@@ -110,7 +110,7 @@ function readForward(segs: Segment[], size: number, offset: number, maxBytes: nu
         part.next_offset = at + nl + 1;
         continue;
       }
-      const bytes = prefix.length + nl - pos;
+      const bytes = prefix.length + nl - pos + 1;
       if (rendered + bytes > ANSWER_BYTES && part.lines.length > 0) {
         part.truncated = true;
         return part;
@@ -130,7 +130,7 @@ function readForward(segs: Segment[], size: number, offset: number, maxBytes: nu
 
 /**
  * Logical offset where the last `lines` lines start (headers do not count), scanning back at
- * most ANSWER_BYTES; `short` when the scan stopped before finding them all.
+ * most half of ANSWER_BYTES; `short` when the scan stopped before finding them all.
  */
 function tailStart(segs: Segment[], size: number, lines: number): { start: number; short: boolean } {
   let found = 0;
@@ -144,7 +144,8 @@ function tailStart(segs: Segment[], size: number, lines: number): { start: numbe
     const seg = segs[i]!;
     if (seg.end < at) break; // a gap: what came before was dropped
     while (at > seg.base) {
-      if (scanned >= ANSWER_BYTES) return { start: at, short: true };
+      // Half the answer's bytes: room for rendering the prefixes of up to 10,000 lines.
+      if (scanned >= ANSWER_BYTES / 2) return { start: at, short: true };
       const from = Math.max(seg.base, at - BLOCK);
       const buf = readAt(seg, from, at - from);
       scanned += buf.length;
