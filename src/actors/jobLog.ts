@@ -30,6 +30,8 @@ export const HEADER_EVERY_BYTES = 64 * 1024;
 const HEADER_EVERY_MS = 50;
 /** Above this much queued log data, the job's pipes are paused until the file catches up. */
 const MAX_QUEUED_BYTES = 1024 * 1024;
+/** Most bytes of one pipe handled per turn of the event loop. */
+const TURN_BYTES = 128 * 1024;
 /** Room kept at the end of the head for the "capped" marker. */
 const MARKER_ROOM = 512;
 export const DEFAULT_MAX_LOG_BYTES = 1024 * 1024 * 1024;
@@ -82,8 +84,19 @@ export class JobLog {
    */
   follow(source: Readable, sheetNum: number, stream: 'out' | 'err'): Promise<void> {
     let pending: Buffer | undefined;
+    let turnBytes = 0;
     return new Promise((resolve) => {
       source.on('data', (chunk: Buffer | string) => {
+        // At most TURN_BYTES per pipe per turn of the event loop: a flood then yields to
+        // sockets and timers between its reads instead of running 32 reads back to back.
+        if (turnBytes === 0) setImmediate(() => (turnBytes = 0));
+        turnBytes += chunk.length;
+        if (turnBytes >= TURN_BYTES && !source.isPaused()) {
+          source.pause();
+          setImmediate(() => {
+            if (!this.paused.has(source)) source.resume();
+          });
+        }
         let data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
         if (pending) data = Buffer.concat([pending, data]);
         pending = undefined;

@@ -149,8 +149,7 @@ function tailStart(segs: Segment[], size: number, lines: number): { start: numbe
       const from = Math.max(seg.base, at - BLOCK);
       const buf = readAt(seg, from, at - from);
       scanned += buf.length;
-      for (let j = buf.length - 1; j >= 0; j--) {
-        if (buf[j] !== 0x0a) continue;
+      for (let j = buf.lastIndexOf(0x0a); j >= 0; j = j > 0 ? buf.lastIndexOf(0x0a, j - 1) : -1) {
         if (skipLast) {
           skipLast = false;
           continue;
