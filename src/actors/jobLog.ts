@@ -16,6 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 
 export type LogStream = 'out' | 'err' | 'sys';
 
@@ -194,14 +195,20 @@ export class JobLog {
   /** One write in flight at a time (several queued buffers in one writev): order is the queue's. */
   private pump(): void {
     if (this.writing) return;
-    while (this.queue.length > 0 && !('buf' in this.queue[0]!)) {
-      const op = this.queue.shift()!;
-      if ('open' in op) this.reopen(op.open, op.renameFrom);
-      else if ('close' in op) {
-        if (this.fd !== undefined) fs.closeSync(this.fd);
-        this.fd = undefined;
-        op.close();
-      }
+    const next = this.queue[0];
+    if (next && !('buf' in next)) {
+      // Closing, renaming (which frees the replaced file's blocks: tens of ms for a large one)
+      // and opening run off the event loop, in the queue's order.
+      this.queue.shift();
+      this.writing = true;
+      const closed = this.fd;
+      this.fd = undefined;
+      void this.reopen(closed, next).then(() => {
+        this.writing = false;
+        if ('close' in next) next.close();
+        this.pump();
+      });
+      return;
     }
     const bufs: Buffer[] = [];
     const dones: Array<() => void> = [];
@@ -229,13 +236,15 @@ export class JobLog {
     writeAll(this.fd, bufs, finished);
   }
 
-  private reopen(file: string, renameFrom?: string): void {
+  private async reopen(closed: number | undefined, op: { open: string; renameFrom?: string } | { close: () => void }): Promise<void> {
     try {
-      if (this.fd !== undefined) fs.closeSync(this.fd);
-      if (renameFrom) fs.renameSync(file, path.join(this.dir, renameFrom));
-      this.fd = fs.openSync(file, 'w', 0o600);
+      if (closed !== undefined) await promisify(fs.close)(closed);
+      if ('open' in op) {
+        if (op.renameFrom) await fs.promises.rename(op.open, path.join(this.dir, op.renameFrom));
+        this.fd = await promisify(fs.open)(op.open, 'w', 0o600);
+      }
     } catch {
-      this.fd = undefined;
+      this.fd = undefined; // the log stops here rather than the conductor
     }
   }
 }
