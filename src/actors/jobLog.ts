@@ -1,133 +1,293 @@
 /**
- * A job's log: `<jobsDir>/<job_id>/output.log`, one line per output line,
- * `<ISO-8601 ts> <sheet_num> <out|err|sys> <text>`, so stdout, stderr and the conductor's
- * own markers stay distinguishable and in the order they happened.
+ * A job's log, written compactly: `<jobsDir>/<job_id>/output.log` holds the job's bytes as they
+ * came, line by line, with a small header line (`\x1e<ISO ts> <sheet> <out|err|sys>`) only where
+ * the sheet or stream changes, every 50 ms and every 64 KiB — not one per line, so 100 MB of
+ * `y\n` costs ~100 MB, not 1.6 GB. Readers (jobLogRead.ts) render each line as the historic
+ * `<ts> <sheet> <out|err|sys> <text>`, so stdout, stderr and the conductor's markers stay
+ * distinguishable and in order. A job line that starts with \x1e or \x1f is stored behind a
+ * \x1f escape. Each file opens with `\x1emzt-log 2 <base>\n`: the logical offset of its first
+ * byte (logs without it are the previous, one-header-per-line format and read as they are).
+ *
+ * Cap (`max_log_bytes_per_job`): the first half stays in output.log (the head); after it the
+ * log continues in output.tail.log, which is renamed to output.tail.1.log (replacing the older
+ * one) each time it reaches a quarter of the cap — so the start and the latest output are
+ * kept and the files never hold more than the cap.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 
 export type LogStream = 'out' | 'err' | 'sys';
 
-/** Longer lines are cut into pieces of this size. */
-const MAX_LINE_CHARS = 64 * 1024;
-/** Above this much unwritten log data, the child's pipes are paused until the file catches up. */
-const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+export const LOG_MAGIC = '\x1emzt-log 2 ';
+export const HEAD_FILE = 'output.log';
+export const TAIL_FILE = 'output.tail.log';
+export const OLD_TAIL_FILE = 'output.tail.1.log';
+/** Longer lines are cut into pieces of this size (readers rely on it to make progress). */
+export const MAX_LINE_BYTES = 64 * 1024;
+/** A header is repeated at least this often, so a reader finds one within this distance. */
+export const HEADER_EVERY_BYTES = 64 * 1024;
+const HEADER_EVERY_MS = 50;
+/** Above this much queued log data, the job's pipes are paused until the file catches up. */
+const MAX_QUEUED_BYTES = 1024 * 1024;
+/** Most bytes of one pipe handled per turn of the event loop. */
+const TURN_BYTES = 128 * 1024;
+/** Room kept at the end of the head for the "capped" marker. */
+const MARKER_ROOM = 512;
+export const DEFAULT_MAX_LOG_BYTES = 1024 * 1024 * 1024;
+
+type Op = { buf: Buffer; done?: () => void } | { open: string; renameFrom?: string } | { close: () => void };
+
+export interface JobLogOptions {
+  maxBytes?: number;
+  /** Called once, when the head is full and the middle of the log starts being dropped. */
+  onCapped?: (info: { max_log_bytes: number; head_bytes: number }) => void;
+}
 
 export class JobLog {
   readonly path: string;
-  private readonly stream: fs.WriteStream;
+  private readonly dir: string;
+  private readonly maxBytes: number;
+  private fd: number | undefined;
+  private readonly queue: Op[] = [];
+  private queuedBytes = 0;
+  private writing = false;
   private readonly paused = new Set<Readable>();
+  private segment: 'head' | 'tail' = 'head';
+  private fileBytes = 0;
+  private logical = 0;
+  private last: { sheet: number; stream: LogStream; at: number; bytes: number } | undefined;
+  private capped = false;
 
-  constructor(dir: string) {
+  constructor(dir: string, private readonly opts: JobLogOptions = {}) {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    this.path = path.join(dir, 'output.log');
-    this.stream = fs.createWriteStream(this.path, { flags: 'a', mode: 0o600 });
-    this.stream.on('error', () => undefined); // a full disk must not take the conductor down
-    this.stream.on('drain', () => {
-      for (const r of this.paused) r.resume();
-      this.paused.clear();
-    });
+    this.dir = dir;
+    this.path = path.join(dir, HEAD_FILE);
+    this.maxBytes = opts.maxBytes ?? DEFAULT_MAX_LOG_BYTES;
+    this.fd = fs.openSync(this.path, 'a', 0o600);
+    this.startSegment(0);
   }
 
   write(sheetNum: number, stream: LogStream, text: string): void {
-    this.writeLine(sheetNum, stream, text);
+    this.emit(sheetNum, stream, linesOf(Buffer.from(`${text}\n`)));
+  }
+
+  /** Resolves once this line (and so every line before it) is in the file, or the write failed. */
+  writeFlushed(sheetNum: number, stream: LogStream, text: string): Promise<void> {
+    return new Promise((resolve) => this.emit(sheetNum, stream, linesOf(Buffer.from(`${text}\n`)), resolve));
   }
 
   /**
-   * Writes a line and resolves once it (and so every line before it) is in the file, or the
-   * file failed: a sheet's end is recorded only after its log is complete on disk.
+   * Copy a child's pipe into the log a chunk at a time (complete lines; a partial last line
+   * waits for its newline), pausing the pipe while the file is behind. Resolves when the pipe
+   * ends, fails or is destroyed.
    */
-  writeFlushed(sheetNum: number, stream: LogStream, text: string): Promise<void> {
-    return new Promise((resolve) => this.writeLine(sheetNum, stream, text, () => resolve()));
-  }
-
-  private writeLine(sheetNum: number, stream: LogStream, text: string, written?: () => void): void {
-    const ts = new Date().toISOString();
-    for (let at = 0; at < text.length || at === 0; at += MAX_LINE_CHARS) {
-      const last = at + MAX_LINE_CHARS >= text.length;
-      this.stream.write(`${ts} ${sheetNum} ${stream} ${text.slice(at, at + MAX_LINE_CHARS)}\n`, last ? written : undefined);
-      if (last) break;
-    }
-  }
-
-  /** Copy a child's pipe into the log line by line, with backpressure to the child. */
   follow(source: Readable, sheetNum: number, stream: 'out' | 'err'): Promise<void> {
-    source.setEncoding('utf8');
-    let partial = '';
+    let pending: Buffer | undefined;
+    let turnBytes = 0;
     return new Promise((resolve) => {
-      source.on('data', (chunk: string) => {
-        const text = partial + chunk;
-        const lines = text.split('\n');
-        partial = lines.pop() ?? '';
-        while (partial.length > MAX_LINE_CHARS) {
-          lines.push(partial.slice(0, MAX_LINE_CHARS));
-          partial = partial.slice(MAX_LINE_CHARS);
+      source.on('data', (chunk: Buffer | string) => {
+        // At most TURN_BYTES per pipe per turn of the event loop: a flood then yields to
+        // sockets and timers between its reads instead of running 32 reads back to back.
+        if (turnBytes === 0) setImmediate(() => (turnBytes = 0));
+        turnBytes += chunk.length;
+        if (turnBytes >= TURN_BYTES && !source.isPaused()) {
+          source.pause();
+          setImmediate(() => {
+            if (!this.paused.has(source)) source.resume();
+          });
         }
-        for (const line of lines) this.write(sheetNum, stream, line);
-        if (this.stream.writableLength > MAX_BUFFERED_BYTES) {
+        let data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        if (pending) data = Buffer.concat([pending, data]);
+        pending = undefined;
+        const last = data.lastIndexOf(0x0a);
+        if (last < 0 && data.length <= MAX_LINE_BYTES) {
+          pending = data;
+        } else {
+          const cut = last >= 0 ? last + 1 : data.length;
+          this.emit(sheetNum, stream, linesOf(data.subarray(0, cut)));
+          if (cut < data.length) pending = Buffer.from(data.subarray(cut)); // copy: do not pin the chunk
+        }
+        if (this.queuedBytes > MAX_QUEUED_BYTES && !source.isPaused()) {
           source.pause();
           this.paused.add(source);
         }
       });
+      let finished = false;
       const finish = () => {
-        if (partial.length > 0) this.write(sheetNum, stream, partial);
-        partial = '';
+        if (finished) return;
+        finished = true;
+        this.paused.delete(source);
+        if (pending) this.emit(sheetNum, stream, linesOf(Buffer.concat([pending, Buffer.from('\n')])));
+        pending = undefined;
         resolve();
       };
       source.on('end', finish);
       source.on('error', finish);
+      source.on('close', finish);
     });
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => this.stream.end(resolve));
+    return new Promise((resolve) => this.push({ close: resolve }));
+  }
+
+  private header(sheet: number, stream: LogStream): Buffer | undefined {
+    const now = Date.now();
+    const l = this.last;
+    if (l && l.sheet === sheet && l.stream === stream && now - l.at < HEADER_EVERY_MS && l.bytes < HEADER_EVERY_BYTES) return undefined;
+    this.last = { sheet, stream, at: now, bytes: 0 };
+    return Buffer.from(`\x1e${new Date(now).toISOString()} ${sheet} ${stream}\n`);
+  }
+
+  private emit(sheet: number, stream: LogStream, body: Buffer, done?: () => void): void {
+    let head = this.header(sheet, stream);
+    const size = (head?.length ?? 0) + body.length;
+    if (this.segment === 'head' && this.fileBytes + size > Math.floor(this.maxBytes / 2) - MARKER_ROOM) {
+      this.capHead();
+      head = this.header(sheet, stream);
+    } else if (this.segment === 'tail' && this.fileBytes + size > Math.floor(this.maxBytes / 4)) {
+      this.push({ open: path.join(this.dir, TAIL_FILE), renameFrom: OLD_TAIL_FILE });
+      this.startSegment(this.logical);
+      head = this.header(sheet, stream);
+    }
+    if (head) this.append(head);
+    this.last!.bytes += body.length;
+    this.append(body, done);
+  }
+
+  private capHead(): void {
+    const headBytes = this.fileBytes;
+    this.last = undefined;
+    const note = `log reached max_log_bytes_per_job=${this.maxBytes}: keeping its first ${headBytes} bytes and the latest output; the middle is dropped`;
+    this.append(Buffer.concat([this.header(0, 'sys')!, Buffer.from(`${note}\n`)]));
+    this.segment = 'tail';
+    this.push({ open: path.join(this.dir, TAIL_FILE) });
+    this.startSegment(this.logical);
+    if (!this.capped) {
+      this.capped = true;
+      this.opts.onCapped?.({ max_log_bytes: this.maxBytes, head_bytes: headBytes });
+    }
+  }
+
+  /** A new file: the magic line with its logical base, and a fresh header before the next line. */
+  private startSegment(base: number): void {
+    const magic = Buffer.from(`${LOG_MAGIC}${base}\n`);
+    this.fileBytes = 0;
+    this.last = undefined;
+    this.push({ buf: magic });
+    this.fileBytes = magic.length;
+  }
+
+  private append(buf: Buffer, done?: () => void): void {
+    this.fileBytes += buf.length;
+    this.logical += buf.length;
+    this.push({ buf, done });
+  }
+
+  private push(op: Op): void {
+    this.queue.push(op);
+    if ('buf' in op) this.queuedBytes += op.buf.length;
+    this.pump();
+  }
+
+  /** One write in flight at a time (several queued buffers in one writev): order is the queue's. */
+  private pump(): void {
+    if (this.writing) return;
+    const next = this.queue[0];
+    if (next && !('buf' in next)) {
+      // Closing, renaming (which frees the replaced file's blocks: tens of ms for a large one)
+      // and opening run off the event loop, in the queue's order.
+      this.queue.shift();
+      this.writing = true;
+      const closed = this.fd;
+      this.fd = undefined;
+      void this.reopen(closed, next).then(() => {
+        this.writing = false;
+        if ('close' in next) next.close();
+        this.pump();
+      });
+      return;
+    }
+    const bufs: Buffer[] = [];
+    const dones: Array<() => void> = [];
+    let bytes = 0;
+    while (this.queue.length > 0 && 'buf' in this.queue[0]! && bytes < 1024 * 1024) {
+      const op = this.queue.shift() as { buf: Buffer; done?: () => void };
+      bufs.push(op.buf);
+      bytes += op.buf.length;
+      if (op.done) dones.push(op.done);
+    }
+    if (bufs.length === 0) return;
+    const finished = () => {
+      this.writing = false;
+      this.queuedBytes -= bytes;
+      for (const d of dones) d();
+      if (this.queuedBytes <= MAX_QUEUED_BYTES / 2) {
+        for (const r of this.paused) r.resume();
+        this.paused.clear();
+      }
+      this.pump();
+    };
+    if (this.fd === undefined) return finished();
+    this.writing = true;
+    // Errors (a full disk) drop this piece of the log; they must not take the conductor down.
+    writeAll(this.fd, bufs, finished);
+  }
+
+  private async reopen(closed: number | undefined, op: { open: string; renameFrom?: string } | { close: () => void }): Promise<void> {
+    try {
+      if (closed !== undefined) await promisify(fs.close)(closed);
+      if ('open' in op) {
+        if (op.renameFrom) await fs.promises.rename(op.open, path.join(this.dir, op.renameFrom));
+        this.fd = await promisify(fs.open)(op.open, 'w', 0o600);
+      }
+    } catch {
+      this.fd = undefined; // the log stops here rather than the conductor
+    }
   }
 }
 
-/** The last `lines` complete lines of a log. */
-export function readLogTail(file: string, lines: number): { lines: string[]; size: number; next_offset: number } {
-  const size = fs.statSync(file).size;
-  if (lines === 0 || size === 0) return { lines: [], size, next_offset: size };
-  const fd = fs.openSync(file, 'r');
-  try {
-    // Read backwards in blocks until enough newlines are seen.
-    let start = size;
-    let text = '';
-    const block = 64 * 1024;
-    while (start > 0 && text.split('\n').length <= lines + 1) {
-      const from = Math.max(0, start - block);
-      const buf = Buffer.alloc(start - from);
-      fs.readSync(fd, buf, 0, buf.length, from);
-      text = buf.toString('utf8') + text;
-      start = from;
-      if (text.length > 64 * 1024 * 1024) break;
-    }
-    const end = text.lastIndexOf('\n');
-    const complete = end < 0 ? [] : text.slice(0, end).split('\n');
-    // Offsets are bytes: measure the unfinished last line in bytes, not UTF-16 units.
-    const next = size - Buffer.byteLength(text.slice(end + 1));
-    return { lines: complete.slice(-lines), size, next_offset: end < 0 ? start : Math.max(0, next) };
-  } finally {
-    fs.closeSync(fd);
-  }
+/** writev until every byte is written (a short write continues), then `done`; errors end it. */
+function writeAll(fd: number, bufs: Buffer[], done: () => void): void {
+  fs.writev(fd, bufs, (err, written) => {
+    if (err) return done();
+    let total = 0;
+    for (const b of bufs) total += b.length;
+    if (written >= total) return done();
+    const rest = Buffer.concat(bufs).subarray(written);
+    writeAll(fd, [rest], done);
+  });
 }
 
-/** Complete lines from `offset`, at most `maxBytes`; next_offset follows the last complete line. */
-export function readLogFrom(file: string, offset: number, maxBytes: number): { lines: string[]; size: number; next_offset: number } {
-  const size = fs.statSync(file).size;
-  if (offset >= size) return { lines: [], size, next_offset: Math.min(offset, size) };
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(Math.min(maxBytes, size - offset));
-    const n = fs.readSync(fd, buf, 0, buf.length, offset);
-    const end = buf.subarray(0, n).lastIndexOf(0x0a);
-    if (end < 0) {
-      // One line longer than maxBytes cannot happen (lines are cut at 64 KiB); wait for more.
-      return { lines: [], size, next_offset: offset };
+const needsEscape = (b: number | undefined) => b === 0x1e || b === 0x1f;
+
+/**
+ * `data` (complete lines, each ending in \n) as stored: lines over MAX_LINE_BYTES cut (at a
+ * UTF-8 character boundary), lines that start with \x1e or \x1f escaped. The common case, no
+ * long line and no such byte, is the chunk itself.
+ */
+export function linesOf(data: Buffer): Buffer {
+  if (data.length <= MAX_LINE_BYTES && data.indexOf(0x1e) < 0 && data.indexOf(0x1f) < 0) return data;
+  const parts: Buffer[] = [];
+  const esc = Buffer.from([0x1f]);
+  const nl = Buffer.from('\n');
+  let at = 0;
+  while (at < data.length) {
+    let end = data.indexOf(0x0a, at);
+    if (end < 0) end = data.length;
+    let start = at;
+    let first = true;
+    while (first || start < end) {
+      let cut = Math.min(end, start + MAX_LINE_BYTES);
+      if (cut < end) while (cut > start + 1 && (data[cut]! & 0xc0) === 0x80) cut--; // not inside a character
+      if (needsEscape(data[start])) parts.push(esc);
+      parts.push(data.subarray(start, cut), nl);
+      start = cut;
+      first = false;
     }
-    return { lines: buf.subarray(0, end).toString('utf8').split('\n'), size, next_offset: offset + end + 1 };
-  } finally {
-    fs.closeSync(fd);
+    at = end + 1;
   }
+  return Buffer.concat(parts);
 }

@@ -21,6 +21,8 @@ export interface JobManagerConfig {
   max_concurrent_jobs: number;
   kill_grace_seconds: number;
   default_sheet_timeout_seconds: number;
+  /** Cap of each new job's log (default DEFAULT_MAX_LOG_BYTES). */
+  max_log_bytes_per_job?: number;
 }
 
 export interface JobManagerDeps {
@@ -157,7 +159,10 @@ export class JobManager {
     let markFinished!: () => void;
     const job: LiveJob = {
       spec,
-      log: new JobLog(path.join(this.deps.jobsDir, jobId)),
+      log: new JobLog(path.join(this.deps.jobsDir, jobId), {
+        maxBytes: this.config.max_log_bytes_per_job,
+        onCapped: (data) => void this.record({ type: 'job.log_capped', job_id: jobId, data }),
+      }),
       sheet: undefined,
       finished: new Promise<void>((r) => (markFinished = r)),
       isFinished: false,

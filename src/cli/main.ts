@@ -320,8 +320,15 @@ function buildProgram(): Command {
       await withClient(async (client) => {
         const first = await client.call('job.logs', { job_id: id, tail_lines: opts.lines });
         for (const line of first.lines) process.stdout.write(`${line}\n`);
-        if (!opts.follow) return;
         let offset = first.next_offset;
+        // An answer is capped in bytes (`truncated`): the rest of the tail follows from next_offset.
+        for (let more = first.truncated === true; more && !opts.follow; ) {
+          const part = await client.call('job.logs', { job_id: id, offset });
+          for (const line of part.lines) process.stdout.write(`${line}\n`);
+          more = part.next_offset > offset && part.next_offset < first.size; // up to the end as it was asked
+          offset = part.next_offset;
+        }
+        if (!opts.follow) return;
         for (;;) {
           const part = await client.call('job.logs', { job_id: id, offset });
           for (const line of part.lines) process.stdout.write(`${line}\n`);

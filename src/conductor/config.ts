@@ -41,6 +41,8 @@ export interface ConductorConfig {
   dashboard_token: string;
   /** "token" (every request needs the token) or "none": an explicit opt-out, loopback only. */
   dashboard_auth: 'token' | 'none';
+  /** Most bytes a job's log keeps on disk: its first half and its latest output. */
+  max_log_bytes_per_job: number;
 }
 
 interface NumberRule {
@@ -86,6 +88,7 @@ const RULES: Record<keyof ConductorConfig, Rule> = {
   dashboard_port: { kind: 'number', min: 0, max: 65535, integer: true },
   dashboard_token: { kind: 'string', maxLength: 512, minLength: MIN_DASHBOARD_TOKEN_LENGTH, secret: true },
   dashboard_auth: { kind: 'enum', values: ['token', 'none'] },
+  max_log_bytes_per_job: { kind: 'number', min: 1024 * 1024, max: 2 ** 40, integer: true },
 };
 
 /** Keys the running dashboard is built from: a reload that changes one restarts it. */
@@ -109,6 +112,7 @@ export const DEFAULT_CONFIG: ConductorConfig = {
   dashboard_port: 8787,
   dashboard_token: '',
   dashboard_auth: 'token',
+  max_log_bytes_per_job: 1024 * 1024 * 1024,
 };
 
 export class ConfigError extends Error {

@@ -107,6 +107,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
         max_concurrent_jobs: config.max_concurrent_jobs,
         kill_grace_seconds: config.kill_grace_seconds,
         default_sheet_timeout_seconds: config.default_sheet_timeout_seconds,
+        max_log_bytes_per_job: config.max_log_bytes_per_job,
       },
       log,
       knownProcesses: (tag) => monitoring?.knownProcesses(tag) ?? [],
@@ -212,6 +213,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
         max_concurrent_jobs: next.max_concurrent_jobs,
         kill_grace_seconds: next.kill_grace_seconds,
         default_sheet_timeout_seconds: next.default_sheet_timeout_seconds,
+        max_log_bytes_per_job: next.max_log_bytes_per_job,
       });
       const dashboardChanged = changed.filter((k) => (DASHBOARD_KEYS as readonly string[]).includes(k));
       if (dashboardChanged.length > 0 && !shuttingDown) {

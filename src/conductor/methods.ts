@@ -3,7 +3,6 @@
  * `invalid params` naming the field) and then calls the part of the conductor that owns
  * the answer. Nothing here holds state of its own.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Dispatch, RequestContext } from '../ipc/connection.js';
 import { ErrorCode, PROTOCOL_VERSION, ProtocolError } from '../ipc/messages.js';
@@ -13,7 +12,7 @@ import { StorageError, type EventStore } from '../events/store.js';
 import type { JobManager } from '../actors/jobManager.js';
 import type { JobSpec, JobStatus } from '../events/jobRecord.js';
 import { TERMINAL_JOB_STATUSES } from '../events/jobRecord.js';
-import { readLogFrom, readLogTail } from '../actors/jobLog.js';
+import { jobLogExists, readJobLogFrom, readJobLogTail } from '../actors/jobLogRead.js';
 import type { ConductorPaths } from './paths.js';
 import { jobDir } from './paths.js';
 import type { ConductorConfig } from './config.js';
@@ -254,11 +253,12 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
     'job.logs': (p: { job_id: string; tail_lines: number; offset?: number; max_bytes: number }) => {
       const record = store.getJob(p.job_id);
       if (!record) throw notFound(p.job_id);
-      const file = path.join(jobDir(deps.paths, p.job_id), 'output.log');
-      if (!fs.existsSync(file)) {
-        return { job_id: p.job_id, path: file, size: 0, next_offset: 0, lines: [], status: record.status };
+      const dir = jobDir(deps.paths, p.job_id);
+      const file = path.join(dir, 'output.log');
+      if (!jobLogExists(dir)) {
+        return { job_id: p.job_id, path: file, size: 0, next_offset: 0, lines: [], truncated: false, status: record.status };
       }
-      const part = p.offset === undefined ? readLogTail(file, p.tail_lines) : readLogFrom(file, p.offset, p.max_bytes);
+      const { ends: _ends, ...part } = p.offset === undefined ? readJobLogTail(dir, p.tail_lines) : readJobLogFrom(dir, p.offset, p.max_bytes);
       return { job_id: p.job_id, path: file, status: record.status, ...part };
     },
   };

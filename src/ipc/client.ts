@@ -63,7 +63,7 @@ export interface Methods {
   'job.list': { params: { status?: JobStatus[]; limit?: number }; result: { jobs: JobRecord[]; total: number } };
   'job.logs': {
     params: { job_id: string; tail_lines?: number; offset?: number; max_bytes?: number };
-    result: { job_id: string; path: string; size: number; next_offset: number; lines: string[]; status: JobStatus };
+    result: { job_id: string; path: string; size: number; next_offset: number; lines: string[]; truncated?: boolean; status: JobStatus };
   };
 }
 

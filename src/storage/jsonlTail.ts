@@ -2,10 +2,10 @@
  * Follows monitor.jsonl the way `tail -F` does: reads what was appended since the last call,
  * yields complete lines only (a partial last line waits for its newline), and starts over
  * from the beginning when the file was rotated or truncated (new inode or smaller size).
- * The reading itself is the job logs' (readLogTail / readLogFrom): same line rules.
+ * The reading itself is lineFile.ts (readLogTail / readLogFrom).
  */
 import fs from 'node:fs';
-import { readLogFrom, readLogTail } from '../actors/jobLog.js';
+import { readLogFrom, readLogTail } from './lineFile.js';
 
 /** Most bytes read per call (a snapshot line of 1,000 processes is ~300 KB). */
 const MAX_READ = 4 * 1024 * 1024;

@@ -14,6 +14,8 @@ describe('config', () => {
     expect(() => validateConfig({ max_concurent_jobs: 2 })).toThrow(/unknown key "max_concurent_jobs"/);
     expect(() => validateConfig({ max_concurrent_jobs: 0 })).toThrow(/"max_concurrent_jobs" must be between 1 and 256/);
     expect(() => validateConfig({ max_concurrent_jobs: 1.5 })).toThrow(/must be an integer/);
+    expect(() => validateConfig({ max_log_bytes_per_job: 1000 })).toThrow(/"max_log_bytes_per_job" must be between 1048576 and/);
+    expect(validateConfig({}).max_log_bytes_per_job).toBe(1024 * 1024 * 1024);
     expect(() => validateConfig({ kill_grace_seconds: '5' })).toThrow(/"kill_grace_seconds" must be a number/);
     expect(() => validateConfig({ log_level: 'loud' })).toThrow(/"log_level" must be one of/);
     expect(() => validateConfig([])).toThrow(ConfigError);

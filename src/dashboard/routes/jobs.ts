@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
-import { readLogFrom, readLogTail } from '../../actors/jobLog.js';
+import { jobLogStat, readJobLogFrom, readJobLogTail } from '../../actors/jobLogRead.js';
 import { jobDir } from '../../conductor/paths.js';
 import type { JobRecord, JobStatus } from '../../events/jobRecord.js';
 import { isTerminalStatus } from '../../events/projection.js';
@@ -168,21 +168,16 @@ export async function jobLogs(ctx: RouteContext, r: RouteRequest): Promise<void>
   const resumeOffset = resumeSeq(r.req, r.query);
   let job = await findJob(ctx, jobId);
   const file = logFile(ctx, jobId);
+  const dir = path.dirname(file);
   const sse = ctx.openSse(r);
   try {
     let offset = 0;
     if (resumeOffset !== undefined) {
       offset = resumeOffset;
     } else if (fs.existsSync(file)) {
-      const tail = readLogTail(file, tailLines);
-      let end = tail.next_offset;
-      const ends: number[] = [];
-      for (let i = tail.lines.length - 1; i >= 0; i--) {
-        ends[i] = end;
-        end -= Buffer.byteLength(tail.lines[i]!) + 1;
-      }
+      const tail = readJobLogTail(dir, tailLines);
       for (let i = 0; i < tail.lines.length; i++) {
-        if (!sse.send('log', logEvent(tail.lines[i]!, ends[i]!, true), ends[i])) await sse.drained();
+        if (!sse.send('log', logEvent(tail.lines[i]!, tail.ends[i]!, true), tail.ends[i])) await sse.drained();
       }
       offset = tail.next_offset;
     }
@@ -192,15 +187,14 @@ export async function jobLogs(ctx: RouteContext, r: RouteRequest): Promise<void>
       let size = 0;
       if (fs.existsSync(file)) {
         try {
-          const part = readLogFrom(file, offset, LOG_READ_BYTES);
+          const from = offset;
+          const part = readJobLogFrom(dir, offset, LOG_READ_BYTES);
           size = part.size;
-          let end = offset;
-          for (const line of part.lines) {
-            end += Buffer.byteLength(line) + 1;
-            if (!sse.send('log', logEvent(line, end, false), end)) await sse.drained();
+          for (let i = 0; i < part.lines.length; i++) {
+            if (!sse.send('log', logEvent(part.lines[i]!, part.ends[i]!, false), part.ends[i])) await sse.drained();
           }
           offset = part.next_offset;
-          if (part.lines.length > 0 && offset < size) continue; // more to read right away
+          if (offset > from && offset < size) continue; // more to read right away
         } catch (err) {
           sse.send('error', { error: `Cannot read log file: ${(err as Error).message}` });
           return;
@@ -227,13 +221,21 @@ export async function jobLogs(ctx: RouteContext, r: RouteRequest): Promise<void>
   }
 }
 
-/** Counts newline bytes by streaming the file (no whole-file string in memory). */
-async function countLines(file: string): Promise<number> {
-  let lines = 0;
-  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
-    let i = -1;
-    while ((i = chunk.indexOf(0x0a, i + 1)) !== -1) lines++;
+/** The whole log, rendered, a bounded piece at a time (yielding to other work in between). */
+async function* logPieces(dir: string): AsyncGenerator<string[]> {
+  let offset = 0;
+  for (;;) {
+    const part = readJobLogFrom(dir, offset, LOG_READ_BYTES);
+    if (part.lines.length > 0) yield part.lines;
+    if (part.next_offset <= offset || part.next_offset >= part.size) return;
+    offset = part.next_offset;
+    await new Promise((r) => setImmediate(r));
   }
+}
+
+async function countLines(dir: string): Promise<number> {
+  let lines = 0;
+  for await (const piece of logPieces(dir)) lines += piece.length;
   return lines;
 }
 
@@ -243,7 +245,9 @@ export async function jobLogDownload(ctx: RouteContext, r: RouteRequest): Promis
   const file = logFile(ctx, jobId);
   let size: number;
   try {
-    size = fs.statSync(file).size;
+    const st = jobLogStat(path.dirname(file));
+    if (!st) throw Object.assign(new Error('no log'), { code: 'ENOENT' });
+    size = st.diskBytes;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new HttpError(404, `Log file not found: job ${jobId} has no output yet`);
     throw new HttpError(403, `Cannot access log file: ${(err as Error).message}`);
@@ -255,57 +259,47 @@ export async function jobLogDownload(ctx: RouteContext, r: RouteRequest): Promis
         `Use the streaming endpoint instead: /api/jobs/${jobId}/logs`,
     );
   }
-  const lines = await countLines(file);
+  const dir = path.dirname(file);
+  const lines = await countLines(dir);
   const header =
     `# mzt job log — job ${jobId}\n` +
     `# generated ${new Date().toISOString()}\n` +
     `# file ${file}: ${(size / 1024).toFixed(1)} KB, ${lines} lines\n` +
     `# line format: <time> <sheet> <out|err|sys> <text>\n` +
     `#${'='.repeat(60)}\n\n`;
+  // Lines are rendered from the compact file, so the length is not known up front: chunked.
   r.res.writeHead(200, {
     'content-type': 'text/plain; charset=utf-8',
     'content-disposition': `attachment; filename="mzt-${jobId}-logs.txt"`,
-    'content-length': Buffer.byteLength(header) + size,
     'cache-control': 'no-store',
   });
-  r.res.write(header);
-  // Exactly `size` bytes: a log still being written must not overrun content-length.
-  if (size === 0) {
-    r.res.end();
-    return;
+  let closed = false;
+  r.res.on('close', () => (closed = true));
+  if (!r.res.write(header)) await new Promise((resolve) => r.res.once('drain', resolve));
+  for await (const piece of logPieces(dir)) {
+    if (closed) return;
+    if (!r.res.write(`${piece.join('\n')}\n`)) await new Promise((resolve) => r.res.once('drain', resolve).once('close', resolve));
   }
-  const stream = fs.createReadStream(file, { start: 0, end: size - 1 });
-  await new Promise<void>((resolve) => {
-    stream.on('error', () => {
-      r.res.destroy();
-      resolve();
-    });
-    stream.on('end', resolve);
-    r.res.on('close', () => {
-      stream.destroy();
-      resolve();
-    });
-    stream.pipe(r.res);
-  });
+  r.res.end();
 }
 
 export async function jobLogInfo(ctx: RouteContext, r: RouteRequest): Promise<void> {
   const jobId = checkJobId(r.params.id!);
   const job = await findJob(ctx, jobId);
   const file = logFile(ctx, jobId);
-  let st: fs.Stats | undefined;
+  let st: ReturnType<typeof jobLogStat>;
   try {
-    st = fs.statSync(file);
+    st = jobLogStat(path.dirname(file));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new HttpError(403, `Cannot access log file: ${(err as Error).message}`);
+    throw new HttpError(403, `Cannot access log file: ${(err as Error).message}`);
   }
   sendJson(r.res, 200, {
     job_id: jobId,
     log_file: path.basename(file),
     path: file,
     exists: st !== undefined,
-    size_bytes: st?.size ?? 0,
-    lines: st ? await countLines(file) : 0,
+    size_bytes: st?.diskBytes ?? 0,
+    lines: st ? await countLines(path.dirname(file)) : 0,
     last_modified: st ? st.mtime.toISOString() : null,
     status: job?.status ?? null,
   });
