@@ -60,10 +60,11 @@ describe('escaped processes', () => {
 
   it('output of a process nobody can find is cut after the drain bound, and the log says so', async () => {
     // No marker (env -i) and never sampled in the tree (`setsid -f` forks and reparents it to init
-    // at once): only the drain bound ends the sheet.
+    // at once): only the drain bound ends the sheet. The sheet waits for the pid file: exiting
+    // first would let the leftover path stop the child before its setsid, as a group member.
     const file = pidFile();
     const { job_id } = await client.call('job.submit', {
-      sheets: [{ argv: ['sh', '-c', `setsid -f env -i sh -c 'echo $$ > ${file}; exec sleep 1000'; exit 0`] }],
+      sheets: [{ argv: ['sh', '-c', `setsid -f env -i sh -c 'echo $$ > ${file}; exec sleep 1000'; while [ ! -s ${file} ]; do sleep 0.05; done; exit 0`] }],
     });
     const escaped = await readPidFile(file);
     try {
