@@ -149,6 +149,35 @@ describe('pause and resume', () => {
   });
 });
 
+describe('conductor shutdown while a job is paused', () => {
+  it('stops the tree and closes the job as interrupted', async () => {
+    const h = makeHome('mzt-pause-stop-');
+    let c = await startConductor(h, { config: { kill_grace_seconds: 3 } });
+    let cl = await DaemonClient.connect({ socketPath: c.socketPath });
+    try {
+      const { job_id } = await cl.call('job.submit', { name: 'paused-stop', sheets: [{ argv: TREE }] });
+      const pid = await waitFor(async () => (await cl.call('job.get', { job_id })).sheets[0]?.pid, 10_000, 'pid');
+      await waitFor(() => groupStates(pid).size >= 4, 10_000, 'four processes');
+      await cl.call('job.pause', { job_id });
+      await waitFor(() => [...groupStates(pid).values()].every((s) => s === 'T'), 10_000, 'stopped');
+      await cl.close();
+      const t0 = Date.now();
+      await c.stop();
+      console.log(`shutdown with a paused job took ${Date.now() - t0} ms`);
+      expect(groupStates(pid).size).toBe(0);
+      c = await startConductor(h, { config: { kill_grace_seconds: 3 } });
+      cl = await DaemonClient.connect({ socketPath: c.socketPath });
+      const job = await cl.call('job.get', { job_id });
+      expect(job.status).toBe('interrupted');
+      expect(job.reason).toBe('conductor_shutdown');
+    } finally {
+      await cl.close();
+      await c.stop();
+      removeHome(h);
+    }
+  }, 60_000);
+});
+
 describe('kill -9 of the conductor while a job is paused', () => {
   it('closes the job as interrupted after restart and leaves no process', async () => {
     const h = makeHome('mzt-pause-k9-');
