@@ -27,6 +27,8 @@ export interface JobContext {
   outcome: SheetOutcome | undefined;
   startedAt: number;
   wasRunning: boolean;
+  /** Whether the sheet is stopped by PAUSE (kept when the job ends, for `previous_status`). */
+  paused: boolean;
 }
 
 export type JobEvent =
@@ -85,6 +87,7 @@ export const jobMachine = setup({
     outcome: undefined,
     startedAt: 0,
     wasRunning: false,
+    paused: false,
   }),
   initial: 'queued',
   states: {
@@ -120,6 +123,7 @@ export const jobMachine = setup({
                 PAUSE: {
                   target: 'paused',
                   actions: [
+                    assign({ paused: true }),
                     'pauseSheet',
                     { type: 'record', params: ({ context, event }) => ({ type: 'job.paused', job_id: context.jobId, sheet_num: context.sheetNum, data: { by: event.by } }) },
                   ],
@@ -131,6 +135,7 @@ export const jobMachine = setup({
                 RESUME: {
                   target: 'active',
                   actions: [
+                    assign({ paused: false }),
                     'resumeSheet',
                     { type: 'record', params: ({ context, event }) => ({ type: 'job.resumed', job_id: context.jobId, sheet_num: context.sheetNum, data: { by: event.by } }) },
                   ],
@@ -223,7 +228,7 @@ export const jobMachine = setup({
           params: ({ context }) => ({
             type: 'job.interrupted',
             job_id: context.jobId,
-            data: { reason: context.stop?.reason ?? 'conductor_shutdown', previous_status: context.wasRunning ? 'running' : 'queued' },
+            data: { reason: context.stop?.reason ?? 'conductor_shutdown', previous_status: context.paused ? 'paused' : context.wasRunning ? 'running' : 'queued' },
           }),
         },
         sendParent(({ context }) => ({ type: 'JOB_ENDED', jobId: context.jobId })),

@@ -170,6 +170,8 @@ describe('conductor shutdown while a job is paused', () => {
       const job = await cl.call('job.get', { job_id });
       expect(job.status).toBe('interrupted');
       expect(job.reason).toBe('conductor_shutdown');
+      const events = await collectUntil(cl.subscribe({ since: 0, job_id }), isEnd);
+      expect(events.at(-1)!.data).toMatchObject({ reason: 'conductor_shutdown', previous_status: 'paused' });
     } finally {
       await cl.close();
       await c.stop();
