@@ -201,7 +201,7 @@ function buildProgram(): Command {
       process.stdout.write(
         [
           `conductor ${status.server_version} running (pid ${status.pid}), up ${duration(status.uptime_seconds)}`,
-          `jobs      ${status.running_jobs} running, ${status.queued_jobs} queued, ${status.total_jobs} in all`,
+          `jobs      ${status.running_jobs} running (${status.paused_jobs} paused), ${status.queued_jobs} queued, ${status.total_jobs} in all`,
           `events    head seq ${status.head_seq}; storage ${status.storage?.writable ? 'writable' : `NOT writable: ${status.storage?.last_error}`}`,
           `clients   ${status.connections} connection(s), ${status.subscriptions} subscription(s)`,
           `memory    ${status.memory_usage_mb} MB`,

@@ -79,6 +79,7 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
         started_at: deps.startedAt,
         running_jobs: jobs.runningCount,
         queued_jobs: jobs.queuedCount,
+        paused_jobs: jobs.pausedCount,
         active_sheets: jobs.activeSheets,
         total_jobs: store.listJobs({ limit: 1 }).total,
         head_seq: store.headSeq,

@@ -80,6 +80,9 @@ describe('pause and resume', () => {
     expect((await client.call('job.get', { job_id })).status).toBe('paused');
     const listed = await client.call('job.list', { status: ['paused'], limit: 10 });
     expect(listed.jobs.map((j) => j.job_id)).toContain(job_id);
+    const status = await client.call('daemon.status', {});
+    expect(status.paused_jobs).toBe(1);
+    expect(status.running_jobs).toBeGreaterThanOrEqual(1); // a paused job keeps its slot
 
     // Pausing twice is a clear error naming the state.
     const again = await expectCode(client.call('job.pause', { job_id }), ErrorCode.INVALID_STATE);
