@@ -27,12 +27,18 @@ export interface JobContext {
   outcome: SheetOutcome | undefined;
   startedAt: number;
   wasRunning: boolean;
+  /** Whether the sheet is stopped by PAUSE (kept when the job ends, for `previous_status`). */
+  paused: boolean;
 }
 
 export type JobEvent =
   | { type: 'START' }
   | { type: 'CANCEL'; reason: string; by: 'client' | 'resource_monitor' }
-  | { type: 'INTERRUPT'; reason: string };
+  | { type: 'INTERRUPT'; reason: string }
+  | { type: 'PAUSE'; by: PauseBy }
+  | { type: 'RESUME'; by: PauseBy };
+
+export type PauseBy = 'client' | 'resource_monitor';
 
 const failed = (o: SheetOutcome | undefined) => !o || o.reason !== undefined || o.exit_code !== 0;
 
@@ -55,6 +61,9 @@ export const jobMachine = setup({
     record: (_: unknown, _event: NewEvent) => undefined,
     // Provided by the job manager: stop the running sheet's process group.
     stopSheet: () => undefined,
+    // Provided by the job manager: SIGSTOP / SIGCONT the running sheet's tree (its timeout held).
+    pauseSheet: () => undefined,
+    resumeSheet: () => undefined,
   },
   actors: {
     // Provided by the job manager: run one sheet to its end.
@@ -78,6 +87,7 @@ export const jobMachine = setup({
     outcome: undefined,
     startedAt: 0,
     wasRunning: false,
+    paused: false,
   }),
   initial: 'queued',
   states: {
@@ -104,6 +114,35 @@ export const jobMachine = setup({
       initial: 'sheet',
       states: {
         sheet: {
+          // The sheet's process runs (active) or is stopped with SIGSTOP (paused); the
+          // invocation spans both, so pausing never loses the sheet. A new sheet starts active.
+          initial: 'active',
+          states: {
+            active: {
+              on: {
+                PAUSE: {
+                  target: 'paused',
+                  actions: [
+                    assign({ paused: true }),
+                    'pauseSheet',
+                    { type: 'record', params: ({ context, event }) => ({ type: 'job.paused', job_id: context.jobId, sheet_num: context.sheetNum, data: { by: event.by } }) },
+                  ],
+                },
+              },
+            },
+            paused: {
+              on: {
+                RESUME: {
+                  target: 'active',
+                  actions: [
+                    assign({ paused: false }),
+                    'resumeSheet',
+                    { type: 'record', params: ({ context, event }) => ({ type: 'job.resumed', job_id: context.jobId, sheet_num: context.sheetNum, data: { by: event.by } }) },
+                  ],
+                },
+              },
+            },
+          },
           invoke: {
             src: 'runSheet',
             input: ({ context }) => ({ jobId: context.jobId, sheetNum: context.sheetNum }),
@@ -189,7 +228,7 @@ export const jobMachine = setup({
           params: ({ context }) => ({
             type: 'job.interrupted',
             job_id: context.jobId,
-            data: { reason: context.stop?.reason ?? 'conductor_shutdown', previous_status: context.wasRunning ? 'running' : 'queued' },
+            data: { reason: context.stop?.reason ?? 'conductor_shutdown', previous_status: context.paused ? 'paused' : context.wasRunning ? 'running' : 'queued' },
           }),
         },
         sendParent(({ context }) => ({ type: 'JOB_ENDED', jobId: context.jobId })),

@@ -12,7 +12,7 @@ import { ErrorCode, ProtocolError } from '../ipc/messages.js';
 import { isValidJobId } from '../conductor/paths.js';
 import { JobEventWriter } from './jobEventWriter.js';
 import { JobLog } from './jobLog.js';
-import { jobMachine } from './jobMachine.js';
+import { jobMachine, type PauseBy } from './jobMachine.js';
 import { jobManagerMachine } from './jobManagerMachine.js';
 import { markerValue, newMarkerInstance, parseMarker, type ProcIdentity } from '../probe/sheetMarker.js';
 import { escalationsDone, readOomKillCount, spawnSheet as realSpawnSheet, type SheetHandle, type SheetOutcome, type SpawnSheet } from './sheetProcess.js';
@@ -94,6 +94,8 @@ export class JobManager {
           actions: {
             record: (_, event: NewEvent) => this.record(event),
             stopSheet: ({ context }) => this.live.get(context.jobId)?.sheet?.handle.stop(),
+            pauseSheet: ({ context }) => this.live.get(context.jobId)?.sheet?.handle.pause(),
+            resumeSheet: ({ context }) => this.live.get(context.jobId)?.sheet?.handle.resume(),
           },
           actors: {
             runSheet: fromPromise<SheetOutcome, { jobId: string; sheetNum: number }>(({ input }) =>
@@ -240,6 +242,50 @@ export class JobManager {
     }
     await job.ended;
     return { job_id: jobId, status: 'cancelled' };
+  }
+
+  /** Jobs whose sheet is stopped by `pause` (they keep their concurrency slot). */
+  get pausedCount(): number {
+    let n = 0;
+    for (const jobId of this.live.keys()) if (this.jobState(jobId) === 'paused') n++;
+    return n;
+  }
+
+  /** SIGSTOP a running job's sheet tree; any other state is an INVALID_STATE error naming it. */
+  pause(jobId: string, by: PauseBy): { job_id: string; status: 'paused' } {
+    this.requireState(jobId, 'running', 'pause');
+    this.manager.send({ type: 'PAUSE', jobId, by });
+    return { job_id: jobId, status: 'paused' };
+  }
+
+  /** SIGCONT a paused job's sheet tree; any other state is an INVALID_STATE error naming it. */
+  resume(jobId: string, by: PauseBy): { job_id: string; status: 'running' } {
+    this.requireState(jobId, 'paused', 'resume');
+    this.manager.send({ type: 'RESUME', jobId, by });
+    return { job_id: jobId, status: 'running' };
+  }
+
+  /** A live job's state as clients name it, or undefined when it is not live (ended or unknown). */
+  private jobState(jobId: string): 'queued' | 'running' | 'paused' | 'ending' | undefined {
+    const job = this.live.get(jobId);
+    if (!job) return undefined;
+    if (job.isFinished) return 'ending';
+    const child = this.manager.getSnapshot().children[jobId] as ActorRefFrom<typeof jobMachine> | undefined;
+    const snap = child?.getSnapshot();
+    if (!snap) return 'queued';
+    if (snap.matches({ running: { sheet: 'paused' } })) return 'paused';
+    if (snap.matches('running')) return snap.context.stop ? 'ending' : 'running';
+    return snap.matches('queued') ? 'queued' : 'ending';
+  }
+
+  private requireState(jobId: string, wanted: 'running' | 'paused', verb: string): void {
+    const state = this.jobState(jobId);
+    if (state === wanted && this.live.get(jobId)?.sheet) return;
+    if (state === undefined && !this.deps.jobExists(jobId)) {
+      throw new ProtocolError(ErrorCode.JOB_NOT_FOUND, `no job with id "${jobId}"`, { job_id: jobId });
+    }
+    const status = state ?? 'ended';
+    throw new ProtocolError(ErrorCode.INVALID_STATE, `cannot ${verb} job "${jobId}": it is ${status}, not ${wanted}`, { job_id: jobId, status });
   }
 
   updateConfig(config: JobManagerConfig): void {

@@ -17,6 +17,7 @@ export type ManagerEvent =
   | { type: 'CANCEL'; jobId: string; reason: string; by: 'client' | 'resource_monitor' }
   | { type: 'JOB_ENDED'; jobId: string }
   | { type: 'SET_MAX_CONCURRENT'; max: number }
+  | { type: 'PAUSE' | 'RESUME'; jobId: string; by: 'client' | 'resource_monitor' }
   | { type: 'SHUTDOWN'; reason: string };
 
 export const jobManagerMachine = setup({
@@ -58,6 +59,8 @@ export const jobManagerMachine = setup({
         'startWaiting',
       ],
     },
+    PAUSE: { actions: sendTo(({ event }) => event.jobId, ({ event }) => ({ type: 'PAUSE' as const, by: event.by })) },
+    RESUME: { actions: sendTo(({ event }) => event.jobId, ({ event }) => ({ type: 'RESUME' as const, by: event.by })) },
     CANCEL: {
       actions: sendTo(({ event }) => event.jobId, ({ event }) => ({ type: 'CANCEL' as const, reason: event.reason, by: event.by })),
     },

@@ -51,6 +51,10 @@ export interface SheetHandle {
   pid: number | undefined;
   /** Stop the whole process group: SIGTERM now, SIGKILL after the grace period. */
   stop(): void;
+  /** SIGSTOP the sheet's tree and hold its timeout (the remaining time carries over). */
+  pause(): void;
+  /** SIGCONT the sheet's tree and run its timeout again for the time that was left. */
+  resume(): void;
   done: Promise<SheetOutcome>;
 }
 
@@ -178,16 +182,41 @@ export const spawnSheet: SpawnSheet = (run) => {
     );
   };
 
+  let paused = false;
+  // The one place that signals the sheet's tree (pause, resume, stop).
+  const signalTree = (signal: NodeJS.Signals) => child.pid !== undefined && signalGroup(child.pid, signal);
   const stopGroup = (why: 'timeout' | 'stopped') => {
     if (reason || child.pid === undefined) return;
     reason = why;
-    if (signalGroup(child.pid, 'SIGTERM')) run.onSignalSent?.('SIGTERM', why);
+    if (signalTree('SIGTERM')) run.onSignalSent?.('SIGTERM', why);
+    // A stopped tree cannot act on SIGTERM until it is continued.
+    if (paused) {
+      paused = false;
+      signalTree('SIGCONT');
+    }
     void stopEscaped().catch(() => undefined);
     killTimer = setTimeout(() => {
       if (signalGroup(child.pid!, 'SIGKILL')) run.onSignalSent?.('SIGKILL', why);
     }, run.killGraceSeconds * 1000);
   };
-  const timeout = setTimeout(() => stopGroup('timeout'), run.timeoutSeconds * 1000);
+  let timeoutLeftMs = run.timeoutSeconds * 1000;
+  let timeoutSetAt = Date.now();
+  let timeout: NodeJS.Timeout | undefined = setTimeout(() => stopGroup('timeout'), timeoutLeftMs);
+  const pause = () => {
+    if (paused || reason || child.pid === undefined) return;
+    paused = true;
+    clearTimeout(timeout);
+    timeout = undefined;
+    timeoutLeftMs = Math.max(0, timeoutLeftMs - (Date.now() - timeoutSetAt));
+    signalTree('SIGSTOP');
+  };
+  const resume = () => {
+    if (!paused) return;
+    paused = false;
+    signalTree('SIGCONT');
+    timeoutSetAt = Date.now();
+    timeout = setTimeout(() => stopGroup('timeout'), timeoutLeftMs);
+  };
 
   const done = new Promise<SheetOutcome>((resolve) => {
     let settled = false;
@@ -253,5 +282,5 @@ export const spawnSheet: SpawnSheet = (run) => {
       await escapedStopped;
     };
   });
-  return { pid: child.pid, stop: () => stopGroup('stopped'), done };
+  return { pid: child.pid, stop: () => stopGroup('stopped'), pause, resume, done };
 };

@@ -18,6 +18,7 @@ import type { JobRecord, SheetSpec } from '../events/jobRecord.js';
 import { duration, localTime, printJson, table } from './output.js';
 import { TOP_KEYS, runTop, type TopSort } from './top.js';
 import { startDetached } from './detach.js';
+import { addJobControlCommands } from './jobControl.js';
 
 const EXIT_NOT_RUNNING = 3;
 
@@ -200,7 +201,7 @@ function buildProgram(): Command {
       process.stdout.write(
         [
           `conductor ${status.server_version} running (pid ${status.pid}), up ${duration(status.uptime_seconds)}`,
-          `jobs      ${status.running_jobs} running, ${status.queued_jobs} queued, ${status.total_jobs} in all`,
+          `jobs      ${status.running_jobs} running (${status.paused_jobs} paused), ${status.queued_jobs} queued, ${status.total_jobs} in all`,
           `events    head seq ${status.head_seq}; storage ${status.storage?.writable ? 'writable' : `NOT writable: ${status.storage?.last_error}`}`,
           `clients   ${status.connections} connection(s), ${status.subscriptions} subscription(s)`,
           `memory    ${status.memory_usage_mb} MB`,
@@ -310,6 +311,8 @@ function buildProgram(): Command {
       else process.stdout.write(`${res.job_id} ${res.status}\n`);
     });
 
+  addJobControlCommands(program, withClient);
+
   program
     .command('logs')
     .description("print a job's output (timestamp, sheet, out|err|sys, text)")
@@ -334,7 +337,7 @@ function buildProgram(): Command {
           for (const line of part.lines) process.stdout.write(`${line}\n`);
           const drained = part.next_offset >= part.size;
           offset = part.next_offset;
-          if (drained && !['queued', 'running'].includes(part.status)) return;
+          if (drained && !['queued', 'running', 'paused'].includes(part.status)) return;
           if (drained) await new Promise((r) => setTimeout(r, 250));
         }
       });

@@ -78,6 +78,7 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
         started_at: deps.startedAt,
         running_jobs: jobs.runningCount,
         queued_jobs: jobs.queuedCount,
+        paused_jobs: jobs.pausedCount,
         active_sheets: jobs.activeSheets,
         total_jobs: store.listJobs({ limit: 1 }).total,
         head_seq: store.headSeq,
@@ -240,6 +241,25 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
         });
       }
       return jobs.cancel(p.job_id, { reason: p.reason ?? 'cancelled by client', by: 'client' });
+    },
+
+    // Pause/resume: SIGSTOP/SIGCONT of the sheet's tree; a job in any other state is INVALID_STATE.
+    'job.pause': (p: { job_id: string }) => {
+      const record = store.getJob(p.job_id);
+      if (!record) throw notFound(p.job_id);
+      if (TERMINAL_JOB_STATUSES.includes(record.status)) {
+        throw new ProtocolError(ErrorCode.INVALID_STATE, `cannot pause job "${p.job_id}": it is ${record.status}`, { job_id: p.job_id, status: record.status });
+      }
+      return jobs.pause(p.job_id, 'client');
+    },
+
+    'job.resume': (p: { job_id: string }) => {
+      const record = store.getJob(p.job_id);
+      if (!record) throw notFound(p.job_id);
+      if (TERMINAL_JOB_STATUSES.includes(record.status)) {
+        throw new ProtocolError(ErrorCode.INVALID_STATE, `cannot resume job "${p.job_id}": it is ${record.status}`, { job_id: p.job_id, status: record.status });
+      }
+      return jobs.resume(p.job_id, 'client');
     },
 
     'job.get': (p: { job_id: string }) => {

@@ -118,6 +118,16 @@ export function stopOrphans(deps: OrphanDeps): OrphanStopper {
       }
     }
     if (sent === 0) return 0;
+    // A sheet left paused (SIGSTOP, state T) cannot act on SIGTERM until it is continued.
+    if (sig === 'SIGTERM' && pids.some((pid) => procs.get(pid)?.state === 'T')) {
+      for (const t of targets) {
+        try {
+          process.kill(t, 'SIGCONT');
+        } catch {
+          /* gone meanwhile */
+        }
+      }
+    }
     deps.log(`${sig === 'SIGTERM' ? 'stopping' : 'killing'} orphaned sheet ${stop.job_id}#${stop.sheet_num} (process group ${stop.pgid}, ${pids.length} process(es)) with ${sig}`);
     safe(
       () =>

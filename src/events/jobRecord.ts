@@ -24,9 +24,9 @@ export interface JobSpec {
   sheets: SheetSpec[];
 }
 
-export type JobStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
+export type JobStatus = 'queued' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
 export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled', 'interrupted'];
-export const ACTIVE_JOB_STATUSES: readonly JobStatus[] = ['queued', 'running'];
+export const ACTIVE_JOB_STATUSES: readonly JobStatus[] = ['queued', 'running', 'paused'];
 
 export type SheetStatus =
   | 'pending'

@@ -102,6 +102,14 @@ export function applyJobEvent(record: JobRecord | undefined, event: DurableEvent
       next.started_at = event.ts;
       return next;
 
+    case 'job.paused':
+      next.status = 'paused';
+      return next;
+
+    case 'job.resumed':
+      next.status = 'running';
+      return next;
+
     case 'sheet.started': {
       if (!sheet) return next;
       sheet.status = 'running';

@@ -59,6 +59,8 @@ export interface Methods {
   };
   'job.submit': { params: JobSpec; result: { job_id: string; status: 'queued' | 'running'; seq: number } };
   'job.cancel': { params: { job_id: string; reason?: string }; result: { job_id: string; status: string } };
+  'job.pause': { params: { job_id: string }; result: { job_id: string; status: 'paused' } };
+  'job.resume': { params: { job_id: string }; result: { job_id: string; status: 'running' } };
   'job.get': { params: { job_id: string }; result: JobRecord };
   'job.list': { params: { status?: JobStatus[]; limit?: number }; result: { jobs: JobRecord[]; total: number } };
   'job.logs': {
