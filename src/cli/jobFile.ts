@@ -100,7 +100,9 @@ export function readJobFile(file: string): JobSpec[] {
     if (!checked.ok) {
       // The validator's detail starts with the quoted field name; the prefix says it already.
       const unknown = /^invalid value: unknown field/.test(checked.message);
-      const detail = unknown ? 'unknown field' : checked.message.replace(/^invalid value: /, '').replace(`"${checked.field}" `, '');
+      let detail = unknown ? 'unknown field' : checked.message.replace(/^invalid value: /, '').replace(`"${checked.field}" `, '');
+      // YAML reads `true`, `5` or `null` unquoted as non-strings.
+      if (/must be a string, got (boolean|number|nil)/.test(detail)) detail += ' (quote it)';
       const parts = fieldPath(checked.field);
       const line = unknown ? keyLine(doc, lines, parts.slice(0, -1), String(parts.at(-1))) : lineOf(doc, lines, checked.field);
       fail(line, checked.field || '', detail);
