@@ -126,7 +126,8 @@ async function waitForJob(client: DaemonClient, res: { job_id: string; seq: numb
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    await (opts.quiet
+    // --json: stdout is the job's JSON alone, so no output either.
+    await (opts.quiet || opts.json
       ? followToEnd(client, id, res.seq - 1)
       : followLog(client, id, 0, (lines) => {
           let out = '';

@@ -5,13 +5,37 @@
  * slow or missing git, or a directory that is not in a work tree, gives undefined.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { GitContext } from '../events/jobRecord.js';
 
 export const GIT_TIMEOUT_MS = 2000;
 /** Header lines are all we need; a dirty tree is known from its first entry line. */
 const MAX_OUTPUT = 64 * 1024;
 
-export function gitContext(dir: string, timeoutMs = GIT_TIMEOUT_MS): Promise<GitContext | undefined> {
+/** Pids of the latest git runs: the conductor's own children, not observed job processes. */
+const recentPids: number[] = [];
+const RECENT_PIDS = 64;
+
+export function gitChildPids(): readonly number[] {
+  return recentPids;
+}
+
+/** Is there a `.git` (directory or file) in dir or above? A few stats instead of a git run. */
+async function inWorkTree(dir: string): Promise<boolean> {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (await fs.stat(path.join(d, '.git')).then(() => true, () => false)) return true;
+    if (path.dirname(d) === d) return false;
+  }
+}
+
+export async function gitContext(dir: string, timeoutMs = GIT_TIMEOUT_MS): Promise<GitContext | undefined> {
+  // Most jobs run outside a repository: no process for them.
+  if (!(await inWorkTree(dir))) return undefined;
+  return runGitStatus(dir, timeoutMs);
+}
+
+function runGitStatus(dir: string, timeoutMs: number): Promise<GitContext | undefined> {
   return new Promise((resolve) => {
     let sha: string | null = null;
     let branch: string | null = null;
@@ -32,6 +56,10 @@ export function gitContext(dir: string, timeoutMs = GIT_TIMEOUT_MS): Promise<Git
       // make a user's own git command in that repository fail meanwhile.
       env: { ...process.env, GIT_OPTIONAL_LOCKS: '0', LC_ALL: 'C' },
     });
+    if (child.pid !== undefined) {
+      recentPids.push(child.pid);
+      if (recentPids.length > RECENT_PIDS) recentPids.shift();
+    }
     const timer = setTimeout(() => finish(undefined), timeoutMs);
     child.on('error', () => finish(undefined)); // git not installed
     child.stdout.setEncoding('utf8');
