@@ -57,7 +57,7 @@ async function rpcError(p: Promise<unknown>): Promise<RpcError> {
 beforeAll(async () => {
   home = makeHome();
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-jobfiles-'));
-  conductor = await startConductor(home, { config: { kill_grace_seconds: 1, profiler_interval_seconds: 0.2 } });
+  conductor = await startConductor(home, { config: { kill_grace_seconds: 1, profiler_interval_seconds: 0.2, profiler_budget_percent: 100 } });
   client = await DaemonClient.connect({ socketPath: conductor.socketPath });
 });
 
@@ -229,11 +229,12 @@ describe('provenance', () => {
 
 describe('clear', () => {
   it('removes the log files, the record and the ledger rows; refuses a running job', async () => {
-    const run = await mzt(['submit', '--wait', '--id', 'to-clear', '--', 'sh', '-c', 'echo bye; sleep 1.5']);
+    // exec: no descendant whose observed exit could be recorded after the job's end.
+    const run = await mzt(['submit', '--wait', '--id', 'to-clear', '--', 'sh', '-c', 'echo bye; exec sleep 2']);
     expect(run.code).toBe(0);
     const logDir = path.join(home, 'jobs', 'to-clear');
     expect(fs.existsSync(path.join(logDir, 'output.log'))).toBe(true);
-    // The profiler samples every 0.2 s: the 1.5 s sheet is in the ledger.
+    // The profiler samples every 0.2 s (budget 100%: it never widens): the 2 s sheet is in the ledger.
     await waitFor(async () => (await client.call('monitor.resource_report', { job_id: 'to-clear' })).available, 10_000, 'ledger rows');
 
     await mzt(['submit', '--id', 'still-running', '--', 'sleep', '60']);
@@ -246,7 +247,7 @@ describe('clear', () => {
     expect(refusedRpc.code).toBe(ErrorCode.INVALID_STATE);
     expect(refusedRpc.data).toMatchObject({ job_id: 'still-running', status: 'running' });
 
-    const before = (await client.call('events.read', { job_id: 'to-clear', limit: 1000 })).events.length;
+    const before = (await client.call('events.read', { job_id: 'to-clear', limit: 1000 })).events.map((e: { seq: number }) => e.seq);
     const cleared = await mzt(['clear', 'to-clear']);
     expect(cleared.code).toBe(0);
     expect(cleared.stdout).toBe('cleared 1 job(s): to-clear\n');
@@ -256,8 +257,11 @@ describe('clear', () => {
     expect((await rpcError(client.call('monitor.resource_report', { job_id: 'to-clear' }))).code).toBe(ErrorCode.JOB_NOT_FOUND);
     // Its events are still in the log, followed by job.cleared; the id stays taken.
     const after = (await client.call('events.read', { job_id: 'to-clear', limit: 1000 })).events;
-    expect(after).toHaveLength(before + 1);
-    expect(after.at(-1)).toMatchObject({ type: 'job.cleared', data: { status: 'completed', by: 'client' } });
+    expect(after.map((e: { seq: number }) => e.seq).slice(0, before.length)).toEqual(before);
+    const clearedEvents = after.filter((e: { type: string }) => e.type === 'job.cleared');
+    expect(clearedEvents).toHaveLength(1);
+    expect(clearedEvents[0]).toMatchObject({ data: { status: 'completed', by: 'client' } });
+    expect(clearedEvents[0].seq).toBeGreaterThan(before.at(-1)!);
     expect((await rpcError(client.call('job.submit', { job_id: 'to-clear', sheets: [{ argv: ['true'] }] }))).code).toBe(ErrorCode.JOB_EXISTS);
 
     // By status: the failed jobs above go, the completed and running ones stay.
