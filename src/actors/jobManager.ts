@@ -6,7 +6,8 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
-import type { JobSpec } from '../events/jobRecord.js';
+import type { GitContext, JobSpec } from '../events/jobRecord.js';
+import { gitContext } from '../conductor/gitContext.js';
 import type { NewEvent } from '../events/types.js';
 import { ErrorCode, ProtocolError } from '../ipc/messages.js';
 import { isValidJobId } from '../conductor/paths.js';
@@ -54,7 +55,12 @@ interface LiveJob {
   isFinished: boolean;
   /** Resolves when the job reached its end and all its events are committed. */
   ended: Promise<void>;
+  /** The job's directory, when it was in a git work tree at submit; its context at the end. */
+  gitDir?: string;
+  gitAtEnd?: GitContext;
 }
+
+const TERMINAL_EVENTS = new Set(['job.completed', 'job.failed', 'job.cancelled', 'job.interrupted']);
 
 export interface ActiveProcess {
   job_id: string;
@@ -143,6 +149,10 @@ export class JobManager {
   }
 
   async submit(spec: JobSpec): Promise<{ job_id: string; status: 'queued' | 'running' }> {
+    // Provenance first (bounded, asynchronous): the checks below must not be separated from
+    // the job becoming live by an await.
+    const gitDir = spec.cwd ?? spec.sheets[0]?.cwd;
+    const git = gitDir !== undefined ? await gitContext(gitDir) : undefined;
     if (this.shuttingDown) throw new ProtocolError(ErrorCode.SHUTTING_DOWN, 'the conductor is shutting down');
     const pressure = this.deps.acceptingWork?.();
     if (pressure && !pressure.accepting) {
@@ -169,6 +179,7 @@ export class JobManager {
       finished: new Promise<void>((r) => (markFinished = r)),
       isFinished: false,
       ended: new Promise<void>((r) => (markEnded = r)),
+      ...(git ? { gitDir } : {}),
     };
     this.live.set(jobId, job);
     try {
@@ -187,6 +198,8 @@ export class JobManager {
             name: s.name ?? null,
             env_keys: Object.keys({ ...spec.env, ...s.env }),
           })),
+          ...(spec.labels ? { labels: spec.labels } : {}),
+          ...(git ? { git } : {}),
         },
       });
     } catch (err) {
@@ -314,6 +327,8 @@ export class JobManager {
   }
 
   private record(event: NewEvent): Promise<unknown> {
+    const gitAtEnd = TERMINAL_EVENTS.has(event.type) && event.job_id !== undefined ? this.live.get(event.job_id)?.gitAtEnd : undefined;
+    if (gitAtEnd) event = { ...event, data: { ...event.data, git: gitAtEnd } };
     if (event.job_id !== undefined) return this.events.record({ ...event, job_id: event.job_id });
     const p = this.deps.append(event);
     p.catch((err: Error) => this.deps.log?.(`could not record ${event.type}: ${err.message}`));
@@ -405,6 +420,11 @@ export class JobManager {
         ...base,
         data: { ...end, reason, ...(outcome.error ? { error: outcome.error } : {}) },
       });
+    }
+    // The job ends with this sheet: its provenance at the end goes into the terminal event.
+    // Not on interrupt (a stopping conductor should not wait on git).
+    if (job.gitDir !== undefined && (!ok || sheetNum === job.spec.sheets.length) && this.stopKind(jobId) !== 'interrupted') {
+      job.gitAtEnd = await gitContext(job.gitDir);
     }
     return outcome;
   }

@@ -14,15 +14,18 @@ import { ConductorNotRunning, RpcError, TimeoutError } from '../ipc/clientErrors
 import { DEFAULT_CONFIG } from '../conductor/config.js';
 import { conductorPaths, resolveHome } from '../conductor/paths.js';
 import { probeHello } from '../ipc/helloProbe.js';
-import type { JobRecord, SheetSpec } from '../events/jobRecord.js';
+import type { JobRecord } from '../events/jobRecord.js';
 import { duration, localTime, printJson, table } from './output.js';
 import { TOP_KEYS, runTop, type TopSort } from './top.js';
 import { startDetached } from './detach.js';
 import { addJobControlCommands } from './jobControl.js';
+import { collect, parseInteger, parseNumber, UsageError } from './args.js';
+import { addSubmitCommand } from './submit.js';
+import { addClearCommand } from './clear.js';
+import { followLog } from './follow.js';
+import { provenanceLines } from './jobDetails.js';
 
 const EXIT_NOT_RUNNING = 3;
-
-class UsageError extends Error {}
 
 function paths() {
   return conductorPaths(resolveHome());
@@ -48,28 +51,6 @@ async function withClient<T>(fn: (client: DaemonClient) => Promise<T>, opts: { r
   }
 }
 
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
-
-function parseInteger(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} must be a non-negative integer, got "${value}"`);
-    return n;
-  };
-}
-
-function parseNumber(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${name} must be a positive number, got "${value}"`);
-    return n;
-  };
-}
-
-const isEnd = (type: string) => ['job.completed', 'job.failed', 'job.cancelled', 'job.interrupted'].includes(type);
-
 function jobRow(job: JobRecord): string[] {
   const end = job.ended_at ?? Date.now() / 1000;
   return [
@@ -90,6 +71,7 @@ function printJob(job: JobRecord): void {
     `submitted ${localTime(job.submitted_at)}`,
     `started   ${localTime(job.started_at)}`,
     `ended     ${localTime(job.ended_at)}`,
+    ...provenanceLines(job),
     '',
     table(
       ['SHEET', 'STATUS', 'PID', 'EXIT', 'DURATION', 'COMMAND'],
@@ -104,20 +86,6 @@ function printJob(job: JobRecord): void {
     ),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
-}
-
-/** Follow a job's events from `since` to its end; returns the final event type. */
-async function followToEnd(client: DaemonClient, jobId: string, since: number, onEvent?: (type: string) => void): Promise<string> {
-  const sub = client.subscribe({ since, job_id: jobId, types: ['job.'] });
-  for await (const item of sub) {
-    if (item.kind !== 'event') continue;
-    onEvent?.(item.event.type);
-    if (isEnd(item.event.type)) {
-      await sub.unsubscribe();
-      return item.event.type;
-    }
-  }
-  throw new Error('the event stream ended before the job did');
 }
 
 function buildProgram(): Command {
@@ -212,63 +180,8 @@ function buildProgram(): Command {
     });
 
   // --- jobs -------------------------------------------------------------------------------
-  program
-    .command('submit')
-    .description('submit a job: one sheet from the command after --, or several with --sheet')
-    .argument('[argv...]', 'the program and its arguments (after --)')
-    .option('--name <name>', 'a name for the job')
-    .option('--id <id>', 'choose the job id ([A-Za-z0-9_.-]{1,64})')
-    .option('--timeout <seconds>', 'timeout of each sheet', parseNumber('--timeout'))
-    .option('--cwd <dir>', 'working directory (default: the current one)')
-    .option('--env <K=V>', 'environment variable for the job (repeatable)', collect, [])
-    .option('--sheet <json-argv>', 'a sheet as a JSON array, e.g. \'["make","test"]\' (repeatable)', collect, [])
-    .option('--wait', 'follow the job to its end; exit 0 if it completed, 1 if it failed, 2 if cancelled or interrupted')
-    .option('--json', 'print the result as JSON')
-    .action(async (argv: string[], opts: { name?: string; id?: string; timeout?: number; cwd?: string; env: string[]; sheet: string[]; wait?: boolean; json?: boolean }) => {
-      const sheets: SheetSpec[] = [];
-      for (const raw of opts.sheet) {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(raw);
-        } catch {
-          throw new UsageError(`--sheet must be a JSON array of strings, got: ${raw}`);
-        }
-        if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((a) => typeof a === 'string')) {
-          throw new UsageError(`--sheet must be a non-empty JSON array of strings, got: ${raw}`);
-        }
-        sheets.push({ argv: parsed as string[] });
-      }
-      if (argv.length > 0) sheets.push({ argv });
-      if (sheets.length === 0) throw new UsageError('nothing to run: give a command after -- or one or more --sheet');
-      if (opts.timeout !== undefined) for (const s of sheets) s.timeout_seconds = opts.timeout;
-      const env: Record<string, string> = {};
-      for (const kv of opts.env) {
-        const eq = kv.indexOf('=');
-        if (eq <= 0) throw new UsageError(`--env must be KEY=VALUE, got "${kv}"`);
-        env[kv.slice(0, eq)] = kv.slice(eq + 1);
-      }
-      const spec = {
-        sheets,
-        cwd: opts.cwd ?? process.cwd(),
-        ...(opts.name ? { name: opts.name } : {}),
-        ...(opts.id ? { job_id: opts.id } : {}),
-        ...(Object.keys(env).length ? { env } : {}),
-      };
-      await withClient(async (client) => {
-        const res = await client.call('job.submit', spec);
-        if (opts.json && !opts.wait) return printJson(res);
-        if (!opts.wait) {
-          process.stdout.write(`${res.job_id} ${res.status}\n`);
-          return;
-        }
-        if (!opts.json) process.stdout.write(`${res.job_id} ${res.status}\n`);
-        const end = await followToEnd(client, res.job_id, res.seq - 1);
-        const job = await client.call('job.get', { job_id: res.job_id });
-        if (opts.json) printJson(job);
-        else process.stdout.write(`${res.job_id} ${job.status}${job.reason ? ` (${job.reason})` : ''}\n`);
-        process.exitCode = end === 'job.completed' ? 0 : end === 'job.failed' ? 1 : 2;
-      });
-    });
+  addSubmitCommand(program, (fn) => withClient(fn));
+  addClearCommand(program, (fn) => withClient(fn));
 
   program
     .command('jobs')
@@ -332,14 +245,7 @@ function buildProgram(): Command {
           offset = part.next_offset;
         }
         if (!opts.follow) return;
-        for (;;) {
-          const part = await client.call('job.logs', { job_id: id, offset });
-          for (const line of part.lines) process.stdout.write(`${line}\n`);
-          const drained = part.next_offset >= part.size;
-          offset = part.next_offset;
-          if (drained && !['queued', 'running', 'paused'].includes(part.status)) return;
-          if (drained) await new Promise((r) => setTimeout(r, 250));
-        }
+        await followLog(client, id, first.next_offset, (lines) => process.stdout.write(lines.map((l) => `${l}\n`).join('')));
       });
     });
 

@@ -102,7 +102,8 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       append: (e) => openedStore.append(e),
       acceptingWork: () => monitoring?.monitor.acceptingWork() ?? { accepting: true },
       jobsDir: paths.jobsDir,
-      jobExists: (id) => openedStore.getJob(id) !== undefined,
+      // A cleared job's id stays taken while its events are in the log (see clearJobs.ts).
+      jobExists: (id) => openedStore.getJob(id) !== undefined || openedStore.read(0, 1, { job_id: id }).length > 0,
       config: {
         max_concurrent_jobs: config.max_concurrent_jobs,
         kill_grace_seconds: config.kill_grace_seconds,
@@ -168,6 +169,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       monitoring: () => monitoring,
       dashboardUrl: () => (dashboard?.port ? dashboard.url : null),
       debugMethods: process.env.MZT_DEBUG_METHODS === '1',
+      log,
       requestShutdown: (reason) => {
         // Answer first, then stop.
         setImmediate(() => void stop(reason));

@@ -18,6 +18,8 @@ import { jobDir } from './paths.js';
 import type { ConductorConfig } from './config.js';
 import type { Monitoring } from './monitoring.js';
 import { buildResourceReport } from '../storage/resourceReport.js';
+import { LABEL_KEY } from '../events/jobRecord.js';
+import { clearJobs, type ClearParams } from './clearJobs.js';
 
 export interface MethodDeps {
   version: string;
@@ -35,6 +37,7 @@ export interface MethodDeps {
   dashboardUrl?(): string | null;
   /** Expose `debug.emit` (tests and benchmarks only; MZT_DEBUG_METHODS=1). */
   debugMethods: boolean;
+  log?(line: string): void;
 }
 
 type Handler = (params: any, ctx: RequestContext) => unknown;
@@ -225,6 +228,12 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
 
     'job.submit': async (p: JobSpec) => {
       if (deps.shuttingDown()) throw new ProtocolError(ErrorCode.SHUTTING_DOWN, 'the conductor is shutting down');
+      const badLabel = Object.keys(p.labels ?? {}).find((k) => !LABEL_KEY.test(k));
+      if (badLabel !== undefined) {
+        throw new ProtocolError(ErrorCode.INVALID_PARAMS, `invalid params: label key ${JSON.stringify(badLabel)} must match ${LABEL_KEY.source}`, {
+          field: `labels.${badLabel}`,
+        });
+      }
       const result = await jobs.submit(p);
       // The seq of job.submitted: `subscribe({since: seq - 1, job_id})` sees the whole job.
       const submitted = store.read(0, 1, { job_id: result.job_id, types: ['job.submitted'] })[0];
@@ -269,6 +278,9 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
     },
 
     'job.list': (p: { status?: JobStatus[]; limit: number }) => store.listJobs({ statuses: p.status, limit: p.limit }),
+
+    'job.clear': (p: ClearParams) =>
+      clearJobs({ store, paths: deps.paths, storage: deps.monitoring()?.storage, log: (l) => deps.log?.(l) }, p),
 
     'job.logs': (p: { job_id: string; tail_lines: number; offset?: number; max_bytes: number }) => {
       const record = store.getJob(p.job_id);

@@ -8,6 +8,7 @@ import { encodeEphemeral, type EventBus } from '../events/bus.js';
 import type { EventStore } from '../events/store.js';
 import type { NewEvent } from '../events/types.js';
 import { GpuProbe } from '../probe/gpuProbe.js';
+import { gitChildPids } from './gitContext.js';
 import { SystemProbe } from '../probe/systemProbe.js';
 import type { ProcessTag, TagCpu } from '../probe/types.js';
 import type { ProcIdentity } from '../probe/sheetMarker.js';
@@ -173,6 +174,7 @@ export function startMonitoring(deps: {
           ...profiler.sampledLeaders(),
           ...deps.jobs().activeProcesses().map((p) => p.pid),
           ...gpuProbe.childPids,
+          ...gitChildPids(),
         ]),
       };
       const runSink = (i: number) => {
@@ -228,7 +230,7 @@ export function startMonitoring(deps: {
   const anomalies = new AnomalyTracker();
   sinks.push((snapshot, { leaders }) => {
     // Not observed: sheet leaders (the job manager reports them, with exit codes), the conductor
-    // itself and its own nvidia-smi runs.
+    // itself and its own nvidia-smi and git (job provenance) runs.
     const change = lifecycle.observe(snapshot.processes, leaders);
     const tagOf = (p: { job_id: string | null; sheet_num: number | null }) => ({
       ...(p.job_id !== null ? { job_id: p.job_id } : {}),

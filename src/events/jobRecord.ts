@@ -21,8 +21,21 @@ export interface JobSpec {
   name?: string;
   cwd?: string;
   env?: Record<string, string>;
+  /** Free-form string labels, recorded in job.submitted and the JobRecord. */
+  labels?: Record<string, string>;
   sheets: SheetSpec[];
 }
+
+/** The git work tree of a job's cwd (src/conductor/gitContext.ts). */
+export interface GitContext {
+  sha: string | null;
+  /** Null when HEAD is detached. */
+  branch: string | null;
+  dirty: boolean;
+}
+
+/** Label keys: what a selector or a column can show without quoting. */
+export const LABEL_KEY = /^[A-Za-z0-9_.\/-]{1,128}$/;
 
 export type JobStatus = 'queued' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
 export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled', 'interrupted'];
@@ -69,4 +82,8 @@ export interface JobRecord {
   reason?: string;
   /** Seq of the last event applied to this record. */
   last_seq: number;
+  labels?: Record<string, string>;
+  /** The git context of the job's cwd at submit, and at its end (when it was a work tree). */
+  git?: GitContext;
+  git_at_end?: GitContext;
 }

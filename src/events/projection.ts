@@ -9,9 +9,11 @@
  *   that job change nothing, not even last_seq.
  * - Every other event of a live job is applied and moves last_seq, even when it changes nothing
  *   else (process.*, job.queued), so last_seq is "the newest event of this job's story".
+ * - `job.cleared` deletes a terminal record (the reducer returns undefined); later events of
+ *   that id find no record, as for any unknown job.
  * - The reducer never throws on odd data: fields of the wrong type are ignored.
  */
-import type { JobRecord, JobStatus, SheetRecord, SheetStatus } from './jobRecord.js';
+import type { GitContext, JobRecord, JobStatus, SheetRecord, SheetStatus } from './jobRecord.js';
 import { TERMINAL_JOB_STATUSES } from './jobRecord.js';
 import type { DurableEvent } from './types.js';
 
@@ -53,6 +55,18 @@ export function isTerminalStatus(status: JobStatus): boolean {
   return TERMINAL_JOB_STATUSES.includes(status);
 }
 
+function gitContext(v: unknown): GitContext | undefined {
+  if (!isObject(v) || typeof v.dirty !== 'boolean') return undefined;
+  return { sha: str(v.sha) ?? null, branch: str(v.branch) ?? null, dirty: v.dirty };
+}
+
+function labels(v: unknown): Record<string, string> | undefined {
+  if (!isObject(v)) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v)) if (typeof val === 'string') out[k] = val;
+  return Object.keys(out).length ? out : undefined;
+}
+
 function sheetFromSpec(spec: unknown, index: number): SheetRecord {
   const s = isObject(spec) ? spec : {};
   const argv = Array.isArray(s.argv) ? s.argv.filter((a): a is string => typeof a === 'string') : [];
@@ -69,7 +83,7 @@ function sheetFromSpec(spec: unknown, index: number): SheetRecord {
 function createRecord(jobId: string, event: DurableEvent): JobRecord {
   const d = isObject(event.data) ? event.data : {};
   const sheets = Array.isArray(d.sheets) ? d.sheets.map(sheetFromSpec) : [];
-  return {
+  const record: JobRecord = {
     job_id: jobId,
     name: str(d.name) ?? jobId,
     status: 'queued',
@@ -79,6 +93,11 @@ function createRecord(jobId: string, event: DurableEvent): JobRecord {
     sheets,
     last_seq: event.seq,
   };
+  const l = labels(d.labels);
+  if (l) record.labels = l;
+  const git = gitContext(d.git);
+  if (git) record.git = git;
+  return record;
 }
 
 export function applyJobEvent(record: JobRecord | undefined, event: DurableEvent): JobRecord | undefined {
@@ -90,6 +109,7 @@ export function applyJobEvent(record: JobRecord | undefined, event: DurableEvent
     return record ?? createRecord(jobId, event);
   }
   if (!record) return undefined;
+  if (event.type === 'job.cleared') return isTerminalStatus(record.status) ? undefined : record;
   if (isTerminalStatus(record.status)) return record;
 
   const d = isObject(event.data) ? event.data : {};
@@ -144,6 +164,8 @@ export function applyJobEvent(record: JobRecord | undefined, event: DurableEvent
       next.ended_at = event.ts;
       const reason = str(d.reason);
       if (reason !== undefined) next.reason = reason;
+      const git = gitContext(d.git);
+      if (git) next.git_at_end = git;
       for (const s of next.sheets) {
         if (s.status === 'pending') s.status = 'skipped';
         else if (s.status === 'running') {

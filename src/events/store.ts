@@ -30,7 +30,7 @@ import { decodeValue, encodeValue } from '../ipc/framing.js';
 import { buildEnvelope } from './envelope.js';
 import { Soon } from './soon.js';
 import type { JobRecord, JobStatus } from './jobRecord.js';
-import { ACTIVE_JOB_STATUSES } from './jobRecord.js';
+import { ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES } from './jobRecord.js';
 import { applyJobEvent } from './projection.js';
 import { nowSeconds, type DurableEvent, type EventFilter, type NewEvent, type StoredEvent } from './types.js';
 
@@ -262,6 +262,7 @@ export class EventStore {
   private readonly insertParams: unknown[] = new Array(INSERT_ROWS * INSERT_COLUMNS);
   private readonly upsertJob: Database.Statement;
   private readonly selectJob: Database.Statement;
+  private readonly deleteJob: Database.Statement;
   private readonly saveHead: Database.Statement;
   private readonly selectFirstSeq: Database.Statement;
   private readonly selectActive: Database.Statement;
@@ -295,6 +296,7 @@ export class EventStore {
         'ON CONFLICT(job_id) DO UPDATE SET status = excluded.status, record = excluded.record',
     );
     this.selectJob = db.prepare('SELECT record FROM jobs WHERE job_id = ?').pluck();
+    this.deleteJob = db.prepare('DELETE FROM jobs WHERE job_id = ?');
     this.saveHead = db.prepare("INSERT INTO meta (key, value) VALUES ('head_seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     this.selectFirstSeq = db.prepare('SELECT MIN(seq) FROM events').pluck();
     this.selectActive = db.prepare(`SELECT record FROM jobs WHERE status IN (${ACTIVE_SQL_LIST}) ORDER BY submitted_at, rowid`).pluck();
@@ -468,6 +470,7 @@ export class EventStore {
       const jobId = event.job_id!;
       const next = applyJobEvent(jobs.get(jobId), event);
       if (next) jobs.set(jobId, next);
+      else jobs.delete(jobId);
     }
     return jobs;
   }
@@ -504,6 +507,20 @@ export class EventStore {
       const jobs = options.pruneJobs ? this.db.prepare(`DELETE FROM jobs WHERE ${endedBeforeCutoff}`).run({ cutoff }) : { changes: 0 };
       return { deleted_events: events.changes, deleted_jobs: jobs.changes };
     })();
+  }
+
+  /** Ids of ended jobs (optionally of these statuses, ended before a time), oldest ended first. */
+  endedJobIds(options: { statuses?: readonly JobStatus[]; endedBefore?: number; limit: number }): string[] {
+    const statuses = (options.statuses?.length ? options.statuses : TERMINAL_JOB_STATUSES).filter((s) => TERMINAL_JOB_STATUSES.includes(s));
+    if (statuses.length === 0) return [];
+    const params: unknown[] = [...statuses];
+    let where = `status IN (${statuses.map(() => '?').join(', ')})`;
+    if (options.endedBefore !== undefined) {
+      where += " AND json_extract(record, '$.ended_at') < ?";
+      params.push(options.endedBefore);
+    }
+    const sql = `SELECT job_id FROM jobs WHERE ${where} ORDER BY json_extract(record, '$.ended_at'), rowid LIMIT ?`;
+    return this.db.prepare(sql).pluck().all(...params, options.limit) as string[];
   }
 
   /** The conductor's own small durable notes (not events), by key. Throws StorageError when unreadable. */
@@ -617,7 +634,8 @@ export class EventStore {
 
   /** The body of a commit's transaction (wrapped once by db.transaction in the constructor). */
   private writeBatchBody(work: CommitWork): void {
-    const touched = new Map<string, JobRecord>();
+    // undefined: the record was deleted (job.cleared).
+    const touched = new Map<string, JobRecord | undefined>();
     let seq = work.firstSeq - 1;
     // Events of one commit share its time unless they bring their own.
     const now = nowSeconds();
@@ -647,9 +665,9 @@ export class EventStore {
         filled = 0;
       }
       if (event.job_id !== undefined) {
-        const before = touched.get(event.job_id) ?? this.getJob(event.job_id);
+        const before = touched.has(event.job_id) ? touched.get(event.job_id) : this.getJob(event.job_id);
         const after = applyJobEvent(before, event);
-        if (after && after !== before) touched.set(event.job_id, after);
+        if (after !== before) touched.set(event.job_id, after);
       }
       work.bytes += bytes.length;
       work.stored.push({ event, bytes });
@@ -661,8 +679,9 @@ export class EventStore {
     }
     // Do not keep the batch's buffers alive until the next commit.
     params.fill(undefined);
-    for (const record of touched.values()) {
-      this.upsertJob.run(record.job_id, record.status, record.submitted_at, JSON.stringify(record));
+    for (const [jobId, record] of touched) {
+      if (record) this.upsertJob.run(record.job_id, record.status, record.submitted_at, JSON.stringify(record));
+      else this.deleteJob.run(jobId);
     }
     if (work.stored.length > 0) this.saveHead.run(String(seq));
   }

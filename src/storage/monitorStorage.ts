@@ -194,6 +194,18 @@ export class MonitorStorage {
     return rows.map((r) => ({ ...r, sheet_num: r.sheet_num < 0 ? null : r.sheet_num }));
   }
 
+  /** Delete the ledger rows of these jobs (job.clear); one transaction. */
+  deleteJobs(jobIds: readonly string[]): void {
+    const costs = this.db.prepare('DELETE FROM job_costs WHERE job_id = ?');
+    const pids = this.db.prepare('DELETE FROM job_pids WHERE job_id = ?');
+    this.db.transaction(() => {
+      for (const id of jobIds) {
+        costs.run(id);
+        pids.run(id);
+      }
+    })();
+  }
+
   cleanup(policy: RetentionPolicy, now = Date.now() / 1000): { snapshots: number; minutes: number } {
     const snapshots = this.db.prepare('DELETE FROM snapshots WHERE ts < ?').run(now - policy.fullResolutionHours * 3600).changes;
     const minutes = this.db.prepare('DELETE FROM snapshot_minutes WHERE minute < ?').run(Math.floor((now - policy.downsampledDays * 86400) / 60)).changes;

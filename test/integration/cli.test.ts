@@ -38,7 +38,7 @@ describe('mzt CLI', () => {
     const ok = await mzt(['submit', '--name', 'cli-ok', '--wait', '--', 'sh', '-c', 'echo hello-from-cli']);
     expect(ok.code).toBe(0);
     const bad = await mzt(['submit', '--wait', '--', 'sh', '-c', 'exit 4']);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(4); // the sheet's own exit code, like docker run
   });
 
   it('submit --json, job, jobs, logs', async () => {

@@ -1,0 +1,43 @@
+/**
+ * Following a job's output through `job.logs` (never the file itself: the conductor owns the
+ * log's format and where it lives). Used by `mzt logs -f` and `mzt submit --wait`.
+ */
+import type { DaemonClient } from '../ipc/client.js';
+
+const POLL_MS = 250;
+const ACTIVE = ['queued', 'running', 'paused'];
+
+/**
+ * Calls `onLines` with every complete log line from byte `offset` until the job has ended and
+ * its log is drained; resolves with the job's final status. `stopped()` ends it early.
+ */
+export async function followLog(
+  client: DaemonClient,
+  jobId: string,
+  offset: number,
+  onLines: (lines: string[]) => void,
+  stopped: () => boolean = () => false,
+): Promise<string> {
+  for (;;) {
+    const part = await client.call('job.logs', { job_id: jobId, offset });
+    if (part.lines.length) onLines(part.lines);
+    const drained = part.next_offset >= part.size;
+    offset = part.next_offset;
+    if ((drained && !ACTIVE.includes(part.status)) || stopped()) return part.status;
+    if (drained) await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+export interface LogLine {
+  sheet: number;
+  stream: 'out' | 'err' | 'sys';
+  text: string;
+}
+
+/** `job.logs` lines are `<time> <sheet> <out|err|sys> <text>` (PROTOCOL.md, job.logs). */
+const LOG_LINE = /^\S+ (\d+) (out|err|sys) ?(.*)$/s;
+
+export function parseLogLine(line: string): LogLine | undefined {
+  const m = LOG_LINE.exec(line);
+  return m ? { sheet: Number(m[1]), stream: m[2] as LogLine['stream'], text: m[3]! } : undefined;
+}
