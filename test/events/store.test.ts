@@ -477,8 +477,10 @@ describe('EventStore WAL checkpoints', () => {
     expect(store.checkpointStats.done).toBeGreaterThan(0);
     expect(store.checkpointStats.failed).toBe(0);
     // Without any checkpoint 60k events of ~200 B leave a WAL of ~17 MB; with them its file
-    // grows to 4-7 MB (its high-water mark), up to ~9 MB on a loaded machine (seen in CI).
-    expect(fs.statSync(`${dbPath}-wal`).size).toBeLessThan(12 * 1024 * 1024);
+    // grows to 4-7 MB (its high-water mark), up to ~9 MB on a loaded machine (seen in CI) and
+    // 13.5 MB on a saturated one (seen with three test runs at once): the niced worker, starved
+    // mid-pass, holds the checkpoint lock, so the main thread's PASSIVE pass returns at once.
+    expect(fs.statSync(`${dbPath}-wal`).size).toBeLessThan(15 * 1024 * 1024);
     store.close();
     const reopened = openStore(dbPath);
     expect(reopened.headSeq).toBe(60_000);
