@@ -129,6 +129,8 @@ export class Profiler {
       zombie_pids: result.zombie_pids,
       job_progress: state.job_progress,
       conductor_uptime_seconds: round1((Date.now() - this.deps.startedAtMs) / 1000),
+      // Filled by the per-job aggregation (issue 14); empty until it lands.
+      job_costs: [],
       conductor: {
         cpu_percent: result.root.cpu_percent,
         rss_mb: result.root.rss_mb,

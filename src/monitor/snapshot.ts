@@ -50,4 +50,35 @@ export interface SystemSnapshot {
   job_progress: JobProgress[];
   conductor_uptime_seconds: number;
   conductor: ConductorCost;
+  /** Per active job (running or paused), what its tree costs at this sample. */
+  job_costs: JobCost[];
+}
+
+/**
+ * What one job (or one of its sheets) costs at a sample: the one definition every surface
+ * reads (`mzt jobs`, `mzt top`, the dashboard, /metrics, the resource monitor's blame).
+ * Computed once per sample in the conductor from the tagged processes and the CPU tracker.
+ */
+export interface CostFigures {
+  /** Sum over the tree now (100 = one core); null until the tree was seen in two samples. */
+  cpu_percent: number | null;
+  /** Sum of the tree's RSS now. */
+  rss_mb: number;
+  /** Live processes of the tree now (escaped ones included). */
+  processes: number;
+  /** CPU seconds so far, exited descendants included. */
+  cpu_seconds: number;
+  /** Highest rss_mb seen at one sample so far. */
+  peak_rss_mb: number;
+  /** GPU memory the tree holds now; null when unknown or none. */
+  gpu_memory_mb: number | null;
+}
+
+export interface SheetCost extends CostFigures {
+  sheet_num: number;
+}
+
+export interface JobCost extends CostFigures {
+  job_id: string;
+  sheets: SheetCost[];
 }
