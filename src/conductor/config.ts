@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import { MIN_DASHBOARD_TOKEN_LENGTH, isLoopbackAddress } from '../dashboard/auth.js';
+import { parseFleetConfig, type FleetConfig } from '../fleet/config.js';
 
 export interface ConductorConfig {
   /** Jobs running at once; more wait in a FIFO queue. */
@@ -43,6 +44,8 @@ export interface ConductorConfig {
   dashboard_auth: 'token' | 'none';
   /** Most bytes a job's log keeps on disk: its first half and its latest output. */
   max_log_bytes_per_job: number;
+  /** The fleet's NATS server and this host's name in it; null: no fleet. */
+  fleet: FleetConfig | null;
 }
 
 interface NumberRule {
@@ -67,8 +70,14 @@ interface StringRule {
   secret?: boolean;
 }
 
+/** A nested value with its own validator (which throws an Error naming the key). */
+interface CustomRule {
+  kind: 'custom';
+  parse(value: unknown, source: string): unknown;
+}
+
 export { MIN_DASHBOARD_TOKEN_LENGTH };
-type Rule = NumberRule | EnumRule | BooleanRule | StringRule;
+type Rule = NumberRule | EnumRule | BooleanRule | StringRule | CustomRule;
 
 const RULES: Record<keyof ConductorConfig, Rule> = {
   max_concurrent_jobs: { kind: 'number', min: 1, max: 256, integer: true },
@@ -89,6 +98,7 @@ const RULES: Record<keyof ConductorConfig, Rule> = {
   dashboard_token: { kind: 'string', maxLength: 512, minLength: MIN_DASHBOARD_TOKEN_LENGTH, secret: true },
   dashboard_auth: { kind: 'enum', values: ['token', 'none'] },
   max_log_bytes_per_job: { kind: 'number', min: 1024 * 1024, max: 2 ** 40, integer: true },
+  fleet: { kind: 'custom', parse: parseFleetConfig },
 };
 
 /** Keys the running dashboard is built from: a reload that changes one restarts it. */
@@ -113,6 +123,7 @@ export const DEFAULT_CONFIG: ConductorConfig = {
   dashboard_token: '',
   dashboard_auth: 'token',
   max_log_bytes_per_job: 1024 * 1024 * 1024,
+  fleet: null,
 };
 
 export class ConfigError extends Error {
@@ -133,6 +144,14 @@ export function validateConfig(raw: unknown, source = 'config'): ConductorConfig
       throw new ConfigError(`${source}: unknown key "${key}" (known: ${Object.keys(RULES).join(', ')})`);
     }
     const rule = RULES[key as keyof ConductorConfig];
+    if (rule.kind === 'custom') {
+      try {
+        out[key] = rule.parse(value, source);
+      } catch (err) {
+        throw new ConfigError((err as Error).message);
+      }
+      continue;
+    }
     if (rule.kind === 'number') {
       if (typeof value !== 'number' || !Number.isFinite(value)) {
         throw new ConfigError(`${source}: "${key}" must be a number, got ${JSON.stringify(value)}`);
@@ -189,5 +208,6 @@ export function loadConfigFile(file: string): ConductorConfig {
 
 /** Keys whose value differs between two configs. */
 export function changedKeys(a: ConductorConfig, b: ConductorConfig): string[] {
-  return (Object.keys(RULES) as Array<keyof ConductorConfig>).filter((k) => a[k] !== b[k]);
+  // Nested values (fleet) compare by content.
+  return (Object.keys(RULES) as Array<keyof ConductorConfig>).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }

@@ -17,6 +17,7 @@ import type { ConductorPaths } from './paths.js';
 import { jobDir } from './paths.js';
 import type { ConductorConfig } from './config.js';
 import type { Monitoring } from './monitoring.js';
+import type { Fleet } from '../fleet/index.js';
 import { buildResourceReport } from '../storage/resourceReport.js';
 import { LABEL_KEY } from '../events/jobRecord.js';
 import { clearJobs, type ClearParams } from './clearJobs.js';
@@ -35,6 +36,8 @@ export interface MethodDeps {
   monitoring(): Monitoring | undefined;
   /** The address of the dashboard this conductor serves, if any. */
   dashboardUrl?(): string | null;
+  /** The fleet part, when config `fleet` is set (daemon.status shows its export lag). */
+  fleet?(): Fleet | undefined;
   /** Expose `debug.emit` (tests and benchmarks only; MZT_DEBUG_METHODS=1). */
   debugMethods: boolean;
   log?(line: string): void;
@@ -93,6 +96,7 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
         home: deps.paths.home,
         storage: store.health,
         dashboard_url: deps.dashboardUrl?.() ?? null,
+        fleet: deps.fleet?.()?.status() ?? null,
       };
     },
 
