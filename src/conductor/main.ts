@@ -262,8 +262,8 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       c.fleet
         ? startFleet({
             config: c.fleet,
+            eventsDb: paths.eventsDb,
             store: openedStore,
-            onCommit: (listener) => bus.subscribe((e) => e.event.seq !== undefined && listener()),
             log,
           })
         : undefined;

@@ -9,14 +9,15 @@
  * - Where to resume is asked of the stream itself (its last message for this host), after
  *   every start and every failure: no local "exported up to" note can disagree with it.
  * - A window is published pipelined on one connection (NATS keeps the order of one
- *   connection's messages); any failure in it ends the window and the next round resumes from
- *   what the stream holds, so a later event is never stored before an earlier one.
+ *   connection's messages) and only its last event waits for an ack; any failure ends the
+ *   window and the next round resumes from what the stream holds, so a later event is never
+ *   stored before an earlier one.
  */
 import { headers } from '@nats-io/transport-node';
 import { encodeValue } from '../ipc/framing.js';
 import type { RawEventRow } from '../events/store.js';
 import type { FleetConnection, FleetLink } from './connection.js';
-import { EVENTS_STREAM, EVENTS_SUBJECTS, SEQ_HEADER, eventMessageId, eventSubject, hostEventsFilter, seqOfMessageId } from './subjects.js';
+import { EVENTS_STREAM, EVENTS_SUBJECTS, eventMessageId, eventSubject, hostEventsFilter, seqOfMessageId } from './subjects.js';
 
 /** What the exporter reads: the event store fits. */
 export interface ExportSource {
@@ -26,10 +27,21 @@ export interface ExportSource {
   payloadBytesAfter(afterSeq: number, maxEvents: number): { bytes: number; events: number };
 }
 
+export const EXPORT_STATES = ['connecting', 'exporting', 'caught_up', 'retrying', 'refused', 'stopped'] as const;
+
+export interface ExportProgress {
+  state: (typeof EXPORT_STATES)[number];
+  /** Last seq of this host the stream is known to hold (0: none). */
+  exported_seq: number;
+  /** Events published by this run (repeats the stream dropped included). */
+  published_total: number;
+  last_error: string | null;
+}
+
 export interface ExportStatus {
   host: string;
   connected: boolean;
-  state: 'connecting' | 'exporting' | 'caught_up' | 'retrying' | 'refused' | 'stopped';
+  state: (typeof EXPORT_STATES)[number];
   /** Last seq of this host the stream is known to hold (0: none). */
   exported_seq: number;
   lag_events: number;
@@ -45,6 +57,19 @@ export const WINDOW_EVENTS = 1024;
 export const WINDOW_BYTES = 4 * 1024 * 1024;
 const LAG_BYTES_MAX_EVENTS = 100_000;
 const IDLE_POLL_MS = 1000;
+
+export const LAG_BYTES_COUNT_LIMIT = LAG_BYTES_MAX_EVENTS;
+
+/**
+ * The stream, as the first conductor creates it. Bounded by age like the local log (30 days;
+ * the oldest go first); the duplicate window covers a conductor's restart after a crash.
+ */
+const EVENTS_STREAM_CONFIG = {
+  name: EVENTS_STREAM,
+  subjects: [EVENTS_SUBJECTS],
+  max_age: 30 * 86400 * 1e9,
+  duplicate_window: 120 * 1e9,
+};
 
 /** Raised when exporting would break the stream's contract; the exporter stops and says why. */
 class RefusedError extends Error {}
@@ -67,6 +92,8 @@ export class EventExporter {
       log: (message: string) => void;
       windowEvents?: number;
       windowBytes?: number;
+      /** How often to look for new events once caught up (a commit also wakes it, where told). */
+      idlePollMs?: number;
     },
   ) {}
 
@@ -91,6 +118,10 @@ export class EventExporter {
   /** Events committed locally and not yet known to be in the stream. */
   get lagEvents(): number {
     return Math.max(0, this.options.source.headSeq - this.cursor);
+  }
+
+  progress(): ExportProgress {
+    return { state: this.state, exported_seq: this.cursor, published_total: this.published, last_error: this.lastError };
   }
 
   status(): ExportStatus {
@@ -143,7 +174,7 @@ export class EventExporter {
     try {
       await link.jsm.streams.info(EVENTS_STREAM);
     } catch {
-      await link.jsm.streams.add({ name: EVENTS_STREAM, subjects: [EVENTS_SUBJECTS], duplicate_window: 120 * 1e9 }).catch(async (err: Error) => {
+      await link.jsm.streams.add(EVENTS_STREAM_CONFIG).catch(async (err: Error) => {
         // Another conductor created it in between.
         await link.jsm.streams.info(EVENTS_STREAM).catch(() => Promise.reject(err));
       });
@@ -155,7 +186,7 @@ export class EventExporter {
   private async resumePoint(link: FleetLink): Promise<number> {
     const { host, source } = this.options;
     const last = await link.jsm.streams.getMessage(EVENTS_STREAM, { last_by_subj: hostEventsFilter(host) });
-    const held = last ? seqOfMessageId(last.header?.get('Nats-Msg-Id'), host) ?? Number(last.header?.get(SEQ_HEADER)) : 0;
+    const held = last ? seqOfMessageId(last.header?.get('Nats-Msg-Id'), host) ?? NaN : 0;
     if (!Number.isSafeInteger(held) || held < 0) throw new RefusedError(`the stream's last message for host ${host} carries no seq this conductor wrote`);
     if (held > source.headSeq) {
       throw new RefusedError(
@@ -179,7 +210,7 @@ export class EventExporter {
       let rows = source.readRaw(this.cursor, windowEvents);
       if (rows.length === 0) {
         this.state = 'caught_up';
-        await this.sleep(IDLE_POLL_MS);
+        await this.sleep(this.options.idlePollMs ?? IDLE_POLL_MS);
         continue;
       }
       this.state = 'exporting';
@@ -192,27 +223,29 @@ export class EventExporter {
     }
   }
 
+  /**
+   * One window: every event but the last as a plain NATS publish (no reply, no timer), the
+   * last one acknowledged by JetStream. The server handles one connection's messages in order,
+   * so the last one's ack means all before it were handled; a stream of ours has no
+   * per-message limit that could refuse one of them and take a later one.
+   */
   private async publishWindow({ js, nc }: FleetLink, rows: RawEventRow[]): Promise<void> {
     const { host } = this.options;
     const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
-    const acks = rows.map((row) => {
+    const last = rows.length - 1;
+    for (let i = 0; i < last; i++) {
+      const row = rows[i]!;
       const h = headers();
-      h.set(SEQ_HEADER, String(row.seq));
-      return js.publish(eventSubject(host, row.type), this.payloadOf(row, maxPayload), { msgID: eventMessageId(host, row.seq), headers: h, timeout: 10_000 });
-    });
-    const results = await Promise.allSettled(acks);
-    let previous = 0;
-    for (let i = 0; i < results.length; i++) {
-      const result = results[i]!;
-      if (result.status === 'rejected') {
-        throw new Error(`publishing seq ${rows[i]!.seq} failed: ${(result.reason as Error)?.message ?? result.reason}; resuming from what the stream holds`);
-      }
-      this.published++;
-      if (!result.value.duplicate && result.value.seq <= previous) {
-        throw new Error(`the stream stored seq ${rows[i]!.seq} out of order (stream seq ${result.value.seq} after ${previous})`);
-      }
-      previous = result.value.seq;
+      h.set('Nats-Msg-Id', eventMessageId(host, row.seq));
+      nc.publish(eventSubject(host, row.type), this.payloadOf(row, maxPayload), { headers: h });
     }
+    const row = rows[last]!;
+    try {
+      await js.publish(eventSubject(host, row.type), this.payloadOf(row, maxPayload), { msgID: eventMessageId(host, row.seq), timeout: 10_000 });
+    } catch (err) {
+      throw new Error(`publishing events ${rows[0]!.seq} to ${row.seq} failed: ${(err as Error).message}; resuming from what the stream holds`);
+    }
+    this.published += rows.length;
   }
 
   /** The stored bytes as they are; an event larger than the server takes is replaced by a stub, so its seq is not a gap. */

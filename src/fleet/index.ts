@@ -1,10 +1,12 @@
 /**
- * The fleet side of one conductor (config `fleet`): its NATS connection and the export of its
- * events. Built only when `fleet` is set; the conductor keeps serving locally whatever NATS does.
+ * The fleet side of one conductor (config `fleet`): the export of its events, run by a worker
+ * thread (exportWorker.ts) with its own NATS connection and its own read-only view of
+ * events.db. Built only when `fleet` is set; the conductor serves locally whatever NATS does.
  */
+import { Worker } from 'node:worker_threads';
 import type { FleetConfig } from './config.js';
-import { FleetConnection } from './connection.js';
-import { EventExporter, type ExportSource, type ExportStatus } from './eventExport.js';
+import { EXPORT_STATES, LAG_BYTES_COUNT_LIMIT, type ExportStatus } from './eventExport.js';
+import { STATUS_SLOTS, type ExportWorkerData, type WorkerMessage } from './exportWorkerProtocol.js';
 
 export interface FleetStatus {
   host: string;
@@ -19,33 +21,60 @@ export interface Fleet {
   stop(drainMs?: number): Promise<void>;
 }
 
-export function startFleet(deps: {
-  config: FleetConfig;
-  store: ExportSource;
-  /** Registers a listener called after each commit; returns the function that removes it. */
-  onCommit(listener: () => void): () => void;
-  log: (message: string) => void;
-}): Fleet {
-  const connection = new FleetConnection(deps.config, deps.log);
-  const exporter = new EventExporter({ host: deps.config.host, source: deps.store, connection, log: deps.log });
-  const stopListening = deps.onCommit(() => exporter.notifyCommitted());
-  connection.start();
-  exporter.start();
+/** What the main thread reads of the store for the lag (the event store fits). */
+export interface LocalLog {
+  readonly headSeq: number;
+  payloadBytesAfter(afterSeq: number, maxEvents: number): { bytes: number; events: number };
+}
+
+export function startFleet(deps: { config: FleetConfig; eventsDb: string; store: LocalLog; log: (message: string) => void }): Fleet {
+  const status = new SharedArrayBuffer(8 * 4);
+  const slots = new Float64Array(status);
+  const data: ExportWorkerData = { config: deps.config, eventsDb: deps.eventsDb, status };
+  const worker = new Worker(new URL('./exportWorker.js', import.meta.url), { workerData: data });
+  let lastError: string | null = null;
+  let exited = false;
+  const exit = new Promise<void>((resolve) =>
+    worker.once('exit', (code) => {
+      exited = true;
+      if (code !== 0) deps.log(`fleet: the export worker exited with code ${code}`);
+      resolve();
+    }),
+  );
+  worker.on('message', (m: WorkerMessage) => {
+    if (m.kind === 'log') deps.log(m.message);
+    else lastError = m.error;
+  });
+  worker.on('error', (err) => {
+    lastError = `export worker failed: ${err.message}`;
+    deps.log(`fleet: ${lastError}`);
+  });
   return {
     status() {
-      const { host: _host, connected: _connected, ...exported } = exporter.status();
-      return { host: deps.config.host, nats_url: deps.config.nats_url, connected: connection.connected, export: exported };
+      const exported = slots[STATUS_SLOTS.exportedSeq]!;
+      const lag = Math.max(0, deps.store.headSeq - exported);
+      const bytes = lag > 0 ? deps.store.payloadBytesAfter(exported, LAG_BYTES_COUNT_LIMIT).bytes : 0;
+      return {
+        host: deps.config.host,
+        nats_url: deps.config.nats_url,
+        connected: !exited && slots[STATUS_SLOTS.connected] === 1,
+        export: {
+          state: exited ? 'stopped' : EXPORT_STATES[slots[STATUS_SLOTS.state]!] ?? 'connecting',
+          exported_seq: exported,
+          lag_events: lag,
+          lag_bytes: bytes,
+          lag_bytes_capped: lag > LAG_BYTES_COUNT_LIMIT,
+          published_total: slots[STATUS_SLOTS.publishedTotal]!,
+          last_error: lastError,
+        },
+      };
     },
     async stop(drainMs = 2000) {
-      stopListening();
-      const deadline = Date.now() + drainMs;
-      while (connection.connected && Date.now() < deadline && exporter.lagEvents > 0) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      // Closing the connection also releases an exporter still waiting for its first connect.
-      const exporterStopped = exporter.stop();
-      await connection.close();
-      await exporterStopped;
+      if (exited) return;
+      worker.postMessage({ kind: 'stop', drainMs });
+      const timer = setTimeout(() => void worker.terminate(), drainMs + 5000);
+      await exit;
+      clearTimeout(timer);
     },
   };
 }

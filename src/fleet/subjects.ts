@@ -8,9 +8,6 @@ export const EVENTS_STREAM = 'MZT_EVENTS';
 /** Its subjects: `mzt.<host>.events.<event type>`. */
 export const EVENTS_SUBJECTS = 'mzt.*.events.>';
 
-/** Header naming the event's seq in its host's local log (also inside the payload). */
-export const SEQ_HEADER = 'Mzt-Seq';
-
 export function hostEventsFilter(host: string): string {
   return `mzt.${host}.events.>`;
 }
