@@ -32,6 +32,7 @@ import {
 } from './startGuard.js';
 import { VERSION } from './version.js';
 import { startFleet, type Fleet } from '../fleet/index.js';
+import { buildHostReport } from './fleetReport.js';
 
 export interface RunConductorOptions {
   home?: string;
@@ -263,7 +264,9 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
         ? startFleet({
             config: c.fleet,
             eventsDb: paths.eventsDb,
+            home: paths.home,
             store: openedStore,
+            report: () => buildHostReport({ startedAt, config, jobs, store: openedStore, monitoring }),
             log,
           })
         : undefined;

@@ -1,12 +1,14 @@
 /**
- * The fleet side of one conductor (config `fleet`): the export of its events, run by a worker
- * thread (exportWorker.ts) with its own NATS connection and its own read-only view of
- * events.db. Built only when `fleet` is set; the conductor serves locally whatever NATS does.
+ * The fleet side of one conductor (config `fleet`): its entry in the fleet's host table and
+ * the export of its events, run by a worker thread (fleetWorker.ts) with its own NATS
+ * connection and its own read-only view of events.db. Built only when `fleet` is set; the
+ * conductor serves locally whatever NATS does.
  */
 import { Worker } from 'node:worker_threads';
 import type { FleetConfig } from './config.js';
 import { EXPORT_STATES, LAG_BYTES_COUNT_LIMIT, type ExportStatus } from './eventExport.js';
-import { STATUS_SLOTS, type ExportWorkerData, type WorkerMessage } from './exportWorkerProtocol.js';
+import type { HostReport } from './hostRegistry.js';
+import { REPORT_MS, STATUS_SLOTS, type FleetWorkerData, type MainMessage, type WorkerMessage } from './fleetWorkerProtocol.js';
 
 export interface FleetStatus {
   host: string;
@@ -27,11 +29,30 @@ export interface LocalLog {
   payloadBytesAfter(afterSeq: number, maxEvents: number): { bytes: number; events: number };
 }
 
-export function startFleet(deps: { config: FleetConfig; eventsDb: string; store: LocalLog; log: (message: string) => void }): Fleet {
+export function startFleet(deps: {
+  config: FleetConfig;
+  eventsDb: string;
+  home: string;
+  store: LocalLog;
+  /** The conductor's figures for its entry in the fleet's host table. */
+  report(): HostReport;
+  log: (message: string) => void;
+}): Fleet {
   const status = new SharedArrayBuffer(8 * 4);
   const slots = new Float64Array(status);
-  const data: ExportWorkerData = { config: deps.config, eventsDb: deps.eventsDb, status };
-  const worker = new Worker(new URL('./exportWorker.js', import.meta.url), { workerData: data });
+  const data: FleetWorkerData = { config: deps.config, eventsDb: deps.eventsDb, home: deps.home, status };
+  const worker = new Worker(new URL('./fleetWorker.js', import.meta.url), { workerData: data });
+  const send = (m: MainMessage) => worker.postMessage(m);
+  const sendReport = () => {
+    try {
+      send({ kind: 'report', report: deps.report() });
+    } catch (err) {
+      deps.log(`fleet: could not build the host report: ${(err as Error).message}`);
+    }
+  };
+  sendReport();
+  const reportTimer = setInterval(sendReport, REPORT_MS);
+  reportTimer.unref();
   let lastError: string | null = null;
   let exited = false;
   const exit = new Promise<void>((resolve) =>
@@ -70,8 +91,9 @@ export function startFleet(deps: { config: FleetConfig; eventsDb: string; store:
       };
     },
     async stop(drainMs = 2000) {
+      clearInterval(reportTimer);
       if (exited) return;
-      worker.postMessage({ kind: 'stop', drainMs });
+      send({ kind: 'stop', drainMs });
       const timer = setTimeout(() => void worker.terminate(), drainMs + 5000);
       await exit;
       clearTimeout(timer);

@@ -84,16 +84,26 @@ describe('event export to JetStream', () => {
     await again.client.close();
   }, 120_000);
 
-  it('refuses to export under a host name whose stream holds more than its log (another store)', async () => {
-    // 'alpha' exported thousands of events above; a fresh store under that name has a few.
+  it('a second live conductor under a host name in use is refused, naming the holder; it keeps serving', async () => {
+    const holder = conductors[0]!; // 'alpha', from the first test, still running
+    const { client } = await start('alpha');
+    const status = await waitFor(async () => {
+      const s = await client.call('daemon.status', {});
+      return s.fleet?.export.state === 'refused' ? s : undefined;
+    }, 20_000, 'refused');
+    expect(status.fleet!.export.last_error).toContain(`"alpha" is held by a live conductor (pid ${holder.pid}`);
+    expect((await client.call('job.submit', { name: 'local', sheets: [{ argv: ['true'] }] })).job_id).toBeDefined();
+    await client.close();
+  }, 60_000);
+
+  it('once the holder stopped, another event store under its name is refused by the export check', async () => {
+    await conductors[0]!.stop(); // 'alpha' leaves the host table on a clean stop
     const { client } = await start('alpha');
     const status = await waitFor(async () => {
       const s = await client.call('daemon.status', {});
       return s.fleet?.export.state === 'refused' ? s : undefined;
     }, 20_000, 'export refused');
     expect(status.fleet!.export.last_error).toMatch(/another event store uses this host name/);
-    // Still serving locally.
-    expect((await client.call('daemon.health', {})).status).toBeDefined();
     await client.close();
   }, 60_000);
 
