@@ -22,6 +22,7 @@ import { addJobControlCommands } from './jobControl.js';
 import { collect, parseInteger, parseNumber, UsageError } from './args.js';
 import { addSubmitCommand } from './submit.js';
 import { addClearCommand } from './clear.js';
+import { addFleetCommands, fleetLine } from './fleet.js';
 import { followLog } from './follow.js';
 import { provenanceLines } from './jobDetails.js';
 
@@ -175,6 +176,7 @@ function buildProgram(): Command {
           `memory    ${status.memory_usage_mb} MB`,
           `socket    ${status.socket_path}`,
           `dashboard ${status.dashboard_url ?? 'not served (dashboard_enabled is false, or its port was taken: see the conductor log)'}`,
+          ...(status.fleet ? [fleetLine(status.fleet)] : []),
         ].join('\n') + '\n',
       );
     });
@@ -182,6 +184,7 @@ function buildProgram(): Command {
   // --- jobs -------------------------------------------------------------------------------
   addSubmitCommand(program, (fn) => withClient(fn));
   addClearCommand(program, (fn) => withClient(fn));
+  addFleetCommands(program);
 
   program
     .command('jobs')
