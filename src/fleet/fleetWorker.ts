@@ -2,7 +2,8 @@
  * The fleet worker thread: its own NATS connection and its own read-only view of events.db,
  * so nothing fleet-related takes the conductor's event loop (on the main thread, exporting
  * halved the local stream: BENCHMARKS.md). It joins the fleet under the host name (refusing a
- * name a live conductor holds), keeps the host's KV entry fresh, and exports the events. It
+ * name a live conductor holds), keeps the host's KV entry fresh, exports the events, and pulls
+ * jobs from the fleet queue while the conductor has room (workQueue.ts). It
  * tells the main thread how far it got through a shared buffer and reports log lines and
  * errors by message.
  */
@@ -12,6 +13,7 @@ import { FleetConnection } from './connection.js';
 import { EventExporter, EXPORT_STATES } from './eventExport.js';
 import { ReadOnlyEventSource } from './exportSource.js';
 import { HEARTBEAT_MS, HostClashError, HostRegistry, newIdentity, openHostsBucket, type HostEntry, type HostReport } from './hostRegistry.js';
+import { WorkPuller, type SubmitOutcome } from './workQueue.js';
 import { STATUS_SLOTS, type FleetWorkerData, type MainMessage, type WorkerMessage } from './fleetWorkerProtocol.js';
 
 /** How often the worker looks for new events once it has caught up. */
@@ -34,6 +36,21 @@ function main(): void {
   let stopping = false;
   let kv: KV | undefined;
   let lastError: string | null = null;
+  // Jobs pulled from the fleet queue wait here for the main thread to record them.
+  let nextSubmit = 1;
+  const submits = new Map<number, (outcome: SubmitOutcome) => void>();
+  const puller = new WorkPuller({
+    host: data.config.host,
+    hasRoom: () => slots[STATUS_SLOTS.room] === 1 && !refused,
+    submit: (job) =>
+      new Promise<SubmitOutcome>((resolve) => {
+        const id = nextSubmit++;
+        submits.set(id, resolve);
+        post({ kind: 'submit', id, job });
+      }),
+    rejected: (reason, detail) => post({ kind: 'rejected', reason, detail }),
+    log,
+  });
 
   const entry = (): HostEntry => ({
     host: data.config.host,
@@ -59,6 +76,7 @@ function main(): void {
     refused = err.message;
     log(`fleet: ${err.message}; not joining (the conductor keeps serving locally)`);
     void exporter.stop();
+    void puller.stop();
   };
 
   /** Joins under the host name, retrying while NATS cannot be reached; then exports. */
@@ -71,6 +89,7 @@ function main(): void {
         kv = await openHostsBucket(link.nc);
         await registry.join(kv, entry());
         exporter.start();
+        puller.start(link);
         return;
       } catch (err) {
         if (err instanceof HostClashError) return refuse(err);
@@ -98,12 +117,20 @@ function main(): void {
       firstReport();
       return;
     }
+    if (m.kind === 'submitted') {
+      submits.get(m.id)?.(m.outcome);
+      submits.delete(m.id);
+      return;
+    }
     if (m.kind !== 'stop' || stopping) return;
     void (async () => {
       const deadline = Date.now() + m.drainMs;
       while (!refused && connection.connected && Date.now() < deadline && exporter.lagEvents > 0) await new Promise((r) => setTimeout(r, 20));
       stopping = true;
       clearInterval(heartbeatTimer);
+      // The puller first, while connected: a job being recorded gets its answer and its ack
+      // (or goes back to the queue), so nothing is left claimed but unrecorded by a clean stop.
+      await Promise.race([puller.stop(), new Promise((r) => setTimeout(r, 5000))]);
       const exporterStopped = exporter.stop();
       if (kv && !refused && connection.connected) await registry.leave(kv);
       await connection.close();

@@ -8,7 +8,8 @@ import { Worker } from 'node:worker_threads';
 import type { FleetConfig } from './config.js';
 import { EXPORT_STATES, LAG_BYTES_COUNT_LIMIT, type ExportStatus } from './eventExport.js';
 import type { HostReport } from './hostRegistry.js';
-import { REPORT_MS, STATUS_SLOTS, type FleetWorkerData, type MainMessage, type WorkerMessage } from './fleetWorkerProtocol.js';
+import type { FleetJobMessage, SubmitOutcome } from './workQueue.js';
+import { REPORT_MS, ROOM_MS, STATUS_SLOTS, type FleetWorkerData, type MainMessage, type WorkerMessage } from './fleetWorkerProtocol.js';
 
 export interface FleetStatus {
   host: string;
@@ -36,9 +37,15 @@ export function startFleet(deps: {
   store: LocalLog;
   /** The conductor's figures for its entry in the fleet's host table. */
   report(): HostReport;
+  /** Whether it has room for one more job now (a free slot, and the monitor accepts work). */
+  hasRoom(): boolean;
+  /** Records a job pulled from the fleet queue. */
+  submit(job: FleetJobMessage['job']): Promise<SubmitOutcome>;
+  /** A message on the queue that is no job. */
+  rejected(reason: string, detail: { job_id?: string; subject: string; bytes: number }): void;
   log: (message: string) => void;
 }): Fleet {
-  const status = new SharedArrayBuffer(8 * 4);
+  const status = new SharedArrayBuffer(8 * 5);
   const slots = new Float64Array(status);
   const data: FleetWorkerData = { config: deps.config, eventsDb: deps.eventsDb, home: deps.home, status };
   const worker = new Worker(new URL('./fleetWorker.js', import.meta.url), { workerData: data });
@@ -53,6 +60,11 @@ export function startFleet(deps: {
   sendReport();
   const reportTimer = setInterval(sendReport, REPORT_MS);
   reportTimer.unref();
+  // Room is looked at before every pull: kept fresh here, cheaply (two counters).
+  const writeRoom = () => (slots[STATUS_SLOTS.room] = deps.hasRoom() ? 1 : 0);
+  writeRoom();
+  const roomTimer = setInterval(writeRoom, ROOM_MS);
+  roomTimer.unref();
   let lastError: string | null = null;
   let exited = false;
   const exit = new Promise<void>((resolve) =>
@@ -64,7 +76,17 @@ export function startFleet(deps: {
   );
   worker.on('message', (m: WorkerMessage) => {
     if (m.kind === 'log') deps.log(m.message);
-    else lastError = m.error;
+    else if (m.kind === 'error') lastError = m.error;
+    else if (m.kind === 'rejected') deps.rejected(m.reason, m.detail);
+    else if (m.kind === 'submit') {
+      void deps
+        .submit(m.job)
+        .catch((err: Error): SubmitOutcome => ({ kind: 'retry', reason: err.message }))
+        .then((outcome) => {
+          writeRoom();
+          if (!exited) send({ kind: 'submitted', id: m.id, outcome });
+        });
+    }
   });
   worker.on('error', (err) => {
     lastError = `export worker failed: ${err.message}`;
@@ -92,6 +114,7 @@ export function startFleet(deps: {
     },
     async stop(drainMs = 2000) {
       clearInterval(reportTimer);
+      clearInterval(roomTimer);
       if (exited) return;
       send({ kind: 'stop', drainMs });
       const timer = setTimeout(() => void worker.terminate(), drainMs + 5000);
