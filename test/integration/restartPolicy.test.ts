@@ -4,6 +4,7 @@
  * `restart_at` meanwhile; a cancelled job is never restarted; a cancel during the backoff ends
  * it; shutdown and kill -9 with jobs paused or in a backoff close them as interrupted.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +12,7 @@ import { DaemonClient, RpcError } from '../../src/ipc/client.js';
 import { ErrorCode } from '../../src/ipc/messages.js';
 import { validateValue } from '../../src/ipc/schema.js';
 import type { EventEnvelope } from '../../src/events/types.js';
-import { makeHome, pidAlive, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { CLI, makeHome, pidAlive, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
 
 let home: string;
 let conductor: RunningConductor;
@@ -151,6 +152,34 @@ describe('restart policy', () => {
     expect(cap.data).toEqual({ field: 'restart.backoff.max_seconds' });
     const on = await bad({ on: 'sometimes' });
     expect(on.data).toEqual({ field: 'restart.on' });
+  });
+});
+
+function mzt(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, MZT_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('restart policy in a job file', () => {
+  it('mzt submit -f uses it; mzt jobs and mzt job show the attempt and the wait', async () => {
+    const file = path.join(home, 'restarting.yaml');
+    fs.writeFileSync(file, ['job_id: file-restart', 'sheets:', '  - command: exit 7', 'restart:', '  max_attempts: 2', '  backoff: {initial_seconds: 30}', ''].join('\n'));
+    const sub = await mzt(['submit', '-f', file]);
+    expect(sub.code).toBe(0);
+    const pending = await waitStatus(client, 'file-restart', 'pending');
+    expect(pending.restart).toEqual({ on: 'failure', max_attempts: 2, backoff: { initial_seconds: 30, factor: 2, max_seconds: 300 } });
+    const jobs = await mzt(['jobs']);
+    expect(jobs.stdout.split('\n').find((l) => l.startsWith('file-restart'))).toMatch(/pending\s+0\/1\s+1 \(next in (29|30)s\)/);
+    const job = await mzt(['job', 'file-restart']);
+    expect(job.stdout).toMatch(/attempt   1 \(next in (29|30)s\)/);
+    expect(job.stdout).toMatch(/restart   on failure, at most 2 runs, backoff 30s x2 up to 300s/);
+    await client.call('job.cancel', { job_id: 'file-restart' });
   });
 });
 
