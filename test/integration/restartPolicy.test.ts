@@ -132,6 +132,9 @@ describe('restart policy', () => {
     const pause = await rpcError(client.call('job.pause', { job_id: waiting }));
     expect(pause.code).toBe(ErrorCode.INVALID_STATE);
     expect(pause.message).toBe(`cannot pause job "${waiting}": it is pending, not running`);
+    const retry = await rpcError(client.call('job.retry', { job_id: waiting }));
+    expect(retry.code).toBe(ErrorCode.INVALID_STATE);
+    expect(retry.message).toBe(`cannot retry job "${waiting}": it is pending`);
     const t0 = Date.now();
     expect(await client.call('job.cancel', { job_id: waiting })).toEqual({ job_id: waiting, status: 'cancelled' });
     expect(Date.now() - t0).toBeLessThan(2000);
@@ -180,6 +183,14 @@ describe('restart policy in a job file', () => {
     expect(job.stdout).toMatch(/attempt   1 \(next in (29|30)s\)/);
     expect(job.stdout).toMatch(/restart   on failure, at most 2 runs, backoff 30s x2 up to 300s/);
     await client.call('job.cancel', { job_id: 'file-restart' });
+  });
+
+  it('mzt submit --wait waits through the restarts and exits with the last run\'s exit code', async () => {
+    const file = path.join(home, 'wait-restart.yaml');
+    fs.writeFileSync(file, ['sheets:', '  - command: echo try; exit 7', 'restart: {max_attempts: 2, backoff: {initial_seconds: 0.2}}', ''].join('\n'));
+    const res = await mzt(['submit', '-f', file, '--wait']);
+    expect(res.code).toBe(7);
+    expect(res.stdout).toBe('try\ntry\n');
   });
 });
 

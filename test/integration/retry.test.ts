@@ -33,7 +33,8 @@ function mzt(args: string[]): Promise<{ code: number | null; stdout: string; std
 
 beforeAll(async () => {
   home = makeHome('mzt-retry-');
-  conductor = await startConductor(home, { config: { kill_grace_seconds: 1 } });
+  // One slot: a second job waits queued (the error for retrying a queued job).
+  conductor = await startConductor(home, { config: { kill_grace_seconds: 1, max_concurrent_jobs: 1 } });
   client = await DaemonClient.connect({ socketPath: conductor.socketPath });
 });
 
@@ -178,6 +179,11 @@ describe('job.retry', () => {
     expect(running.code).toBe(ErrorCode.INVALID_STATE);
     expect(running.message).toBe('cannot retry job "retry-running": it is running');
     expect(running.data).toMatchObject({ status: 'running' });
+    const queued = await client.call('job.submit', { job_id: 'retry-queued', sheets: [{ argv: ['true'] }] });
+    expect(queued.status).toBe('queued');
+    const q = await rpcError(client.call('job.retry', { job_id: 'retry-queued' }));
+    expect(q.code).toBe(ErrorCode.INVALID_STATE);
+    expect(q.message).toBe('cannot retry job "retry-queued": it is queued');
     await client.call('job.pause', { job_id: 'retry-running' });
     const paused = await rpcError(client.call('job.retry', { job_id: 'retry-running' }));
     expect(paused.message).toBe('cannot retry job "retry-running": it is paused');
