@@ -216,9 +216,9 @@ export const jobMachine = setup({
     pending: {
       // Waiting for the backoff; no process, no slot. A cancel or interrupt ends it here.
       entry: [
-        assign({
-          restartDelay: ({ context }) => backoffSeconds(context.restart.backoff, context.run),
-          restartAt: ({ context }) => Date.now() / 1000 + backoffSeconds(context.restart.backoff, context.run),
+        assign(({ context }) => {
+          const delay = backoffSeconds(context.restart.backoff, context.run);
+          return { restartDelay: delay, restartAt: Date.now() / 1000 + delay };
         }),
         {
           type: 'record',

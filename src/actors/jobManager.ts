@@ -174,7 +174,8 @@ export class JobManager {
       throw new ProtocolError(ErrorCode.INVALID_STATE, `cannot retry job "${jobId}": it is ${state}`, { job_id: jobId, status: state });
     }
     const restart = plan.spec.restart ? normalizeRestartPolicy(plan.spec.restart) : undefined;
-    const job = this.newLiveJob(jobId, plan.spec, undefined, true);
+    // Its git context at the end, as for a submitted job (none when its cwd is not a work tree).
+    const job = this.newLiveJob(jobId, plan.spec, plan.spec.cwd ?? plan.spec.sheets[0]?.cwd, true);
     const data = { by: 'client', attempt: plan.attempt, from_sheet: plan.from_sheet, previous_status: plan.previous_status };
     await this.appendOrDrop(jobId, job, { type: 'job.retried', job_id: jobId, data });
     job.log.write(plan.from_sheet, 'sys', `attempt ${plan.attempt}: retried from sheet ${plan.from_sheet}`);
