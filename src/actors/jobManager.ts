@@ -140,26 +140,32 @@ export class JobManager {
     const job = this.newLiveJob(jobId, spec, git ? gitDir : undefined, false);
     // What job.retry needs after this conductor is gone (environment values included).
     writeJobSpec(path.join(this.deps.jobsDir, jobId), spec, (m) => this.deps.log?.(m));
-    // Straight to the store: a submission the store refuses is refused, not held.
-    await this.appendOrDrop(jobId, job, {
-      type: 'job.submitted',
-      job_id: jobId,
-      data: {
-        name: spec.name ?? jobId,
-        total_sheets: spec.sheets.length,
-        // Environment values may hold secrets: only their names are recorded.
-        sheets: spec.sheets.map((s) => ({
-          argv: s.argv,
-          cwd: s.cwd ?? spec.cwd ?? null,
-          timeout_seconds: s.timeout_seconds ?? this.config.default_sheet_timeout_seconds,
-          name: s.name ?? null,
-          env_keys: Object.keys({ ...spec.env, ...s.env }),
-        })),
-        ...(spec.labels ? { labels: spec.labels } : {}),
-        ...(git ? { git } : {}),
-        ...(restart ? { restart } : {}),
-      },
-    });
+    try {
+      // Straight to the store: a submission the store refuses is refused, not held.
+      await this.deps.append({
+        type: 'job.submitted',
+        job_id: jobId,
+        data: {
+          name: spec.name ?? jobId,
+          total_sheets: spec.sheets.length,
+          // Environment values may hold secrets: only their names are recorded.
+          sheets: spec.sheets.map((s) => ({
+            argv: s.argv,
+            cwd: s.cwd ?? spec.cwd ?? null,
+            timeout_seconds: s.timeout_seconds ?? this.config.default_sheet_timeout_seconds,
+            name: s.name ?? null,
+            env_keys: Object.keys({ ...spec.env, ...s.env }),
+          })),
+          ...(spec.labels ? { labels: spec.labels } : {}),
+          ...(git ? { git } : {}),
+          ...(restart ? { restart } : {}),
+        },
+      });
+    } catch (err) {
+      this.live.delete(jobId);
+      void job.log.close();
+      throw new ProtocolError(ErrorCode.STORAGE_UNAVAILABLE, (err as Error).message);
+    }
     return this.startActor(jobId, job, { sheetCount: spec.sheets.length, restart });
   }
 
@@ -177,7 +183,13 @@ export class JobManager {
     // Its git context at the end, as for a submitted job (none when its cwd is not a work tree).
     const job = this.newLiveJob(jobId, plan.spec, plan.spec.cwd ?? plan.spec.sheets[0]?.cwd, true);
     const data = { by: 'client', attempt: plan.attempt, from_sheet: plan.from_sheet, previous_status: plan.previous_status };
-    await this.appendOrDrop(jobId, job, { type: 'job.retried', job_id: jobId, data });
+    try {
+      await this.deps.append({ type: 'job.retried', job_id: jobId, data }); // as job.submitted: refused, not held
+    } catch (err) {
+      this.live.delete(jobId);
+      void job.log.close();
+      throw new ProtocolError(ErrorCode.STORAGE_UNAVAILABLE, (err as Error).message);
+    }
     job.log.write(plan.from_sheet, 'sys', `attempt ${plan.attempt}: retried from sheet ${plan.from_sheet}`);
     const started = this.startActor(jobId, job, { sheetCount: plan.spec.sheets.length, restart, startSheet: plan.from_sheet, attempt: plan.attempt });
     return { ...started, attempt: plan.attempt, from_sheet: plan.from_sheet };
@@ -190,17 +202,6 @@ export class JobManager {
       throw new ProtocolError(ErrorCode.NOT_ACCEPTING_WORK, `not accepting work: ${pressure.reason ?? 'resource pressure'}`, {
         reason: pressure.reason ?? 'resource pressure',
       });
-    }
-  }
-
-  /** The event that makes a job live; if the store refuses it, the job is not live after all. */
-  private async appendOrDrop(jobId: string, job: LiveJob, event: NewEvent): Promise<void> {
-    try {
-      await this.deps.append(event);
-    } catch (err) {
-      this.live.delete(jobId);
-      void job.log.close();
-      throw new ProtocolError(ErrorCode.STORAGE_UNAVAILABLE, (err as Error).message);
     }
   }
 
