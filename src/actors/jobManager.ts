@@ -133,7 +133,9 @@ export class JobManager {
       throw new ProtocolError(ErrorCode.INVALID_PARAMS, 'invalid params: "job_id" must match [A-Za-z0-9_.-]{1,64}', { field: 'job_id' });
     }
     const restart = spec.restart ? normalizeRestartPolicy(spec.restart) : undefined;
-    const jobId = spec.job_id ?? generateId(spec.name);
+    let jobId = spec.job_id ?? generateId(spec.name);
+    // A generated id can repeat (same name, same second, 16 random bits): draw another.
+    for (let i = 0; spec.job_id === undefined && i < 8 && (this.live.has(jobId) || this.deps.jobExists(jobId)); i++) jobId = generateId(spec.name);
     if (this.live.has(jobId) || this.deps.jobExists(jobId)) {
       throw new ProtocolError(ErrorCode.JOB_EXISTS, `a job with id "${jobId}" already exists`, { job_id: jobId });
     }
