@@ -43,6 +43,8 @@ export interface JobLogOptions {
   maxBytes?: number;
   /** Called once, when the head is full and the middle of the log starts being dropped. */
   onCapped?: (info: { max_log_bytes: number; head_bytes: number }) => void;
+  /** Go on after an existing log (a retried job): same logical offsets, same cap. */
+  continueExisting?: boolean;
 }
 
 export class JobLog {
@@ -65,8 +67,42 @@ export class JobLog {
     this.dir = dir;
     this.path = path.join(dir, HEAD_FILE);
     this.maxBytes = opts.maxBytes ?? DEFAULT_MAX_LOG_BYTES;
+    if (opts.continueExisting && this.continueAfter()) return;
     this.fd = fs.openSync(this.path, 'a', 0o600);
     this.startSegment(0);
+  }
+
+  /** Open the newest segment of an existing log for appending; false if there is none to continue. */
+  private continueAfter(): boolean {
+    const tail = path.join(this.dir, TAIL_FILE);
+    const capped = fs.existsSync(tail);
+    const file = capped ? tail : this.path;
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'r+');
+    } catch {
+      return false;
+    }
+    const size = fs.fstatSync(fd).size;
+    const first = Buffer.alloc(Math.min(64, size));
+    fs.readSync(fd, first, 0, first.length, 0);
+    const nl = first.indexOf(0x0a);
+    const text = first.toString('latin1');
+    if (!text.startsWith(LOG_MAGIC) || nl < 0) {
+      fs.closeSync(fd); // empty, or the previous format (one prefix per line): not continued
+      return false;
+    }
+    const last = Buffer.alloc(1);
+    fs.readSync(fd, last, 0, 1, size - 1);
+    fs.closeSync(fd);
+    this.fd = fs.openSync(file, 'a', 0o600);
+    this.segment = capped ? 'tail' : 'head';
+    this.capped = capped;
+    this.fileBytes = size;
+    this.logical = Number(text.slice(LOG_MAGIC.length, nl)) + size - nl - 1;
+    // A conductor killed mid-line left it unterminated: end it, or the next header joins it.
+    if (last[0] !== 0x0a) this.append(Buffer.from('\n'));
+    return true;
   }
 
   write(sheetNum: number, stream: LogStream, text: string): void {

@@ -3,20 +3,21 @@
  * records submissions, provides the machines' side effects (spawning sheets, logs, event
  * appends), and exposes counters for status and snapshots.
  */
-import crypto from 'node:crypto';
 import path from 'node:path';
 import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
-import type { GitContext, JobSpec } from '../events/jobRecord.js';
+import type { JobSpec } from '../events/jobRecord.js';
 import { gitContext } from '../conductor/gitContext.js';
 import type { NewEvent } from '../events/types.js';
 import { ErrorCode, ProtocolError } from '../ipc/messages.js';
 import { isValidJobId } from '../conductor/paths.js';
 import { JobEventWriter } from './jobEventWriter.js';
-import { JobLog } from './jobLog.js';
+import { createLiveJob, generateId, type LiveJob } from './liveJob.js';
 import { jobMachine, type PauseBy } from './jobMachine.js';
 import { jobManagerMachine } from './jobManagerMachine.js';
+import { normalizeRestartPolicy, type RestartPolicy } from './restartPolicy.js';
+import { writeJobSpec, type RetryPlan } from './jobRetry.js';
 import { markerValue, newMarkerInstance, parseMarker, type ProcIdentity } from '../probe/sheetMarker.js';
-import { escalationsDone, readOomKillCount, spawnSheet as realSpawnSheet, type SheetHandle, type SheetOutcome, type SpawnSheet } from './sheetProcess.js';
+import { escalationsDone, readOomKillCount, spawnSheet as realSpawnSheet, type SheetOutcome, type SpawnSheet } from './sheetProcess.js';
 
 export interface JobManagerConfig {
   max_concurrent_jobs: number;
@@ -45,21 +46,6 @@ export interface JobManagerDeps {
   knownProcesses?(tag: { job_id: string; sheet_num: number }): ProcIdentity[];
 }
 
-interface LiveJob {
-  spec: JobSpec;
-  log: JobLog;
-  /** The sheet running now. */
-  sheet: { num: number; handle: SheetHandle } | undefined;
-  /** Resolves when the job's machine reached its end. */
-  finished: Promise<void>;
-  isFinished: boolean;
-  /** Resolves when the job reached its end and all its events are committed. */
-  ended: Promise<void>;
-  /** The job's directory, when it was in a git work tree at submit; its context at the end. */
-  gitDir?: string;
-  gitAtEnd?: GitContext;
-}
-
 const TERMINAL_EVENTS = new Set(['job.completed', 'job.failed', 'job.cancelled', 'job.interrupted']);
 
 export interface ActiveProcess {
@@ -67,17 +53,6 @@ export interface ActiveProcess {
   sheet_num: number;
   pid: number;
   pgid: number;
-}
-
-function slug(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^[-.]+|-+$/g, '').slice(0, 32) || 'job';
-}
-
-function generateId(name: string | undefined): string {
-  const d = new Date();
-  const p = (n: number) => String(n).padStart(2, '0');
-  const stamp = `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
-  return `${slug(name ?? 'job')}-${stamp}-${crypto.randomBytes(2).toString('hex')}`;
 }
 
 export class JobManager {
@@ -104,8 +79,8 @@ export class JobManager {
             resumeSheet: ({ context }) => this.live.get(context.jobId)?.sheet?.handle.resume(),
           },
           actors: {
-            runSheet: fromPromise<SheetOutcome, { jobId: string; sheetNum: number }>(({ input }) =>
-              this.runSheet(input.jobId, input.sheetNum),
+            runSheet: fromPromise<SheetOutcome, { jobId: string; sheetNum: number; attempt: number }>(({ input }) =>
+              this.runSheet(input.jobId, input.sheetNum, input.attempt),
             ),
           },
         }),
@@ -153,35 +128,20 @@ export class JobManager {
     // the job becoming live by an await.
     const gitDir = spec.cwd ?? spec.sheets[0]?.cwd;
     const git = gitDir !== undefined ? await gitContext(gitDir) : undefined;
-    if (this.shuttingDown) throw new ProtocolError(ErrorCode.SHUTTING_DOWN, 'the conductor is shutting down');
-    const pressure = this.deps.acceptingWork?.();
-    if (pressure && !pressure.accepting) {
-      throw new ProtocolError(ErrorCode.NOT_ACCEPTING_WORK, `not accepting work: ${pressure.reason ?? 'resource pressure'}`, {
-        reason: pressure.reason ?? 'resource pressure',
-      });
-    }
+    this.requireAcceptingWork();
     if (spec.job_id !== undefined && !isValidJobId(spec.job_id)) {
       throw new ProtocolError(ErrorCode.INVALID_PARAMS, 'invalid params: "job_id" must match [A-Za-z0-9_.-]{1,64}', { field: 'job_id' });
     }
-    const jobId = spec.job_id ?? generateId(spec.name);
+    const restart = spec.restart ? normalizeRestartPolicy(spec.restart) : undefined;
+    let jobId = spec.job_id ?? generateId(spec.name);
+    // A generated id can repeat (same name, same second, 16 random bits): draw another.
+    for (let i = 0; spec.job_id === undefined && i < 8 && (this.live.has(jobId) || this.deps.jobExists(jobId)); i++) jobId = generateId(spec.name);
     if (this.live.has(jobId) || this.deps.jobExists(jobId)) {
       throw new ProtocolError(ErrorCode.JOB_EXISTS, `a job with id "${jobId}" already exists`, { job_id: jobId });
     }
-    let markEnded!: () => void;
-    let markFinished!: () => void;
-    const job: LiveJob = {
-      spec,
-      log: new JobLog(path.join(this.deps.jobsDir, jobId), {
-        maxBytes: this.config.max_log_bytes_per_job,
-        onCapped: (data) => void this.record({ type: 'job.log_capped', job_id: jobId, data }),
-      }),
-      sheet: undefined,
-      finished: new Promise<void>((r) => (markFinished = r)),
-      isFinished: false,
-      ended: new Promise<void>((r) => (markEnded = r)),
-      ...(git ? { gitDir } : {}),
-    };
-    this.live.set(jobId, job);
+    const job = this.newLiveJob(jobId, spec, git ? gitDir : undefined, false);
+    // What job.retry needs after this conductor is gone (environment values included).
+    writeJobSpec(path.join(this.deps.jobsDir, jobId), spec, (m) => this.deps.log?.(m));
     try {
       // Straight to the store: a submission the store refuses is refused, not held.
       await this.deps.append({
@@ -200,6 +160,7 @@ export class JobManager {
           })),
           ...(spec.labels ? { labels: spec.labels } : {}),
           ...(git ? { git } : {}),
+          ...(restart ? { restart } : {}),
         },
       });
     } catch (err) {
@@ -207,18 +168,73 @@ export class JobManager {
       void job.log.close();
       throw new ProtocolError(ErrorCode.STORAGE_UNAVAILABLE, (err as Error).message);
     }
-    this.manager.send({ type: 'SUBMIT', jobId, sheetCount: spec.sheets.length });
+    return this.startActor(jobId, job, { sheetCount: spec.sheets.length, restart });
+  }
+
+  /**
+   * Run an ended job again under its id (job.retry; jobRetry.ts checked the plan): its log
+   * continues, sheets before `from_sheet` are not run again.
+   */
+  async retry(jobId: string, plan: RetryPlan): Promise<{ job_id: string; status: 'queued' | 'running'; attempt: number; from_sheet: number }> {
+    this.requireAcceptingWork();
+    const state = this.jobState(jobId);
+    if (state !== undefined) {
+      throw new ProtocolError(ErrorCode.INVALID_STATE, `cannot retry job "${jobId}": it is ${state}`, { job_id: jobId, status: state });
+    }
+    const restart = plan.spec.restart ? normalizeRestartPolicy(plan.spec.restart) : undefined;
+    // Its git context at the end, as for a submitted job (none when its cwd is not a work tree).
+    const job = this.newLiveJob(jobId, plan.spec, plan.spec.cwd ?? plan.spec.sheets[0]?.cwd, true);
+    const data = { by: 'client', attempt: plan.attempt, from_sheet: plan.from_sheet, previous_status: plan.previous_status };
+    try {
+      await this.deps.append({ type: 'job.retried', job_id: jobId, data }); // as job.submitted: refused, not held
+    } catch (err) {
+      this.live.delete(jobId);
+      void job.log.close();
+      throw new ProtocolError(ErrorCode.STORAGE_UNAVAILABLE, (err as Error).message);
+    }
+    job.log.write(plan.from_sheet, 'sys', `attempt ${plan.attempt}: retried from sheet ${plan.from_sheet}`);
+    const started = this.startActor(jobId, job, { sheetCount: plan.spec.sheets.length, restart, startSheet: plan.from_sheet, attempt: plan.attempt });
+    return { ...started, attempt: plan.attempt, from_sheet: plan.from_sheet };
+  }
+
+  private requireAcceptingWork(): void {
+    if (this.shuttingDown) throw new ProtocolError(ErrorCode.SHUTTING_DOWN, 'the conductor is shutting down');
+    const pressure = this.deps.acceptingWork?.();
+    if (pressure && !pressure.accepting) {
+      throw new ProtocolError(ErrorCode.NOT_ACCEPTING_WORK, `not accepting work: ${pressure.reason ?? 'resource pressure'}`, {
+        reason: pressure.reason ?? 'resource pressure',
+      });
+    }
+  }
+
+  private newLiveJob(jobId: string, spec: JobSpec, gitDir: string | undefined, continueExisting: boolean): LiveJob {
+    const log = {
+      maxBytes: this.config.max_log_bytes_per_job,
+      onCapped: (data: { max_log_bytes: number; head_bytes: number }) => void this.record({ type: 'job.log_capped', job_id: jobId, data }),
+      continueExisting,
+    };
+    const job = createLiveJob(path.join(this.deps.jobsDir, jobId), spec, log, gitDir);
+    this.live.set(jobId, job);
+    return job;
+  }
+
+  private startActor(
+    jobId: string,
+    job: LiveJob,
+    input: { sheetCount: number; restart?: RestartPolicy; startSheet?: number; attempt?: number },
+  ): { job_id: string; status: 'queued' | 'running' } {
+    this.manager.send({ type: 'SUBMIT', jobId, ...input });
     const child = this.manager.getSnapshot().children[jobId];
     child?.subscribe({
       complete: () => {
         job.isFinished = true;
-        markFinished();
+        job.markFinished();
         void this.events
           .settled(jobId)
           .then(() => job.log.close())
           .then(() => {
             this.live.delete(jobId);
-            markEnded();
+            job.markEnded();
           });
       },
     });
@@ -279,7 +295,7 @@ export class JobManager {
   }
 
   /** A live job's state as clients name it, or undefined when it is not live (ended or unknown). */
-  private jobState(jobId: string): 'queued' | 'running' | 'paused' | 'ending' | undefined {
+  private jobState(jobId: string): 'queued' | 'running' | 'paused' | 'pending' | 'ending' | undefined {
     const job = this.live.get(jobId);
     if (!job) return undefined;
     if (job.isFinished) return 'ending';
@@ -287,6 +303,7 @@ export class JobManager {
     const snap = child?.getSnapshot();
     if (!snap) return 'queued';
     if (snap.matches({ running: { sheet: 'paused' } })) return 'paused';
+    if (snap.matches('pending')) return 'pending';
     if (snap.matches('running')) return snap.context.stop ? 'ending' : 'running';
     return snap.matches('queued') ? 'queued' : 'ending';
   }
@@ -335,7 +352,7 @@ export class JobManager {
     return p;
   }
 
-  private async runSheet(jobId: string, sheetNum: number): Promise<SheetOutcome> {
+  private async runSheet(jobId: string, sheetNum: number, attempt: number): Promise<SheetOutcome> {
     const job = this.live.get(jobId)!;
     const spec = job.spec.sheets[sheetNum - 1]!;
     const cwd = spec.cwd ?? job.spec.cwd ?? process.cwd();
@@ -367,7 +384,7 @@ export class JobManager {
     job.sheet = { num: sheetNum, handle };
     if (handle.pid !== undefined) {
       job.log.write(sheetNum, 'sys', `sheet ${sheetNum} started pid=${handle.pid} argv=${JSON.stringify(spec.argv)} cwd=${cwd}`);
-      void this.record({ type: 'sheet.started', ...base, data: { pid: handle.pid, argv: spec.argv, cwd } });
+      void this.record({ type: 'sheet.started', ...base, data: { pid: handle.pid, argv: spec.argv, cwd, attempt } });
       void this.record({ type: 'process.spawn', ...base, data: { pid: handle.pid, pgid: handle.pid, command: spec.argv.join(' ') } });
     }
     const outcome = await handle.done;
@@ -408,7 +425,7 @@ export class JobManager {
     );
     const ok = outcome.reason === undefined && outcome.exit_code === 0;
     if (ok) {
-      void this.record({ type: 'sheet.completed', ...base, data: end });
+      void this.record({ type: 'sheet.completed', ...base, data: { ...end, attempt } });
     } else {
       const stopKind = this.stopKind(jobId);
       const reason =
@@ -418,7 +435,7 @@ export class JobManager {
       void this.record({
         type: 'sheet.failed',
         ...base,
-        data: { ...end, reason, ...(outcome.error ? { error: outcome.error } : {}) },
+        data: { ...end, reason, attempt, ...(outcome.error ? { error: outcome.error } : {}) },
       });
     }
     // The job ends with this sheet: its provenance at the end goes into the terminal event.

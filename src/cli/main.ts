@@ -24,7 +24,7 @@ import { addSubmitCommand } from './submit.js';
 import { addClearCommand } from './clear.js';
 import { addFleetCommands, fleetLine } from './fleet.js';
 import { followLog } from './follow.js';
-import { provenanceLines } from './jobDetails.js';
+import { attemptCell, attemptLines, provenanceLines } from './jobDetails.js';
 
 const EXIT_NOT_RUNNING = 3;
 
@@ -59,6 +59,7 @@ function jobRow(job: JobRecord): string[] {
     job.name,
     job.status,
     `${job.completed_sheets}/${job.total_sheets}`,
+    attemptCell(job),
     localTime(job.started_at ?? job.submitted_at),
     job.started_at ? duration(end - job.started_at) : '-',
   ];
@@ -72,6 +73,7 @@ function printJob(job: JobRecord): void {
     `submitted ${localTime(job.submitted_at)}`,
     `started   ${localTime(job.started_at)}`,
     `ended     ${localTime(job.ended_at)}`,
+    ...attemptLines(job),
     ...provenanceLines(job),
     '',
     table(
@@ -201,7 +203,7 @@ function buildProgram(): Command {
         process.stdout.write('no jobs\n');
         return;
       }
-      process.stdout.write(`${table(['ID', 'NAME', 'STATUS', 'SHEETS', 'STARTED', 'DURATION'], res.jobs.map(jobRow))}\n`);
+      process.stdout.write(`${table(['ID', 'NAME', 'STATUS', 'SHEETS', 'ATTEMPT', 'STARTED', 'DURATION'], res.jobs.map(jobRow))}\n`);
       if (res.total > res.jobs.length) process.stdout.write(`(${res.jobs.length} of ${res.total})\n`);
     });
 
