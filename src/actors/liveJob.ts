@@ -1,5 +1,4 @@
 /** What the job manager holds for a job whose machine runs (or whose end is being recorded). */
-import crypto from 'node:crypto';
 import type { GitContext, JobSpec } from '../events/jobRecord.js';
 import { JobLog, type JobLogOptions } from './jobLog.js';
 import type { SheetHandle } from './sheetProcess.js';
@@ -35,15 +34,4 @@ export function createLiveJob(dir: string, spec: JobSpec, log: JobLogOptions, gi
     markEnded: () => markEnded(),
     ...(gitDir !== undefined ? { gitDir } : {}),
   };
-}
-
-function slug(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^[-.]+|-+$/g, '').slice(0, 32) || 'job';
-}
-
-export function generateId(name: string | undefined): string {
-  const d = new Date();
-  const p = (n: number) => String(n).padStart(2, '0');
-  const stamp = `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
-  return `${slug(name ?? 'job')}-${stamp}-${crypto.randomBytes(2).toString('hex')}`;
 }
