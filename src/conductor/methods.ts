@@ -20,6 +20,8 @@ import type { Monitoring } from './monitoring.js';
 import { buildResourceReport } from '../storage/resourceReport.js';
 import { LABEL_KEY } from '../events/jobRecord.js';
 import { clearJobs, type ClearParams } from './clearJobs.js';
+import { recordCost } from '../monitor/jobCostRecord.js';
+import type { JobRecord } from '../events/jobRecord.js';
 
 export interface MethodDeps {
   version: string;
@@ -48,6 +50,12 @@ function notFound(jobId: string): ProtocolError {
 
 export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods: string[] } {
   const { store, jobs } = deps;
+  // A record with its cost: live figures from the latest snapshot, or the ledger's final ones.
+  const withCost = (record: JobRecord) => {
+    const m = deps.monitoring();
+    const cost = recordCost(record, { snapshot: m?.profiler.latest(), ledger: (id) => m?.storage.jobCosts(id) ?? [] });
+    return { ...record, cost };
+  };
   const uptime = () => Math.round((Date.now() / 1000 - deps.startedAt) * 10) / 10;
 
   const handlers: Record<string, Handler> = {
@@ -274,10 +282,13 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
     'job.get': (p: { job_id: string }) => {
       const record = store.getJob(p.job_id);
       if (!record) throw notFound(p.job_id);
-      return record;
+      return withCost(record);
     },
 
-    'job.list': (p: { status?: JobStatus[]; limit: number }) => store.listJobs({ statuses: p.status, limit: p.limit }),
+    'job.list': (p: { status?: JobStatus[]; limit: number }) => {
+      const list = store.listJobs({ statuses: p.status, limit: p.limit });
+      return { ...list, jobs: list.jobs.map(withCost) };
+    },
 
     'job.clear': (p: ClearParams) =>
       clearJobs({ store, paths: deps.paths, storage: deps.monitoring()?.storage, log: (l) => deps.log?.(l) }, p),

@@ -13,6 +13,7 @@ import { SystemProbe } from '../probe/systemProbe.js';
 import type { ProcessTag, TagCpu } from '../probe/types.js';
 import type { ProcIdentity } from '../probe/sheetMarker.js';
 import { Profiler } from '../monitor/profiler.js';
+import { JobCostAggregator } from '../monitor/jobCosts.js';
 import { ResourceMonitor } from '../monitor/resourceMonitor.js';
 import { Supervisor } from '../monitor/supervisor.js';
 import { AnomalyTracker } from '../monitor/anomalies.js';
@@ -124,8 +125,10 @@ export function startMonitoring(deps: {
   const gpuProbe = new GpuProbe({ log: deps.log });
   // Sheets' environment markers tag processes that escaped their group (and session).
   const probe = new SystemProbe({ gpuProbe, sliceMs: 0.5, procRoot, markerTag: (value) => deps.jobs().sheetOfMarker(value) });
+  const costs = new JobCostAggregator();
   const newProfiler = (onFailure: (err: unknown) => void) => new Profiler({
     onFailure,
+    costs,
     probe,
     rootPid: process.pid,
     settings: profilerSettings(config),
