@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
-import type { GitContext, JobSpec } from '../events/jobRecord.js';
+import type { GitContext, JobLimits, JobSpec } from '../events/jobRecord.js';
 import { gitContext } from '../conductor/gitContext.js';
 import type { NewEvent } from '../events/types.js';
 import { ErrorCode, ProtocolError } from '../ipc/messages.js';
@@ -143,6 +143,13 @@ export class JobManager {
     return out;
   }
 
+  /** The limits of every live job that has some (the resource monitor enforces them). */
+  jobLimits(): Map<string, JobLimits> {
+    const out = new Map<string, JobLimits>();
+    for (const [jobId, job] of this.live) if (job.spec.limits) out.set(jobId, job.spec.limits);
+    return out;
+  }
+
   /** The job and sheet an MZT_SHEET_ID value names, if one of this conductor's sheets set it. */
   sheetOfMarker(value: string): { job_id: string; sheet_num: number } | undefined {
     return parseMarker(this.markerInstance, value);
@@ -199,6 +206,7 @@ export class JobManager {
             env_keys: Object.keys({ ...spec.env, ...s.env }),
           })),
           ...(spec.labels ? { labels: spec.labels } : {}),
+          ...(spec.limits ? { limits: spec.limits } : {}),
           ...(git ? { git } : {}),
         },
       });
