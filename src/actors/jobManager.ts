@@ -87,6 +87,8 @@ export class JobManager {
   private readonly spawn: SpawnSheet;
   private shuttingDown = false;
   private readonly events: JobEventWriter;
+  /** Who paused each paused job: the resource monitor resumes only its own pauses. */
+  private readonly pausedBy = new Map<string, PauseBy>();
   /** This run's part of every sheet's MZT_SHEET_ID (probe/sheetMarker.ts). */
   private readonly markerInstance = newMarkerInstance();
 
@@ -220,6 +222,7 @@ export class JobManager {
     child?.subscribe({
       complete: () => {
         job.isFinished = true;
+        this.pausedBy.delete(jobId);
         markFinished();
         void this.events
           .settled(jobId)
@@ -275,6 +278,7 @@ export class JobManager {
   /** SIGSTOP a running job's sheet tree; any other state is an INVALID_STATE error naming it. */
   pause(jobId: string, by: PauseBy): { job_id: string; status: 'paused' } {
     this.requireState(jobId, 'running', 'pause');
+    this.pausedBy.set(jobId, by);
     this.manager.send({ type: 'PAUSE', jobId, by });
     return { job_id: jobId, status: 'paused' };
   }
@@ -282,11 +286,25 @@ export class JobManager {
   /** SIGCONT a paused job's sheet tree; any other state is an INVALID_STATE error naming it. */
   resume(jobId: string, by: PauseBy): { job_id: string; status: 'running' } {
     this.requireState(jobId, 'paused', 'resume');
+    this.pausedBy.delete(jobId);
     this.manager.send({ type: 'RESUME', jobId, by });
     return { job_id: jobId, status: 'running' };
   }
 
+  /** Who paused this job, while it is paused (undefined otherwise). */
+  pauser(jobId: string): PauseBy | undefined {
+    if (this.jobState(jobId) !== 'paused') {
+      this.pausedBy.delete(jobId);
+      return undefined;
+    }
+    return this.pausedBy.get(jobId);
+  }
+
   /** A live job's state as clients name it, or undefined when it is not live (ended or unknown). */
+  stateOf(jobId: string): 'queued' | 'running' | 'paused' | 'ending' | undefined {
+    return this.jobState(jobId);
+  }
+
   private jobState(jobId: string): 'queued' | 'running' | 'paused' | 'ending' | undefined {
     const job = this.live.get(jobId);
     if (!job) return undefined;

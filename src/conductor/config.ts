@@ -23,8 +23,10 @@ export interface ConductorConfig {
   max_processes: number;
   /** Percent of a limit above which new jobs are refused. */
   warn_percent: number;
-  /** Percent of a limit at which running jobs are cancelled, newest first. */
+  /** Percent of a limit at which the job contributing most is paused, then cancelled after the grace. */
   hard_percent: number;
+  /** Seconds a job the resource monitor paused may stay over a limit before it is cancelled. */
+  shed_pause_grace_seconds: number;
   /** Seconds between resource checks. */
   monitor_interval_seconds: number;
   /** Seconds between process-tree samples (snapshots). */
@@ -80,6 +82,7 @@ const RULES: Record<keyof ConductorConfig, Rule> = {
   max_processes: { kind: 'number', min: 1, max: 1_000_000, integer: true },
   warn_percent: { kind: 'number', min: 1, max: 100 },
   hard_percent: { kind: 'number', min: 1, max: 1000 },
+  shed_pause_grace_seconds: { kind: 'number', min: 0, max: 86400 },
   monitor_interval_seconds: { kind: 'number', min: 0.05, max: 3600 },
   profiler_interval_seconds: { kind: 'number', min: 0.05, max: 3600 },
   profiler_budget_percent: { kind: 'number', min: 0.1, max: 100 },
@@ -104,6 +107,7 @@ export const DEFAULT_CONFIG: ConductorConfig = {
   max_processes: 50,
   warn_percent: 80,
   hard_percent: 95,
+  shed_pause_grace_seconds: 30,
   monitor_interval_seconds: 5,
   profiler_interval_seconds: 1,
   profiler_budget_percent: 5,
