@@ -86,7 +86,7 @@ describe('shedding at the conductor limit (grace 2 s)', () => {
     expect(shed.every((e) => e.data.job_id !== innocent.job_id)).toBe(true);
     await waitFor(() => readGroup(pgid).length === 0, 10_000, 'the forker tree gone');
     await client.close();
-  });
+  }, 60_000);
 
   it('per-job limits: over its processes limit the job alone is paused, then cancelled; memory_mb likewise', async () => {
     const client = await connect(c.conductor.socketPath);
@@ -128,7 +128,7 @@ describe('shedding at the conductor limit (grace 2 s)', () => {
       expect(mine.find((e) => e.type === 'job.cancelled')!.data.reason).toMatch(limit === 'processes' ? /processes over its processes limit of 3/ : /RSS [\d.]+ MB over its memory_mb limit of 40/);
     }
     await client.close();
-  });
+  }, 60_000);
 
   it('refuses bad limits with an error naming the field', async () => {
     const client = await connect(c.conductor.socketPath);
@@ -146,7 +146,7 @@ describe('shedding at the conductor limit (grace 2 s)', () => {
       expect(err.data.field).toBe(field);
     }
     await client.close();
-  });
+  }, 60_000);
 });
 
 describe('auto-resume after pressure falls (grace 30 s)', () => {
@@ -185,5 +185,33 @@ describe('auto-resume after pressure falls (grace 30 s)', () => {
     await client.call('job.cancel', { job_id: a.job_id });
     await client.call('job.cancel', { job_id: c1.job_id });
     await client.close();
-  });
+  }, 60_000);
+});
+
+describe('the default limits do not shed ordinary work', () => {
+  // No max_processes / max_memory_mb: the machine's defaults (config.ts, machineDefaults.ts).
+  const c = useConductor({ config: FAST });
+
+  it('a make -j build of 40 parallel recipes (well over the old default of 50 processes) completes untouched', async () => {
+    const client = await connect(c.conductor.socketPath);
+    const dir = fs.mkdtempSync(path.join(c.home, 'build-'));
+    // Each recipe: a shell and two children, like a compiler driver and its passes.
+    const targets = Array.from({ length: 40 }, (_, i) => `t${i}`);
+    fs.writeFileSync(path.join(dir, 'Makefile'), `all: ${targets.join(' ')}\n${targets.map((t) => `${t}:\n\tsleep 2 & sleep 2; wait\n`).join('')}.PHONY: all ${targets.join(' ')}\n`);
+    const { job_id, seq } = await client.call('job.submit', { name: 'build', sheets: [{ argv: ['make', '-j40'], cwd: dir }] });
+    const sub = client.subscribe({ include_snapshots: true, since: seq - 1, types: ['job.', 'monitor.'] });
+    let most = 0;
+    const events = await collectUntil(sub, (e) => {
+      const cost = e.type === 'monitor.snapshot' ? e.data.job_costs.find((j: any) => j.job_id === job_id) : undefined;
+      if (cost) most = Math.max(most, cost.processes);
+      return e.job_id === job_id && ['job.completed', 'job.failed', 'job.cancelled'].includes(e.type);
+    }, 60_000);
+    await sub.unsubscribe();
+    expect(events.at(-1)!.type).toBe('job.completed');
+    expect(most).toBeGreaterThan(50); // it did cross the old default
+    expect(events.filter((e) => ['job.paused', 'monitor.limit_exceeded', 'monitor.job_limit_exceeded'].includes(e.type))).toEqual([]);
+    const config = await client.call('daemon.config', {});
+    expect(most).toBeLessThan(0.8 * config.max_processes); // not even near the warn level
+    await client.close();
+  }, 60_000);
 });
