@@ -128,7 +128,18 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
         uptime_seconds: uptime(),
         shutting_down: deps.shuttingDown(),
         storage: store.health,
-        monitor: monitor ?? null,
+        // With the pauses the monitor holds: jobs it paused and may resume or cancel.
+        monitor: monitor
+          ? {
+              ...monitor,
+              shed_pauses: (deps.monitoring()?.shedder.held() ?? []).map((p) => ({
+                job_id: p.job_id,
+                cause: p.cause,
+                over: p.what,
+                paused_seconds: Math.round((Date.now() - p.paused_at) / 100) / 10,
+              })),
+            }
+          : null,
         actor_restarts: restarts,
       };
     },
