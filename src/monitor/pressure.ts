@@ -16,7 +16,7 @@ export interface PressureLimits {
   max_processes: number;
   /** Percent of a limit where work stops being accepted (level "high"). */
   warn_percent: number;
-  /** Percent of a limit where jobs are cancelled (level "critical"). */
+  /** Percent of a limit where the job to blame is shed (level "critical"): paused, then cancelled after the grace. */
   hard_percent: number;
   hysteresis_percent: number;
 }
