@@ -21,6 +21,7 @@ export interface PressureLimits {
   hysteresis_percent: number;
 }
 
+/** Fixed limits for callers without a config (tests); the conductor's come from config.ts (from the machine). */
 export const DEFAULT_PRESSURE_LIMITS: PressureLimits = {
   max_memory_mb: 8192,
   max_processes: 50,
