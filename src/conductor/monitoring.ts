@@ -66,22 +66,6 @@ export function monitorSettings(c: ConductorConfig): MonitorSettings {
   };
 }
 
-/**
- * Tags whose CPU account is final and now in the ledger: their job is not active and this
- * sample saw none of their processes (the tracker settles a vanished process's last ticks in
- * the sample that finds it gone). Kept, every sample would rewrite them in the ledger, and a
- * cleared job's rows would come back.
- */
-export function settledTags(snapshot: Pick<SystemSnapshot, 'job_costs' | 'processes'>, tagCpu: readonly TagCpu[]): ProcessTag[] {
-  if (tagCpu.length === 0) return [];
-  const active = new Set(snapshot.job_costs.map((c) => c.job_id));
-  const live = new Set<string>();
-  for (const p of snapshot.processes) if (p.job_id !== null) live.add(`${p.job_id}\u0000${p.sheet_num}`);
-  return tagCpu
-    .filter((t) => !active.has(t.job_id) && !live.has(`${t.job_id}\u0000${t.sheet_num}`))
-    .map((t) => ({ job_id: t.job_id, sheet_num: t.sheet_num }));
-}
-
 export function profilerSettings(c: ConductorConfig): ProfilerSettings {
   return { interval_seconds: c.profiler_interval_seconds, max_interval_seconds: 60, budget_percent: c.profiler_budget_percent };
 }
@@ -239,7 +223,6 @@ export function startMonitoring(deps: {
     const json = JSON.stringify(snapshot);
     serialized = { snapshot, json };
     storage.writeSnapshot(snapshot, tagCpu, json);
-    for (const tag of settledTags(snapshot, tagCpu)) probe.forgetTag(tag);
   });
   sinks.push((snapshot) => {
     const json = serialized?.snapshot === snapshot ? serialized.json : JSON.stringify(snapshot);
