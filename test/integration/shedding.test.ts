@@ -222,3 +222,38 @@ describe('the default limits do not shed ordinary work', () => {
     await client.close();
   }, 60_000);
 });
+
+describe('shedding at the memory limit (grace 4 s)', () => {
+  // warn at 416 MB, hard limit at 494 MB; the conductor itself holds ~70-90 MB of it.
+  const c = useConductor({ config: { ...FAST, max_memory_mb: 520, shed_pause_grace_seconds: 4 } });
+
+  it('blames the largest RSS, an old job, not the newer one whose growth crossed the limit', async () => {
+    const client = await connect(c.conductor.socketPath);
+    const go = path.join(c.home, 'go-memory');
+    const big = await client.call('job.submit', { name: 'big', sheets: [{ argv: ['python3', '-c', "import time\na=b'x'*(250*2**20)\ntime.sleep(300)"] }] });
+    await waitFor(async () => ((await client.call('job.get', { job_id: big.job_id })).cost?.rss_mb ?? 0) > 250, 20_000, 'the big job holding 250 MB');
+    const grower = await client.call('job.submit', {
+      name: 'grower',
+      sheets: [{ argv: ['python3', '-c', `import os, time\na=b'x'*(20*2**20)\nwhile not os.path.exists(${JSON.stringify(go)}): time.sleep(0.05)\nb=b'y'*(150*2**20)\ntime.sleep(6)`] }],
+    });
+    await waitFor(async () => ((await client.call('job.get', { job_id: grower.job_id })).cost?.rss_mb ?? 0) > 20, 20_000, 'the grower at 20 MB');
+    const sub = client.subscribe({ since: grower.seq, types: ['job.', 'monitor.limit_exceeded'] });
+    fs.writeFileSync(go, '');
+    const ends = new Set<string>();
+    const events = await collectUntil(sub, (e) => {
+      if (['job.completed', 'job.failed', 'job.cancelled'].includes(e.type)) ends.add(e.job_id!);
+      return ends.size === 2;
+    }, 40_000);
+    await sub.unsubscribe();
+    const shed = events.filter((e) => e.type === 'monitor.limit_exceeded');
+    expect(shed.map((e) => [e.data.action, e.job_id])).toEqual([['paused', big.job_id], ['cancelled', big.job_id]]);
+    expect(shed[0]!.data).toMatchObject({ measure: 'memory', limit: 520 });
+    expect(shed[0]!.data.job_figure).toBeGreaterThan(250);
+    expect(shed[0]!.data.share).toBeGreaterThan(0.45);
+    expect(shed[0]!.data.reason).toMatch(new RegExp(`^largest RSS: [\\d.]+ MB of [\\d.]+ MB \\([\\d.]+%\\); next: ${grower.job_id} with [\\d.]+ MB$`));
+    expect(events.find((e) => e.type === 'job.cancelled')).toMatchObject({ job_id: big.job_id, data: { by: 'resource_monitor' } });
+    expect(events.filter((e) => e.job_id === grower.job_id && ['job.paused', 'job.cancelled'].includes(e.type))).toEqual([]);
+    expect(events.some((e) => e.type === 'job.completed' && e.job_id === grower.job_id)).toBe(true);
+    await client.close();
+  }, 60_000);
+});
