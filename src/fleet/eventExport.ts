@@ -57,6 +57,11 @@ export const WINDOW_EVENTS = 1024;
 export const WINDOW_BYTES = 4 * 1024 * 1024;
 const LAG_BYTES_MAX_EVENTS = 100_000;
 const IDLE_POLL_MS = 1000;
+/**
+ * How long a window's last event waits for its ack. Short: a window cut by an outage is
+ * resumed from what the stream holds anyway, and a long wait only delays the catch-up.
+ */
+const PUBLISH_ACK_TIMEOUT_MS = 3000;
 
 export const LAG_BYTES_COUNT_LIMIT = LAG_BYTES_MAX_EVENTS;
 
@@ -163,7 +168,7 @@ export class EventExporter {
         }
         this.state = 'retrying';
         await this.sleep(retryMs);
-        retryMs = Math.min(retryMs * 2, 5000);
+        retryMs = Math.min(retryMs * 2, 2000);
       }
     }
   }
@@ -241,7 +246,7 @@ export class EventExporter {
     }
     const row = rows[last]!;
     try {
-      await js.publish(eventSubject(host, row.type), this.payloadOf(row, maxPayload), { msgID: eventMessageId(host, row.seq), timeout: 10_000 });
+      await js.publish(eventSubject(host, row.type), this.payloadOf(row, maxPayload), { msgID: eventMessageId(host, row.seq), timeout: PUBLISH_ACK_TIMEOUT_MS });
     } catch (err) {
       throw new Error(`publishing events ${rows[0]!.seq} to ${row.seq} failed: ${(err as Error).message}; resuming from what the stream holds`);
     }

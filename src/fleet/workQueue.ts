@@ -14,7 +14,7 @@
  */
 import type { KV } from '@nats-io/kv';
 import { Kvm } from '@nats-io/kv';
-import { AckPolicy, RetentionPolicy, DiscardPolicy, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, RetentionPolicy, DiscardPolicy, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import type { JobSpec } from '../events/jobRecord.js';
 import type { FleetLink } from './connection.js';
 
@@ -37,6 +37,8 @@ const CLAIM_STALE_MS = 2 * ACK_WAIT_MS;
 /** Tests only: a pause between claiming a job and recording it, to kill a conductor there. */
 const HOLD_AFTER_CLAIM_MS = Number(process.env.MZT_TEST_FLEET_HOLD_AFTER_CLAIM_MS) || 0;
 const HAND_BACK_MS = 2000;
+/** How long one pull waits for a job (the shortest the client allows is 1 s). */
+const PULL_WAIT_MS = 2000;
 
 export interface FleetJobMessage {
   v: 1;
@@ -117,25 +119,32 @@ export class WorkPuller {
           consumers.push(await link.js.consumers.get(WORK_STREAM, durable));
         }
         retryMs = 250;
-        while (!this.stopped) {
-          if (!this.options.hasRoom()) {
-            await new Promise((r) => setTimeout(r, 100));
-            continue;
-          }
-          // Both queues at once (one after the other, an idle pull would add its whole second
-          // to the other's latency); pinned jobs first when both have one.
-          const got = (await Promise.all(consumers.map((c) => c.next({ expires: 1000 })))).filter((m): m is JsMsg => m !== null);
-          for (const msg of got) {
-            if (this.stopped || !this.options.hasRoom()) msg.nak(); // back at once, for a host with room
-            else await this.handle(msg, claims);
-          }
-        }
+        // One loop per queue, so a job on either starts at once (pulls in turn would add an idle
+        // pull's whole wait to the other's latency).
+        // A loop that fails stops the other, and the whole set starts again.
+        let broken: unknown;
+        await Promise.all(consumers.map((c) => this.pullLoop(c, claims, () => broken !== undefined).catch((err: unknown) => (broken ??= err))));
+        if (broken !== undefined) throw broken;
       } catch (err) {
         if (this.stopped) return;
         this.options.log(`fleet work queue: ${(err as Error).message}; retrying`);
         await new Promise((r) => setTimeout(r, retryMs));
         retryMs = Math.min(retryMs * 2, 5000);
       }
+    }
+  }
+
+  /** Pulls one message at a time, only while the conductor has room; a message that finds it full goes back at once. */
+  private async pullLoop(consumer: Consumer, claims: KV, halted: () => boolean): Promise<void> {
+    while (!this.stopped && !halted()) {
+      if (!this.options.hasRoom()) {
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      const msg = await consumer.next({ expires: PULL_WAIT_MS });
+      if (!msg) continue;
+      if (this.stopped || !this.options.hasRoom()) msg.nak();
+      else await this.handle(msg, claims);
     }
   }
 
