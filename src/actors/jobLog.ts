@@ -43,6 +43,19 @@ export interface JobLogOptions {
   maxBytes?: number;
   /** Called once, when the head is full and the middle of the log starts being dropped. */
   onCapped?: (info: { max_log_bytes: number; head_bytes: number }) => void;
+  /**
+   * Continue an existing log (a conductor re-adopting a job, liveRestore/): its cap, segment
+   * and logical offsets carry on. `truncateTo`: the latest segment is cut back to this point
+   * (what was written after a checkpoint the spool is read again from) when it is that segment.
+   */
+  resume?: { truncateTo?: LogPosition };
+}
+
+/** Where a segment of the log ends: its file name, its logical base and its size in bytes. */
+export interface LogPosition {
+  file: string;
+  base: number;
+  bytes: number;
 }
 
 export class JobLog {
@@ -59,14 +72,75 @@ export class JobLog {
   private logical = 0;
   private last: { sheet: number; stream: LogStream; at: number; bytes: number } | undefined;
   private capped = false;
+  /** Logical offset of the newest segment's first data byte (its magic line says so too). */
+  private segmentBase = 0;
 
   constructor(dir: string, private readonly opts: JobLogOptions = {}) {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.dir = dir;
     this.path = path.join(dir, HEAD_FILE);
     this.maxBytes = opts.maxBytes ?? DEFAULT_MAX_LOG_BYTES;
+    if (opts.resume && this.continueExisting(opts.resume.truncateTo)) return;
     this.fd = fs.openSync(this.path, 'a', 0o600);
     this.startSegment(0);
+  }
+
+  /** Reopen the newest segment for appending; false when there is no log (or an old format) to continue. */
+  private continueExisting(truncateTo: LogPosition | undefined): boolean {
+    const tail = fs.existsSync(path.join(this.dir, TAIL_FILE));
+    const file = path.join(this.dir, tail ? TAIL_FILE : HEAD_FILE);
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'r+');
+    } catch {
+      return false;
+    }
+    const first = Buffer.alloc(64);
+    const n = fs.readSync(fd, first, 0, 64, 0);
+    const text = first.subarray(0, n).toString('latin1');
+    const nl = text.indexOf('\n');
+    if (!text.startsWith(LOG_MAGIC) || nl < 0) {
+      fs.closeSync(fd);
+      return false;
+    }
+    const base = Number(text.slice(LOG_MAGIC.length, nl));
+    let size = fs.fstatSync(fd).size;
+    const t = truncateTo;
+    if (t && t.file === path.basename(file) && t.base === base && t.bytes >= nl + 1 && t.bytes < size) {
+      fs.ftruncateSync(fd, t.bytes);
+      size = t.bytes;
+    }
+    fs.closeSync(fd);
+    this.fd = fs.openSync(file, 'a', 0o600);
+    this.segment = tail ? 'tail' : 'head';
+    this.capped = tail;
+    this.fileBytes = size;
+    this.segmentBase = base;
+    this.logical = base + size - (nl + 1);
+    this.last = undefined;
+    return true;
+  }
+
+  /** Where the newest segment ends once everything queued so far is written. */
+  position(): LogPosition {
+    return { file: this.segment === 'head' ? HEAD_FILE : TAIL_FILE, base: this.segmentBase, bytes: this.fileBytes };
+  }
+
+  /**
+   * Complete lines (each ending in \n) from somewhere other than a pipe (a sheet's spool,
+   * liveRestore/). Resolves once they are in the file, with where the file ends after them.
+   */
+  appendLines(sheetNum: number, stream: 'out' | 'err', data: Buffer): Promise<LogPosition> {
+    return new Promise((resolve) => {
+      let written = false;
+      let at: LogPosition | undefined;
+      this.emit(sheetNum, stream, linesOf(data), () => {
+        written = true;
+        if (at) resolve(at);
+      });
+      at = this.position();
+      if (written) resolve(at);
+    });
   }
 
   write(sheetNum: number, stream: LogStream, text: string): void {
@@ -173,6 +247,7 @@ export class JobLog {
 
   /** A new file: the magic line with its logical base, and a fresh header before the next line. */
   private startSegment(base: number): void {
+    this.segmentBase = base;
     const magic = Buffer.from(`${LOG_MAGIC}${base}\n`);
     this.fileBytes = 0;
     this.last = undefined;

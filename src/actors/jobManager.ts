@@ -17,6 +17,8 @@ import { jobMachine, type PauseBy } from './jobMachine.js';
 import { jobManagerMachine } from './jobManagerMachine.js';
 import { markerValue, newMarkerInstance, parseMarker, type ProcIdentity } from '../probe/sheetMarker.js';
 import { escalationsDone, readOomKillCount, spawnSheet as realSpawnSheet, type SheetHandle, type SheetOutcome, type SpawnSheet } from './sheetProcess.js';
+import type { LiveHost, RestorePlan } from './liveRestore/liveHost.js';
+import type { LiveSheetHandle } from './liveRestore/liveSheet.js';
 
 export interface JobManagerConfig {
   max_concurrent_jobs: number;
@@ -43,6 +45,8 @@ export interface JobManagerDeps {
   shutdownDrainMs?: number;
   /** Processes the profiler saw in a sheet's tree (to stop those that escaped its group). */
   knownProcesses?(tag: { job_id: string; sheet_num: number }): ProcIdentity[];
+  /** live_restore (liveRestore/): sheets run under waiters and outlive this conductor. */
+  live?: LiveHost;
 }
 
 interface LiveJob {
@@ -58,6 +62,8 @@ interface LiveJob {
   /** The job's directory, when it was in a git work tree at submit; its context at the end. */
   gitDir?: string;
   gitAtEnd?: GitContext;
+  /** Re-adopted from a previous conductor (live_restore): where it goes on, and how long it was unwatched. */
+  restored?: { fromSheet: number; downtime_ms: number; startRecorded: boolean; startedSkipped: boolean };
 }
 
 const TERMINAL_EVENTS = new Set(['job.completed', 'job.failed', 'job.cancelled', 'job.interrupted']);
@@ -89,6 +95,8 @@ export class JobManager {
   private readonly events: JobEventWriter;
   /** This run's part of every sheet's MZT_SHEET_ID (probe/sheetMarker.ts). */
   private readonly markerInstance = newMarkerInstance();
+  /** Earlier conductors' instances, for the sheets re-adopted from them. */
+  private readonly adoptedInstances = new Set<string>();
 
   constructor(private readonly deps: JobManagerDeps) {
     this.config = { ...deps.config };
@@ -145,7 +153,13 @@ export class JobManager {
 
   /** The job and sheet an MZT_SHEET_ID value names, if one of this conductor's sheets set it. */
   sheetOfMarker(value: string): { job_id: string; sheet_num: number } | undefined {
-    return parseMarker(this.markerInstance, value);
+    const own = parseMarker(this.markerInstance, value);
+    if (own || this.adoptedInstances.size === 0) return own;
+    for (const instance of this.adoptedInstances) {
+      const found = parseMarker(instance, value);
+      if (found && this.live.get(found.job_id)?.restored) return found;
+    }
+    return undefined;
   }
 
   async submit(spec: JobSpec): Promise<{ job_id: string; status: 'queued' | 'running' }> {
@@ -207,7 +221,26 @@ export class JobManager {
       void job.log.close();
       throw new ProtocolError(ErrorCode.STORAGE_UNAVAILABLE, (err as Error).message);
     }
-    this.manager.send({ type: 'SUBMIT', jobId, sheetCount: spec.sheets.length });
+    if (this.deps.live) {
+      try {
+        this.deps.live.saveJob(jobId, spec);
+      } catch (err) {
+        this.deps.log?.(`live_restore: could not save job ${jobId} (a restart will interrupt it): ${(err as Error).message}`);
+      }
+    }
+    this.startMachine(jobId, spec.sheets.length, job, markFinished, markEnded);
+    const waiting = this.manager.getSnapshot().context.waiting;
+    const position = waiting.indexOf(jobId);
+    if (position >= 0) {
+      void this.record({ type: 'job.queued', job_id: jobId, data: { position: position + 1 } });
+      return { job_id: jobId, status: 'queued' };
+    }
+    return { job_id: jobId, status: 'running' };
+  }
+
+  /** Hand the job to its machine, and let go of it once it ended and its events are committed. */
+  private startMachine(jobId: string, sheetCount: number, job: LiveJob, markFinished: () => void, markEnded: () => void): void {
+    this.manager.send({ type: 'SUBMIT', jobId, sheetCount });
     const child = this.manager.getSnapshot().children[jobId];
     child?.subscribe({
       complete: () => {
@@ -218,17 +251,39 @@ export class JobManager {
           .then(() => job.log.close())
           .then(() => {
             this.live.delete(jobId);
+            this.deps.live?.forgetJob(jobId);
             markEnded();
           });
       },
     });
-    const waiting = this.manager.getSnapshot().context.waiting;
-    const position = waiting.indexOf(jobId);
-    if (position >= 0) {
-      void this.record({ type: 'job.queued', job_id: jobId, data: { position: position + 1 } });
-      return { job_id: jobId, status: 'queued' };
-    }
-    return { job_id: jobId, status: 'running' };
+  }
+
+  /**
+   * Take over a job a previous conductor left running (live_restore; liveHost.ts decided it
+   * can be). Its log goes on where it was; the machine passes the sheets that completed without
+   * running them again and goes on with plan.fromSheet (adopted, or started fresh).
+   */
+  adopt(plan: RestorePlan): void {
+    let markEnded!: () => void;
+    let markFinished!: () => void;
+    const jobId = plan.job_id;
+    const job: LiveJob = {
+      spec: plan.spec,
+      log: new JobLog(path.join(this.deps.jobsDir, jobId), {
+        maxBytes: this.config.max_log_bytes_per_job,
+        onCapped: (data) => void this.record({ type: 'job.log_capped', job_id: jobId, data }),
+        resume: { truncateTo: plan.logCheckpoint },
+      }),
+      sheet: undefined,
+      finished: new Promise<void>((r) => (markFinished = r)),
+      isFinished: false,
+      ended: new Promise<void>((r) => (markEnded = r)),
+      restored: { fromSheet: plan.fromSheet, downtime_ms: plan.downtime_ms, startRecorded: plan.startRecorded, startedSkipped: false },
+    };
+    const instance = plan.adopt?.marker?.split(':')[0];
+    if (instance) this.adoptedInstances.add(instance);
+    this.live.set(jobId, job);
+    this.startMachine(jobId, plan.spec.sheets.length, job, markFinished, markEnded);
   }
 
   /** Resolves once job.cancelled is committed and the job's process group is gone. */
@@ -309,6 +364,7 @@ export class JobManager {
   /** Interrupt every job (running ones are stopped), and wait until all are recorded. */
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
+    if (this.deps.live) return this.detachAll();
     const finished = [...this.live.values()].map((j) => j.finished);
     const ended = [...this.live.values()].map((j) => j.ended);
     this.manager.send({ type: 'SHUTDOWN', reason: 'conductor_shutdown' });
@@ -326,7 +382,44 @@ export class JobManager {
     this.manager.stop();
   }
 
+  /**
+   * live_restore's shutdown: running sheets are let go of (they and their waiters run on, the
+   * next conductor re-adopts them); queued jobs and sheets not run by a waiter are interrupted.
+   */
+  private async detachAll(): Promise<void> {
+    this.manager.send({ type: 'SET_MAX_CONCURRENT', max: 0 }); // nothing new starts meanwhile
+    const children = this.manager.getSnapshot().children as Record<string, ActorRefFrom<typeof jobMachine> | undefined>;
+    const detached: LiveJob[] = [];
+    const stopped: LiveJob[] = [];
+    const order = [...this.live.entries()].sort(([a], [b]) => Number(this.jobState(b) === 'queued') - Number(this.jobState(a) === 'queued'));
+    for (const [jobId, job] of order) {
+      if (job.isFinished) continue;
+      const handle = job.sheet?.handle as Partial<LiveSheetHandle> | undefined;
+      const between = !job.sheet && this.jobState(jobId) !== 'queued';
+      if (handle?.detach || between) {
+        detached.push(job);
+        if (handle?.detach) await handle.detach();
+      } else {
+        stopped.push(job);
+        children[jobId]?.send({ type: 'INTERRUPT', reason: 'conductor_shutdown' });
+      }
+    }
+    this.deps.live?.stopHeartbeat();
+    await Promise.all(stopped.map((j) => j.finished));
+    if (await this.events.drain(this.deps.shutdownDrainMs ?? 3000)) await Promise.all(stopped.map((j) => j.ended));
+    await Promise.all(detached.map((j) => j.log.close()));
+    this.events.stop();
+    await escalationsDone();
+    this.manager.stop();
+    if (detached.length > 0) this.deps.log?.(`live_restore: left ${detached.length} job(s) running for the next conductor`);
+  }
+
   private record(event: NewEvent): Promise<unknown> {
+    const restored = event.job_id !== undefined ? this.live.get(event.job_id)?.restored : undefined;
+    if (restored && event.type === 'job.started' && !restored.startedSkipped) {
+      restored.startedSkipped = true; // the machine starts again; the job did not
+      return Promise.resolve();
+    }
     const gitAtEnd = TERMINAL_EVENTS.has(event.type) && event.job_id !== undefined ? this.live.get(event.job_id)?.gitAtEnd : undefined;
     if (gitAtEnd) event = { ...event, data: { ...event.data, git: gitAtEnd } };
     if (event.job_id !== undefined) return this.events.record({ ...event, job_id: event.job_id });
@@ -337,13 +430,18 @@ export class JobManager {
 
   private async runSheet(jobId: string, sheetNum: number): Promise<SheetOutcome> {
     const job = this.live.get(jobId)!;
+    // A re-adopted job passes the sheets that completed under a previous conductor.
+    if (job.restored && sheetNum < job.restored.fromSheet) return { exit_code: 0, signal: null, duration_seconds: 0 };
+    // Stopping with live_restore: a sheet due now is started by the next conductor instead.
+    if (this.shuttingDown && this.deps.live) return new Promise<SheetOutcome>(() => undefined);
     const spec = job.spec.sheets[sheetNum - 1]!;
     const cwd = spec.cwd ?? job.spec.cwd ?? process.cwd();
     const timeout = spec.timeout_seconds ?? this.config.default_sheet_timeout_seconds;
     const base = { job_id: jobId, sheet_num: sheetNum };
     const oomKillsBefore = readOomKillCount();
     let pid: number | undefined;
-    const handle = this.spawn({
+    const spawn: SpawnSheet = this.deps.live ? (run) => this.deps.live!.spawn({ ...run, jobId }) : this.spawn;
+    const handle: SheetHandle & Partial<LiveSheetHandle> = spawn({
       argv: spec.argv,
       cwd,
       env: { ...process.env, ...job.spec.env, ...spec.env },
@@ -363,9 +461,18 @@ export class JobManager {
         void this.record({ type: 'process.kill', ...base, data: { pid: pid ?? null, pgid: pid ?? null, signal, reason } });
       },
     });
-    pid = handle.pid;
     job.sheet = { num: sheetNum, handle };
-    if (handle.pid !== undefined) {
+    await handle.ready; // a waiter reports the sheet's pid a moment after it starts
+    pid = handle.pid;
+    if (handle.adopted) {
+      const downtime_ms = job.restored?.downtime_ms ?? 0;
+      job.log.write(sheetNum, 'sys', `sheet ${sheetNum} re-adopted pid=${handle.pid ?? 'unknown'} after ${downtime_ms} ms without a conductor`);
+      if (!job.restored?.startRecorded && handle.pid !== undefined) {
+        void this.record({ type: 'sheet.started', ...base, data: { pid: handle.pid, argv: spec.argv, cwd } });
+      }
+      void this.record({ type: 'job.readopted', ...base, data: { pid: handle.pid ?? null, downtime_ms } });
+      if (handle.pausedBy) this.manager.send({ type: 'PAUSE', jobId, by: handle.pausedBy });
+    } else if (handle.pid !== undefined) {
       job.log.write(sheetNum, 'sys', `sheet ${sheetNum} started pid=${handle.pid} argv=${JSON.stringify(spec.argv)} cwd=${cwd}`);
       void this.record({ type: 'sheet.started', ...base, data: { pid: handle.pid, argv: spec.argv, cwd } });
       void this.record({ type: 'process.spawn', ...base, data: { pid: handle.pid, pgid: handle.pid, command: spec.argv.join(' ') } });

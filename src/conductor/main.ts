@@ -20,6 +20,7 @@ import { createDispatch } from './methods.js';
 import { startHeapRelease, type HeapRelease } from './heapRelease.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
 import { stopOrphans } from './orphans.js';
+import { LiveHost } from '../actors/liveRestore/liveHost.js';
 import { conductorPaths, resolveHome, type ConductorPaths } from './paths.js';
 import { catchSighupEarly, releaseSighup, routeSighup, sighupConfigLoaded } from './earlySighup.js';
 import { PRIVATE_UMASK, ensurePrivateFile, tightenEntries } from './privateFiles.js';
@@ -78,8 +79,12 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
     store = EventStore.open(paths.eventsDb, { bus });
     const openedStore = store;
 
-    // Jobs that were active when a previous conductor died are closed explicitly.
-    const orphans = openedStore.activeJobs();
+    // Jobs that were active when a previous conductor died are closed explicitly — or, with
+    // live_restore, re-adopted when their sheets ran on under waiters (actors/liveRestore/).
+    let orphans = openedStore.activeJobs();
+    const live = config.live_restore ? new LiveHost(paths.jobsDir) : undefined;
+    const restorePlans = live ? live.planRestore(orphans, log) : undefined;
+    if (restorePlans) orphans = restorePlans.rest;
     const orphanStops = stopOrphans({
       jobs: orphans,
       graceSeconds: config.kill_grace_seconds,
@@ -112,7 +117,11 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       },
       log,
       knownProcesses: (tag) => monitoring?.knownProcesses(tag) ?? [],
+      live,
     });
+    for (const plan of restorePlans?.plans ?? []) jobs.adopt(plan);
+    if (restorePlans?.plans.length) log(`live_restore: re-adopted ${restorePlans.plans.length} job(s) a previous conductor left running`);
+    live?.startHeartbeat();
 
     let shuttingDown = false;
     let server: IpcServer | undefined;

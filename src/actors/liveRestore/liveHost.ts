@@ -1,0 +1,180 @@
+/**
+ * live_restore's side of the job manager: where a job's live state lives on disk, starting
+ * sheets under waiters, and deciding at start-up which jobs a previous conductor left running
+ * can be re-adopted.
+ *
+ * On disk, per job, `<jobs dir>/<job_id>/live/` (0700; removed when the job ends):
+ *   job.json           the job as submitted — environment values included, because the next
+ *                      conductor must run the job's later sheets with them (the event log keeps
+ *                      only their names). Only the owner can read it, like the rest of MZT_HOME.
+ *   sheet-<n>/         the running sheet's waiter files, spool, cursor and state (liveSheet.ts).
+ * `<jobs dir>/.live-heartbeat` is rewritten every second: its age at start-up is the downtime.
+ *
+ * Re-adoptable: a job the log says is running (or paused) whose job.json is readable. It goes
+ * on from its first sheet that did not complete: adopted when that sheet has a state file (it
+ * ran, or ended, while no conductor watched), started fresh otherwise (the previous conductor
+ * stopped between two sheets). Anything else takes today's path (orphans.ts: interrupted).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { JobRecord, JobSpec } from '../../events/jobRecord.js';
+import type { SheetRun } from '../sheetProcess.js';
+import { adoptLiveSheet, readState, startLiveSheet, type LiveSheetHandle, type LiveSheetState } from './liveSheet.js';
+import { readCursor, writeJsonAtomic } from './spool.js';
+import { findPerl } from './waiter.js';
+import type { LogPosition } from '../jobLog.js';
+
+const HEARTBEAT_FILE = '.live-heartbeat';
+const HEARTBEAT_MS = 1000;
+
+export interface RestorePlan {
+  job_id: string;
+  spec: JobSpec;
+  /** The sheet the job goes on with. */
+  fromSheet: number;
+  /** That sheet's state when it is adopted (not started again). */
+  adopt?: LiveSheetState;
+  /** Where the job log is cut back to before the adopted sheet's spool is read again. */
+  logCheckpoint?: LogPosition;
+  /** How long no conductor watched (from the heartbeat; 0 when unknown). */
+  downtime_ms: number;
+  paused: boolean;
+  /** Whether the log has the adopted sheet's sheet.started (it may have died before committing it). */
+  startRecorded: boolean;
+}
+
+export class LiveHost {
+  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly adoptions = new Map<string, LiveSheetState>();
+  /** When the previous conductor was last seen alive (epoch ms), read before our first beat. */
+  readonly previousSeenMs: number | undefined;
+
+  constructor(private readonly jobsDir: string) {
+    findPerl(); // a clear error now rather than at the first sheet
+    try {
+      this.previousSeenMs = fs.statSync(path.join(jobsDir, HEARTBEAT_FILE)).mtimeMs;
+    } catch {
+      this.previousSeenMs = undefined;
+    }
+  }
+
+  startHeartbeat(): void {
+    const beat = () => {
+      try {
+        fs.writeFileSync(path.join(this.jobsDir, HEARTBEAT_FILE), String(Date.now()), { mode: 0o600 });
+      } catch {
+        /* a full disk: the downtime reads longer, nothing else */
+      }
+    };
+    beat();
+    this.heartbeat = setInterval(beat, HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  /** The last beat, written as the conductor lets go of its sheets. */
+  stopHeartbeat(): void {
+    clearInterval(this.heartbeat);
+    try {
+      fs.writeFileSync(path.join(this.jobsDir, HEARTBEAT_FILE), String(Date.now()), { mode: 0o600 });
+    } catch {
+      /* see startHeartbeat */
+    }
+  }
+
+  liveDir(jobId: string): string {
+    return path.join(this.jobsDir, jobId, 'live');
+  }
+
+  sheetDir(jobId: string, sheetNum: number): string {
+    return path.join(this.liveDir(jobId), `sheet-${sheetNum}`);
+  }
+
+  saveJob(jobId: string, spec: JobSpec): void {
+    fs.mkdirSync(this.liveDir(jobId), { recursive: true, mode: 0o700 });
+    writeJsonAtomic(path.join(this.liveDir(jobId), 'job.json'), spec);
+  }
+
+  forgetJob(jobId: string): void {
+    fs.rmSync(this.liveDir(jobId), { recursive: true, force: true });
+  }
+
+  /** Run a sheet under a waiter, or hand over the adopted one when this is the sheet being re-adopted. */
+  spawn(run: SheetRun & { jobId: string }): LiveSheetHandle {
+    const dir = this.sheetDir(run.jobId, run.sheetNum);
+    const common = {
+      dir,
+      log: run.log,
+      sheetNum: run.sheetNum,
+      killGraceSeconds: run.killGraceSeconds,
+      knownProcesses: run.knownProcesses,
+      onSignalSent: run.onSignalSent,
+      onEscapedSignalled: run.onEscapedSignalled,
+    };
+    const key = `${run.jobId}#${run.sheetNum}`;
+    const adopted = this.adoptions.get(key);
+    if (adopted) {
+      this.adoptions.delete(key);
+      return adoptLiveSheet(common, adopted);
+    }
+    // Earlier sheets' files are done with: their ends are recorded before the next sheet starts.
+    for (const name of safeList(this.liveDir(run.jobId))) {
+      if (name.startsWith('sheet-') && name !== `sheet-${run.sheetNum}`) fs.rmSync(path.join(this.liveDir(run.jobId), name), { recursive: true, force: true });
+    }
+    return startLiveSheet({ ...common, jobId: run.jobId, argv: run.argv, cwd: run.cwd, env: run.env, marker: run.marker, timeoutSeconds: run.timeoutSeconds });
+  }
+
+  /** Split the jobs a previous conductor left active into re-adoptable ones and the rest. */
+  planRestore(jobs: JobRecord[], log: (msg: string) => void): { plans: RestorePlan[]; rest: JobRecord[] } {
+    const plans: RestorePlan[] = [];
+    const rest: JobRecord[] = [];
+    const downtime_ms = this.previousSeenMs === undefined ? 0 : Math.max(0, Math.round(Date.now() - this.previousSeenMs));
+    for (const job of jobs) {
+      const plan = this.planOne(job, downtime_ms, log);
+      if (plan) {
+        plans.push(plan);
+        if (plan.adopt) this.adoptions.set(`${job.job_id}#${plan.fromSheet}`, plan.adopt);
+      } else {
+        rest.push(job);
+      }
+    }
+    return { plans, rest };
+  }
+
+  private planOne(job: JobRecord, downtime_ms: number, log: (msg: string) => void): RestorePlan | undefined {
+    if (job.status !== 'running' && job.status !== 'paused') return undefined;
+    let spec: JobSpec;
+    try {
+      spec = JSON.parse(fs.readFileSync(path.join(this.liveDir(job.job_id), 'job.json'), 'utf8')) as JobSpec;
+    } catch {
+      log(`live_restore: job ${job.job_id} has no readable live/job.json; closing it as interrupted`);
+      return undefined;
+    }
+    if (!Array.isArray(spec.sheets) || spec.sheets.length !== job.total_sheets) return undefined;
+    const next = job.sheets.find((s) => s.status !== 'completed');
+    if (!next) return undefined; // every sheet completed, the job's end was not recorded: closed as today
+    if (next.status !== 'running' && next.status !== 'pending') return undefined;
+    const dir = this.sheetDir(job.job_id, next.sheet_num);
+    const state = readState(dir);
+    if (next.status === 'running' && !state) {
+      log(`live_restore: sheet ${job.job_id}#${next.sheet_num} has no live state; closing the job as interrupted`);
+      return undefined;
+    }
+    return {
+      job_id: job.job_id,
+      spec,
+      fromSheet: next.sheet_num,
+      ...(state ? { adopt: state, logCheckpoint: readCursor(dir).log } : {}),
+      downtime_ms,
+      paused: state?.paused !== undefined,
+      startRecorded: next.status === 'running',
+    };
+  }
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
