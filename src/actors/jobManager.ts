@@ -64,6 +64,8 @@ interface LiveJob {
   gitAtEnd?: GitContext;
   /** Re-adopted from a previous conductor (live_restore): where it goes on, and how long it was unwatched. */
   restored?: { fromSheet: number; downtime_ms: number; startRecorded: boolean; startedSkipped: boolean };
+  /** Let go of at a live_restore shutdown: stopping its machine is not its end. */
+  detached?: boolean;
 }
 
 const TERMINAL_EVENTS = new Set(['job.completed', 'job.failed', 'job.cancelled', 'job.interrupted']);
@@ -244,6 +246,7 @@ export class JobManager {
     const child = this.manager.getSnapshot().children[jobId];
     child?.subscribe({
       complete: () => {
+        if (job.detached) return;
         job.isFinished = true;
         markFinished();
         void this.events
@@ -397,6 +400,7 @@ export class JobManager {
       const handle = job.sheet?.handle as Partial<LiveSheetHandle> | undefined;
       const between = !job.sheet && this.jobState(jobId) !== 'queued';
       if (handle?.detach || between) {
+        job.detached = true;
         detached.push(job);
         if (handle?.detach) await handle.detach();
       } else {
