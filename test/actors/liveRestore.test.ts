@@ -1,0 +1,109 @@
+/**
+ * live_restore's parts with real processes, in process: the waiter tells an exit code from a
+ * signal (sh could not: 143 vs SIGTERM), keeps stdout and stderr apart, reports exec failures,
+ * survives a signal to the sheet's group; the spool tailer copies exactly once across a
+ * "crash" after the log write and before the cursor write; the log cap holds for tailed output.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { JobLog, MAX_LINE_BYTES } from '../../src/actors/jobLog.js';
+import { readJobLogFrom } from '../../src/actors/jobLogRead.js';
+import { SpoolTailer, readCursor } from '../../src/actors/liveRestore/spool.js';
+import { readSheetPid, readStatus, startWaiter, type WaiterStatus } from '../../src/actors/liveRestore/waiter.js';
+import { waitFor } from '../helpers/conductorProcess.js';
+
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-live-'));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+async function run(argv: string[], during?: (dir: string, pid: number) => void | Promise<void>): Promise<{ dir: string; status: WaiterStatus }> {
+  const dir = path.join(tempDir(), 'sheet');
+  await startWaiter({ dir, argv, cwd: os.tmpdir(), env: process.env, marker: 'inst:job#1' });
+  if (during) {
+    const pid = await waitFor(() => readSheetPid(dir), 10_000, 'sheet pid');
+    await during(dir, pid);
+  }
+  const status = await waitFor(() => readStatus(dir), 15_000, 'status');
+  return { dir, status };
+}
+
+function logLines(dir: string): string[] {
+  return readJobLogFrom(dir, 0, 1 << 24).lines.map((l) => l.slice(l.indexOf(' ') + 1));
+}
+
+describe('waiter', () => {
+  it('tells an exit code of 143 from death by SIGTERM', async () => {
+    expect((await run(['sh', '-c', 'exit 143'])).status).toMatchObject({ exit_code: 143, signal: null });
+    expect((await run(['sh', '-c', 'kill -TERM $$'])).status).toMatchObject({ exit_code: null, signal: 'SIGTERM' });
+  });
+
+  it('reports an exec failure as spawn_error', async () => {
+    const { status } = await run(['/nonexistent/program']);
+    expect(status.spawn_error).toMatch(/No such file/);
+  });
+
+  it('puts the sheet in its own group, survives a SIGTERM to that group, and records it', async () => {
+    let groupOk = false;
+    const { status } = await run(['sleep', '30'], (_dir, pid) => {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      groupOk = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === pid;
+      process.kill(-pid, 'SIGTERM');
+    });
+    expect(groupOk).toBe(true);
+    expect(status).toMatchObject({ exit_code: null, signal: 'SIGTERM' });
+  });
+
+  it('gives the sheet its MZT_SHEET_ID and keeps stdout and stderr apart', async () => {
+    const { dir } = await run(['sh', '-c', 'echo "marker=$MZT_SHEET_ID"; echo oops >&2; printf partial']);
+    const logDir = tempDir();
+    const log = new JobLog(logDir);
+    await new SpoolTailer(dir, log, 1).drain();
+    await log.close();
+    expect(logLines(logDir).sort()).toEqual(['1 err oops', '1 out marker=inst:job#1', '1 out partial'].sort());
+  });
+});
+
+describe('spool tailer', () => {
+  it('copies exactly once when the conductor dies between the log write and the cursor write', async () => {
+    const { dir } = await run(['sh', '-c', 'i=1; while [ $i -le 2000 ]; do echo line-$i; i=$((i+1)); done']);
+    const logDir = tempDir();
+    // A first conductor copies part of the spool and checkpoints (as pump does)...
+    let log = new JobLog(logDir);
+    const first = new SpoolTailer(dir, log, 1);
+    await first.pump();
+    const checkpoint = readCursor(dir);
+    expect(checkpoint.log).toBeDefined();
+    // ...then writes more lines to the log without the cursor catching up, and dies.
+    await log.appendLines(1, 'out', Buffer.from('line-1\nline-2\n'));
+    await log.close();
+    // The next one cuts the log back to the checkpoint and reads on from the cursor.
+    log = new JobLog(logDir, { resume: { truncateTo: checkpoint.log } });
+    await new SpoolTailer(dir, log, 1).drain();
+    await log.close();
+    const nums = logLines(logDir).map((l) => Number(/line-(\d+)$/.exec(l)?.[1]));
+    expect(nums).toEqual(Array.from({ length: 2000 }, (_, i) => i + 1));
+  });
+
+  it('keeps the log cap for tailed output and deletes consumed spool segments', async () => {
+    const line = 'x'.repeat(1000);
+    const { dir } = await run(['sh', '-c', `i=0; while [ $i -lt 3000 ]; do echo ${line}; i=$((i+1)); done`]);
+    const logDir = tempDir();
+    const cap = 1024 * 1024;
+    const log = new JobLog(logDir, { maxBytes: cap });
+    await new SpoolTailer(dir, log, 1).drain();
+    await log.close();
+    const onDisk = fs.readdirSync(logDir).reduce((n, f) => n + fs.statSync(path.join(logDir, f)).size, 0);
+    expect(onDisk).toBeLessThanOrEqual(cap);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith('spool.')).length).toBe(1); // the last one
+    expect(logLines(logDir).at(-1)).toBe(`1 out ${line}`);
+    expect(MAX_LINE_BYTES).toBeGreaterThan(line.length);
+  });
+});
