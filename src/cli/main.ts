@@ -24,6 +24,7 @@ import { addSubmitCommand } from './submit.js';
 import { addClearCommand } from './clear.js';
 import { followLog } from './follow.js';
 import { provenanceLines } from './jobDetails.js';
+import { addConductorRestart } from './conductorRestart.js';
 
 const EXIT_NOT_RUNNING = 3;
 
@@ -158,6 +159,8 @@ function buildProgram(): Command {
       }
       process.stdout.write(`conductor stopped${pid ? ` (pid ${pid})` : ''}\n`);
     });
+
+  addConductorRestart(conductor, { paths, withClient: (fn) => withClient(fn), entry: fileURLToPath(import.meta.url) });
 
   conductor
     .command('status')

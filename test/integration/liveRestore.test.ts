@@ -5,22 +5,29 @@
  * sheet that ends while no conductor runs is closed with its real exit code; a re-adopted
  * sheet's timeout still holds (the deadline is on disk).
  */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
 import { collectUntil } from '../helpers/collect.js';
-import { makeHome, pidAlive, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { CLI, makeHome, pidAlive, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
 
 const homes: string[] = [];
 let conductor: RunningConductor | undefined;
 let client: DaemonClient | undefined;
 const sheetPids: number[] = [];
+/** A conductor `mzt conductor restart` started in the background. */
+let detachedPid: number | undefined;
 
 afterEach(async () => {
   await client?.close().catch(() => undefined);
   client = undefined;
   await conductor?.stop();
   conductor = undefined;
+  if (detachedPid !== undefined && pidAlive(detachedPid)) process.kill(detachedPid, 'SIGTERM');
+  detachedPid = undefined;
 });
 
 afterAll(() => {
@@ -42,11 +49,10 @@ async function up(home: string): Promise<DaemonClient> {
   return client;
 }
 
-async function down(how: 'graceful' | 'kill9'): Promise<void> {
+async function kill9(): Promise<void> {
   await client?.close().catch(() => undefined);
   client = undefined;
-  if (how === 'graceful') await conductor!.stop();
-  else await conductor!.kill9();
+  await conductor!.kill9();
   conductor = undefined;
 }
 
@@ -93,11 +99,21 @@ describe('live_restore', () => {
     const seen = (n: number) => async () => new RegExp(` 2 out line-${n}$`, 'm').test(await logText(client!, job_id));
 
     await waitFor(seen(60), 20_000, 'line-60');
-    await down('graceful');
+    // 1: `mzt conductor restart` (graceful stop, a new conductor in the background).
+    await client!.close();
+    const restart = await promisify(execFile)(process.execPath, [CLI, 'conductor', 'restart'], { env: { ...process.env, MZT_HOME: home } });
+    expect(restart.stdout).toMatch(/conductor restarted \(pid \d+ → \d+\)/);
+    await conductor!.exited;
+    conductor = undefined;
     expect(pidAlive(pid)).toBe(true); // left running
-    c = await up(home);
+    detachedPid = Number(fs.readFileSync(path.join(home, 'run', 'conductor.pid'), 'utf8'));
+    client = c = await DaemonClient.connect({ socketPath: path.join(home, 'run', 'conductor.sock') });
     await waitFor(seen(250), 30_000, 'line-250 after the graceful restart');
-    await down('kill9');
+    // 2: kill -9.
+    await c.close();
+    client = undefined;
+    process.kill(detachedPid, 'SIGKILL');
+    await waitFor(() => !pidAlive(detachedPid!), 10_000, 'the conductor to die');
     expect(pidAlive(pid)).toBe(true);
     c = await up(home);
 
@@ -106,6 +122,7 @@ describe('live_restore', () => {
     expect(types.at(-1)).toBe('job.completed');
     const readopted = all.filter((e) => e.type === 'job.readopted');
     expect(readopted.length).toBe(2);
+    console.log(`downtime: mzt conductor restart ${readopted[0]!.data.downtime_ms} ms, kill -9 + start ${readopted[1]!.data.downtime_ms} ms`);
     for (const e of readopted) {
       expect(e.sheet_num).toBe(2);
       expect(e.data.pid).toBe(pid);
@@ -150,7 +167,7 @@ describe('live_restore', () => {
     });
     const pid = await waitFor(async () => (await c.call('job.get', { job_id })).sheets[0]?.pid, 15_000, 'sheet pid');
     sheetPids.push(pid);
-    await down('kill9');
+    await kill9();
     await waitFor(() => fs.existsSync(marker) && !pidAlive(pid), 15_000, 'the sheet to end with no conductor');
     c = await up(home);
     const all = await events(c, job_id);
@@ -171,7 +188,7 @@ describe('live_restore', () => {
     const { job_id } = await c.call('job.submit', { name: 'timeout', sheets: [{ argv: ['sleep', '60'], timeout_seconds: 6 }] });
     const pid = await waitFor(async () => (await c.call('job.get', { job_id })).sheets[0]?.pid, 15_000, 'sheet pid');
     sheetPids.push(pid);
-    await down('kill9');
+    await kill9();
     // 4 s with no conductor: a timeout counted from the adoption would end the sheet after
     // 4 + 6 s at least; the deadline on disk ends it at 6 s, or at the adoption if later.
     await new Promise((r) => setTimeout(r, 4000));
