@@ -110,7 +110,7 @@ export class JobManager {
           actions: {
             record: (_, event: NewEvent) => this.record(event),
             stopSheet: ({ context }) => this.live.get(context.jobId)?.sheet?.handle.stop(),
-            pauseSheet: ({ context }) => this.live.get(context.jobId)?.sheet?.handle.pause(),
+            pauseSheet: ({ context, event }) => this.live.get(context.jobId)?.sheet?.handle.pause((event as { by?: PauseBy }).by),
             resumeSheet: ({ context }) => this.live.get(context.jobId)?.sheet?.handle.resume(),
           },
           actors: {

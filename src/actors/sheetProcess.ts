@@ -52,7 +52,7 @@ export interface SheetHandle {
   /** Stop the whole process group: SIGTERM now, SIGKILL after the grace period. */
   stop(): void;
   /** SIGSTOP the sheet's tree and hold its timeout (the remaining time carries over). */
-  pause(): void;
+  pause(by?: 'client' | 'resource_monitor'): void;
   /** SIGCONT the sheet's tree and run its timeout again for the time that was left. */
   resume(): void;
   done: Promise<SheetOutcome>;

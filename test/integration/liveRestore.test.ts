@@ -41,6 +41,16 @@ afterAll(() => {
   for (const home of homes) removeHome(home);
 });
 
+/** The state letter of a process (R, S, T, Z…), or undefined when it is gone. */
+function procState(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  } catch {
+    return undefined;
+  }
+}
+
 const isEnd = (e: { type: string }) => ['job.completed', 'job.failed', 'job.cancelled', 'job.interrupted'].includes(e.type);
 
 async function up(home: string): Promise<DaemonClient> {
@@ -204,5 +214,51 @@ describe('live_restore', () => {
     expect(failed.data.duration_seconds).toBeLessThan(10);
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(pidAlive(pid)).toBe(false);
+  }, 60_000);
+
+  it('keeps a paused sheet paused across a kill -9; resume and cancel then reach its re-adopted group', async () => {
+    const home = makeHome('mzt-live-');
+    homes.push(home);
+    let c = await up(home);
+    const { job_id } = await c.call('job.submit', {
+      name: 'paused',
+      sheets: [{ argv: ['sh', '-c', "trap 'echo got-term; exit 0' TERM; echo ready; while :; do sleep 0.2; done"] }],
+    });
+    const pid = await waitFor(async () => (await c.call('job.get', { job_id })).sheets[0]?.pid, 15_000, 'sheet pid');
+    sheetPids.push(pid);
+    await waitFor(async () => / 1 out ready$/m.test(await logText(c, job_id)), 10_000, 'ready');
+    await c.call('job.pause', { job_id });
+    await waitFor(() => procState(pid) === 'T', 10_000, 'stopped');
+    await kill9();
+    c = await up(home);
+    await waitFor(async () => (await c.call('job.get', { job_id })).status === 'paused', 10_000, 'paused after the restart');
+    expect(procState(pid)).toBe('T');
+    await c.call('job.resume', { job_id });
+    await waitFor(() => procState(pid) !== 'T', 10_000, 'continued');
+    expect(await c.call('job.cancel', { job_id })).toMatchObject({ status: 'cancelled' });
+    const all = await events(c, job_id);
+    expect(all.at(-1)!.type).toBe('job.cancelled');
+    const types = all.map((e) => e.type);
+    expect(types.indexOf('job.readopted')).toBeGreaterThan(types.indexOf('job.paused'));
+    expect(types.filter((t) => t === 'job.paused').length).toBe(2); // before, and re-applied after
+    expect(all.find((e) => e.type === 'sheet.failed')!.data).toMatchObject({ reason: 'cancelled', exit_code: 0 });
+    await waitFor(async () => / 1 out got-term$/m.test(await logText(c, job_id)), 5_000, 'the trap output');
+  }, 60_000);
+
+  it('records a sheet whose waiter was killed with an unknown exit status once the sheet is gone', async () => {
+    const home = makeHome('mzt-live-');
+    homes.push(home);
+    const c = await up(home);
+    const { job_id } = await c.call('job.submit', { name: 'waiterless', sheets: [{ argv: ['sleep', '2'] }] });
+    const pid = await waitFor(async () => (await c.call('job.get', { job_id })).sheets[0]?.pid, 15_000, 'sheet pid');
+    sheetPids.push(pid);
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const waiter = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    expect(fs.readFileSync(`/proc/${waiter}/cmdline`, 'utf8')).toMatch(/^mzt-waiter /);
+    process.kill(waiter, 'SIGKILL');
+    const all = await events(c, job_id);
+    expect(all.at(-1)!.type).toBe('job.failed');
+    expect(all.find((e) => e.type === 'sheet.failed')!.data).toMatchObject({ exit_code: null, signal: null, error: expect.stringMatching(/status unknown/) });
+    expect(all.find((e) => e.type === 'sheet.failed')!.data.duration_seconds).toBeGreaterThanOrEqual(1.9);
   }, 60_000);
 });

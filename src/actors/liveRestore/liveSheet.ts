@@ -16,7 +16,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ProcIdentity } from '../../probe/sheetMarker.js';
+import { markerIn, type ProcIdentity } from '../../probe/sheetMarker.js';
 import { findEscaped, procReader, signalIdentities } from '../escapedProcesses.js';
 import type { JobLog } from '../jobLog.js';
 import { escalateLater, groupLeft, signalGroup, type SheetHandle, type SheetOutcome } from '../sheetProcess.js';
@@ -83,6 +83,7 @@ const alive = (id: ProcIdentity | undefined) => id !== undefined && identity(id.
 export function startLiveSheet(
   opts: LiveSheetOptions & { jobId: string; argv: string[]; cwd: string; env: NodeJS.ProcessEnv; marker?: string; timeoutSeconds: number },
 ): LiveSheetHandle {
+  stopStray(opts.dir, `:${opts.jobId}#${opts.sheetNum}`);
   fs.rmSync(opts.dir, { recursive: true, force: true });
   fs.mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
   return runHandle(opts, async () => {
@@ -109,6 +110,23 @@ export function startLiveSheet(
       await new Promise((r) => setTimeout(r, 10));
     }
   });
+}
+
+/**
+ * A conductor that died between starting a waiter and writing the sheet's state leaves a sheet
+ * nobody will adopt; before this sheet starts again, that one (its pid file names it, its
+ * MZT_SHEET_ID confirms it is this job's sheet) is killed with its group.
+ */
+function stopStray(dir: string, markerSuffix: string): void {
+  const pid = readSheetPid(dir);
+  if (pid === undefined) return;
+  let environ: Buffer;
+  try {
+    environ = fs.readFileSync(`/proc/${pid}/environ`);
+  } catch {
+    return;
+  }
+  if (markerIn(environ)?.endsWith(markerSuffix)) signalGroup(pid, 'SIGKILL');
 }
 
 /** Adopt a sheet a previous conductor started (its state file must exist). */
@@ -250,10 +268,10 @@ function runHandle(opts: LiveSheetOptions, begin: () => Promise<LiveSheetState>)
       },
     ),
     stop: () => stopGroup('stopped'),
-    pause: () => {
+    pause: (by = 'client') => {
       if (!state || state.paused || state.stop || settled) return;
       clearTimeout(timeout);
-      state.paused = { remaining_ms: Math.max(0, (state.deadline_ms ?? Date.now()) - Date.now()), by: 'client' };
+      state.paused = { remaining_ms: Math.max(0, (state.deadline_ms ?? Date.now()) - Date.now()), by };
       state.deadline_ms = null;
       save();
       signalTree('SIGSTOP');

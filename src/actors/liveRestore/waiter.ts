@@ -54,6 +54,7 @@ if ($pid == 0) {
   print $xw "$!"; close $xw; exit 127;
 }
 setpgrp($pid, $pid); close $ow; close $ew; close $xw;
+$0 = "mzt-waiter $pid $dir";
 $SIG{$_} = 'IGNORE' for qw(TERM INT HUP PIPE);
 sub put { my ($name, $text) = @_; open(my $f, '>', "$dir/$name.tmp") or return; print $f $text; close $f; rename "$dir/$name.tmp", "$dir/$name"; }
 my $xerr = do { local $/; <$xr> }; close $xr;
