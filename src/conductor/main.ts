@@ -20,7 +20,7 @@ import { createDispatch } from './methods.js';
 import { startHeapRelease, type HeapRelease } from './heapRelease.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
 import { stopOrphans } from './orphans.js';
-import { LiveHost } from '../actors/liveRestore/liveHost.js';
+import { LiveHost, forgetLiveState } from '../actors/liveRestore/liveHost.js';
 import { conductorPaths, resolveHome, type ConductorPaths } from './paths.js';
 import { catchSighupEarly, releaseSighup, routeSighup, sighupConfigLoaded } from './earlySighup.js';
 import { PRIVATE_UMASK, ensurePrivateFile, tightenEntries } from './privateFiles.js';
@@ -94,6 +94,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       writeNote: (key, value) => openedStore.writeNote(key, value),
     });
     for (const job of orphans) {
+      forgetLiveState(paths.jobsDir, job.job_id); // a job that had live_restore state is not re-adopted now
       openedStore.appendSync({
         type: 'job.interrupted',
         job_id: job.job_id,
@@ -216,6 +217,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
         return;
       }
       let changed = changedKeys(config, next);
+      if (changed.includes('live_restore')) log('config reload: live_restore takes effect at the next start');
       // Dashboard keys count as applied only once the dashboard runs with them.
       const previous = config;
       config = { ...next, ...pickDashboard(previous) };

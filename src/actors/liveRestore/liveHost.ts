@@ -22,6 +22,7 @@ import type { SheetRun } from '../sheetProcess.js';
 import { adoptLiveSheet, readState, startLiveSheet, type LiveSheetHandle, type LiveSheetState } from './liveSheet.js';
 import { readCursor, writeJsonAtomic } from './spool.js';
 import { findPerl } from './waiter.js';
+import { isValidJobId } from '../../conductor/paths.js';
 import type { LogPosition } from '../jobLog.js';
 
 const HEARTBEAT_FILE = '.live-heartbeat';
@@ -82,6 +83,7 @@ export class LiveHost {
   }
 
   liveDir(jobId: string): string {
+    if (!isValidJobId(jobId)) throw new Error(`invalid job id: ${JSON.stringify(jobId)}`);
     return path.join(this.jobsDir, jobId, 'live');
   }
 
@@ -95,7 +97,7 @@ export class LiveHost {
   }
 
   forgetJob(jobId: string): void {
-    fs.rmSync(this.liveDir(jobId), { recursive: true, force: true });
+    forgetLiveState(this.jobsDir, jobId);
   }
 
   /** Run a sheet under a waiter, or hand over the adopted one when this is the sheet being re-adopted. */
@@ -168,6 +170,16 @@ export class LiveHost {
       paused: state?.paused !== undefined,
       startRecorded: next.status === 'running',
     };
+  }
+}
+
+/** Remove a job's live state (its job.json holds environment values: kept no longer than needed). */
+export function forgetLiveState(jobsDir: string, jobId: string): void {
+  if (!isValidJobId(jobId)) return;
+  try {
+    fs.rmSync(path.join(jobsDir, jobId, 'live'), { recursive: true, force: true });
+  } catch {
+    /* a job id that is not a directory name: nothing was written for it */
   }
 }
 
