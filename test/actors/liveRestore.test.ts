@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { JobLog, MAX_LINE_BYTES } from '../../src/actors/jobLog.js';
 import { readJobLogFrom } from '../../src/actors/jobLogRead.js';
 import { SpoolTailer, readCursor } from '../../src/actors/liveRestore/spool.js';
-import { readSheetPid, readStatus, startWaiter, type WaiterStatus } from '../../src/actors/liveRestore/waiter.js';
+import { MAX_SEGMENTS, SEGMENT_BYTES, readSheetPid, readStatus, startWaiter, type WaiterStatus } from '../../src/actors/liveRestore/waiter.js';
 import { waitFor } from '../helpers/conductorProcess.js';
 
 const dirs: string[] = [];
@@ -106,4 +106,53 @@ describe('spool tailer', () => {
     expect(logLines(logDir).at(-1)).toBe(`1 out ${line}`);
     expect(MAX_LINE_BYTES).toBeGreaterThan(line.length);
   });
+
+  it('skips an unreadable spool instead of stalling, and says so in the log', async () => {
+    const dir = tempDir();
+    const good = (s: string, text: string) => Buffer.concat([Buffer.from(s), Buffer.from([0, 0, 0, text.length]), Buffer.from(text)]);
+    fs.writeFileSync(path.join(dir, 'spool.0'), Buffer.concat([good('o', 'first\n'), Buffer.from('garbage that is no record')]));
+    const logDir = tempDir();
+    const log = new JobLog(logDir);
+    await new SpoolTailer(dir, log, 1).drain();
+    await log.close();
+    const lines = logLines(logDir);
+    expect(lines[0]).toBe('1 out first');
+    expect(lines[1]).toMatch(/^1 sys spool of sheet 1 unreadable at byte 11: 25 byte\(s\) of output skipped$/);
+  });
+
+  it('bounds the spool while nobody reads it (the sheet blocks), and lets the sheet finish once read', async () => {
+    const dir = path.join(tempDir(), 'sheet');
+    await startWaiter({ dir, argv: ['sh', '-c', 'head -c 30000000 /dev/zero | tr "\\0" y | fold -w 99'], cwd: os.tmpdir(), env: process.env });
+    const spooled = () => fs.readdirSync(dir).filter((f) => f.startsWith('spool.')).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
+    // Wait until it stops growing: the waiter holds off at MAX_SEGMENTS.
+    let last = -1;
+    await waitFor(async () => {
+      const now = spooled();
+      const still = now === last && now > 0;
+      last = now;
+      await new Promise((r) => setTimeout(r, 300));
+      return still;
+    }, 20_000, 'the spool to stop growing');
+    expect(last).toBeLessThanOrEqual((MAX_SEGMENTS + 1) * SEGMENT_BYTES);
+    expect(last).toBeGreaterThanOrEqual(MAX_SEGMENTS * SEGMENT_BYTES);
+    expect(readStatus(dir)).toBeUndefined(); // blocked, not ended
+    const logDir = tempDir();
+    const log = new JobLog(logDir);
+    const tailer = new SpoolTailer(dir, log, 1);
+    await waitFor(async () => {
+      await tailer.pump();
+      return readStatus(dir);
+    }, 60_000, 'the sheet to finish');
+    await tailer.drain();
+    await log.close();
+    expect(readStatus(dir)).toMatchObject({ exit_code: 0 });
+    let lines = 0;
+    for (let offset = 0; ; ) {
+      const part = readJobLogFrom(logDir, offset, 1 << 30);
+      lines += part.lines.filter((l) => / 1 out y+$/.test(l)).length;
+      if (part.next_offset >= part.size) break;
+      offset = part.next_offset;
+    }
+    expect(lines).toBe(Math.ceil(30_000_000 / 99));
+  }, 90_000);
 });

@@ -131,7 +131,12 @@ export class LiveHost {
     const rest: JobRecord[] = [];
     const downtime_ms = this.previousSeenMs === undefined ? 0 : Math.max(0, Math.round(Date.now() - this.previousSeenMs));
     for (const job of jobs) {
-      const plan = this.planOne(job, downtime_ms, log);
+      let plan: RestorePlan | undefined;
+      try {
+        plan = this.planOne(job, downtime_ms, log);
+      } catch (err) {
+        log(`live_restore: job ${job.job_id} cannot be re-adopted (${(err as Error).message}); closing it as interrupted`);
+      }
       if (plan) {
         plans.push(plan);
         if (plan.adopt) this.adoptions.set(`${job.job_id}#${plan.fromSheet}`, plan.adopt);

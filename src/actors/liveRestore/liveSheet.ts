@@ -149,6 +149,7 @@ function runHandle(opts: LiveSheetOptions, begin: () => Promise<LiveSheetState>)
   let poll: NodeJS.Timeout | undefined;
   let timeout: NodeJS.Timeout | undefined;
   let killTimer: NodeJS.Timeout | undefined;
+  let lastError: string | undefined;
   let resolveDone!: (o: SheetOutcome) => void;
   const done = new Promise<SheetOutcome>((r) => (resolveDone = r));
   const save = () => state && !detached && writeJsonAtomic(stateFile(opts.dir), state);
@@ -245,7 +246,9 @@ function runHandle(opts: LiveSheetOptions, begin: () => Promise<LiveSheetState>)
         if (!alive(state!.sheet)) return void (await finish(undefined, true));
       }
     } catch (err) {
-      opts.log.write(opts.sheetNum, 'sys', `live_restore: ${(err as Error).message}`);
+      const message = (err as Error).message;
+      if (message !== lastError) opts.log.write(opts.sheetNum, 'sys', `live_restore: ${message}`);
+      lastError = message;
     }
     if (!settled && !detached) poll = setTimeout(() => void tick(), POLL_MS);
   };

@@ -20,6 +20,8 @@ import { spoolFile } from './waiter.js';
 const READ_BYTES = 256 * 1024;
 const CURSOR_FILE = 'cursor.json';
 const RECORD_HEADER = 5;
+/** The waiter reads at most 64 KiB at a time: no record is longer. */
+const MAX_RECORD = 64 * 1024;
 
 export interface SpoolCursor {
   seg: number;
@@ -49,6 +51,7 @@ export class SpoolTailer {
   private cursor: SpoolCursor;
   private readonly pending: { o?: Buffer; e?: Buffer } = {};
   private busy: Promise<boolean> | undefined;
+  private saveError: string | undefined;
 
   constructor(
     private readonly dir: string,
@@ -128,6 +131,12 @@ export class SpoolTailer {
     const writes: Array<Promise<LogPosition>> = [];
     while (at + RECORD_HEADER <= data.length) {
       const len = data.readUInt32BE(at + 1);
+      if ((data[at] !== 0x6f && data[at] !== 0x65) || len > MAX_RECORD) {
+        // Not a record the waiter writes: skip the rest of what was read rather than stall.
+        this.log.write(this.sheetNum, 'sys', `spool of sheet ${this.sheetNum} unreadable at byte ${this.cursor.off + at}: ${data.length - at} byte(s) of output skipped`);
+        at = data.length;
+        break;
+      }
       if (at + RECORD_HEADER + len > data.length) break;
       const s = data[at] === 0x65 ? 'e' : 'o';
       let body = data.subarray(at + RECORD_HEADER, at + RECORD_HEADER + len);
@@ -153,6 +162,15 @@ export class SpoolTailer {
     const pending: SpoolCursor['pending'] = {};
     for (const s of ['o', 'e'] as const) if (this.pending[s]) pending[s] = this.pending[s]!.toString('base64');
     this.cursor.pending = pending;
-    writeJsonAtomic(path.join(this.dir, CURSOR_FILE), this.cursor);
+    try {
+      writeJsonAtomic(path.join(this.dir, CURSOR_FILE), this.cursor);
+      this.saveError = undefined;
+    } catch (err) {
+      // A full disk: copying goes on; a crash before the next good write would copy again
+      // what came after the last cursor on disk (said once in the log).
+      const message = (err as Error).message;
+      if (message !== this.saveError) this.log.write(this.sheetNum, 'sys', `spool cursor of sheet ${this.sheetNum} not saved: ${message}`);
+      this.saveError = message;
+    }
   }
 }

@@ -25,7 +25,9 @@
  *
  * The sheet's main process ending: the waiter keeps reading its pipes until they close, for
  * 2–3 s at most (what a stray descendant holds open is cut, as in sheetProcess.ts), then
- * writes `status` ({exit_code, signal_num, cut}). An exec failure (ENOENT, EACCES) is reported
+ * writes `status` ({exit_code, signal_num, cut}). A spool write that fails (a full disk) drops
+ * that piece of output, cut back to the record's start so the framing holds, and the sheet
+ * runs on — as the job log does without live_restore. An exec failure (ENOENT, EACCES) is reported
  * through a close-on-exec pipe as {spawn_error}. If the waiter itself is SIGKILLed, the sheet's
  * next write gets SIGPIPE and its status is lost: the conductor records it as unknown.
  */
@@ -61,12 +63,14 @@ my $xerr = do { local $/; <$xr> }; close $xr;
 if (length $xerr) { waitpid($pid, 0); $xerr =~ s/["\\\\]/ /g; put('status', qq({"spawn_error":"$xerr"})); exit 0; }
 put('pid', "$pid\\n");
 my ($seg, $out) = (0, undef);
-sub seg_open { open($out, '>>', "$dir/spool.$seg") or die "spool: $!"; binmode $out; }
+sub seg_open { undef $out unless open($out, '>>', "$dir/spool.$seg"); binmode $out if $out; }
 seg_open();
 sub record { my ($s, $buf) = @_;
-  if (-s $out >= $SEG) { close $out; $seg++; select(undef, undef, undef, 0.1) while -e "$dir/spool." . ($seg - $MAX); seg_open(); }
-  my $r = $s . pack('N', length $buf) . $buf; my $off = 0;
-  while ($off < length $r) { my $n = syswrite($out, $r, length($r) - $off, $off); defined $n or die "spool write: $!"; $off += $n; } }
+  if ($out && -s $out >= $SEG) { close $out; $seg++; select(undef, undef, undef, 0.1) while -e "$dir/spool." . ($seg - $MAX); undef $out; }
+  seg_open() unless $out; return unless $out;
+  my $r = $s . pack('N', length $buf) . $buf; my ($off, $start) = (0, -s $out);
+  while ($off < length $r) { my $n = syswrite($out, $r, length($r) - $off, $off);
+    if (!defined $n) { truncate($out, $start); return; } $off += $n; } }
 my %open = (o => $or, e => $er); my ($status, $cut_at, $cut);
 while (%open) {
   my $rin = ''; vec($rin, fileno($open{$_}), 1) = 1 for keys %open;
