@@ -11,6 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
+import { resolveRef, validateValue } from '../../src/ipc/schema.js';
 import { collectUntil } from '../helpers/collect.js';
 import { CLI, makeHome, pidAlive, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
 
@@ -139,6 +140,11 @@ describe('live_restore', () => {
       expect(e.data.downtime_ms).toBeGreaterThanOrEqual(0);
     }
     expect(types.filter((t) => t === 'job.started').length).toBe(1);
+    for (const e of all) {
+      expect(validateValue(`events.json#/events/${e.type}/data`, e.data), `${e.type} ${JSON.stringify(e.data)}`).toMatchObject({ ok: true });
+    }
+    const { tags } = resolveRef('events.json#/events/job.readopted') as unknown as { tags: string };
+    expect(tags).toBe('sheet');
     expect(all.filter((e) => e.type === 'sheet.started').map((e) => e.sheet_num)).toEqual([1, 2, 3]);
     expect(all.filter((e) => e.type === 'sheet.completed').map((e) => e.sheet_num)).toEqual([1, 2, 3]);
     const exit2 = all.find((e) => e.type === 'process.exit' && e.sheet_num === 2 && !e.data.observed)!;
