@@ -63,7 +63,7 @@ interface LiveJob {
   gitDir?: string;
   gitAtEnd?: GitContext;
   /** Re-adopted from a previous conductor (live_restore): where it goes on, and how long it was unwatched. */
-  restored?: { fromSheet: number; downtime_ms: number; startRecorded: boolean; startedSkipped: boolean };
+  restored?: { fromSheet: number; downtime_ms: number; startRecorded: boolean; startedSkipped: boolean; startedAt?: number };
   /** Let go of at a live_restore shutdown: stopping its machine is not its end. */
   detached?: boolean;
 }
@@ -281,7 +281,7 @@ export class JobManager {
       finished: new Promise<void>((r) => (markFinished = r)),
       isFinished: false,
       ended: new Promise<void>((r) => (markEnded = r)),
-      restored: { fromSheet: plan.fromSheet, downtime_ms: plan.downtime_ms, startRecorded: plan.startRecorded, startedSkipped: false },
+      restored: { fromSheet: plan.fromSheet, downtime_ms: plan.downtime_ms, startRecorded: plan.startRecorded, startedSkipped: false, startedAt: plan.startedAt },
     };
     const instance = plan.adopt?.marker?.split(':')[0];
     if (instance) this.adoptedInstances.add(instance);
@@ -423,6 +423,10 @@ export class JobManager {
     if (restored && event.type === 'job.started' && !restored.startedSkipped) {
       restored.startedSkipped = true; // the machine starts again; the job did not
       return Promise.resolve();
+    }
+    if (restored?.startedAt !== undefined && event.type === 'job.completed') {
+      // The machine counts from its own start; the job started under an earlier conductor.
+      event = { ...event, data: { ...event.data, duration_seconds: Math.round(Date.now() - restored.startedAt * 1000) / 1000 } };
     }
     const gitAtEnd = TERMINAL_EVENTS.has(event.type) && event.job_id !== undefined ? this.live.get(event.job_id)?.gitAtEnd : undefined;
     if (gitAtEnd) event = { ...event, data: { ...event.data, git: gitAtEnd } };

@@ -131,6 +131,9 @@ describe('live_restore', () => {
     const all = await events(c, job_id);
     const types = all.map((e) => e.type);
     expect(types.at(-1)).toBe('job.completed');
+    // Counted from the job's start under the first conductor, not from the last restart.
+    const startedTs = all.find((e) => e.type === 'job.started')!.ts;
+    expect(all.at(-1)!.data.duration_seconds).toBeGreaterThanOrEqual(all.at(-1)!.ts - startedTs - 1);
     const readopted = all.filter((e) => e.type === 'job.readopted');
     expect(readopted.length).toBe(2);
     console.log(`downtime: mzt conductor restart ${readopted[0]!.data.downtime_ms} ms, kill -9 + start ${readopted[1]!.data.downtime_ms} ms`);

@@ -40,6 +40,8 @@ export interface RestorePlan {
   /** How long no conductor watched (from the heartbeat; 0 when unknown). */
   downtime_ms: number;
   paused: boolean;
+  /** When the job started (epoch seconds, from the log). */
+  startedAt?: number;
   /** Whether the log has the adopted sheet's sheet.started (it may have died before committing it). */
   startRecorded: boolean;
 }
@@ -174,6 +176,7 @@ export class LiveHost {
       downtime_ms,
       paused: state?.paused !== undefined,
       startRecorded: next.status === 'running',
+      ...(job.started_at !== undefined ? { startedAt: job.started_at } : {}),
     };
   }
 }

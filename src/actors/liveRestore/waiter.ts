@@ -160,6 +160,14 @@ export interface WaiterStart {
  * or rejects with the spawn error (a bad cwd, a missing perl).
  */
 export function startWaiter(w: WaiterStart): Promise<number> {
+  // Checked here: a bad cwd would otherwise read as "spawn perl ENOENT".
+  let cwdOk = false;
+  try {
+    cwdOk = fs.statSync(w.cwd).isDirectory();
+  } catch {
+    /* missing */
+  }
+  if (!cwdOk) return Promise.reject(new Error(`cwd ${JSON.stringify(w.cwd)} is not a directory`));
   fs.mkdirSync(w.dir, { recursive: true, mode: 0o700 });
   const child = spawn(findPerl(), ['-e', SCRIPT, '--', w.dir, w.marker ?? '', ...w.argv], {
     cwd: w.cwd,
