@@ -150,6 +150,8 @@ function runHandle(opts: LiveSheetOptions, begin: () => Promise<LiveSheetState>)
   let timeout: NodeJS.Timeout | undefined;
   let killTimer: NodeJS.Timeout | undefined;
   let lastError: string | undefined;
+  /** Stop or pause asked for before the waiter reported the sheet's pid. */
+  const early: { stop?: 'timeout' | 'stopped'; pause?: 'client' | 'resource_monitor' } = {};
   let resolveDone!: (o: SheetOutcome) => void;
   const done = new Promise<SheetOutcome>((r) => (resolveDone = r));
   const save = () => state && !detached && writeJsonAtomic(stateFile(opts.dir), state);
@@ -187,7 +189,8 @@ function runHandle(opts: LiveSheetOptions, begin: () => Promise<LiveSheetState>)
   };
 
   const stopGroup = (why: 'timeout' | 'stopped') => {
-    if (!state || state.stop || settled) return;
+    if (!state) return void (early.stop ??= why); // before the pid is known: applied once it is
+    if (state.stop || settled) return;
     state.stop = { why, kill_at_ms: Date.now() + opts.killGraceSeconds * 1000 };
     save();
     clearTimeout(timeout);
@@ -263,7 +266,10 @@ function runHandle(opts: LiveSheetOptions, begin: () => Promise<LiveSheetState>)
         if (detached) return;
         if (state.stop) armKill();
         else armTimeout();
-        void tick();
+        if (early.stop) stopGroup(early.stop);
+        else if (early.pause) handle.pause(early.pause);
+        // After the caller's own continuation (its "sheet started" line comes before any output).
+        setImmediate(() => void tick());
       },
       (err: Error) => {
         settled = true;
@@ -272,7 +278,8 @@ function runHandle(opts: LiveSheetOptions, begin: () => Promise<LiveSheetState>)
     ),
     stop: () => stopGroup('stopped'),
     pause: (by = 'client') => {
-      if (!state || state.paused || state.stop || settled) return;
+      if (!state) return void (early.pause = by);
+      if (state.paused || state.stop || settled) return;
       clearTimeout(timeout);
       state.paused = { remaining_ms: Math.max(0, (state.deadline_ms ?? Date.now()) - Date.now()), by };
       state.deadline_ms = null;
@@ -280,6 +287,7 @@ function runHandle(opts: LiveSheetOptions, begin: () => Promise<LiveSheetState>)
       signalTree('SIGSTOP');
     },
     resume: () => {
+      early.pause = undefined;
       if (!state?.paused) return;
       state.deadline_ms = Date.now() + state.paused.remaining_ms;
       state.paused = undefined;
