@@ -120,6 +120,19 @@ describe('spool tailer', () => {
     expect(lines[1]).toMatch(/^1 sys spool of sheet 1 unreadable at byte 11: 25 byte\(s\) of output skipped$/);
   });
 
+  it('moves past an incomplete record at the end of a segment the waiter has left', async () => {
+    const dir = tempDir();
+    const rec = (text: string) => Buffer.concat([Buffer.from('o'), Buffer.from([0, 0, 0, text.length]), Buffer.from(text)]);
+    fs.writeFileSync(path.join(dir, 'spool.0'), Buffer.concat([rec('one\n'), rec('two\n').subarray(0, 6)]));
+    fs.writeFileSync(path.join(dir, 'spool.1'), rec('three\n'));
+    const logDir = tempDir();
+    const log = new JobLog(logDir);
+    await new SpoolTailer(dir, log, 1).drain();
+    await log.close();
+    expect(logLines(logDir)).toEqual(['1 out one', '1 sys spool of sheet 1: an incomplete record of 6 byte(s) skipped', '1 out three']);
+    expect(fs.existsSync(path.join(dir, 'spool.0'))).toBe(false);
+  });
+
   it('bounds the spool while nobody reads it (the sheet blocks), and lets the sheet finish once read', async () => {
     const dir = path.join(tempDir(), 'sheet');
     await startWaiter({ dir, argv: ['sh', '-c', 'head -c 30000000 /dev/zero | tr "\\0" y | fold -w 99'], cwd: os.tmpdir(), env: process.env });

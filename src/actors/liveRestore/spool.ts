@@ -117,7 +117,12 @@ export class SpoolTailer {
       // Nothing complete here: move on if the waiter has started the next segment (it does so
       // only after its last write to this one, so this one's size is final).
       if (!fs.existsSync(spoolFile(this.dir, this.cursor.seg + 1))) return progressed;
-      if (fs.statSync(file).size > this.cursor.off) continue;
+      const size = fs.statSync(file).size;
+      if (size > this.cursor.off + data.length) continue; // written to since our read
+      if (size > this.cursor.off) {
+        // An incomplete record the waiter can no longer finish (it moved on): never wait on it.
+        this.log.write(this.sheetNum, 'sys', `spool of sheet ${this.sheetNum}: an incomplete record of ${size - this.cursor.off} byte(s) skipped`);
+      }
       this.cursor = { ...this.cursor, seg: this.cursor.seg + 1, off: 0 };
       this.save();
       fs.rmSync(file, { force: true });
