@@ -26,7 +26,8 @@ const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 2000;
 export const DEFAULT_MAX_HELD = 1000;
 
-const OUTCOMES = new Set(['sheet.completed', 'sheet.failed', 'job.completed', 'job.failed', 'job.cancelled', 'job.interrupted']);
+// A restart's events are outcomes too: without them the log would show the job ended.
+const OUTCOMES = new Set(['sheet.completed', 'sheet.failed', 'job.completed', 'job.failed', 'job.cancelled', 'job.interrupted', 'job.restart_scheduled', 'job.retried']);
 
 interface Entry {
   event: NewEvent;

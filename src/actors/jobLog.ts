@@ -43,12 +43,14 @@ export interface JobLogOptions {
   maxBytes?: number;
   /** Called once, when the head is full and the middle of the log starts being dropped. */
   onCapped?: (info: { max_log_bytes: number; head_bytes: number }) => void;
+  /** Go on after an existing log (a retried job, a re-adopted one): same logical offsets, same cap. */
+  continueExisting?: boolean;
   /**
-   * Continue an existing log (a conductor re-adopting a job, liveRestore/): its cap, segment
-   * and logical offsets carry on. `truncateTo`: the latest segment is cut back to this point
-   * (what was written after a checkpoint the spool is read again from) when it is that segment.
+   * With continueExisting (live_restore, liveRestore/spool.ts): the newest segment is first cut
+   * back to this point — what was written after the spool checkpoint is read again — when it
+   * is still that segment.
    */
-  resume?: { truncateTo?: LogPosition };
+  truncateTo?: LogPosition;
 }
 
 /** Where a segment of the log ends: its file name, its logical base and its size in bytes. */
@@ -80,44 +82,48 @@ export class JobLog {
     this.dir = dir;
     this.path = path.join(dir, HEAD_FILE);
     this.maxBytes = opts.maxBytes ?? DEFAULT_MAX_LOG_BYTES;
-    if (opts.resume && this.continueExisting(opts.resume.truncateTo)) return;
+    if (opts.continueExisting && this.continueAfter(opts.truncateTo)) return;
     this.fd = fs.openSync(this.path, 'a', 0o600);
     this.startSegment(0);
   }
 
-  /** Reopen the newest segment for appending; false when there is no log (or an old format) to continue. */
-  private continueExisting(truncateTo: LogPosition | undefined): boolean {
-    const tail = fs.existsSync(path.join(this.dir, TAIL_FILE));
-    const file = path.join(this.dir, tail ? TAIL_FILE : HEAD_FILE);
+  /** Open the newest segment of an existing log for appending; false if there is none to continue. */
+  private continueAfter(truncateTo?: LogPosition): boolean {
+    const tail = path.join(this.dir, TAIL_FILE);
+    const capped = fs.existsSync(tail);
+    const file = capped ? tail : this.path;
     let fd: number;
     try {
       fd = fs.openSync(file, 'r+');
     } catch {
       return false;
     }
-    const first = Buffer.alloc(64);
-    const n = fs.readSync(fd, first, 0, 64, 0);
-    const text = first.subarray(0, n).toString('latin1');
-    const nl = text.indexOf('\n');
+    let size = fs.fstatSync(fd).size;
+    const first = Buffer.alloc(Math.min(64, size));
+    fs.readSync(fd, first, 0, first.length, 0);
+    const nl = first.indexOf(0x0a);
+    const text = first.toString('latin1');
     if (!text.startsWith(LOG_MAGIC) || nl < 0) {
-      fs.closeSync(fd);
+      fs.closeSync(fd); // empty, or the previous format (one prefix per line): not continued
       return false;
     }
     const base = Number(text.slice(LOG_MAGIC.length, nl));
-    let size = fs.fstatSync(fd).size;
     const t = truncateTo;
     if (t && t.file === path.basename(file) && t.base === base && t.bytes >= nl + 1 && t.bytes < size) {
       fs.ftruncateSync(fd, t.bytes);
       size = t.bytes;
     }
+    const last = Buffer.alloc(1);
+    fs.readSync(fd, last, 0, 1, size - 1);
     fs.closeSync(fd);
     this.fd = fs.openSync(file, 'a', 0o600);
-    this.segment = tail ? 'tail' : 'head';
-    this.capped = tail;
+    this.segment = capped ? 'tail' : 'head';
+    this.capped = capped;
     this.fileBytes = size;
     this.segmentBase = base;
-    this.logical = base + size - (nl + 1);
-    this.last = undefined;
+    this.logical = base + size - nl - 1;
+    // A conductor killed mid-line left it unterminated: end it, or the next header joins it.
+    if (last[0] !== 0x0a) this.append(Buffer.from('\n'));
     return true;
   }
 

@@ -3,14 +3,26 @@
  * completed | failed | cancelled | interrupted. Pure definition: running a sheet
  * (`runSheet`), stopping it (`stopSheet`) and recording events (`record`) are provided by
  * the job manager, so the machine can be driven by fakes in tests.
+ *
+ * Restarts (restartPolicy.ts): a run that ends in a way its policy restarts goes to
+ * `pending` instead of its end, gives its concurrency slot back (JOB_RELEASED) and, after the
+ * backoff (an `after` transition), is queued again (REQUEUE) from the sheet that failed — or
+ * from sheet 1 after a completed run under `on: always`. A retry by a person (job.retry) is a
+ * new actor for the same id, started at `startSheet` with the next `attempt`.
  */
 import { assign, fromPromise, sendParent, setup } from 'xstate';
 import type { NewEvent } from '../events/types.js';
 import type { SheetOutcome } from './sheetProcess.js';
+import { backoffSeconds, NO_RESTART, shouldRestart, type RestartPolicy } from './restartPolicy.js';
 
 export interface JobMachineInput {
   jobId: string;
   sheetCount: number;
+  /** First sheet to run (a retry); 1 by default. */
+  startSheet?: number;
+  /** The job's run number (1 at submit). */
+  attempt?: number;
+  restart?: RestartPolicy;
 }
 
 export interface StopRequest {
@@ -29,6 +41,14 @@ export interface JobContext {
   wasRunning: boolean;
   /** Whether the sheet is stopped by PAUSE (kept when the job ends, for `previous_status`). */
   paused: boolean;
+  attempt: number;
+  /** Runs in this series (restarts by the policy; a person's retry starts a new series). */
+  run: number;
+  restart: RestartPolicy;
+  /** While pending: the backoff (seconds), when it ends, and the sheet the next run starts at. */
+  restartDelay: number;
+  restartAt: number | undefined;
+  restartSheet: number;
 }
 
 export type JobEvent =
@@ -67,7 +87,7 @@ export const jobMachine = setup({
   },
   actors: {
     // Provided by the job manager: run one sheet to its end.
-    runSheet: fromPromise<SheetOutcome, { jobId: string; sheetNum: number }>(async () => {
+    runSheet: fromPromise<SheetOutcome, { jobId: string; sheetNum: number; attempt: number }>(async () => {
       throw new Error('runSheet not provided');
     }),
   },
@@ -76,18 +96,28 @@ export const jobMachine = setup({
     stopInterrupt: ({ context }) => context.stop?.kind === 'interrupt',
     sheetFailed: ({ context }) => failed(context.outcome),
     moreSheets: ({ context }) => context.sheetNum < context.sheetCount,
+    restartAfterCompletion: ({ context }) => shouldRestart(context.restart, 'completed', context.run),
+  },
+  delays: {
+    backoff: ({ context }) => Math.round(context.restartDelay * 1000),
   },
 }).createMachine({
   id: 'job',
   context: ({ input }) => ({
     jobId: input.jobId,
     sheetCount: input.sheetCount,
-    sheetNum: 1,
+    sheetNum: input.startSheet ?? 1,
     stop: undefined,
     outcome: undefined,
     startedAt: 0,
     wasRunning: false,
     paused: false,
+    attempt: input.attempt ?? 1,
+    run: 1,
+    restart: input.restart ?? NO_RESTART,
+    restartDelay: 0,
+    restartAt: undefined,
+    restartSheet: 1,
   }),
   initial: 'queued',
   states: {
@@ -101,7 +131,10 @@ export const jobMachine = setup({
     running: {
       entry: [
         assign({ startedAt: () => Date.now(), wasRunning: true }),
-        { type: 'record', params: ({ context }) => ({ type: 'job.started', job_id: context.jobId, data: {} }) },
+        {
+          type: 'record',
+          params: ({ context }) => ({ type: 'job.started', job_id: context.jobId, data: { attempt: context.attempt, from_sheet: context.sheetNum } }),
+        },
       ],
       on: {
         CANCEL: {
@@ -145,10 +178,15 @@ export const jobMachine = setup({
           },
           invoke: {
             src: 'runSheet',
-            input: ({ context }) => ({ jobId: context.jobId, sheetNum: context.sheetNum }),
+            input: ({ context }) => ({ jobId: context.jobId, sheetNum: context.sheetNum, attempt: context.attempt }),
             onDone: [
               { guard: 'stopCancel', target: '#job.cancelled' },
               { guard: 'stopInterrupt', target: '#job.interrupted' },
+              {
+                guard: ({ context, event }) => failed(event.output) && shouldRestart(context.restart, 'failed', context.run),
+                target: '#job.pending',
+                actions: assign({ outcome: ({ event }) => event.output, restartSheet: ({ context }) => context.sheetNum }),
+              },
               { guard: ({ event }) => failed(event.output), target: '#job.failed', actions: assign({ outcome: ({ event }) => event.output }) },
               {
                 guard: 'moreSheets',
@@ -156,6 +194,7 @@ export const jobMachine = setup({
                 reenter: true,
                 actions: assign({ sheetNum: ({ context }) => context.sheetNum + 1, outcome: ({ event }) => event.output }),
               },
+              { guard: 'restartAfterCompletion', target: '#job.pending', actions: assign({ outcome: ({ event }) => event.output, restartSheet: 1 }) },
               { target: '#job.completed', actions: assign({ outcome: ({ event }) => event.output }) },
             ],
             onError: {
@@ -171,6 +210,61 @@ export const jobMachine = setup({
               }),
             },
           },
+        },
+      },
+    },
+    pending: {
+      // Waiting for the backoff; no process, no slot. A cancel or interrupt ends it here.
+      entry: [
+        assign(({ context }) => {
+          const delay = backoffSeconds(context.restart.backoff, context.run);
+          return { restartDelay: delay, restartAt: Date.now() / 1000 + delay };
+        }),
+        {
+          type: 'record',
+          params: ({ context }) => ({
+            type: 'job.restart_scheduled',
+            job_id: context.jobId,
+            data: {
+              attempt: context.attempt,
+              next_attempt: context.attempt + 1,
+              delay_seconds: context.restartDelay,
+              restart_at: context.restartAt!,
+              from_sheet: context.restartSheet,
+              after: failed(context.outcome) ? 'failed' : 'completed',
+              ...(failed(context.outcome) ? { reason: failureReason(context.outcome), sheet_num: context.sheetNum, exit_code: context.outcome?.exit_code ?? null } : {}),
+            },
+          }),
+        },
+        sendParent(({ context }) => ({ type: 'JOB_RELEASED', jobId: context.jobId })),
+      ],
+      on: {
+        CANCEL: { target: 'cancelled', actions: assign({ stop: ({ event }) => ({ kind: 'cancel' as const, reason: event.reason, by: event.by }) }) },
+        INTERRUPT: { target: 'interrupted', actions: assign({ stop: ({ event }) => ({ kind: 'interrupt' as const, reason: event.reason }) }) },
+      },
+      after: {
+        backoff: {
+          target: 'queued',
+          actions: [
+            assign({
+              attempt: ({ context }) => context.attempt + 1,
+              run: ({ context }) => context.run + 1,
+              sheetNum: ({ context }) => context.restartSheet,
+              outcome: undefined,
+              restartAt: undefined,
+              wasRunning: false,
+              paused: false,
+            }),
+            {
+              type: 'record',
+              params: ({ context }) => ({
+                type: 'job.retried',
+                job_id: context.jobId,
+                data: { by: 'restart_policy', attempt: context.attempt, from_sheet: context.sheetNum, previous_status: 'pending' },
+              }),
+            },
+            sendParent(({ context }) => ({ type: 'REQUEUE', jobId: context.jobId })),
+          ],
         },
       },
     },
@@ -228,7 +322,10 @@ export const jobMachine = setup({
           params: ({ context }) => ({
             type: 'job.interrupted',
             job_id: context.jobId,
-            data: { reason: context.stop?.reason ?? 'conductor_shutdown', previous_status: context.paused ? 'paused' : context.wasRunning ? 'running' : 'queued' },
+            data: {
+              reason: context.stop?.reason ?? 'conductor_shutdown',
+              previous_status: context.restartAt !== undefined ? 'pending' : context.paused ? 'paused' : context.wasRunning ? 'running' : 'queued',
+            },
           }),
         },
         sendParent(({ context }) => ({ type: 'JOB_ENDED', jobId: context.jobId })),

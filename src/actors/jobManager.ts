@@ -3,20 +3,23 @@
  * records submissions, provides the machines' side effects (spawning sheets, logs, event
  * appends), and exposes counters for status and snapshots.
  */
-import crypto from 'node:crypto';
 import path from 'node:path';
 import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
-import type { GitContext, JobSpec } from '../events/jobRecord.js';
+import type { JobSpec } from '../events/jobRecord.js';
 import { gitContext } from '../conductor/gitContext.js';
 import type { NewEvent } from '../events/types.js';
 import { ErrorCode, ProtocolError } from '../ipc/messages.js';
 import { isValidJobId } from '../conductor/paths.js';
 import { JobEventWriter } from './jobEventWriter.js';
-import { JobLog } from './jobLog.js';
+import { createLiveJob, type LiveJob } from './liveJob.js';
+import { generateJobId as generateId } from '../events/jobIds.js';
 import { jobMachine, type PauseBy } from './jobMachine.js';
 import { jobManagerMachine } from './jobManagerMachine.js';
+import { normalizeRestartPolicy, type RestartPolicy } from './restartPolicy.js';
+import { writeJobSpec, type RetryPlan } from './jobRetry.js';
 import { markerValue, newMarkerInstance, parseMarker, type ProcIdentity } from '../probe/sheetMarker.js';
 import { escalationsDone, readOomKillCount, spawnSheet as realSpawnSheet, type SheetHandle, type SheetOutcome, type SpawnSheet } from './sheetProcess.js';
+import type { LogPosition } from './jobLog.js';
 import type { LiveHost, RestorePlan } from './liveRestore/liveHost.js';
 import type { LiveSheetHandle } from './liveRestore/liveSheet.js';
 
@@ -49,23 +52,15 @@ export interface JobManagerDeps {
   live?: LiveHost;
 }
 
-interface LiveJob {
-  spec: JobSpec;
-  log: JobLog;
-  /** The sheet running now. */
-  sheet: { num: number; handle: SheetHandle } | undefined;
-  /** Resolves when the job's machine reached its end. */
-  finished: Promise<void>;
-  isFinished: boolean;
-  /** Resolves when the job reached its end and all its events are committed. */
-  ended: Promise<void>;
-  /** The job's directory, when it was in a git work tree at submit; its context at the end. */
-  gitDir?: string;
-  gitAtEnd?: GitContext;
-  /** Re-adopted from a previous conductor (live_restore): where it goes on, and how long it was unwatched. */
-  restored?: { fromSheet: number; downtime_ms: number; startRecorded: boolean; startedSkipped: boolean; startedAt?: number };
-  /** Let go of at a live_restore shutdown: stopping its machine is not its end. */
-  detached?: boolean;
+/** A job re-adopted from a previous conductor (live_restore). */
+interface Restored {
+  downtime_ms: number;
+  /** Whether the log has the adopted sheet's sheet.started. */
+  startRecorded: boolean;
+  /** The machine records job.started again; the job did not start again. */
+  startedSkipped: boolean;
+  /** When the job first started (epoch seconds). */
+  startedAt?: number;
 }
 
 const TERMINAL_EVENTS = new Set(['job.completed', 'job.failed', 'job.cancelled', 'job.interrupted']);
@@ -77,17 +72,6 @@ export interface ActiveProcess {
   pgid: number;
 }
 
-function slug(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^[-.]+|-+$/g, '').slice(0, 32) || 'job';
-}
-
-function generateId(name: string | undefined): string {
-  const d = new Date();
-  const p = (n: number) => String(n).padStart(2, '0');
-  const stamp = `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
-  return `${slug(name ?? 'job')}-${stamp}-${crypto.randomBytes(2).toString('hex')}`;
-}
-
 export class JobManager {
   private config: JobManagerConfig;
   private readonly live = new Map<string, LiveJob>();
@@ -97,8 +81,10 @@ export class JobManager {
   private readonly events: JobEventWriter;
   /** This run's part of every sheet's MZT_SHEET_ID (probe/sheetMarker.ts). */
   private readonly markerInstance = newMarkerInstance();
-  /** Earlier conductors' instances, for the sheets re-adopted from them. */
+  /** live_restore: earlier conductors' marker instances, jobs re-adopted, jobs let go of at shutdown. */
   private readonly adoptedInstances = new Set<string>();
+  private readonly restored = new Map<string, Restored>();
+  private readonly detached = new Set<string>();
 
   constructor(private readonly deps: JobManagerDeps) {
     this.config = { ...deps.config };
@@ -114,8 +100,8 @@ export class JobManager {
             resumeSheet: ({ context }) => this.live.get(context.jobId)?.sheet?.handle.resume(),
           },
           actors: {
-            runSheet: fromPromise<SheetOutcome, { jobId: string; sheetNum: number }>(({ input }) =>
-              this.runSheet(input.jobId, input.sheetNum),
+            runSheet: fromPromise<SheetOutcome, { jobId: string; sheetNum: number; attempt: number }>(({ input }) =>
+              this.runSheet(input.jobId, input.sheetNum, input.attempt),
             ),
           },
         }),
@@ -159,7 +145,7 @@ export class JobManager {
     if (own || this.adoptedInstances.size === 0) return own;
     for (const instance of this.adoptedInstances) {
       const found = parseMarker(instance, value);
-      if (found && this.live.get(found.job_id)?.restored) return found;
+      if (found && this.restored.has(found.job_id)) return found;
     }
     return undefined;
   }
@@ -169,35 +155,20 @@ export class JobManager {
     // the job becoming live by an await.
     const gitDir = spec.cwd ?? spec.sheets[0]?.cwd;
     const git = gitDir !== undefined ? await gitContext(gitDir) : undefined;
-    if (this.shuttingDown) throw new ProtocolError(ErrorCode.SHUTTING_DOWN, 'the conductor is shutting down');
-    const pressure = this.deps.acceptingWork?.();
-    if (pressure && !pressure.accepting) {
-      throw new ProtocolError(ErrorCode.NOT_ACCEPTING_WORK, `not accepting work: ${pressure.reason ?? 'resource pressure'}`, {
-        reason: pressure.reason ?? 'resource pressure',
-      });
-    }
+    this.requireAcceptingWork();
     if (spec.job_id !== undefined && !isValidJobId(spec.job_id)) {
       throw new ProtocolError(ErrorCode.INVALID_PARAMS, 'invalid params: "job_id" must match [A-Za-z0-9_.-]{1,64}', { field: 'job_id' });
     }
-    const jobId = spec.job_id ?? generateId(spec.name);
+    const restart = spec.restart ? normalizeRestartPolicy(spec.restart) : undefined;
+    let jobId = spec.job_id ?? generateId(spec.name);
+    // A generated id can repeat (same name, same second, 16 random bits): draw another.
+    for (let i = 0; spec.job_id === undefined && i < 8 && (this.live.has(jobId) || this.deps.jobExists(jobId)); i++) jobId = generateId(spec.name);
     if (this.live.has(jobId) || this.deps.jobExists(jobId)) {
       throw new ProtocolError(ErrorCode.JOB_EXISTS, `a job with id "${jobId}" already exists`, { job_id: jobId });
     }
-    let markEnded!: () => void;
-    let markFinished!: () => void;
-    const job: LiveJob = {
-      spec,
-      log: new JobLog(path.join(this.deps.jobsDir, jobId), {
-        maxBytes: this.config.max_log_bytes_per_job,
-        onCapped: (data) => void this.record({ type: 'job.log_capped', job_id: jobId, data }),
-      }),
-      sheet: undefined,
-      finished: new Promise<void>((r) => (markFinished = r)),
-      isFinished: false,
-      ended: new Promise<void>((r) => (markEnded = r)),
-      ...(git ? { gitDir } : {}),
-    };
-    this.live.set(jobId, job);
+    const job = this.newLiveJob(jobId, spec, git ? gitDir : undefined, false);
+    // What job.retry needs after this conductor is gone (environment values included).
+    writeJobSpec(path.join(this.deps.jobsDir, jobId), spec, (m) => this.deps.log?.(m));
     try {
       // Straight to the store: a submission the store refuses is refused, not held.
       await this.deps.append({
@@ -216,6 +187,7 @@ export class JobManager {
           })),
           ...(spec.labels ? { labels: spec.labels } : {}),
           ...(git ? { git } : {}),
+          ...(restart ? { restart } : {}),
         },
       });
     } catch (err) {
@@ -223,14 +195,80 @@ export class JobManager {
       void job.log.close();
       throw new ProtocolError(ErrorCode.STORAGE_UNAVAILABLE, (err as Error).message);
     }
-    if (this.deps.live) {
-      try {
-        this.deps.live.saveJob(jobId, spec);
-      } catch (err) {
-        this.deps.log?.(`live_restore: could not save job ${jobId} (a restart will interrupt it): ${(err as Error).message}`);
-      }
+    return this.startActor(jobId, job, { sheetCount: spec.sheets.length, restart });
+  }
+
+  /**
+   * Run an ended job again under its id (job.retry; jobRetry.ts checked the plan): its log
+   * continues, sheets before `from_sheet` are not run again.
+   */
+  async retry(jobId: string, plan: RetryPlan): Promise<{ job_id: string; status: 'queued' | 'running'; attempt: number; from_sheet: number }> {
+    this.requireAcceptingWork();
+    const state = this.jobState(jobId);
+    if (state !== undefined) {
+      throw new ProtocolError(ErrorCode.INVALID_STATE, `cannot retry job "${jobId}": it is ${state}`, { job_id: jobId, status: state });
     }
-    this.startMachine(jobId, spec.sheets.length, job, markFinished, markEnded);
+    const restart = plan.spec.restart ? normalizeRestartPolicy(plan.spec.restart) : undefined;
+    // Its git context at the end, as for a submitted job (none when its cwd is not a work tree).
+    const job = this.newLiveJob(jobId, plan.spec, plan.spec.cwd ?? plan.spec.sheets[0]?.cwd, true);
+    const data = { by: 'client', attempt: plan.attempt, from_sheet: plan.from_sheet, previous_status: plan.previous_status };
+    try {
+      await this.deps.append({ type: 'job.retried', job_id: jobId, data }); // as job.submitted: refused, not held
+    } catch (err) {
+      this.live.delete(jobId);
+      void job.log.close();
+      throw new ProtocolError(ErrorCode.STORAGE_UNAVAILABLE, (err as Error).message);
+    }
+    job.log.write(plan.from_sheet, 'sys', `attempt ${plan.attempt}: retried from sheet ${plan.from_sheet}`);
+    const started = this.startActor(jobId, job, { sheetCount: plan.spec.sheets.length, restart, startSheet: plan.from_sheet, attempt: plan.attempt });
+    return { ...started, attempt: plan.attempt, from_sheet: plan.from_sheet };
+  }
+
+  private requireAcceptingWork(): void {
+    if (this.shuttingDown) throw new ProtocolError(ErrorCode.SHUTTING_DOWN, 'the conductor is shutting down');
+    const pressure = this.deps.acceptingWork?.();
+    if (pressure && !pressure.accepting) {
+      throw new ProtocolError(ErrorCode.NOT_ACCEPTING_WORK, `not accepting work: ${pressure.reason ?? 'resource pressure'}`, {
+        reason: pressure.reason ?? 'resource pressure',
+      });
+    }
+  }
+
+  private newLiveJob(jobId: string, spec: JobSpec, gitDir: string | undefined, continueExisting: boolean, truncateTo?: LogPosition): LiveJob {
+    const log = {
+      maxBytes: this.config.max_log_bytes_per_job,
+      onCapped: (data: { max_log_bytes: number; head_bytes: number }) => void this.record({ type: 'job.log_capped', job_id: jobId, data }),
+      continueExisting,
+      ...(truncateTo ? { truncateTo } : {}),
+    };
+    const job = createLiveJob(path.join(this.deps.jobsDir, jobId), spec, log, gitDir);
+    this.live.set(jobId, job);
+    return job;
+  }
+
+  private startActor(
+    jobId: string,
+    job: LiveJob,
+    input: { sheetCount: number; restart?: RestartPolicy; startSheet?: number; attempt?: number },
+  ): { job_id: string; status: 'queued' | 'running' } {
+    this.manager.send({ type: 'SUBMIT', jobId, ...input });
+    const child = this.manager.getSnapshot().children[jobId];
+    child?.subscribe({
+      complete: () => {
+        if (this.detached.has(jobId)) return; // a live_restore shutdown stopped its machine; the job goes on
+        job.isFinished = true;
+        job.markFinished();
+        void this.events
+          .settled(jobId)
+          .then(() => job.log.close())
+          .then(() => {
+            this.live.delete(jobId);
+            this.restored.delete(jobId);
+            this.deps.live?.forgetJob(jobId);
+            job.markEnded();
+          });
+      },
+    });
     const waiting = this.manager.getSnapshot().context.waiting;
     const position = waiting.indexOf(jobId);
     if (position >= 0) {
@@ -240,53 +278,19 @@ export class JobManager {
     return { job_id: jobId, status: 'running' };
   }
 
-  /** Hand the job to its machine, and let go of it once it ended and its events are committed. */
-  private startMachine(jobId: string, sheetCount: number, job: LiveJob, markFinished: () => void, markEnded: () => void): void {
-    this.manager.send({ type: 'SUBMIT', jobId, sheetCount });
-    const child = this.manager.getSnapshot().children[jobId];
-    child?.subscribe({
-      complete: () => {
-        if (job.detached) return;
-        job.isFinished = true;
-        markFinished();
-        void this.events
-          .settled(jobId)
-          .then(() => job.log.close())
-          .then(() => {
-            this.live.delete(jobId);
-            this.deps.live?.forgetJob(jobId);
-            markEnded();
-          });
-      },
-    });
-  }
-
   /**
    * Take over a job a previous conductor left running (live_restore; liveHost.ts decided it
-   * can be). Its log goes on where it was; the machine passes the sheets that completed without
-   * running them again and goes on with plan.fromSheet (adopted, or started fresh).
+   * can be). Its log goes on where it was (cut back to the spool checkpoint); the machine
+   * starts at plan.fromSheet, which is adopted (its waiter runs on) or started fresh.
    */
   adopt(plan: RestorePlan): void {
-    let markEnded!: () => void;
-    let markFinished!: () => void;
     const jobId = plan.job_id;
-    const job: LiveJob = {
-      spec: plan.spec,
-      log: new JobLog(path.join(this.deps.jobsDir, jobId), {
-        maxBytes: this.config.max_log_bytes_per_job,
-        onCapped: (data) => void this.record({ type: 'job.log_capped', job_id: jobId, data }),
-        resume: { truncateTo: plan.logCheckpoint },
-      }),
-      sheet: undefined,
-      finished: new Promise<void>((r) => (markFinished = r)),
-      isFinished: false,
-      ended: new Promise<void>((r) => (markEnded = r)),
-      restored: { fromSheet: plan.fromSheet, downtime_ms: plan.downtime_ms, startRecorded: plan.startRecorded, startedSkipped: false, startedAt: plan.startedAt },
-    };
+    const job = this.newLiveJob(jobId, plan.spec, plan.spec.cwd ?? plan.spec.sheets[0]?.cwd, true, plan.logCheckpoint);
+    this.restored.set(jobId, { downtime_ms: plan.downtime_ms, startRecorded: plan.startRecorded, startedSkipped: false, ...(plan.startedAt !== undefined ? { startedAt: plan.startedAt } : {}) });
     const instance = plan.adopt?.marker?.split(':')[0];
     if (instance) this.adoptedInstances.add(instance);
-    this.live.set(jobId, job);
-    this.startMachine(jobId, plan.spec.sheets.length, job, markFinished, markEnded);
+    const restart = plan.spec.restart ? normalizeRestartPolicy(plan.spec.restart) : undefined;
+    this.startActor(jobId, job, { sheetCount: plan.spec.sheets.length, restart, startSheet: plan.fromSheet, attempt: plan.attempt });
   }
 
   /** Resolves once job.cancelled is committed and the job's process group is gone. */
@@ -337,7 +341,7 @@ export class JobManager {
   }
 
   /** A live job's state as clients name it, or undefined when it is not live (ended or unknown). */
-  private jobState(jobId: string): 'queued' | 'running' | 'paused' | 'ending' | undefined {
+  private jobState(jobId: string): 'queued' | 'running' | 'paused' | 'pending' | 'ending' | undefined {
     const job = this.live.get(jobId);
     if (!job) return undefined;
     if (job.isFinished) return 'ending';
@@ -345,6 +349,7 @@ export class JobManager {
     const snap = child?.getSnapshot();
     if (!snap) return 'queued';
     if (snap.matches({ running: { sheet: 'paused' } })) return 'paused';
+    if (snap.matches('pending')) return 'pending';
     if (snap.matches('running')) return snap.context.stop ? 'ending' : 'running';
     return snap.matches('queued') ? 'queued' : 'ending';
   }
@@ -387,21 +392,23 @@ export class JobManager {
 
   /**
    * live_restore's shutdown: running sheets are let go of (they and their waiters run on, the
-   * next conductor re-adopts them); queued jobs and sheets not run by a waiter are interrupted.
+   * next conductor re-adopts them); queued and pending jobs, and sheets not run by a waiter, are
+   * interrupted as without it.
    */
   private async detachAll(): Promise<void> {
     this.manager.send({ type: 'SET_MAX_CONCURRENT', max: 0 }); // nothing new starts meanwhile
     const children = this.manager.getSnapshot().children as Record<string, ActorRefFrom<typeof jobMachine> | undefined>;
-    const detached: LiveJob[] = [];
+    const left: LiveJob[] = [];
     const stopped: LiveJob[] = [];
+    // Queued ones first: an interrupted running job must not free a slot for them.
     const order = [...this.live.entries()].sort(([a], [b]) => Number(this.jobState(b) === 'queued') - Number(this.jobState(a) === 'queued'));
     for (const [jobId, job] of order) {
       if (job.isFinished) continue;
       const handle = job.sheet?.handle as Partial<LiveSheetHandle> | undefined;
-      const between = !job.sheet && this.jobState(jobId) !== 'queued';
+      const between = !job.sheet && this.jobState(jobId) === 'running';
       if (handle?.detach || between) {
-        job.detached = true;
-        detached.push(job);
+        this.detached.add(jobId);
+        left.push(job);
         if (handle?.detach) await handle.detach();
       } else {
         stopped.push(job);
@@ -411,15 +418,15 @@ export class JobManager {
     this.deps.live?.stopHeartbeat();
     await Promise.all(stopped.map((j) => j.finished));
     if (await this.events.drain(this.deps.shutdownDrainMs ?? 3000)) await Promise.all(stopped.map((j) => j.ended));
-    await Promise.all(detached.map((j) => j.log.close()));
+    await Promise.all(left.map((j) => j.log.close()));
     this.events.stop();
     await escalationsDone();
     this.manager.stop();
-    if (detached.length > 0) this.deps.log?.(`live_restore: left ${detached.length} job(s) running for the next conductor`);
+    if (left.length > 0) this.deps.log?.(`live_restore: left ${left.length} job(s) running for the next conductor`);
   }
 
   private record(event: NewEvent): Promise<unknown> {
-    const restored = event.job_id !== undefined ? this.live.get(event.job_id)?.restored : undefined;
+    const restored = event.job_id !== undefined ? this.restored.get(event.job_id) : undefined;
     if (restored && event.type === 'job.started' && !restored.startedSkipped) {
       restored.startedSkipped = true; // the machine starts again; the job did not
       return Promise.resolve();
@@ -436,10 +443,8 @@ export class JobManager {
     return p;
   }
 
-  private async runSheet(jobId: string, sheetNum: number): Promise<SheetOutcome> {
+  private async runSheet(jobId: string, sheetNum: number, attempt: number): Promise<SheetOutcome> {
     const job = this.live.get(jobId)!;
-    // A re-adopted job passes the sheets that completed under a previous conductor.
-    if (job.restored && sheetNum < job.restored.fromSheet) return { exit_code: 0, signal: null, duration_seconds: 0 };
     // Stopping with live_restore: a sheet due now is started by the next conductor instead.
     if (this.shuttingDown && this.deps.live) return new Promise<SheetOutcome>(() => undefined);
     const spec = job.spec.sheets[sheetNum - 1]!;
@@ -472,17 +477,18 @@ export class JobManager {
     job.sheet = { num: sheetNum, handle };
     await handle.ready; // a waiter reports the sheet's pid a moment after it starts
     pid = handle.pid;
+    const restored = this.restored.get(jobId);
     if (handle.adopted) {
-      const downtime_ms = job.restored?.downtime_ms ?? 0;
+      const downtime_ms = restored?.downtime_ms ?? 0;
       job.log.write(sheetNum, 'sys', `sheet ${sheetNum} re-adopted pid=${handle.pid ?? 'unknown'} after ${downtime_ms} ms without a conductor`);
-      if (!job.restored?.startRecorded && handle.pid !== undefined) {
-        void this.record({ type: 'sheet.started', ...base, data: { pid: handle.pid, argv: spec.argv, cwd } });
+      if (!restored?.startRecorded && handle.pid !== undefined) {
+        void this.record({ type: 'sheet.started', ...base, data: { pid: handle.pid, argv: spec.argv, cwd, attempt } });
       }
       void this.record({ type: 'job.readopted', ...base, data: { pid: handle.pid ?? null, downtime_ms } });
       if (handle.pausedBy) this.manager.send({ type: 'PAUSE', jobId, by: handle.pausedBy });
     } else if (handle.pid !== undefined) {
       job.log.write(sheetNum, 'sys', `sheet ${sheetNum} started pid=${handle.pid} argv=${JSON.stringify(spec.argv)} cwd=${cwd}`);
-      void this.record({ type: 'sheet.started', ...base, data: { pid: handle.pid, argv: spec.argv, cwd } });
+      void this.record({ type: 'sheet.started', ...base, data: { pid: handle.pid, argv: spec.argv, cwd, attempt } });
       void this.record({ type: 'process.spawn', ...base, data: { pid: handle.pid, pgid: handle.pid, command: spec.argv.join(' ') } });
     }
     const outcome = await handle.done;
@@ -523,7 +529,7 @@ export class JobManager {
     );
     const ok = outcome.reason === undefined && outcome.exit_code === 0;
     if (ok) {
-      void this.record({ type: 'sheet.completed', ...base, data: end });
+      void this.record({ type: 'sheet.completed', ...base, data: { ...end, attempt } });
     } else {
       const stopKind = this.stopKind(jobId);
       const reason =
@@ -533,7 +539,7 @@ export class JobManager {
       void this.record({
         type: 'sheet.failed',
         ...base,
-        data: { ...end, reason, ...(outcome.error ? { error: outcome.error } : {}) },
+        data: { ...end, reason, attempt, ...(outcome.error ? { error: outcome.error } : {}) },
       });
     }
     // The job ends with this sheet: its provenance at the end goes into the terminal event.

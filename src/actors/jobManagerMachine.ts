@@ -1,19 +1,23 @@
 /**
  * The job manager as an XState machine: spawns one job actor per submitted job, starts at
- * most `maxConcurrent` of them, and keeps the rest waiting in FIFO order.
+ * most `maxConcurrent` of them, and keeps the rest waiting in FIFO order. A job waiting for a
+ * restart backoff holds no slot (`delayed`) and joins the end of the queue when it is over.
  */
 import { assign, enqueueActions, sendTo, setup, spawnChild } from 'xstate';
-import { jobMachine } from './jobMachine.js';
+import { jobMachine, type JobMachineInput } from './jobMachine.js';
 
 interface ManagerContext {
   maxConcurrent: number;
   waiting: string[];
   running: string[];
+  /** Jobs in a restart backoff. */
+  delayed: string[];
   shuttingDown: boolean;
 }
 
 export type ManagerEvent =
-  | { type: 'SUBMIT'; jobId: string; sheetCount: number }
+  | ({ type: 'SUBMIT' } & JobMachineInput)
+  | { type: 'JOB_RELEASED' | 'REQUEUE'; jobId: string }
   | { type: 'CANCEL'; jobId: string; reason: string; by: 'client' | 'resource_monitor' }
   | { type: 'JOB_ENDED'; jobId: string }
   | { type: 'SET_MAX_CONCURRENT'; max: number }
@@ -43,7 +47,7 @@ export const jobManagerMachine = setup({
   },
 }).createMachine({
   id: 'jobManager',
-  context: ({ input }) => ({ maxConcurrent: input.maxConcurrent, waiting: [], running: [], shuttingDown: false }),
+  context: ({ input }) => ({ maxConcurrent: input.maxConcurrent, waiting: [], running: [], delayed: [], shuttingDown: false }),
   on: {
     SUBMIT: {
       guard: ({ context }) => !context.shuttingDown,
@@ -51,8 +55,8 @@ export const jobManagerMachine = setup({
         spawnChild('job', {
           id: ({ event }) => (event as Extract<ManagerEvent, { type: 'SUBMIT' }>).jobId,
           input: ({ event }) => {
-            const e = event as Extract<ManagerEvent, { type: 'SUBMIT' }>;
-            return { jobId: e.jobId, sheetCount: e.sheetCount };
+            const { type: _, ...input } = event as Extract<ManagerEvent, { type: 'SUBMIT' }>;
+            return input;
           },
         }),
         assign({ waiting: ({ context, event }) => [...context.waiting, event.jobId] }),
@@ -64,11 +68,30 @@ export const jobManagerMachine = setup({
     CANCEL: {
       actions: sendTo(({ event }) => event.jobId, ({ event }) => ({ type: 'CANCEL' as const, reason: event.reason, by: event.by })),
     },
+    JOB_RELEASED: {
+      actions: [
+        assign({
+          running: ({ context, event }) => context.running.filter((id) => id !== event.jobId),
+          delayed: ({ context, event }) => [...context.delayed, event.jobId],
+        }),
+        'startWaiting',
+      ],
+    },
+    REQUEUE: {
+      actions: [
+        assign({
+          delayed: ({ context, event }) => context.delayed.filter((id) => id !== event.jobId),
+          waiting: ({ context, event }) => [...context.waiting, event.jobId],
+        }),
+        'startWaiting',
+      ],
+    },
     JOB_ENDED: {
       actions: [
         assign({
           waiting: ({ context, event }) => context.waiting.filter((id) => id !== event.jobId),
           running: ({ context, event }) => context.running.filter((id) => id !== event.jobId),
+          delayed: ({ context, event }) => context.delayed.filter((id) => id !== event.jobId),
         }),
         'startWaiting',
       ],
@@ -80,7 +103,7 @@ export const jobManagerMachine = setup({
       actions: [
         assign({ shuttingDown: true }),
         enqueueActions(({ context, event, enqueue }) => {
-          for (const id of [...context.running, ...context.waiting]) {
+          for (const id of [...context.running, ...context.waiting, ...context.delayed]) {
             enqueue.sendTo(id, { type: 'INTERRUPT', reason: event.reason });
           }
         }),

@@ -5,7 +5,8 @@
 import type { DaemonClient } from '../ipc/client.js';
 
 const POLL_MS = 250;
-const ACTIVE = ['queued', 'running', 'paused'];
+// pending: a restart backoff, the job goes on after it.
+const ACTIVE = ['queued', 'running', 'paused', 'pending'];
 
 /**
  * Calls `onLines` with every complete log line from byte `offset` until the job has ended and

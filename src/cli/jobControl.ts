@@ -1,7 +1,11 @@
-/** `mzt pause ID` / `mzt resume ID`: SIGSTOP / SIGCONT of a running job's sheet tree. */
+/**
+ * `mzt pause ID` / `mzt resume ID`: SIGSTOP / SIGCONT of a running job's sheet tree.
+ * `mzt retry ID [--from-sheet N]`: run an ended job again under its id.
+ */
 import type { Command } from 'commander';
 import type { DaemonClient } from '../ipc/client.js';
 import { printJson } from './output.js';
+import { parseInteger } from './args.js';
 
 type WithClient = <T>(fn: (client: DaemonClient) => Promise<T>) => Promise<T>;
 
@@ -21,4 +25,17 @@ export function addJobControlCommands(program: Command, withClient: WithClient):
         else process.stdout.write(`${res.job_id} ${res.status}\n`);
       });
   }
+
+  program
+    .command('retry')
+    .description('run a failed, cancelled or interrupted job again from its first unfinished sheet; completed sheets are not run again')
+    .argument('<id>')
+    .option('--from-sheet <n>', 'start at this sheet (a completed job needs it; it may not skip an unfinished sheet)', parseInteger('--from-sheet'))
+    .option('--json', 'print as JSON')
+    .action(async (id: string, opts: { fromSheet?: number; json?: boolean }) => {
+      const params = { job_id: id, ...(opts.fromSheet !== undefined ? { from_sheet: opts.fromSheet } : {}) };
+      const res = await withClient((c) => c.call('job.retry', params));
+      if (opts.json) printJson(res);
+      else process.stdout.write(`${res.job_id} ${res.status} (attempt ${res.attempt}, from sheet ${res.from_sheet})\n`);
+    });
 }

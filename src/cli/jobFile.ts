@@ -9,6 +9,7 @@ import path from 'node:path';
 import { isMap, isNode, isScalar, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { validateValue } from '../ipc/schema.js';
 import { LABEL_KEY, type JobSpec, type SheetSpec } from '../events/jobRecord.js';
+import type { RestartPolicyInput } from '../actors/restartPolicy.js';
 
 export const MAX_JOBS_PER_FILE = 100;
 /** Job files are small; a bigger one is most likely the wrong file. */
@@ -31,6 +32,7 @@ interface FileJob {
   cwd?: string;
   env?: Record<string, string>;
   labels?: Record<string, string>;
+  restart?: RestartPolicyInput;
   sheets: FileSheet[];
 }
 
@@ -93,9 +95,6 @@ export function readJobFile(file: string): JobSpec[] {
     const fail = (line: number, field: string, message: string): never => {
       throw new JobFileError(`${shown}:${line}: ${prefix}${field ? `${field}: ` : ''}${message}`);
     };
-    if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.hasOwn(value, 'restart')) {
-      fail(keyLine(doc, lines, [], 'restart'), 'restart', 'restart policies are not supported yet; remove it');
-    }
     const checked = validateValue('jobfile.json#/definitions/job', value);
     if (!checked.ok) {
       // The validator's detail starts with the quoted field name; the prefix says it already.
@@ -129,6 +128,14 @@ export function readJobFile(file: string): JobSpec[] {
     if (job.job_id !== undefined) spec.job_id = job.job_id;
     if (job.env !== undefined) spec.env = job.env;
     if (job.labels !== undefined) spec.labels = job.labels;
+    if (job.restart !== undefined) {
+      const b = job.restart.backoff;
+      // What the schema cannot say; the conductor checks it too (restartPolicy.ts).
+      if (b?.initial_seconds !== undefined && b.max_seconds !== undefined && b.max_seconds < b.initial_seconds) {
+        fail(lineOf(doc, lines, 'restart.backoff.max_seconds'), 'restart.backoff.max_seconds', `must be at least restart.backoff.initial_seconds (${b.initial_seconds})`);
+      }
+      spec.restart = job.restart;
+    }
     specs.push(spec);
   }
   if (specs.length === 0) throw new JobFileError(`${shown}: no job in the file`);

@@ -22,8 +22,9 @@ import { addJobControlCommands } from './jobControl.js';
 import { collect, parseInteger, parseNumber, UsageError } from './args.js';
 import { addSubmitCommand } from './submit.js';
 import { addClearCommand } from './clear.js';
+import { addFleetCommands, fleetLine } from './fleet.js';
 import { followLog } from './follow.js';
-import { provenanceLines } from './jobDetails.js';
+import { attemptCell, attemptLines, provenanceLines } from './jobDetails.js';
 import { addConductorRestart } from './conductorRestart.js';
 
 const EXIT_NOT_RUNNING = 3;
@@ -59,6 +60,7 @@ function jobRow(job: JobRecord): string[] {
     job.name,
     job.status,
     `${job.completed_sheets}/${job.total_sheets}`,
+    attemptCell(job),
     localTime(job.started_at ?? job.submitted_at),
     job.started_at ? duration(end - job.started_at) : '-',
   ];
@@ -72,6 +74,7 @@ function printJob(job: JobRecord): void {
     `submitted ${localTime(job.submitted_at)}`,
     `started   ${localTime(job.started_at)}`,
     `ended     ${localTime(job.ended_at)}`,
+    ...attemptLines(job),
     ...provenanceLines(job),
     '',
     table(
@@ -178,6 +181,7 @@ function buildProgram(): Command {
           `memory    ${status.memory_usage_mb} MB`,
           `socket    ${status.socket_path}`,
           `dashboard ${status.dashboard_url ?? 'not served (dashboard_enabled is false, or its port was taken: see the conductor log)'}`,
+          ...(status.fleet ? [fleetLine(status.fleet)] : []),
         ].join('\n') + '\n',
       );
     });
@@ -185,6 +189,7 @@ function buildProgram(): Command {
   // --- jobs -------------------------------------------------------------------------------
   addSubmitCommand(program, (fn) => withClient(fn));
   addClearCommand(program, (fn) => withClient(fn));
+  addFleetCommands(program);
 
   program
     .command('jobs')
@@ -201,7 +206,7 @@ function buildProgram(): Command {
         process.stdout.write('no jobs\n');
         return;
       }
-      process.stdout.write(`${table(['ID', 'NAME', 'STATUS', 'SHEETS', 'STARTED', 'DURATION'], res.jobs.map(jobRow))}\n`);
+      process.stdout.write(`${table(['ID', 'NAME', 'STATUS', 'SHEETS', 'ATTEMPT', 'STARTED', 'DURATION'], res.jobs.map(jobRow))}\n`);
       if (res.total > res.jobs.length) process.stdout.write(`(${res.jobs.length} of ${res.total})\n`);
     });
 

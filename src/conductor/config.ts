@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import { MIN_DASHBOARD_TOKEN_LENGTH, isLoopbackAddress } from '../dashboard/auth.js';
+import { parseFleetConfig, type FleetConfig } from '../fleet/config.js';
 
 export interface ConductorConfig {
   /** Jobs running at once; more wait in a FIFO queue. */
@@ -48,6 +49,8 @@ export interface ConductorConfig {
    * them (actors/liveRestore/). Read at start; needs perl.
    */
   live_restore: boolean;
+  /** The fleet's NATS server and this host's name in it; null: no fleet. */
+  fleet: FleetConfig | null;
 }
 
 interface NumberRule {
@@ -72,8 +75,14 @@ interface StringRule {
   secret?: boolean;
 }
 
+/** A nested value with its own validator (which throws an Error naming the key). */
+interface CustomRule {
+  kind: 'custom';
+  parse(value: unknown, source: string): unknown;
+}
+
 export { MIN_DASHBOARD_TOKEN_LENGTH };
-type Rule = NumberRule | EnumRule | BooleanRule | StringRule;
+type Rule = NumberRule | EnumRule | BooleanRule | StringRule | CustomRule;
 
 const RULES: Record<keyof ConductorConfig, Rule> = {
   max_concurrent_jobs: { kind: 'number', min: 1, max: 256, integer: true },
@@ -95,6 +104,7 @@ const RULES: Record<keyof ConductorConfig, Rule> = {
   dashboard_auth: { kind: 'enum', values: ['token', 'none'] },
   max_log_bytes_per_job: { kind: 'number', min: 1024 * 1024, max: 2 ** 40, integer: true },
   live_restore: { kind: 'boolean' },
+  fleet: { kind: 'custom', parse: parseFleetConfig },
 };
 
 /** Keys the running dashboard is built from: a reload that changes one restarts it. */
@@ -120,6 +130,7 @@ export const DEFAULT_CONFIG: ConductorConfig = {
   dashboard_auth: 'token',
   max_log_bytes_per_job: 1024 * 1024 * 1024,
   live_restore: false,
+  fleet: null,
 };
 
 export class ConfigError extends Error {
@@ -140,6 +151,14 @@ export function validateConfig(raw: unknown, source = 'config'): ConductorConfig
       throw new ConfigError(`${source}: unknown key "${key}" (known: ${Object.keys(RULES).join(', ')})`);
     }
     const rule = RULES[key as keyof ConductorConfig];
+    if (rule.kind === 'custom') {
+      try {
+        out[key] = rule.parse(value, source);
+      } catch (err) {
+        throw new ConfigError((err as Error).message);
+      }
+      continue;
+    }
     if (rule.kind === 'number') {
       if (typeof value !== 'number' || !Number.isFinite(value)) {
         throw new ConfigError(`${source}: "${key}" must be a number, got ${JSON.stringify(value)}`);
@@ -196,5 +215,6 @@ export function loadConfigFile(file: string): ConductorConfig {
 
 /** Keys whose value differs between two configs. */
 export function changedKeys(a: ConductorConfig, b: ConductorConfig): string[] {
-  return (Object.keys(RULES) as Array<keyof ConductorConfig>).filter((k) => a[k] !== b[k]);
+  // Nested values (fleet) compare by content.
+  return (Object.keys(RULES) as Array<keyof ConductorConfig>).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }

@@ -32,6 +32,8 @@ import {
   writePidFile,
 } from './startGuard.js';
 import { VERSION } from './version.js';
+import { startFleet, type Fleet } from '../fleet/index.js';
+import { buildHostReport, hasRoomForFleetJob, submitFleetJob } from './fleetBridge.js';
 
 export interface RunConductorOptions {
   home?: string;
@@ -132,6 +134,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
     let retentionTimer: NodeJS.Timeout | undefined;
     let dashboard: DashboardServer | undefined;
     let heapRelease: HeapRelease | undefined;
+    let fleet: Fleet | undefined;
     /** Reloads run one after the other (a dashboard restart takes a moment); stop waits for them. */
     let reloads = Promise.resolve();
 
@@ -156,6 +159,9 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
         } catch (err) {
           log(`could not record daemon.stopping: ${(err as Error).message}`);
         }
+        // Export what it can (daemon.stopping included) before the store closes; the next
+        // start resumes from what the stream holds anyway.
+        await fleet?.stop().catch((err: Error) => log(`fleet stop failed: ${err.message}`));
         await server?.close(reason);
         openedStore.close();
         removePidFile(paths.pidFile);
@@ -178,6 +184,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       shuttingDown: () => shuttingDown,
       monitoring: () => monitoring,
       dashboardUrl: () => (dashboard?.port ? dashboard.url : null),
+      fleet: () => fleet,
       debugMethods: process.env.MZT_DEBUG_METHODS === '1',
       log,
       requestShutdown: (reason) => {
@@ -240,6 +247,10 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
           void openedStore.append({ type: 'config.reload_failed', data: { error: message, keys: dashboardChanged } }).catch(() => undefined);
         }
       }
+      if (changed.includes('fleet') && !shuttingDown) {
+        await fleet?.stop().catch((err: Error) => log(`fleet stop failed: ${err.message}`));
+        fleet = startFleetFor(next);
+      }
       log(`config reloaded (${changed.length ? changed.join(', ') : 'no changes'})`);
       void openedStore.append({ type: 'config.reloaded', data: { changed } }).catch(() => undefined);
     };
@@ -258,6 +269,26 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       dashboard = (await startDashboard(previous, paths, log)).dashboard;
       return started.error;
     };
+
+    const startFleetFor = (c: ConductorConfig): Fleet | undefined =>
+      c.fleet
+        ? startFleet({
+            config: c.fleet,
+            eventsDb: paths.eventsDb,
+            home: paths.home,
+            store: openedStore,
+            report: () => buildHostReport({ startedAt, config, jobs, store: openedStore, monitoring }),
+            hasRoom: () => !shuttingDown && hasRoomForFleetJob({ config, jobs, monitoring }),
+            submit: (job) => submitFleetJob(jobs, job),
+            rejected: (reason, detail) => {
+              log(`fleet: a message on the work queue was refused: ${reason}`);
+              // The job id stays in data: the envelope's job_id would make it a job of this conductor.
+              void openedStore.append({ type: 'fleet.job_rejected', data: { reason, ...detail } }).catch(() => undefined);
+            },
+            log,
+          })
+        : undefined;
+    fleet = startFleetFor(config);
 
     const reloadConfig = () => {
       reloads = reloads.then(reloadOnce).catch((err: Error) => log(`config reload failed: ${err.stack ?? err}`));

@@ -17,9 +17,11 @@ import type { ConductorPaths } from './paths.js';
 import { jobDir } from './paths.js';
 import type { ConductorConfig } from './config.js';
 import type { Monitoring } from './monitoring.js';
+import type { Fleet } from '../fleet/index.js';
 import { buildResourceReport } from '../storage/resourceReport.js';
 import { LABEL_KEY } from '../events/jobRecord.js';
 import { clearJobs, type ClearParams } from './clearJobs.js';
+import { planRetry } from '../actors/jobRetry.js';
 
 export interface MethodDeps {
   version: string;
@@ -35,6 +37,8 @@ export interface MethodDeps {
   monitoring(): Monitoring | undefined;
   /** The address of the dashboard this conductor serves, if any. */
   dashboardUrl?(): string | null;
+  /** The fleet part, when config `fleet` is set (daemon.status shows its export lag). */
+  fleet?(): Fleet | undefined;
   /** Expose `debug.emit` (tests and benchmarks only; MZT_DEBUG_METHODS=1). */
   debugMethods: boolean;
   log?(line: string): void;
@@ -93,6 +97,7 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
         home: deps.paths.home,
         storage: store.health,
         dashboard_url: deps.dashboardUrl?.() ?? null,
+        fleet: deps.fleet?.()?.status() ?? null,
       };
     },
 
@@ -269,6 +274,15 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
         throw new ProtocolError(ErrorCode.INVALID_STATE, `cannot resume job "${p.job_id}": it is ${record.status}`, { job_id: p.job_id, status: record.status });
       }
       return jobs.resume(p.job_id, 'client');
+    },
+
+    // Run an ended job again under its id, from its first unfinished sheet (jobRetry.ts).
+    'job.retry': (p: { job_id: string; from_sheet?: number }) => {
+      if (deps.shuttingDown()) throw new ProtocolError(ErrorCode.SHUTTING_DOWN, 'the conductor is shutting down');
+      const record = store.getJob(p.job_id);
+      if (!record) throw notFound(p.job_id);
+      const submitted = () => store.read(0, 1, { job_id: p.job_id, types: ['job.submitted'] })[0];
+      return jobs.retry(p.job_id, planRetry(record, p.from_sheet, jobDir(deps.paths, p.job_id), submitted));
     },
 
     'job.get': (p: { job_id: string }) => {

@@ -2,6 +2,7 @@
  * The job model: what a client submits (JobSpec) and what the projection of the event log
  * says about a job (JobRecord). Sheets are numbered from 1, as in Marianne.
  */
+import type { RestartPolicy, RestartPolicyInput } from '../actors/restartPolicy.js';
 
 export interface SheetSpec {
   /** Program and arguments; argv[0] is looked up on PATH. No shell is involved. */
@@ -24,6 +25,8 @@ export interface JobSpec {
   /** Free-form string labels, recorded in job.submitted and the JobRecord. */
   labels?: Record<string, string>;
   sheets: SheetSpec[];
+  /** Restart policy (src/actors/restartPolicy.ts); absent: never restarted. */
+  restart?: RestartPolicyInput;
 }
 
 /** The git work tree of a job's cwd (src/conductor/gitContext.ts). */
@@ -37,9 +40,10 @@ export interface GitContext {
 /** Label keys: what a selector or a column can show without quoting. */
 export const LABEL_KEY = /^[A-Za-z0-9_.\/-]{1,128}$/;
 
-export type JobStatus = 'queued' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
+/** `pending`: waiting for a restart backoff to pass (Marianne's name for a job held before its queue). */
+export type JobStatus = 'queued' | 'running' | 'paused' | 'pending' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
 export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled', 'interrupted'];
-export const ACTIVE_JOB_STATUSES: readonly JobStatus[] = ['queued', 'running', 'paused'];
+export const ACTIVE_JOB_STATUSES: readonly JobStatus[] = ['queued', 'running', 'paused', 'pending'];
 
 export type SheetStatus =
   | 'pending'
@@ -86,4 +90,10 @@ export interface JobRecord {
   /** The git context of the job's cwd at submit, and at its end (when it was a work tree). */
   git?: GitContext;
   git_at_end?: GitContext;
+  /** The job's run: 1 at submit, +1 at each retry or restart (job.retried). */
+  attempt?: number;
+  /** The restart policy, when the job has one (defaults filled in). */
+  restart?: RestartPolicy;
+  /** While `pending`: when the next attempt is queued (epoch seconds). */
+  restart_at?: number;
 }

@@ -11,8 +11,12 @@
  *   else (process.*, job.queued), so last_seq is "the newest event of this job's story".
  * - `job.cleared` deletes a terminal record (the reducer returns undefined); later events of
  *   that id find no record, as for any unknown job.
+ * - `job.retried` is the one event that reopens a terminal record (job.retry), or ends a
+ *   restart backoff (`pending`): the job is queued again, its `attempt` moves on, and the
+ *   sheets from `from_sheet` on are pending again; those before keep what they were.
  * - The reducer never throws on odd data: fields of the wrong type are ignored.
  */
+import type { RestartPolicy } from '../actors/restartPolicy.js';
 import type { GitContext, JobRecord, JobStatus, SheetRecord, SheetStatus } from './jobRecord.js';
 import { TERMINAL_JOB_STATUSES } from './jobRecord.js';
 import type { DurableEvent } from './types.js';
@@ -67,6 +71,35 @@ function labels(v: unknown): Record<string, string> | undefined {
   return Object.keys(out).length ? out : undefined;
 }
 
+/** The policy as job.submitted recorded it (already complete); anything odd is ignored. */
+function restartPolicy(v: unknown): RestartPolicy | undefined {
+  if (!isObject(v) || !isObject(v.backoff) || typeof v.on !== 'string' || num(v.max_attempts) === undefined) return undefined;
+  const b = v.backoff;
+  const [initial, factor, max] = [num(b.initial_seconds), num(b.factor), num(b.max_seconds)];
+  if (initial === undefined || factor === undefined || max === undefined) return undefined;
+  return { on: v.on as RestartPolicy['on'], max_attempts: v.max_attempts as number, backoff: { initial_seconds: initial, factor, max_seconds: max } };
+}
+
+/** job.retried: the job is queued again, from `from_sheet` on its sheets are pending again. */
+function reopen(record: JobRecord, event: DurableEvent, d: Record<string, unknown>): JobRecord {
+  const from = num(d.from_sheet) ?? 1;
+  const next: JobRecord = { ...record, status: 'queued', last_seq: event.seq, attempt: num(d.attempt) ?? (record.attempt ?? 1) + 1 };
+  delete next.ended_at;
+  delete next.reason;
+  delete next.restart_at;
+  delete next.git_at_end;
+  next.sheets = record.sheets.map((s) => {
+    if (s.sheet_num < from) return { ...s };
+    const fresh: SheetRecord = { sheet_num: s.sheet_num, argv: s.argv, status: 'pending' };
+    if (s.name !== undefined) fresh.name = s.name;
+    if (s.cwd !== undefined) fresh.cwd = s.cwd;
+    if (s.timeout_seconds !== undefined) fresh.timeout_seconds = s.timeout_seconds;
+    return fresh;
+  });
+  next.completed_sheets = next.sheets.filter((s) => s.status === 'completed').length;
+  return next;
+}
+
 function sheetFromSpec(spec: unknown, index: number): SheetRecord {
   const s = isObject(spec) ? spec : {};
   const argv = Array.isArray(s.argv) ? s.argv.filter((a): a is string => typeof a === 'string') : [];
@@ -92,7 +125,10 @@ function createRecord(jobId: string, event: DurableEvent): JobRecord {
     completed_sheets: 0,
     sheets,
     last_seq: event.seq,
+    attempt: 1,
   };
+  const restart = restartPolicy(d.restart);
+  if (restart) record.restart = restart;
   const l = labels(d.labels);
   if (l) record.labels = l;
   const git = gitContext(d.git);
@@ -110,9 +146,10 @@ export function applyJobEvent(record: JobRecord | undefined, event: DurableEvent
   }
   if (!record) return undefined;
   if (event.type === 'job.cleared') return isTerminalStatus(record.status) ? undefined : record;
+  const d = isObject(event.data) ? event.data : {};
+  if (event.type === 'job.retried' && (isTerminalStatus(record.status) || record.status === 'pending')) return reopen(record, event, d);
   if (isTerminalStatus(record.status)) return record;
 
-  const d = isObject(event.data) ? event.data : {};
   const next: JobRecord = { ...record, sheets: record.sheets.map((s) => ({ ...s })), last_seq: event.seq };
   const sheet = event.sheet_num !== undefined ? next.sheets.find((s) => s.sheet_num === event.sheet_num) : undefined;
 
@@ -120,7 +157,15 @@ export function applyJobEvent(record: JobRecord | undefined, event: DurableEvent
     case 'job.started':
       next.status = 'running';
       next.started_at = event.ts;
+      next.attempt = num(d.attempt) ?? next.attempt ?? 1;
       return next;
+
+    case 'job.restart_scheduled': {
+      next.status = 'pending';
+      const at = num(d.restart_at);
+      if (at !== undefined) next.restart_at = at;
+      return next;
+    }
 
     case 'job.paused':
       next.status = 'paused';
@@ -161,6 +206,7 @@ export function applyJobEvent(record: JobRecord | undefined, event: DurableEvent
     case 'job.interrupted': {
       const status = TERMINAL_EVENT_STATUS[event.type]!;
       next.status = status;
+      delete next.restart_at;
       next.ended_at = event.ts;
       const reason = str(d.reason);
       if (reason !== undefined) next.reason = reason;

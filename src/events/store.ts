@@ -539,6 +539,18 @@ export class EventStore {
     }
   }
 
+  /**
+   * Payload bytes of the events after `afterSeq`, counting at most `maxEvents` of them (a lag
+   * measure for exporters: bounded so a large lag costs a bounded read).
+   */
+  payloadBytesAfter(afterSeq: number, maxEvents: number): { bytes: number; events: number } {
+    const [bytes, events] = this.db
+      .prepare('SELECT coalesce(sum(length(payload)), 0), count(*) FROM (SELECT payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?)')
+      .raw(true)
+      .get(afterSeq, maxEvents) as [number, number];
+    return { bytes, events };
+  }
+
   /** Commit what is queued, checkpoint the WAL into the database file, close. Idempotent. */
   close(): void {
     if (this.closed) return;

@@ -61,6 +61,10 @@ export interface Methods {
   'job.cancel': { params: { job_id: string; reason?: string }; result: { job_id: string; status: string } };
   'job.pause': { params: { job_id: string }; result: { job_id: string; status: 'paused' } };
   'job.resume': { params: { job_id: string }; result: { job_id: string; status: 'running' } };
+  'job.retry': {
+    params: { job_id: string; from_sheet?: number };
+    result: { job_id: string; status: 'queued' | 'running'; attempt: number; from_sheet: number };
+  };
   'job.get': { params: { job_id: string }; result: JobRecord };
   'job.list': { params: { status?: JobStatus[]; limit?: number }; result: { jobs: JobRecord[]; total: number } };
   'job.logs': {

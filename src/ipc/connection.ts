@@ -4,7 +4,7 @@
  * through one Outbound queue.
  */
 import type { Socket } from 'node:net';
-import { FrameDecoder, FrameError, decodeValue, encodeValue } from './framing.js';
+import { FrameDecoder, FrameError, decodeValue, encodeFrame, encodeValue } from './framing.js';
 import { ErrorCode, MSG_NOTIFICATION, MSG_REQUEST, MSG_RESPONSE, ProtocolError, type RpcErrorBody } from './messages.js';
 import { Outbound, type OutboundLimits } from './outbound.js';
 import { Subscription, type ReplayableLog, type SubscriptionOptions } from './subscription.js';
@@ -116,10 +116,7 @@ export class Connection {
   closeWithError(code: number, message: string): void {
     if (this.closed) return;
     this.out.close();
-    const frame = encodeValue([MSG_NOTIFICATION, 'server.error', { code, message }]);
-    const header = Buffer.allocUnsafe(4);
-    header.writeUInt32BE(frame.length, 0);
-    this.endWith(Buffer.concat([header, frame]));
+    this.endWith(encodeFrame([MSG_NOTIFICATION, 'server.error', { code, message }]));
   }
 
   /** Graceful end after everything queued so far has been written (shutdown). */
@@ -166,10 +163,7 @@ export class Connection {
 
   private overflowDisconnect(sub: Subscription): void {
     this.out.close();
-    const frame = encodeValue([MSG_NOTIFICATION, 'stream.closed', { subscription: sub.id, reason: 'overflow' }]);
-    const header = Buffer.allocUnsafe(4);
-    header.writeUInt32BE(frame.length, 0);
-    this.endWith(Buffer.concat([header, frame]));
+    this.endWith(encodeFrame([MSG_NOTIFICATION, 'stream.closed', { subscription: sub.id, reason: 'overflow' }]));
   }
 
   private handleFrame(frame: Buffer): void {

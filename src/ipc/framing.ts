@@ -4,6 +4,7 @@
  * client (and tests, and other languages) share one definition.
  */
 import { Packr, Unpackr } from 'msgpackr';
+import { MSG_NOTIFICATION } from './messages.js';
 
 export const FRAME_HEADER_BYTES = 4;
 /** Default largest frame body a peer may send; announced in `hello` as limits.max_frame_bytes. */
@@ -40,6 +41,21 @@ export function frameBytes(body: Uint8Array): Buffer {
 
 export function encodeFrame(value: unknown): Buffer {
   return frameBytes(encodeValue(value));
+}
+
+/**
+ * The bytes of `[MSG_NOTIFICATION, method, {...fields, [lastKey]: <value>}]` up to <value>.
+ * MessagePack values concatenate, so appending a value that is already encoded (a stored
+ * event) completes the message without decoding and re-encoding it.
+ */
+export function notificationPrefix(method: string, fields: Record<string, unknown>, lastKey: string): Buffer {
+  const keys = Object.keys(fields).length + 1;
+  // fixarray of 3 and fixmap headers: enough for the few keys a notification has.
+  if (keys > 15) throw new Error(`notificationPrefix: ${keys} keys do not fit a fixmap`);
+  const parts = [Buffer.from([0x90 | 3]), encodeValue(MSG_NOTIFICATION), encodeValue(method), Buffer.from([0x80 | keys])];
+  for (const [key, value] of Object.entries(fields)) parts.push(encodeValue(key), encodeValue(value));
+  parts.push(encodeValue(lastKey));
+  return Buffer.concat(parts);
 }
 
 export class FrameError extends Error {

@@ -11,8 +11,8 @@ import fs from 'node:fs';
 import type { Socket } from 'node:net';
 import { IPCModule } from 'node-ipc';
 import { Connection, type ConnectionLimits, type Dispatch } from './connection.js';
-import { DEFAULT_MAX_FRAME_BYTES, encodeValue } from './framing.js';
-import { ErrorCode } from './messages.js';
+import { DEFAULT_MAX_FRAME_BYTES, encodeFrame } from './framing.js';
+import { ErrorCode, MSG_NOTIFICATION } from './messages.js';
 import { DEFAULT_OUTBOUND_LIMITS } from './outbound.js';
 import type { ReplayableLog } from './subscription.js';
 import type { EventEnvelope } from '../events/types.js';
@@ -162,13 +162,10 @@ export class IpcServer {
       const message = this.accepting
         ? `too many connections (limit ${this.limits.max_connections})`
         : 'the conductor is shutting down';
-      const frame = encodeValue([2, 'server.error', {
+      socket.end(encodeFrame([MSG_NOTIFICATION, 'server.error', {
         code: this.accepting ? ErrorCode.LIMIT_EXCEEDED : ErrorCode.SHUTTING_DOWN,
         message,
-      }]);
-      const header = Buffer.allocUnsafe(4);
-      header.writeUInt32BE(frame.length, 0);
-      socket.end(Buffer.concat([header, frame]));
+      }]));
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }

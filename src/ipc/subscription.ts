@@ -11,7 +11,8 @@
  * (plus the socket's own buffer). Over the bound it either drops events and later sends one
  * `stream.lagged` with the count and the seq to resume from, or closes the connection.
  */
-import { encodeValue } from './framing.js';
+import { encodeValue, notificationPrefix } from './framing.js';
+import { MSG_NOTIFICATION } from './messages.js';
 import type { Outbound, QueueOwner } from './outbound.js';
 import { matchesFilter, type EventEnvelope, type EventFilter } from '../events/types.js';
 
@@ -68,17 +69,8 @@ export class Subscription implements QueueOwner {
     private readonly onDisconnectPolicy: (sub: Subscription) => void,
   ) {
     this.id = options.id;
-    // `[2, "stream.event", {subscription: id, event: <stored bytes>}]` minus the stored bytes:
-    // msgpack values concatenate, so stored event bytes are sent as they are.
-    this.eventPrefix = Buffer.concat([
-      Buffer.from([0x93]),
-      encodeValue(2),
-      encodeValue('stream.event'),
-      Buffer.from([0x82]),
-      encodeValue('subscription'),
-      encodeValue(options.id),
-      encodeValue('event'),
-    ]);
+    // Stored event bytes are sent as they are, after this prefix.
+    this.eventPrefix = notificationPrefix('stream.event', { subscription: options.id }, 'event');
     if (options.since === undefined) {
       this.state = 'live';
       this.cursor = log.headSeq;
@@ -144,7 +136,7 @@ export class Subscription implements QueueOwner {
   }
 
   notify(method: string, fields: Record<string, unknown>): void {
-    this.out.push(encodeValue([2, method, { subscription: this.id, ...fields }]));
+    this.out.push(encodeValue([MSG_NOTIFICATION, method, { subscription: this.id, ...fields }]));
   }
 
   private isOverBound(): boolean {

@@ -85,7 +85,7 @@ describe('spool tailer', () => {
     await log.appendLines(1, 'out', Buffer.from('line-1\nline-2\n'));
     await log.close();
     // The next one cuts the log back to the checkpoint and reads on from the cursor.
-    log = new JobLog(logDir, { resume: { truncateTo: checkpoint.log } });
+    log = new JobLog(logDir, { continueExisting: true, truncateTo: checkpoint.log });
     await new SpoolTailer(dir, log, 1).drain();
     await log.close();
     const nums = logLines(logDir).map((l) => Number(/line-(\d+)$/.exec(l)?.[1]));

@@ -35,6 +35,7 @@ describe('applyJobEvent', () => {
       total_sheets: 2,
       completed_sheets: 0,
       last_seq: e.seq,
+      attempt: 1,
       sheets: [
         { sheet_num: 1, argv: ['echo', '0'], cwd: '/tmp', timeout_seconds: 5, name: 's1', status: 'pending' },
         { sheet_num: 2, argv: ['echo', '1'], cwd: '/tmp', timeout_seconds: 5, name: 's2', status: 'pending' },
@@ -150,5 +151,57 @@ describe('applyJobEvent', () => {
     // sheet numbers that do not exist change nothing but last_seq
     const ghost = ev('sheet.started', { sheet_num: 99, data: { pid: 'x' } });
     expect(applyJobEvent(r, ghost)!.sheets).toEqual(r.sheets);
+  });
+
+  describe('retry and restart', () => {
+    const failedAtSheet2 = () => {
+      const sheetDone = (n: number, type = 'sheet.completed', exit = 0) => ev(type, { sheet_num: n, data: { exit_code: exit, duration_seconds: 1, reason: 'exit_code' } });
+      return fold([submitted(3), ev('job.started', { data: { attempt: 1 } }), ev('sheet.started', { sheet_num: 1, data: { pid: 9 } }), sheetDone(1), ev('sheet.started', { sheet_num: 2, data: { pid: 10 } }), sheetDone(2, 'sheet.failed', 4), ev('job.failed', { data: { reason: 'exit code 4' } })])!;
+    };
+
+    it('job.retried reopens a terminal record: queued, next attempt, sheets from from_sheet pending again, those before kept', () => {
+      const failed = failedAtSheet2();
+      expect(failed).toMatchObject({ status: 'failed', reason: 'exit code 4', completed_sheets: 1 });
+      expect(failed.sheets.map((s) => s.status)).toEqual(['completed', 'failed', 'skipped']);
+      const retried = ev('job.retried', { data: { by: 'client', attempt: 2, from_sheet: 2, previous_status: 'failed' } });
+      const r = applyJobEvent(failed, retried)!;
+      expect(r).toMatchObject({ status: 'queued', attempt: 2, completed_sheets: 1, last_seq: retried.seq });
+      expect(r.ended_at).toBeUndefined();
+      expect(r.reason).toBeUndefined();
+      expect(r.sheets.map((s) => s.status)).toEqual(['completed', 'pending', 'pending']);
+      expect(r.sheets[0]).toMatchObject({ pid: 9, exit_code: 0 }); // history of the completed sheet kept
+      expect(r.sheets[1]).toEqual({ sheet_num: 2, argv: ['echo', '1'], cwd: '/tmp', timeout_seconds: 5, name: 's2', status: 'pending' });
+      const started = applyJobEvent(r, ev('job.started', { data: { attempt: 2, from_sheet: 2 } }))!;
+      expect(started).toMatchObject({ status: 'running', attempt: 2 });
+    });
+
+    it('from_sheet 1 on a retried job runs completed sheets again: completed_sheets is recounted', () => {
+      const r = applyJobEvent(failedAtSheet2(), ev('job.retried', { data: { by: 'client', attempt: 2, from_sheet: 1, previous_status: 'failed' } }))!;
+      expect(r.completed_sheets).toBe(0);
+      expect(r.sheets.map((s) => s.status)).toEqual(['pending', 'pending', 'pending']);
+    });
+
+    it('job.restart_scheduled makes a running job pending with restart_at; job.retried queues it again; an end clears restart_at', () => {
+      let r = fold([submitted(1), ev('job.started', { data: { attempt: 1 } }), ev('job.restart_scheduled', { data: { attempt: 1, next_attempt: 2, delay_seconds: 1, restart_at: 5000, from_sheet: 1, after: 'failed' } })])!;
+      expect(r).toMatchObject({ status: 'pending', restart_at: 5000 });
+      r = applyJobEvent(r, ev('job.retried', { data: { by: 'restart_policy', attempt: 2, from_sheet: 1, previous_status: 'pending' } }))!;
+      expect(r).toMatchObject({ status: 'queued', attempt: 2 });
+      expect(r.restart_at).toBeUndefined();
+      const again = fold([ev('job.started'), ev('job.restart_scheduled', { data: { restart_at: 6000 } }), ev('job.cancelled', { data: { reason: 'x' } })], r)!;
+      expect(again.status).toBe('cancelled');
+      expect(again.restart_at).toBeUndefined();
+    });
+
+    it('job.retried of a job that is queued or running changes only last_seq', () => {
+      const r = fold([submitted(1), ev('job.started')])!;
+      const next = applyJobEvent(r, ev('job.retried', { data: { attempt: 5, from_sheet: 1 } }))!;
+      expect(next).toMatchObject({ status: 'running', attempt: 1 });
+    });
+
+    it('job.submitted keeps a restart policy it recorded', () => {
+      const restart = { on: 'failure', max_attempts: 3, backoff: { initial_seconds: 1, factor: 2, max_seconds: 300 } };
+      const r = applyJobEvent(undefined, ev('job.submitted', { data: { name: 'x', total_sheets: 1, sheets: [{ argv: ['true'] }], restart } }))!;
+      expect(r.restart).toEqual(restart);
+    });
   });
 });

@@ -85,8 +85,13 @@ describe('job files', () => {
     const bool = await mzt(['submit', '-f', write('bool.yaml', 'name: x\nsheets:\n  - command: true\n')]);
     expect(bool.stderr).toMatch(/bool\.yaml:3: sheets\[0\]\.command: must be a string, got boolean true \(quote it\)/);
 
-    const restart = await mzt(['submit', '-f', write('restart.json', '{\n  "name": "r",\n  "restart": {"on": "failure"},\n  "sheets": [{"command": "true"}]\n}\n')]);
-    expect(restart.stderr).toMatch(/restart\.json:3: restart: restart policies are not supported yet/);
+    // A restart policy is supported; a bad one names its line and field.
+    const restart = await mzt(['submit', '-f', write('restart.json', '{\n  "name": "r",\n  "restart": {"on": "sometimes"},\n  "sheets": [{"command": "true"}]\n}\n')]);
+    expect(restart.stderr).toMatch(/restart\.json:3: restart\.on: must be one of/);
+    const cap = await mzt(['submit', '-f', write('cap.yaml', 'sheets:\n  - command: "true"\nrestart:\n  backoff:\n    initial_seconds: 10\n    max_seconds: 5\n')]);
+    expect(cap.stderr).toMatch(/cap\.yaml:6: restart\.backoff\.max_seconds: must be at least restart\.backoff\.initial_seconds \(10\)/);
+    const many = await mzt(['submit', '-f', write('many.yaml', 'sheets:\n  - command: "true"\nrestart:\n  max_attempts: 101\n')]);
+    expect(many.stderr).toMatch(/many\.yaml:4: restart\.max_attempts: must be at most 100, got 101/);
 
     const both = await mzt(['submit', '-f', write('both.yaml', 'sheets:\n  - name: one\n    command: "true"\n    argv: ["true"]\n')]);
     expect(both.stderr).toMatch(/both\.yaml:2: sheets\[0\]: give exactly one of "argv"/);

@@ -3,14 +3,13 @@
  * sheets under waiters, and deciding at start-up which jobs a previous conductor left running
  * can be re-adopted.
  *
- * On disk, per job, `<jobs dir>/<job_id>/live/` (0700; removed when the job ends):
- *   job.json           the job as submitted — environment values included, because the next
- *                      conductor must run the job's later sheets with them (the event log keeps
- *                      only their names). Only the owner can read it, like the rest of MZT_HOME.
- *   sheet-<n>/         the running sheet's waiter files, spool, cursor and state (liveSheet.ts).
+ * On disk, per job: `<jobs dir>/<job_id>/spec.json`, the job as submitted (written for
+ * job.retry, jobRetry.ts; environment values included, owner-only — the next conductor runs
+ * the job's later sheets with them), and `<job_id>/live/sheet-<n>/` (0700; removed when the
+ * job ends): the running sheet's waiter files, spool, cursor and state (liveSheet.ts).
  * `<jobs dir>/.live-heartbeat` is rewritten every second: its age at start-up is the downtime.
  *
- * Re-adoptable: a job the log says is running (or paused) whose job.json is readable. It goes
+ * Re-adoptable: a job the log says is running (or paused) whose spec.json is readable. It goes
  * on from its first sheet that did not complete: adopted when that sheet has a state file (it
  * ran, or ended, while no conductor watched), started fresh otherwise (the previous conductor
  * stopped between two sheets). Anything else takes today's path (orphans.ts: interrupted).
@@ -20,7 +19,8 @@ import path from 'node:path';
 import type { JobRecord, JobSpec } from '../../events/jobRecord.js';
 import type { SheetRun } from '../sheetProcess.js';
 import { adoptLiveSheet, readState, startLiveSheet, type LiveSheetHandle, type LiveSheetState } from './liveSheet.js';
-import { readCursor, writeJsonAtomic } from './spool.js';
+import { readCursor } from './spool.js';
+import { SPEC_FILE } from '../jobRetry.js';
 import { findPerl } from './waiter.js';
 import { isValidJobId } from '../../conductor/paths.js';
 import type { LogPosition } from '../jobLog.js';
@@ -40,6 +40,8 @@ export interface RestorePlan {
   /** How long no conductor watched (from the heartbeat; 0 when unknown). */
   downtime_ms: number;
   paused: boolean;
+  /** The attempt that was running (job.retry, restart policies). */
+  attempt: number;
   /** When the job started (epoch seconds, from the log). */
   startedAt?: number;
   /** Whether the log has the adopted sheet's sheet.started (it may have died before committing it). */
@@ -91,11 +93,6 @@ export class LiveHost {
 
   sheetDir(jobId: string, sheetNum: number): string {
     return path.join(this.liveDir(jobId), `sheet-${sheetNum}`);
-  }
-
-  saveJob(jobId: string, spec: JobSpec): void {
-    fs.mkdirSync(this.liveDir(jobId), { recursive: true, mode: 0o700 });
-    writeJsonAtomic(path.join(this.liveDir(jobId), 'job.json'), spec);
   }
 
   forgetJob(jobId: string): void {
@@ -153,9 +150,9 @@ export class LiveHost {
     if (job.status !== 'running' && job.status !== 'paused') return undefined;
     let spec: JobSpec;
     try {
-      spec = JSON.parse(fs.readFileSync(path.join(this.liveDir(job.job_id), 'job.json'), 'utf8')) as JobSpec;
+      spec = JSON.parse(fs.readFileSync(path.join(this.jobsDir, job.job_id, SPEC_FILE), 'utf8')) as JobSpec;
     } catch {
-      log(`live_restore: job ${job.job_id} has no readable live/job.json; closing it as interrupted`);
+      log(`live_restore: job ${job.job_id} has no readable ${SPEC_FILE}; closing it as interrupted`);
       return undefined;
     }
     if (!Array.isArray(spec.sheets) || spec.sheets.length !== job.total_sheets) return undefined;
@@ -176,12 +173,13 @@ export class LiveHost {
       downtime_ms,
       paused: state?.paused !== undefined,
       startRecorded: next.status === 'running',
+      attempt: job.attempt ?? 1,
       ...(job.started_at !== undefined ? { startedAt: job.started_at } : {}),
     };
   }
 }
 
-/** Remove a job's live state (its job.json holds environment values: kept no longer than needed). */
+/** Remove a job's live state (its waiters' spools and status files; spec.json stays for job.retry). */
 export function forgetLiveState(jobsDir: string, jobId: string): void {
   if (!isValidJobId(jobId)) return;
   try {

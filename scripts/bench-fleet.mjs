@@ -1,0 +1,146 @@
+#!/usr/bin/env node
+// Fleet export against the local durable stream, measured in the same run on a real
+// nats-server (Debian's 2.9, JetStream, loopback, temporary store).
+//
+//   node scripts/bench-fleet.mjs [--events 200000] [--runs 3] [--catchup 1000000]
+//
+// Rows:
+//   local        debug.emit → commit → bus → socket → DaemonClient decode, no fleet (baseline)
+//   local+fleet  the same with fleet export on: what export costs the local path
+//   export       debug.emit → exported into the stream (exported_seq reaches head)
+//   catch-up     N events committed while NATS is down, then NATS back: time until lag 0
+// Needs `npm run build` first (it imports dist/) and nats-server (scripts/install-nats-server.sh).
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { median, opt, root, startConductor } from './benchKit.mjs';
+import { DaemonClient } from '../dist/index.js';
+
+const N = opt('events', 200_000);
+const RUNS = opt('runs', 3);
+const CATCHUP = opt('catchup', 1_000_000);
+
+execFileSync('bash', [path.join(root, 'scripts/install-nats-server.sh')], { stdio: 'inherit' });
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startNats(port, storeDir) {
+  const proc = spawn('nats-server', ['-js', '-sd', storeDir, '-a', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  await new Promise((resolve, reject) => {
+    const check = (d) => {
+      out += d;
+      if (/Server is ready/.test(out)) resolve();
+    };
+    proc.stdout.on('data', check);
+    proc.stderr.on('data', check);
+    proc.on('exit', () => reject(new Error(out)));
+  });
+  return {
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.on('exit', r));
+    },
+  };
+}
+
+function home(config) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-bench-fleet-'));
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ dashboard_enabled: false, ...config }));
+  return dir;
+}
+
+/** Emit N events in batches of 10k, at most 50k ahead of `progress()`. */
+async function emit(client, count, progress) {
+  for (let sent = 0; sent < count; sent += 10_000) {
+    while (sent - (await progress()) > 50_000) await new Promise((r) => setTimeout(r, 2));
+    await client.call('debug.emit', { count: Math.min(10_000, count - sent), size: 150 });
+  }
+}
+
+async function localRate(socketPath) {
+  const producer = await DaemonClient.connect({ socketPath });
+  const consumer = await DaemonClient.connect({ socketPath });
+  const sub = consumer.subscribe({ types: ['debug.'], max_queued_events: 100_000, max_queued_bytes: 64 * 1024 * 1024 });
+  const it = sub[Symbol.asyncIterator]();
+  await it.next();
+  const start = process.hrtime.bigint();
+  let got = 0;
+  const emitting = emit(producer, N, async () => got);
+  while (got < N) {
+    const { value } = await it.next();
+    if (value.kind === 'event') got++;
+    else if (value.kind === 'lagged') throw new Error('subscriber lagged');
+  }
+  const secs = Number(process.hrtime.bigint() - start) / 1e9;
+  await emitting;
+  await producer.close();
+  await consumer.close();
+  return N / secs;
+}
+
+async function exportedSeq(client) {
+  const s = await client.call('daemon.status', {});
+  return { exported: s.fleet.export.exported_seq, head: s.head_seq, lag: s.fleet.export.lag_events };
+}
+
+async function exportRate(socketPath) {
+  const client = await DaemonClient.connect({ socketPath });
+  const base = (await exportedSeq(client)).head;
+  while ((await exportedSeq(client)).lag > 0) await new Promise((r) => setTimeout(r, 20));
+  const start = process.hrtime.bigint();
+  await emit(client, N, async () => (await exportedSeq(client)).exported - base);
+  while ((await exportedSeq(client)).exported < base + N) await new Promise((r) => setTimeout(r, 5));
+  const secs = Number(process.hrtime.bigint() - start) / 1e9;
+  await client.close();
+  return N / secs;
+}
+
+const natsPort = await freePort();
+const natsStore = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-bench-nats-'));
+let nats = await startNats(natsPort, natsStore);
+const fleet = (host) => ({ fleet: { nats_url: `nats://127.0.0.1:${natsPort}`, host } });
+const env = { MZT_DEBUG_METHODS: '1' };
+
+const rows = { local: [], localFleet: [], exported: [] };
+for (let run = 0; run < RUNS; run++) {
+  const plain = await startConductor(home({}), env);
+  rows.local.push(await localRate(plain.socketPath));
+  await plain.stop();
+  const withFleet = await startConductor(home(fleet(`bench${run}`)), env);
+  rows.localFleet.push(await localRate(withFleet.socketPath));
+  rows.exported.push(await exportRate(withFleet.socketPath));
+  await withFleet.stop();
+}
+const local = median(rows.local);
+const fmt = (x) => Math.round(x).toLocaleString('en-US');
+console.log(`fleet export, ${N.toLocaleString('en-US')} events x ${RUNS} runs (medians)`);
+console.log(`  local durable stream      ${fmt(local)} ev/s (baseline)`);
+console.log(`  local, fleet export on    ${fmt(median(rows.localFleet))} ev/s = ${(median(rows.localFleet) / local).toFixed(2)}x`);
+console.log(`  export into JetStream     ${fmt(median(rows.exported))} ev/s = ${(median(rows.exported) / local).toFixed(2)}x the local stream (goal >= 0.5x)`);
+
+// Catch-up after an outage: NATS down while CATCHUP events are committed, then back.
+const c = await startConductor(home(fleet('catchup')), env);
+const client = await DaemonClient.connect({ socketPath: c.socketPath });
+while ((await exportedSeq(client)).lag > 0) await new Promise((r) => setTimeout(r, 20));
+await nats.stop();
+for (let sent = 0; sent < CATCHUP; sent += 10_000) await client.call('debug.emit', { count: 10_000, size: 150 });
+const behind = await exportedSeq(client);
+const t0 = process.hrtime.bigint();
+nats = await startNats(natsPort, natsStore);
+while ((await exportedSeq(client)).lag > 0) await new Promise((r) => setTimeout(r, 50));
+const catchupSecs = Number(process.hrtime.bigint() - t0) / 1e9;
+console.log(`  catch-up after an outage  ${behind.lag.toLocaleString('en-US')} events in ${catchupSecs.toFixed(1)} s = ${fmt(behind.lag / catchupSecs)} ev/s`);
+await client.close();
+await c.stop();
+await nats.stop();
+fs.rmSync(natsStore, { recursive: true, force: true });

@@ -1,0 +1,124 @@
+/**
+ * `mzt fleet ...`: the fleet read from NATS alone — it works from a machine with no conductor.
+ * The NATS address comes from --nats, else MZT_NATS_URL, else this machine's config.json.
+ */
+import { Command } from 'commander';
+import { loadConfigFile } from '../conductor/config.js';
+import { conductorPaths, resolveHome } from '../conductor/paths.js';
+import type { FleetReader } from '../fleet/reader.js';
+import { parseInteger, UsageError } from './args.js';
+import { duration, localTime, printJson, table } from './output.js';
+
+interface NatsOptions {
+  nats?: string;
+}
+
+function natsTarget(opts: NatsOptions): { url: string; credentials: string | null } {
+  if (opts.nats) return { url: opts.nats, credentials: null };
+  if (process.env.MZT_NATS_URL) return { url: process.env.MZT_NATS_URL, credentials: null };
+  const fleet = loadConfigFile(conductorPaths(resolveHome()).configFile).fleet;
+  if (!fleet) throw new UsageError('no NATS server to ask: pass --nats nats://HOST:PORT, set MZT_NATS_URL, or set fleet.nats_url in config.json');
+  return { url: fleet.nats_url, credentials: fleet.credentials };
+}
+
+async function withReader<T>(opts: NatsOptions, fn: (reader: FleetReader) => Promise<T>): Promise<T> {
+  const target = natsTarget(opts);
+  // Loaded only here: the NATS client is not part of every mzt command's start-up.
+  const { FleetReader } = await import('../fleet/reader.js');
+  const reader = await FleetReader.connect(target.url, { credentials: target.credentials });
+  try {
+    return await fn(reader);
+  } finally {
+    await reader.close();
+  }
+}
+
+/** `mzt conductor status`'s fleet line: the link and how far behind the export is. */
+export function fleetLine(fleet: {
+  host: string;
+  nats_url: string;
+  connected: boolean;
+  export: { state: string; exported_seq: number; lag_events: number; lag_bytes: number; lag_bytes_capped: boolean; last_error: string | null };
+}): string {
+  const e = fleet.export;
+  const lag = `${e.lag_events} event(s), ${e.lag_bytes_capped ? 'over ' : ''}${(e.lag_bytes / 1048576).toFixed(1)} MB behind`;
+  return (
+    `fleet     host ${fleet.host} on ${fleet.nats_url} (${fleet.connected ? 'connected' : 'NOT connected'}); export ${e.state}, ` +
+    `exported to seq ${e.exported_seq}, ${lag}${e.last_error ? `; ${e.last_error}` : ''}`
+  );
+}
+
+export function addFleetCommands(program: Command): void {
+  const fleet = program.command('fleet').description('the fleet of conductors sharing a NATS server (read from NATS alone)');
+  const natsOption = ['--nats <url>', 'the fleet NATS server (default: MZT_NATS_URL, then config.json fleet.nats_url)'] as const;
+
+  fleet
+    .command('status')
+    .description('every live host: its load, capacity, pressure and export')
+    .option(...natsOption)
+    .option('--json', 'print JSON')
+    .action(async (opts: NatsOptions & { json?: boolean }) => {
+      const hosts = await withReader(opts, (r) => r.hosts());
+      if (opts.json) return printJson(hosts.map(({ jobs: _jobs, ...h }) => h));
+      if (hosts.length === 0) return void process.stdout.write('no live hosts in the fleet\n');
+      process.stdout.write(
+        `${table(
+          ['HOST', 'VERSION', 'RUNNING', 'QUEUED', 'PAUSED', 'SLOTS', 'PRESSURE', 'WORK', 'EXPORTED', 'SEEN', 'UP'],
+          hosts.map((h) => [
+            h.host,
+            h.version,
+            String(h.running_jobs),
+            String(h.queued_jobs),
+            String(h.paused_jobs),
+            String(h.max_concurrent_jobs),
+            h.pressure_level,
+            h.accepting_work ? 'accepting' : 'refusing',
+            String(h.export.exported_seq),
+            `${h.age_seconds}s ago`,
+            duration(Date.now() / 1000 - h.started_at),
+          ]),
+        )}\n`,
+      );
+    });
+
+  fleet
+    .command('jobs')
+    .description("each host's recent jobs (the newest 50 per host)")
+    .option(...natsOption)
+    .option('--host <host>', 'only this host')
+    .option('--json', 'print JSON')
+    .action(async (opts: NatsOptions & { host?: string; json?: boolean }) => {
+      const hosts = (await withReader(opts, (r) => r.hosts())).filter((h) => !opts.host || h.host === opts.host);
+      const jobs = hosts.flatMap((h) => h.jobs.map((j) => ({ host: h.host, ...j }))).sort((a, b) => b.submitted_at - a.submitted_at);
+      if (opts.json) return printJson(jobs);
+      if (jobs.length === 0) return void process.stdout.write('no jobs in the fleet\n');
+      process.stdout.write(`${table(['HOST', 'JOB', 'STATUS', 'SUBMITTED', 'NAME'], jobs.map((j) => [j.host, j.job_id, j.status, localTime(j.submitted_at), j.name]))}\n`);
+    });
+
+  fleet
+    .command('subscribe')
+    .description('the fleet event stream as NDJSON (one {stream_seq, host, ...event} per line)')
+    .option(...natsOption)
+    .option('--host <host>', 'only this host')
+    .option('--job <id>', 'only this job')
+    .option('--since <streamSeq>', 'from this stream seq (1: from the beginning); default: new events only', parseInteger('--since'))
+    .option('--no-follow', 'stop at the end of what the stream holds now')
+    .action(async (opts: NatsOptions & { host?: string; job?: string; since?: number; follow: boolean }) => {
+      if (opts.since !== undefined && opts.since < 1) throw new UsageError('--since must be a stream seq of 1 or more');
+      if (!opts.follow && opts.since === undefined) opts.since = 1;
+      await withReader(opts, async (reader) => {
+        const stop = new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+        const events = reader.events({ host: opts.host, since: opts.since, follow: opts.follow });
+        const pump = (async () => {
+          for await (const { stream_seq, host, event } of events) {
+            if (opts.job && event.job_id !== opts.job) continue;
+            if (!process.stdout.write(`${JSON.stringify({ stream_seq, host, ...event })}\n`)) {
+              await new Promise((r) => process.stdout.once('drain', r));
+            }
+          }
+        })();
+        await Promise.race([pump, stop]);
+        await events.return(undefined);
+      });
+    });
+}

@@ -1,0 +1,146 @@
+/**
+ * The fleet worker thread: its own NATS connection and its own read-only view of events.db,
+ * so nothing fleet-related takes the conductor's event loop (on the main thread, exporting
+ * halved the local stream: BENCHMARKS.md). It joins the fleet under the host name (refusing a
+ * name a live conductor holds), keeps the host's KV entry fresh, exports the events, and pulls
+ * jobs from the fleet queue while the conductor has room (workQueue.ts). It
+ * tells the main thread how far it got through a shared buffer and reports log lines and
+ * errors by message.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { KV } from '@nats-io/kv';
+import { FleetConnection } from './connection.js';
+import { EventExporter, EXPORT_STATES } from './eventExport.js';
+import { ReadOnlyEventSource } from './exportSource.js';
+import { HEARTBEAT_MS, HostClashError, HostRegistry, newIdentity, openHostsBucket, type HostEntry, type HostReport } from './hostRegistry.js';
+import { WorkPuller, type SubmitOutcome } from './workQueue.js';
+import { STATUS_SLOTS, type FleetWorkerData, type MainMessage, type WorkerMessage } from './fleetWorkerProtocol.js';
+
+/** How often the worker looks for new events once it has caught up. */
+const HEAD_POLL_MS = 20;
+
+function main(): void {
+  const data = workerData as FleetWorkerData;
+  const slots = new Float64Array(data.status);
+  const post = (m: WorkerMessage) => parentPort!.postMessage(m);
+  const log = (message: string) => post({ kind: 'log', message });
+  const source = new ReadOnlyEventSource(data.eventsDb);
+  const connection = new FleetConnection(data.config, log);
+  const exporter = new EventExporter({ host: data.config.host, source, connection, log, idlePollMs: HEAD_POLL_MS });
+  const identity = newIdentity(data.home);
+  const registry = new HostRegistry(data.config.host, identity);
+  let report: HostReport | undefined;
+  let firstReport!: () => void;
+  const reported = new Promise<void>((r) => (firstReport = r));
+  let refused: string | undefined;
+  let stopping = false;
+  let kv: KV | undefined;
+  let lastError: string | null = null;
+  // Jobs pulled from the fleet queue wait here for the main thread to record them.
+  let nextSubmit = 1;
+  const submits = new Map<number, (outcome: SubmitOutcome) => void>();
+  const puller = new WorkPuller({
+    host: data.config.host,
+    hasRoom: () => slots[STATUS_SLOTS.room] === 1 && !refused,
+    submit: (job) =>
+      new Promise<SubmitOutcome>((resolve) => {
+        const id = nextSubmit++;
+        submits.set(id, resolve);
+        post({ kind: 'submit', id, job });
+      }),
+    rejected: (reason, detail) => post({ kind: 'rejected', reason, detail }),
+    log,
+  });
+
+  const entry = (): HostEntry => ({
+    host: data.config.host,
+    ...identity,
+    ...report!,
+    last_seen: Date.now() / 1000,
+    export: { exported_seq: exporter.progress().exported_seq },
+  });
+
+  const publishStatus = () => {
+    const s = exporter.progress();
+    slots[STATUS_SLOTS.exportedSeq] = s.exported_seq;
+    slots[STATUS_SLOTS.publishedTotal] = s.published_total;
+    slots[STATUS_SLOTS.state] = EXPORT_STATES.indexOf(refused ? 'refused' : s.state);
+    slots[STATUS_SLOTS.connected] = connection.connected ? 1 : 0;
+    const error = refused ?? s.last_error ?? (connection.connected ? null : connection.lastError);
+    if (error !== lastError) post({ kind: 'error', error });
+    lastError = error;
+  };
+  const statusTimer = setInterval(publishStatus, 50);
+
+  const refuse = (err: HostClashError) => {
+    refused = err.message;
+    log(`fleet: ${err.message}; not joining (the conductor keeps serving locally)`);
+    void exporter.stop();
+    void puller.stop();
+  };
+
+  /** Joins under the host name, retrying while NATS cannot be reached; then exports. */
+  const join = async () => {
+    await reported;
+    let retryMs = 250;
+    while (!stopping) {
+      try {
+        const link = await connection.ready();
+        kv = await openHostsBucket(link.nc);
+        await registry.join(kv, entry());
+        exporter.start();
+        puller.start(link);
+        return;
+      } catch (err) {
+        if (err instanceof HostClashError) return refuse(err);
+        if (stopping) return;
+        log(`fleet: joining failed: ${(err as Error).message}; retrying`);
+        await new Promise((r) => setTimeout(r, retryMs));
+        retryMs = Math.min(retryMs * 2, 5000);
+      }
+    }
+  };
+  const heartbeatTimer = setInterval(() => {
+    if (!kv || refused || stopping || !connection.connected) return;
+    registry.heartbeat(kv, entry()).catch((err: Error) => {
+      if (err instanceof HostClashError) refuse(err);
+      else log(`fleet: heartbeat failed: ${err.message}`);
+    });
+  }, HEARTBEAT_MS);
+
+  connection.start();
+  void join();
+
+  parentPort!.on('message', (m: MainMessage) => {
+    if (m.kind === 'report') {
+      report = m.report;
+      firstReport();
+      return;
+    }
+    if (m.kind === 'submitted') {
+      submits.get(m.id)?.(m.outcome);
+      submits.delete(m.id);
+      return;
+    }
+    if (m.kind !== 'stop' || stopping) return;
+    void (async () => {
+      const deadline = Date.now() + m.drainMs;
+      while (!refused && connection.connected && Date.now() < deadline && exporter.lagEvents > 0) await new Promise((r) => setTimeout(r, 20));
+      stopping = true;
+      clearInterval(heartbeatTimer);
+      // The puller first, while connected: a job being recorded gets its answer and its ack
+      // (or goes back to the queue), so nothing is left claimed but unrecorded by a clean stop.
+      await Promise.race([puller.stop(), new Promise((r) => setTimeout(r, 5000))]);
+      const exporterStopped = exporter.stop();
+      if (kv && !refused && connection.connected) await registry.leave(kv);
+      await connection.close();
+      await exporterStopped;
+      publishStatus();
+      clearInterval(statusTimer);
+      source.close();
+      parentPort!.close();
+    })();
+  });
+}
+
+main();

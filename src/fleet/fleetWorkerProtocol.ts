@@ -1,0 +1,35 @@
+/** What the main thread and the fleet worker (fleetWorker.ts) exchange. */
+import type { FleetConfig } from './config.js';
+import type { HostReport } from './hostRegistry.js';
+import type { FleetJobMessage, SubmitOutcome } from './workQueue.js';
+
+export interface FleetWorkerData {
+  config: FleetConfig;
+  eventsDb: string;
+  /** MZT_HOME: with the machine id, what tells this conductor's previous run from another. */
+  home: string;
+  /** Float64 slots, see STATUS_SLOTS. */
+  status: SharedArrayBuffer;
+}
+
+/** Slots of the shared status buffer. */
+export const STATUS_SLOTS = { exportedSeq: 0, publishedTotal: 1, state: 2, connected: 3, /** written by main: 1 while it has room for a job */ room: 4 } as const;
+
+/** Worker → main. */
+export type WorkerMessage =
+  | { kind: 'log'; message: string }
+  | { kind: 'error'; error: string | null }
+  /** A job pulled from the fleet queue, to record (answered by 'submitted'). */
+  | { kind: 'submit'; id: number; job: FleetJobMessage['job'] }
+  | { kind: 'rejected'; reason: string; detail: { job_id?: string; subject: string; bytes: number } };
+
+/** Main → worker: the conductor's own figures (sent at start and every REPORT_MS), and stop. */
+export type MainMessage =
+  | { kind: 'report'; report: HostReport }
+  | { kind: 'submitted'; id: number; outcome: SubmitOutcome }
+  | { kind: 'stop'; drainMs: number };
+
+export const REPORT_MS = 2000;
+
+/** How often the main thread refreshes the room slot. */
+export const ROOM_MS = 100;

@@ -1,0 +1,125 @@
+/**
+ * The fleet side of one conductor (config `fleet`): its entry in the fleet's host table and
+ * the export of its events, run by a worker thread (fleetWorker.ts) with its own NATS
+ * connection and its own read-only view of events.db. Built only when `fleet` is set; the
+ * conductor serves locally whatever NATS does.
+ */
+import { Worker } from 'node:worker_threads';
+import type { FleetConfig } from './config.js';
+import { EXPORT_STATES, LAG_BYTES_COUNT_LIMIT, type ExportStatus } from './eventExport.js';
+import type { HostReport } from './hostRegistry.js';
+import type { FleetJobMessage, SubmitOutcome } from './workQueue.js';
+import { REPORT_MS, ROOM_MS, STATUS_SLOTS, type FleetWorkerData, type MainMessage, type WorkerMessage } from './fleetWorkerProtocol.js';
+
+export interface FleetStatus {
+  host: string;
+  nats_url: string;
+  connected: boolean;
+  export: Omit<ExportStatus, 'host' | 'connected'>;
+}
+
+export interface Fleet {
+  status(): FleetStatus;
+  /** Gives the export up to `drainMs` to reach the log's head, then disconnects. */
+  stop(drainMs?: number): Promise<void>;
+}
+
+/** What the main thread reads of the store for the lag (the event store fits). */
+export interface LocalLog {
+  readonly headSeq: number;
+  payloadBytesAfter(afterSeq: number, maxEvents: number): { bytes: number; events: number };
+}
+
+export function startFleet(deps: {
+  config: FleetConfig;
+  eventsDb: string;
+  home: string;
+  store: LocalLog;
+  /** The conductor's figures for its entry in the fleet's host table. */
+  report(): HostReport;
+  /** Whether it has room for one more job now (a free slot, and the monitor accepts work). */
+  hasRoom(): boolean;
+  /** Records a job pulled from the fleet queue. */
+  submit(job: FleetJobMessage['job']): Promise<SubmitOutcome>;
+  /** A message on the queue that is no job. */
+  rejected(reason: string, detail: { job_id?: string; subject: string; bytes: number }): void;
+  log: (message: string) => void;
+}): Fleet {
+  const status = new SharedArrayBuffer(8 * 5);
+  const slots = new Float64Array(status);
+  const data: FleetWorkerData = { config: deps.config, eventsDb: deps.eventsDb, home: deps.home, status };
+  const worker = new Worker(new URL('./fleetWorker.js', import.meta.url), { workerData: data });
+  const send = (m: MainMessage) => worker.postMessage(m);
+  const sendReport = () => {
+    try {
+      send({ kind: 'report', report: deps.report() });
+    } catch (err) {
+      deps.log(`fleet: could not build the host report: ${(err as Error).message}`);
+    }
+  };
+  sendReport();
+  const reportTimer = setInterval(sendReport, REPORT_MS);
+  reportTimer.unref();
+  // Room is looked at before every pull: kept fresh here, cheaply (two counters).
+  const writeRoom = () => (slots[STATUS_SLOTS.room] = deps.hasRoom() ? 1 : 0);
+  writeRoom();
+  const roomTimer = setInterval(writeRoom, ROOM_MS);
+  roomTimer.unref();
+  let lastError: string | null = null;
+  let exited = false;
+  const exit = new Promise<void>((resolve) =>
+    worker.once('exit', (code) => {
+      exited = true;
+      if (code !== 0) deps.log(`fleet: the export worker exited with code ${code}`);
+      resolve();
+    }),
+  );
+  worker.on('message', (m: WorkerMessage) => {
+    if (m.kind === 'log') deps.log(m.message);
+    else if (m.kind === 'error') lastError = m.error;
+    else if (m.kind === 'rejected') deps.rejected(m.reason, m.detail);
+    else if (m.kind === 'submit') {
+      void deps
+        .submit(m.job)
+        .catch((err: Error): SubmitOutcome => ({ kind: 'retry', reason: err.message }))
+        .then((outcome) => {
+          writeRoom();
+          if (!exited) send({ kind: 'submitted', id: m.id, outcome });
+        });
+    }
+  });
+  worker.on('error', (err) => {
+    lastError = `export worker failed: ${err.message}`;
+    deps.log(`fleet: ${lastError}`);
+  });
+  return {
+    status() {
+      const exported = slots[STATUS_SLOTS.exportedSeq]!;
+      const lag = Math.max(0, deps.store.headSeq - exported);
+      const bytes = lag > 0 ? deps.store.payloadBytesAfter(exported, LAG_BYTES_COUNT_LIMIT).bytes : 0;
+      return {
+        host: deps.config.host,
+        nats_url: deps.config.nats_url,
+        connected: !exited && slots[STATUS_SLOTS.connected] === 1,
+        export: {
+          state: exited ? 'stopped' : EXPORT_STATES[slots[STATUS_SLOTS.state]!] ?? 'connecting',
+          exported_seq: exported,
+          lag_events: lag,
+          lag_bytes: bytes,
+          lag_bytes_capped: lag > LAG_BYTES_COUNT_LIMIT,
+          published_total: slots[STATUS_SLOTS.publishedTotal]!,
+          last_error: lastError,
+        },
+      };
+    },
+    async stop(drainMs = 2000) {
+      clearInterval(reportTimer);
+      clearInterval(roomTimer);
+      if (exited) return;
+      send({ kind: 'stop', drainMs });
+      const timer = setTimeout(() => void worker.terminate(), drainMs + 5000);
+      await exit;
+      clearTimeout(timer);
+    },
+  };
+}

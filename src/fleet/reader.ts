@@ -1,0 +1,107 @@
+/**
+ * Reading the fleet from NATS alone (no conductor needed): the host table and the event
+ * stream. Used by `mzt fleet ...`; works from any machine that reaches the NATS server.
+ */
+import fs from 'node:fs';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { decodeValue } from '../ipc/framing.js';
+import type { DurableEvent } from '../events/types.js';
+import { HOSTS_BUCKET, HOST_TTL_MS, type HostEntry } from './hostRegistry.js';
+import { EVENTS_STREAM, EVENTS_SUBJECTS, hostEventsFilter } from './subjects.js';
+
+export interface FleetEvent {
+  /** Position in the fleet's stream: what `--since` resumes from. */
+  stream_seq: number;
+  host: string;
+  event: DurableEvent;
+}
+
+export interface HostRow extends HostEntry {
+  /** Seconds since its last heartbeat. */
+  age_seconds: number;
+}
+
+export class FleetReader {
+  private constructor(private readonly nc: NatsConnection) {}
+
+  static async connect(url: string, options: { credentials?: string | null; timeoutMs?: number } = {}): Promise<FleetReader> {
+    try {
+      const nc = await connect({
+        servers: url.split(',').map((s) => s.trim()),
+        timeout: options.timeoutMs ?? 5000,
+        ...(options.credentials ? { authenticator: credsAuthenticator(fs.readFileSync(options.credentials)) } : {}),
+      });
+      return new FleetReader(nc);
+    } catch (err) {
+      throw new Error(`cannot reach the fleet's NATS server at ${url}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Every host with a live entry (entries expire HOST_TTL_MS after their last heartbeat), by name. */
+  async hosts(): Promise<HostRow[]> {
+    const kv = await new Kvm(this.nc).open(HOSTS_BUCKET).catch(() => undefined);
+    if (!kv) return [];
+    const names: string[] = [];
+    for await (const key of await kv.keys()) names.push(key);
+    const rows: HostRow[] = [];
+    for (const name of names.sort()) {
+      const entry = await kv.get(name);
+      if (!entry || entry.operation !== 'PUT') continue;
+      const value = entry.json<HostEntry>();
+      const age = Date.now() / 1000 - value.last_seen;
+      if (age * 1000 > HOST_TTL_MS) continue;
+      rows.push({ ...value, age_seconds: Math.max(0, Math.round(age * 10) / 10) });
+    }
+    return rows;
+  }
+
+  /**
+   * Events of the fleet in stream order, from stream seq `since` (1 = the beginning) or only new
+   * ones; with `follow: false` it ends once it has reached what the stream held at the start.
+   */
+  async *events(options: { host?: string; since?: number; follow: boolean }): AsyncGenerator<FleetEvent> {
+    const jsm = await jetstreamManager(this.nc);
+    const info = await jsm.streams.info(EVENTS_STREAM).catch(() => undefined);
+    if (!info) {
+      if (!options.follow) return;
+      throw new Error(`the fleet has no event stream yet (${EVENTS_STREAM}): no conductor has exported to this NATS server`);
+    }
+    const endSeq = info.state.last_seq;
+    if (!options.follow && (endSeq === 0 || (options.since !== undefined && options.since > endSeq))) return;
+    const consumer = await jetstream(this.nc).consumers.get(EVENTS_STREAM, {
+      // One subject (nats-server 2.9 takes filter_subject, not filter_subjects).
+      filter_subjects: options.host ? hostEventsFilter(options.host) : EVENTS_SUBJECTS,
+      ...(options.since !== undefined ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: options.since } : { deliver_policy: options.follow ? DeliverPolicy.New : DeliverPolicy.All }),
+    });
+    const decode = (m: { subject: string; seq: number; data: Uint8Array }): FleetEvent => ({
+      stream_seq: m.seq,
+      host: m.subject.split('.')[1]!,
+      event: decodeValue(m.data) as DurableEvent,
+    });
+    if (!options.follow) {
+      // Batches until one comes back empty or the stream's end at the start is reached.
+      for (;;) {
+        const batch = await consumer.fetch({ max_messages: 1000, expires: 1000 });
+        let got = 0;
+        for await (const m of batch) {
+          got++;
+          yield decode(m);
+          if (m.seq >= endSeq) return;
+        }
+        if (got === 0) return;
+      }
+    }
+    const messages = await consumer.consume({ max_messages: 1000 });
+    try {
+      for await (const m of messages) yield decode(m);
+    } finally {
+      await messages.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.nc.close().catch(() => undefined);
+  }
+}
