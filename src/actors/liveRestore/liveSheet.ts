@@ -63,6 +63,18 @@ export interface LiveSheetHandle extends SheetHandle {
 
 export const stateFile = (dir: string) => path.join(dir, 'state.json');
 
+/**
+ * The state is only read by a later conductor: failing to write it (a full disk) must not
+ * stop the sheet — the cost is that a restart meanwhile closes the job as interrupted.
+ */
+function saveState(dir: string, state: LiveSheetState): void {
+  try {
+    writeJsonAtomic(stateFile(dir), state);
+  } catch {
+    /* see above */
+  }
+}
+
 export function readState(dir: string): LiveSheetState | undefined {
   try {
     const s = JSON.parse(fs.readFileSync(stateFile(dir), 'utf8')) as LiveSheetState;
@@ -97,13 +109,13 @@ export function startLiveSheet(
       started_at_ms: now,
       deadline_ms: now + opts.timeoutSeconds * 1000,
     };
-    writeJsonAtomic(stateFile(opts.dir), state);
+    saveState(opts.dir, state);
     const deadline = Date.now() + READY_TIMEOUT_MS;
     for (;;) {
       const pid = readSheetPid(opts.dir);
       if (pid !== undefined) {
         state.sheet = identity(pid) ?? { pid, startTicks: -1 };
-        writeJsonAtomic(stateFile(opts.dir), state);
+        saveState(opts.dir, state);
         return state;
       }
       if (readStatus(opts.dir) || Date.now() > deadline) return state; // exec failed; the status says why
@@ -154,7 +166,7 @@ function runHandle(opts: LiveSheetOptions, begin: () => Promise<LiveSheetState>)
   const early: { stop?: 'timeout' | 'stopped'; pause?: 'client' | 'resource_monitor' } = {};
   let resolveDone!: (o: SheetOutcome) => void;
   const done = new Promise<SheetOutcome>((r) => (resolveDone = r));
-  const save = () => state && !detached && writeJsonAtomic(stateFile(opts.dir), state);
+  const save = () => state && !detached && saveState(opts.dir, state);
   const pid = () => state?.sheet?.pid;
   // The sheet's group; a leader gone while members live on keeps its number (see orphans.ts).
   const signalTree = (sig: NodeJS.Signals) => {
@@ -241,6 +253,14 @@ function runHandle(opts: LiveSheetOptions, begin: () => Promise<LiveSheetState>)
     poll = undefined;
     if (settled || detached) return;
     try {
+      if (!state!.sheet) {
+        // The waiter was slow to report the pid (a loaded machine): take it when it comes.
+        const late = readSheetPid(opts.dir);
+        if (late !== undefined) {
+          state!.sheet = identity(late) ?? { pid: late, startTicks: -1 };
+          save();
+        }
+      }
       await tailer.pump();
       const status = readStatus(opts.dir);
       if (status) return void (await finish(status, false));
@@ -300,7 +320,7 @@ function runHandle(opts: LiveSheetOptions, begin: () => Promise<LiveSheetState>)
       clearTimeout(poll);
       clearTimeout(timeout);
       clearTimeout(killTimer);
-      if (state) writeJsonAtomic(stateFile(opts.dir), state);
+      if (state) saveState(opts.dir, state);
       detached = true;
       // A pass may be under way: the second one reads what arrived meanwhile.
       await tailer.pump().catch(() => undefined);
