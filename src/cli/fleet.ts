@@ -5,8 +5,13 @@
 import { Command } from 'commander';
 import { loadConfigFile } from '../conductor/config.js';
 import { conductorPaths, resolveHome } from '../conductor/paths.js';
-import type { FleetReader } from '../fleet/reader.js';
+import type { FleetClient } from '../fleet/client.js';
+import os from 'node:os';
+import { generateJobId } from '../events/jobIds.js';
+import { HOST_NAME } from '../fleet/config.js';
+import { validateParams } from '../ipc/schema.js';
 import { parseInteger, UsageError } from './args.js';
+import { addJobSpecOptions, specsFromOptions, type SubmitOptions } from './submit.js';
 import { duration, localTime, printJson, table } from './output.js';
 
 interface NatsOptions {
@@ -21,11 +26,11 @@ function natsTarget(opts: NatsOptions): { url: string; credentials: string | nul
   return { url: fleet.nats_url, credentials: fleet.credentials };
 }
 
-async function withReader<T>(opts: NatsOptions, fn: (reader: FleetReader) => Promise<T>): Promise<T> {
+async function withReader<T>(opts: NatsOptions, fn: (reader: FleetClient) => Promise<T>): Promise<T> {
   const target = natsTarget(opts);
   // Loaded only here: the NATS client is not part of every mzt command's start-up.
-  const { FleetReader } = await import('../fleet/reader.js');
-  const reader = await FleetReader.connect(target.url, { credentials: target.credentials });
+  const { FleetClient } = await import('../fleet/client.js');
+  const reader = await FleetClient.connect(target.url, { credentials: target.credentials });
   try {
     return await fn(reader);
   } finally {
@@ -79,6 +84,37 @@ export function addFleetCommands(program: Command): void {
           ]),
         )}\n`,
       );
+    });
+
+  addJobSpecOptions(
+    fleet
+      .command('submit')
+      .description("put jobs on the fleet's work queue: a conductor with room takes each (same options as mzt submit)"),
+  )
+    .option('--host <host>', 'only this host may take it')
+    .option(...natsOption)
+    .option('--json', 'print the result as JSON')
+    .action(async (argv: string[], opts: SubmitOptions & NatsOptions & { host?: string }) => {
+      if (opts.host !== undefined && !HOST_NAME.test(opts.host)) throw new UsageError(`--host must be a fleet host name (letters, digits, '-', '_'), got "${opts.host}"`);
+      const explicitCwd = opts.cwd !== undefined;
+      const jobs = specsFromOptions(argv, opts).map((spec) => {
+        // The job runs on another machine: a working directory is sent only when one was given.
+        const { cwd, ...rest } = spec;
+        const job = { ...rest, ...(explicitCwd || opts.file !== undefined ? (cwd !== undefined ? { cwd } : {}) : {}), job_id: spec.job_id ?? generateJobId(spec.name) };
+        const checked = validateParams('job.submit', job);
+        if (!checked.ok) throw new UsageError(checked.message);
+        return job;
+      });
+      const results = await withReader(opts, async (client) => {
+        if (opts.host && !(await client.hosts()).some((h) => h.host === opts.host)) {
+          process.stderr.write(`mzt: no live conductor is named "${opts.host}" now; the job waits in the queue until one joins\n`);
+        }
+        const out = [];
+        for (const job of jobs) out.push(await client.submit(job, { host: opts.host, from: `mzt@${os.hostname()}` }));
+        return out;
+      });
+      if (opts.json) return printJson(results.length === 1 ? results[0] : results);
+      for (const r of results) process.stdout.write(`${r.job_id} queued on ${r.queue}${r.duplicate ? ' (already queued: the same id was submitted before)' : ''}\n`);
     });
 
   fleet

@@ -16,7 +16,7 @@ import { printJson } from './output.js';
 
 type WithClient = <T>(fn: (client: DaemonClient) => Promise<T>) => Promise<T>;
 
-interface SubmitOptions {
+export interface SubmitOptions {
   file?: string;
   name?: string;
   id?: string;
@@ -60,7 +60,8 @@ function sheetsFromArgs(argv: string[], opts: SubmitOptions): SheetSpec[] {
   return sheets;
 }
 
-function specsFromOptions(argv: string[], opts: SubmitOptions): JobSpec[] {
+/** The jobs a submit command line names (a command, --sheet, or a job file). */
+export function specsFromOptions(argv: string[], opts: SubmitOptions): JobSpec[] {
   const labels = keyValues(opts.label, '--label');
   const withLabels = (spec: JobSpec): JobSpec =>
     Object.keys(labels).length ? { ...spec, labels: { ...spec.labels, ...labels } } : spec;
@@ -152,10 +153,9 @@ async function waitForJob(client: DaemonClient, res: { job_id: string; seq: numb
   }
 }
 
-export function addSubmitCommand(program: Command, withClient: WithClient): void {
-  program
-    .command('submit')
-    .description('submit a job: one sheet from the command after --, several with --sheet, or the jobs of a job file (-f)')
+/** The options that describe the job(s): shared by `mzt submit` and `mzt fleet submit`. */
+export function addJobSpecOptions(command: Command): Command {
+  return command
     .argument('[argv...]', 'the program and its arguments (after --)')
     .option('-f, --file <path>', 'a YAML or JSON job file (protocol/schemas/jobfile.json); several jobs: YAML documents separated by ---')
     .option('--name <name>', 'a name for the job')
@@ -164,7 +164,13 @@ export function addSubmitCommand(program: Command, withClient: WithClient): void
     .option('--cwd <dir>', 'working directory (default: the current one)')
     .option('--env <K=V>', 'environment variable for the job (repeatable)', collect, [])
     .option('--label <K=V>', 'a label of the job (repeatable; added to a job file\'s labels)', collect, [])
-    .option('--sheet <json-argv>', 'a sheet as a JSON array, e.g. \'["make","test"]\' (repeatable)', collect, [])
+    .option('--sheet <json-argv>', 'a sheet as a JSON array, e.g. \'["make","test"]\' (repeatable)', collect, []);
+}
+
+export function addSubmitCommand(program: Command, withClient: WithClient): void {
+  addJobSpecOptions(
+    program.command('submit').description('submit a job: one sheet from the command after --, several with --sheet, or the jobs of a job file (-f)'),
+  )
     .option('--wait', "like docker run: stream the job's output here (stdout to stdout, stderr to stderr) and exit with its exit code (128+signal if killed); Ctrl-C cancels the job")
     .option('--quiet', 'with --wait: print status lines instead of the output')
     .option('--json', 'print the result as JSON')

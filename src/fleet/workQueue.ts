@@ -26,8 +26,16 @@ const JOBS_BUCKET = 'mzt_fleet_jobs';
 export const WORK_QUEUE_MAX_JOBS = 100_000;
 /** Largest job message (a job spec with its sheets and environment). */
 export const WORK_MAX_MESSAGE_BYTES = 256 * 1024;
-const ACK_WAIT_MS = 30_000;
+/**
+ * How long a taken message may stay unacknowledged before JetStream gives it out again, and
+ * how old an unrecorded claim must be before another conductor takes it over. Tests shorten
+ * them with MZT_FLEET_ACK_WAIT_MS (set on a fresh NATS server: the consumers keep the value
+ * they were created with).
+ */
+const ACK_WAIT_MS = Number(process.env.MZT_FLEET_ACK_WAIT_MS) || 30_000;
 const CLAIM_STALE_MS = 2 * ACK_WAIT_MS;
+/** Tests only: a pause between claiming a job and recording it, to kill a conductor there. */
+const HOLD_AFTER_CLAIM_MS = Number(process.env.MZT_TEST_FLEET_HOLD_AFTER_CLAIM_MS) || 0;
 const HAND_BACK_MS = 2000;
 
 export interface FleetJobMessage {
@@ -151,6 +159,10 @@ export class WorkPuller {
         if (!taken) return msg.nak(HAND_BACK_MS);
         this.options.log(`fleet: job ${id} was claimed by ${held.host}, which did not record it: taken over`);
       }
+    }
+    if (HOLD_AFTER_CLAIM_MS > 0) {
+      this.options.log(`fleet: holding job ${id} ${HOLD_AFTER_CLAIM_MS} ms after its claim (MZT_TEST_FLEET_HOLD_AFTER_CLAIM_MS)`);
+      await new Promise((r) => setTimeout(r, HOLD_AFTER_CLAIM_MS));
     }
     const outcome = await this.options.submit(job);
     if (outcome.kind === 'retry') {

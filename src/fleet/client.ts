@@ -1,6 +1,7 @@
 /**
- * Reading the fleet from NATS alone (no conductor needed): the host table and the event
- * stream. Used by `mzt fleet ...`; works from any machine that reaches the NATS server.
+ * The fleet from NATS alone (no conductor needed): the host table, the event stream, and
+ * submitting to the fleet's work queue. Used by `mzt fleet ...`; works from any machine that
+ * reaches the NATS server.
  */
 import fs from 'node:fs';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
@@ -10,6 +11,7 @@ import { decodeValue } from '../ipc/framing.js';
 import type { DurableEvent } from '../events/types.js';
 import { HOSTS_BUCKET, HOST_TTL_MS, type HostEntry } from './hostRegistry.js';
 import { EVENTS_STREAM, EVENTS_SUBJECTS, hostEventsFilter } from './subjects.js';
+import { WORK_ANY_SUBJECT, WORK_MAX_MESSAGE_BYTES, ensureWorkStream, workHostSubject, type FleetJobMessage } from './workQueue.js';
 
 export interface FleetEvent {
   /** Position in the fleet's stream: what `--since` resumes from. */
@@ -23,17 +25,17 @@ export interface HostRow extends HostEntry {
   age_seconds: number;
 }
 
-export class FleetReader {
+export class FleetClient {
   private constructor(private readonly nc: NatsConnection) {}
 
-  static async connect(url: string, options: { credentials?: string | null; timeoutMs?: number } = {}): Promise<FleetReader> {
+  static async connect(url: string, options: { credentials?: string | null; timeoutMs?: number } = {}): Promise<FleetClient> {
     try {
       const nc = await connect({
         servers: url.split(',').map((s) => s.trim()),
         timeout: options.timeoutMs ?? 5000,
         ...(options.credentials ? { authenticator: credsAuthenticator(fs.readFileSync(options.credentials)) } : {}),
       });
-      return new FleetReader(nc);
+      return new FleetClient(nc);
     } catch (err) {
       throw new Error(`cannot reach the fleet's NATS server at ${url}: ${(err as Error).message}`);
     }
@@ -99,6 +101,22 @@ export class FleetReader {
     } finally {
       await messages.close();
     }
+  }
+
+  /**
+   * Puts a job on the fleet's work queue (any host with room, or `host` alone); resolves once
+   * JetStream stored it. The job id is the message id: the same job submitted twice within
+   * the queue's duplicate window is queued once.
+   */
+  async submit(job: FleetJobMessage['job'], options: { host?: string; from: string }): Promise<{ job_id: string; queue: string; duplicate: boolean }> {
+    const link = { nc: this.nc, js: jetstream(this.nc), jsm: await jetstreamManager(this.nc) };
+    await ensureWorkStream(link);
+    const message: FleetJobMessage = { v: 1, job, submitted_at: Date.now() / 1000, submitted_from: options.from };
+    const bytes = new TextEncoder().encode(JSON.stringify(message));
+    if (bytes.length > WORK_MAX_MESSAGE_BYTES) throw new Error(`job ${job.job_id} is ${bytes.length} bytes as a fleet message; the limit is ${WORK_MAX_MESSAGE_BYTES}`);
+    const subject = options.host ? workHostSubject(options.host) : WORK_ANY_SUBJECT;
+    const ack = await link.js.publish(subject, bytes, { msgID: job.job_id, timeout: 10_000 });
+    return { job_id: job.job_id, queue: subject, duplicate: ack.duplicate };
   }
 
   async close(): Promise<void> {
