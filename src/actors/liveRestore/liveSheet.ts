@@ -242,8 +242,9 @@ function runHandle(opts: LiveSheetOptions, begin: () => Promise<LiveSheetState>)
     const reason = state!.stop?.why;
     if (status?.spawn_error !== undefined) {
       resolveDone({ exit_code: null, signal: null, duration_seconds, reason: 'spawn_error', error: status.spawn_error });
-    } else if (lost) {
-      resolveDone({ exit_code: null, signal: null, duration_seconds, ...(reason ? { reason } : {}), error: 'exit status unknown: its waiter ended without recording it' });
+    } else if (lost || status?.error) {
+      const error = status?.error ?? 'exit status unknown: its waiter ended without recording it';
+      resolveDone({ exit_code: null, signal: null, duration_seconds, ...(reason ? { reason } : {}), error });
     } else {
       resolveDone({ exit_code: status!.exit_code, signal: status!.signal, duration_seconds, ...(reason ? { reason } : {}) });
     }

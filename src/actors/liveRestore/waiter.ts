@@ -94,11 +94,13 @@ export interface WaiterStatus {
   /** Pipes still held open by descendants were cut after the grace period. */
   cut: boolean;
   spawn_error?: string;
+  /** Set when the status file could not be understood (the exit status is then unknown). */
+  error?: string;
   /** When the status was written (file mtime, epoch ms). */
   ended_at_ms: number;
 }
 
-/** The status file, or undefined while the sheet runs. Unreadable JSON is an error naming the file. */
+/** The status file, or undefined while the sheet runs. */
 export function readStatus(dir: string): WaiterStatus | undefined {
   const file = path.join(dir, STATUS_FILE);
   let text: string;
@@ -109,7 +111,12 @@ export function readStatus(dir: string): WaiterStatus | undefined {
   } catch {
     return undefined;
   }
-  const raw = JSON.parse(text) as { exit_code?: number | null; signal_num?: number | null; cut?: boolean; spawn_error?: string };
+  let raw: { exit_code?: number | null; signal_num?: number | null; cut?: boolean; spawn_error?: string };
+  try {
+    raw = JSON.parse(text) as typeof raw;
+  } catch {
+    return { exit_code: null, signal: null, cut: false, error: `exit status unknown: ${file} is not JSON`, ended_at_ms: mtime };
+  }
   if (typeof raw.spawn_error === 'string') return { exit_code: null, signal: null, cut: false, spawn_error: raw.spawn_error, ended_at_ms: mtime };
   return { exit_code: raw.exit_code ?? null, signal: signalName(raw.signal_num ?? null), cut: raw.cut === true, ended_at_ms: mtime };
 }
