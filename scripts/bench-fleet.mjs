@@ -9,6 +9,7 @@
 //   local+fleet  the same with fleet export on: what export costs the local path
 //   export       debug.emit → exported into the stream (exported_seq reaches head)
 //   catch-up     N events committed while NATS is down, then NATS back: time until lag 0
+//   submit       mzt fleet submit → job.started on one of 3 conductors (p50/p99 over --jobs)
 // Needs `npm run build` first (it imports dist/) and nats-server (scripts/install-nats-server.sh).
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,10 +18,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { median, opt, root, startConductor } from './benchKit.mjs';
 import { DaemonClient } from '../dist/index.js';
+import { FleetClient } from '../dist/fleet/client.js';
 
 const N = opt('events', 200_000);
 const RUNS = opt('runs', 3);
 const CATCHUP = opt('catchup', 1_000_000);
+const JOBS = opt('jobs', 60);
 
 execFileSync('bash', [path.join(root, 'scripts/install-nats-server.sh')], { stdio: 'inherit' });
 
@@ -142,5 +145,36 @@ const catchupSecs = Number(process.hrtime.bigint() - t0) / 1e9;
 console.log(`  catch-up after an outage  ${behind.lag.toLocaleString('en-US')} events in ${catchupSecs.toFixed(1)} s = ${fmt(behind.lag / catchupSecs)} ev/s`);
 await client.close();
 await c.stop();
+
+// Fleet submit → started, three conductors pulling from the queue.
+const hosts = [];
+for (let i = 0; i < 3; i++) hosts.push(await startConductor(home({ ...fleet(`lat${i}`), max_concurrent_jobs: 8 }), env));
+const fc = await FleetClient.connect(`nats://127.0.0.1:${natsPort}`);
+while ((await fc.hosts()).filter((h) => h.host.startsWith('lat')).length < 3) await new Promise((r) => setTimeout(r, 100));
+const started = new Map();
+const watchers = await Promise.all(
+  hosts.map(async (h) => {
+    const dc = await DaemonClient.connect({ socketPath: h.socketPath });
+    const sub = dc.subscribe({ types: ['job.started'] });
+    (async () => {
+      for await (const item of sub) if (item.kind === 'event') started.set(item.event.job_id, process.hrtime.bigint());
+    })();
+    return dc;
+  }),
+);
+const latencies = [];
+for (let i = 0; i < JOBS; i++) {
+  const id = `lat-${i}-${Date.now()}`;
+  const t0 = process.hrtime.bigint();
+  await fc.submit({ job_id: id, name: 'lat', sheets: [{ argv: ['true'] }] }, { from: 'bench' });
+  while (!started.has(id)) await new Promise((r) => setImmediate(r));
+  latencies.push(Number(started.get(id) - t0) / 1e6);
+}
+const sorted = [...latencies].sort((a, b) => a - b);
+const pct = (p) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
+console.log(`  fleet submit → started    p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms over ${JOBS} jobs, 3 conductors (submit acked by JetStream → job.started seen by a socket subscriber)`);
+for (const dc of watchers) await dc.close();
+await fc.close();
+for (const h of hosts) await h.stop();
 await nats.stop();
 fs.rmSync(natsStore, { recursive: true, force: true });

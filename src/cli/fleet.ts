@@ -132,6 +132,34 @@ export function addFleetCommands(program: Command): void {
     });
 
   fleet
+    .command('logs')
+    .description('a job\'s output, fetched from the conductor that ran it (asked over NATS)')
+    .argument('<id>', 'job id')
+    .option(...natsOption)
+    .option('--host <host>', 'ask this host (default: the one whose recent jobs list it, else every live host)')
+    .option('--tail <n>', 'the last n lines (default 100)', parseInteger('--tail'))
+    .option('--all', 'the whole log, from its start')
+    .action(async (id: string, opts: NatsOptions & { host?: string; tail?: number; all?: boolean }) => {
+      await withReader(opts, async (client) => {
+        if (!opts.all) {
+          const page = await client.logs({ job_id: id, tail_lines: opts.tail ?? 100 }, opts.host);
+          for (const line of page.lines) process.stdout.write(`${line}\n`);
+          if (page.truncated) process.stderr.write('mzt: earlier lines left out (the answer is bounded); use --all\n');
+          return;
+        }
+        // Page by page, each answer bounded, until the log's end.
+        let offset = 0;
+        for (;;) {
+          const page = await client.logs({ job_id: id, offset }, opts.host);
+          opts.host = page.host;
+          for (const line of page.lines) process.stdout.write(`${line}\n`);
+          if (page.next_offset <= offset || page.next_offset >= page.size) return;
+          offset = page.next_offset;
+        }
+      });
+    });
+
+  fleet
     .command('subscribe')
     .description('the fleet event stream as NDJSON (one {stream_seq, host, ...event} per line)')
     .option(...natsOption)

@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isMap, isNode, isScalar, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { validateValue } from '../ipc/schema.js';
-import { LABEL_KEY, type JobSpec, type SheetSpec } from '../events/jobRecord.js';
 import type { RestartPolicyInput } from '../actors/restartPolicy.js';
+import { LABEL_KEY, type JobLimits, type JobSpec, type SheetSpec } from '../events/jobRecord.js';
 
 export const MAX_JOBS_PER_FILE = 100;
 /** Job files are small; a bigger one is most likely the wrong file. */
@@ -33,6 +33,7 @@ interface FileJob {
   env?: Record<string, string>;
   labels?: Record<string, string>;
   restart?: RestartPolicyInput;
+  limits?: JobLimits;
   sheets: FileSheet[];
 }
 
@@ -136,6 +137,7 @@ export function readJobFile(file: string): JobSpec[] {
       }
       spec.restart = job.restart;
     }
+    if (job.limits !== undefined) spec.limits = job.limits;
     specs.push(spec);
   }
   if (specs.length === 0) throw new JobFileError(`${shown}: no job in the file`);

@@ -33,7 +33,7 @@ import {
 } from './startGuard.js';
 import { VERSION } from './version.js';
 import { startFleet, type Fleet } from '../fleet/index.js';
-import { buildHostReport, hasRoomForFleetJob, submitFleetJob } from './fleetBridge.js';
+import { buildHostReport, fleetJobLogs, hasRoomForFleetJob, submitFleetJob } from './fleetBridge.js';
 
 export interface RunConductorOptions {
   home?: string;
@@ -280,6 +280,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
             report: () => buildHostReport({ startedAt, config, jobs, store: openedStore, monitoring }),
             hasRoom: () => !shuttingDown && hasRoomForFleetJob({ config, jobs, monitoring }),
             submit: (job) => submitFleetJob(jobs, job),
+            logs: (request) => fleetJobLogs(openedStore, paths, request),
             rejected: (reason, detail) => {
               log(`fleet: a message on the work queue was refused: ${reason}`);
               // The job id stays in data: the envelope's job_id would make it a job of this conductor.

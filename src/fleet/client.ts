@@ -11,6 +11,7 @@ import { decodeValue } from '../ipc/framing.js';
 import type { DurableEvent } from '../events/types.js';
 import { HOSTS_BUCKET, HOST_TTL_MS, type HostEntry } from './hostRegistry.js';
 import { EVENTS_STREAM, EVENTS_SUBJECTS, hostEventsFilter } from './subjects.js';
+import { logsSubject, type FleetLogAnswer, type FleetLogRequest } from './logService.js';
 import { WORK_ANY_SUBJECT, WORK_MAX_MESSAGE_BYTES, ensureWorkStream, workHostSubject, type FleetJobMessage } from './workQueue.js';
 
 export interface FleetEvent {
@@ -117,6 +118,32 @@ export class FleetClient {
     const subject = options.host ? workHostSubject(options.host) : WORK_ANY_SUBJECT;
     const ack = await link.js.publish(subject, bytes, { msgID: job.job_id, timeout: 10_000 });
     return { job_id: job.job_id, queue: subject, duplicate: ack.duplicate };
+  }
+
+  /**
+   * A page of a job's log from the conductor that ran it: `host`, else the live host whose
+   * recent jobs list it, else every live host is asked. Errors name the hosts asked.
+   */
+  async logs(request: FleetLogRequest, host?: string): Promise<Extract<FleetLogAnswer, { ok: true }> & { host: string }> {
+    const live = await this.hosts();
+    const candidates = host
+      ? [host]
+      : [...live.filter((h) => h.jobs.some((j) => j.job_id === request.job_id)).map((h) => h.host), ...live.map((h) => h.host)].filter((h, i, all) => all.indexOf(h) === i);
+    if (candidates.length === 0) throw new Error(`no live host in the fleet to ask for job ${request.job_id}`);
+    const down: string[] = [];
+    for (const name of candidates) {
+      let answer: FleetLogAnswer;
+      try {
+        answer = (await this.nc.request(logsSubject(name), JSON.stringify(request), { timeout: 5000 })).json<FleetLogAnswer>();
+      } catch (err) {
+        down.push(`${name} (${(err as Error).message})`);
+        continue;
+      }
+      if (answer.ok) return { ...answer, host: name };
+      if (answer.code === 'bad_request') throw new Error(`${name}: ${answer.error}`);
+    }
+    const where = down.length ? `; not answering: ${down.join(', ')} (its conductor is down or not in the fleet)` : '';
+    throw new Error(`job ${request.job_id} was not found on ${host ? `host ${host}` : `any live host (asked ${candidates.join(', ')})`}${where}`);
   }
 
   async close(): Promise<void> {

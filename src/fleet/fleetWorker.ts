@@ -3,9 +3,9 @@
  * so nothing fleet-related takes the conductor's event loop (on the main thread, exporting
  * halved the local stream: BENCHMARKS.md). It joins the fleet under the host name (refusing a
  * name a live conductor holds), keeps the host's KV entry fresh, exports the events, and pulls
- * jobs from the fleet queue while the conductor has room (workQueue.ts). It
- * tells the main thread how far it got through a shared buffer and reports log lines and
- * errors by message.
+ * jobs from the fleet queue while the conductor has room (workQueue.ts) and relays requests for
+ * its jobs' logs (logService.ts). It tells the main thread how far it got through a shared
+ * buffer and reports log lines and errors by message.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { KV } from '@nats-io/kv';
@@ -14,6 +14,7 @@ import { EventExporter, EXPORT_STATES } from './eventExport.js';
 import { ReadOnlyEventSource } from './exportSource.js';
 import { HEARTBEAT_MS, HostClashError, HostRegistry, newIdentity, openHostsBucket, type HostEntry, type HostReport } from './hostRegistry.js';
 import { WorkPuller, type SubmitOutcome } from './workQueue.js';
+import { serveLogs, type FleetLogAnswer } from './logService.js';
 import { STATUS_SLOTS, type FleetWorkerData, type MainMessage, type WorkerMessage } from './fleetWorkerProtocol.js';
 
 /** How often the worker looks for new events once it has caught up. */
@@ -39,6 +40,8 @@ function main(): void {
   // Jobs pulled from the fleet queue wait here for the main thread to record them.
   let nextSubmit = 1;
   const submits = new Map<number, (outcome: SubmitOutcome) => void>();
+  // Log requests wait here for the main thread's answer.
+  const logAnswers = new Map<number, (answer: FleetLogAnswer) => void>();
   const puller = new WorkPuller({
     host: data.config.host,
     hasRoom: () => slots[STATUS_SLOTS.room] === 1 && !refused,
@@ -90,6 +93,13 @@ function main(): void {
         await registry.join(kv, entry());
         exporter.start();
         puller.start(link);
+        serveLogs(link.nc, data.config.host, (request) =>
+          new Promise<FleetLogAnswer>((resolve) => {
+            const id = nextSubmit++;
+            logAnswers.set(id, resolve);
+            post({ kind: 'logs', id, request });
+          }),
+        );
         return;
       } catch (err) {
         if (err instanceof HostClashError) return refuse(err);
@@ -115,6 +125,11 @@ function main(): void {
     if (m.kind === 'report') {
       report = m.report;
       firstReport();
+      return;
+    }
+    if (m.kind === 'logs_answer') {
+      logAnswers.get(m.id)?.(m.answer);
+      logAnswers.delete(m.id);
       return;
     }
     if (m.kind === 'submitted') {

@@ -2,6 +2,7 @@
 import type { FleetConfig } from './config.js';
 import type { HostReport } from './hostRegistry.js';
 import type { FleetJobMessage, SubmitOutcome } from './workQueue.js';
+import type { FleetLogAnswer, FleetLogRequest } from './logService.js';
 
 export interface FleetWorkerData {
   config: FleetConfig;
@@ -21,12 +22,15 @@ export type WorkerMessage =
   | { kind: 'error'; error: string | null }
   /** A job pulled from the fleet queue, to record (answered by 'submitted'). */
   | { kind: 'submit'; id: number; job: FleetJobMessage['job'] }
-  | { kind: 'rejected'; reason: string; detail: { job_id?: string; subject: string; bytes: number } };
+  | { kind: 'rejected'; reason: string; detail: { job_id?: string; subject: string; bytes: number } }
+  /** A log request from `mzt fleet logs` (answered by 'logs_answer'). */
+  | { kind: 'logs'; id: number; request: FleetLogRequest };
 
 /** Main → worker: the conductor's own figures (sent at start and every REPORT_MS), and stop. */
 export type MainMessage =
   | { kind: 'report'; report: HostReport }
   | { kind: 'submitted'; id: number; outcome: SubmitOutcome }
+  | { kind: 'logs_answer'; id: number; answer: FleetLogAnswer }
   | { kind: 'stop'; drainMs: number };
 
 export const REPORT_MS = 2000;

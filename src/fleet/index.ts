@@ -9,6 +9,7 @@ import type { FleetConfig } from './config.js';
 import { EXPORT_STATES, LAG_BYTES_COUNT_LIMIT, type ExportStatus } from './eventExport.js';
 import type { HostReport } from './hostRegistry.js';
 import type { FleetJobMessage, SubmitOutcome } from './workQueue.js';
+import type { FleetLogAnswer, FleetLogRequest } from './logService.js';
 import { REPORT_MS, ROOM_MS, STATUS_SLOTS, type FleetWorkerData, type MainMessage, type WorkerMessage } from './fleetWorkerProtocol.js';
 
 export interface FleetStatus {
@@ -41,6 +42,8 @@ export function startFleet(deps: {
   hasRoom(): boolean;
   /** Records a job pulled from the fleet queue. */
   submit(job: FleetJobMessage['job']): Promise<SubmitOutcome>;
+  /** A job's log, for `mzt fleet logs`. */
+  logs(request: FleetLogRequest): FleetLogAnswer;
   /** A message on the queue that is no job. */
   rejected(reason: string, detail: { job_id?: string; subject: string; bytes: number }): void;
   log: (message: string) => void;
@@ -78,6 +81,15 @@ export function startFleet(deps: {
     if (m.kind === 'log') deps.log(m.message);
     else if (m.kind === 'error') lastError = m.error;
     else if (m.kind === 'rejected') deps.rejected(m.reason, m.detail);
+    else if (m.kind === 'logs') {
+      let answer: FleetLogAnswer;
+      try {
+        answer = deps.logs(m.request);
+      } catch (err) {
+        answer = { ok: false, job_id: String(m.request?.job_id), code: 'bad_request', error: (err as Error).message };
+      }
+      if (!exited) send({ kind: 'logs_answer', id: m.id, answer });
+    }
     else if (m.kind === 'submit') {
       void deps
         .submit(m.job)

@@ -122,9 +122,13 @@ export class WorkPuller {
             await new Promise((r) => setTimeout(r, 100));
             continue;
           }
-          // Pinned jobs first, then the shared queue.
-          const msg = (await consumers[0]!.next({ expires: 1000 })) ?? (await consumers[1]!.next({ expires: 1000 }));
-          if (msg) await this.handle(msg, claims);
+          // Both queues at once (one after the other, an idle pull would add its whole second
+          // to the other's latency); pinned jobs first when both have one.
+          const got = (await Promise.all(consumers.map((c) => c.next({ expires: 1000 })))).filter((m): m is JsMsg => m !== null);
+          for (const msg of got) {
+            if (this.stopped || !this.options.hasRoom()) msg.nak(); // back at once, for a host with room
+            else await this.handle(msg, claims);
+          }
         }
       } catch (err) {
         if (this.stopped) return;

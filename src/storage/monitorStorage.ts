@@ -49,6 +49,9 @@ export class MonitorStorage {
   private readonly upsertMinute: Database.Statement;
   private readonly upsertCost: Database.Statement;
   private readonly insertPid: Database.Statement;
+  private readonly selectCosts: Database.Statement;
+  /** Per tag without processes: the CPU figures last written (an ended job's account no longer changes). */
+  private readonly writtenCpu = new Map<string, string>();
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -93,6 +96,12 @@ export class MonitorStorage {
         gpu_memory_peak_mb = CASE WHEN @gpu IS NULL THEN gpu_memory_peak_mb
           WHEN gpu_memory_peak_mb IS NULL THEN @gpu ELSE MAX(gpu_memory_peak_mb, @gpu) END`);
     this.insertPid = this.db.prepare('INSERT OR IGNORE INTO job_pids VALUES (?, ?, ?)');
+    // Prepared once: job.list reads the ledger of every ended job it returns.
+    this.selectCosts = this.db.prepare(
+      `SELECT c.sheet_num, c.peak_rss_mb, c.cpu_seconds, c.exited_cpu_seconds, c.max_cpu_percent, c.gpu_memory_peak_mb,
+              (SELECT COUNT(*) FROM job_pids p WHERE p.job_id = c.job_id AND p.sheet_num = c.sheet_num) AS pids_seen
+       FROM job_costs c WHERE c.job_id = ? ORDER BY c.sheet_num`,
+    );
   }
 
   /**
@@ -112,6 +121,7 @@ export class MonitorStorage {
       perTag.set(key, t);
     }
     const cpuByTag = new Map(tagCpu.map((c) => [`${c.job_id}\u0000${c.sheet_num ?? -1}`, c]));
+    const written: Array<[string, string]> = [];
     this.db.transaction(() => {
       this.insertSnapshot.run(s.timestamp, json ?? JSON.stringify(s));
       this.upsertMinute.run({
@@ -127,6 +137,13 @@ export class MonitorStorage {
       for (const key of keys) {
         const t = perTag.get(key);
         const c = cpuByTag.get(key);
+        // The tracker keeps reporting an ended job's CPU account; write it only when it changed
+        // (its final ticks), not every sample — and so never bring back rows job.clear deleted.
+        if (!t && c) {
+          const figures = `${c.cpu_seconds}/${c.exited_cpu_seconds}`;
+          if (this.writtenCpu.get(key) === figures) continue;
+          written.push([key, figures]);
+        }
         const [job, sheet] = key.split('\u0000') as [string, string];
         this.upsertCost.run({
           job,
@@ -141,6 +158,9 @@ export class MonitorStorage {
         for (const pid of t?.pids ?? []) this.insertPid.run(job, Number(sheet), pid);
       }
     })();
+    // Remembered once committed (a failed transaction writes them again next time).
+    for (const [key, figures] of written) this.writtenCpu.set(key, figures);
+    if (this.writtenCpu.size > cpuByTag.size) for (const key of this.writtenCpu.keys()) if (!cpuByTag.has(key)) this.writtenCpu.delete(key);
   }
 
   /** Snapshots with timestamp ≥ since, oldest first: one query, nothing lost. */
@@ -184,13 +204,7 @@ export class MonitorStorage {
 
   /** The ledger of one job, per sheet (sheet_num null = processes not tied to a sheet). */
   jobCosts(jobId: string): SheetCost[] {
-    const rows = this.db
-      .prepare(
-        `SELECT c.sheet_num, c.peak_rss_mb, c.cpu_seconds, c.exited_cpu_seconds, c.max_cpu_percent, c.gpu_memory_peak_mb,
-                (SELECT COUNT(*) FROM job_pids p WHERE p.job_id = c.job_id AND p.sheet_num = c.sheet_num) AS pids_seen
-         FROM job_costs c WHERE c.job_id = ? ORDER BY c.sheet_num`,
-      )
-      .all(jobId) as Array<SheetCost & { sheet_num: number }>;
+    const rows = this.selectCosts.all(jobId) as Array<SheetCost & { sheet_num: number }>;
     return rows.map((r) => ({ ...r, sheet_num: r.sheet_num < 0 ? null : r.sheet_num }));
   }
 

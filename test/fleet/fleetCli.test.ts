@@ -17,7 +17,7 @@ const conductors: Record<string, RunningConductor> = {};
 
 async function mzt(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, MZT_HOME: emptyHome }, timeout: 30_000 });
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, MZT_HOME: emptyHome }, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
     return { stdout, stderr, code: 0 };
   } catch (err) {
     const e = err as { stdout: string; stderr: string; code: number };
@@ -73,6 +73,28 @@ describe('mzt fleet', () => {
     expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
   }, 90_000);
 
+  it('logs come from the conductor that ran the job, in bounded pages; errors name the hosts', async () => {
+    const client = await DaemonClient.connect({ socketPath: conductors.h2!.socketPath, reconnect: false });
+    // ~2.4 MB of output: several 512 KiB answers.
+    const { job_id } = await client.call('job.submit', { name: 'loud', sheets: [{ argv: ['seq', '1', '300000'] }] });
+    await waitFor(async () => (await client.call('job.get', { job_id })).status === 'completed', 20_000, 'completed');
+    await client.close();
+    // The last lines: the sheet's last output, then the conductor's own (sys) line on its end.
+    const tail = await mzt(['fleet', 'logs', job_id, '--tail', '5', '--nats', nats.url]);
+    expect(tail.code).toBe(0);
+    const tailLines = tail.stdout.trim().split('\n');
+    expect(tailLines).toHaveLength(5);
+    expect(tailLines.map((l) => l.split(' ').at(-1)).filter((t) => /^\d+$/.test(t!)).slice(-3)).toEqual(['299998', '299999', '300000']);
+    const all = await mzt(['fleet', 'logs', job_id, '--all', '--nats', nats.url]);
+    const numbers = all.stdout.trim().split('\n').map((l) => l.split(' ').at(-1)).filter((t) => /^\d+$/.test(t!));
+    expect(numbers).toHaveLength(300000);
+    expect(numbers[0]).toBe('1');
+    expect(numbers.at(-1)).toBe('300000');
+    const unknown = await mzt(['fleet', 'logs', 'no-such-job', '--nats', nats.url]);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain('job no-such-job was not found on any live host (asked h1, h2)');
+  }, 90_000);
+
   it('a stopped conductor leaves the host table', async () => {
     await conductors.h2!.stop();
     const hosts = await waitFor(async () => {
@@ -81,6 +103,9 @@ describe('mzt fleet', () => {
       return rows.length === 1 ? rows : undefined;
     }, 20_000, 'h2 gone');
     expect(hosts[0]!.host).toBe('h1');
+    const down = await mzt(['fleet', 'logs', 'any-job', '--host', 'h2', '--nats', nats.url]);
+    expect(down.code).not.toBe(0);
+    expect(down.stderr).toMatch(/not answering: h2 .*its conductor is down/);
   }, 60_000);
 
   it('an unreachable NATS server is a clear error, and so is no server to ask', async () => {
