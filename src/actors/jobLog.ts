@@ -43,8 +43,21 @@ export interface JobLogOptions {
   maxBytes?: number;
   /** Called once, when the head is full and the middle of the log starts being dropped. */
   onCapped?: (info: { max_log_bytes: number; head_bytes: number }) => void;
-  /** Go on after an existing log (a retried job): same logical offsets, same cap. */
+  /** Go on after an existing log (a retried job, a re-adopted one): same logical offsets, same cap. */
   continueExisting?: boolean;
+  /**
+   * With continueExisting (live_restore, liveRestore/spool.ts): the newest segment is first cut
+   * back to this point — what was written after the spool checkpoint is read again — when it
+   * is still that segment.
+   */
+  truncateTo?: LogPosition;
+}
+
+/** Where a segment of the log ends: its file name, its logical base and its size in bytes. */
+export interface LogPosition {
+  file: string;
+  base: number;
+  bytes: number;
 }
 
 export class JobLog {
@@ -61,19 +74,21 @@ export class JobLog {
   private logical = 0;
   private last: { sheet: number; stream: LogStream; at: number; bytes: number } | undefined;
   private capped = false;
+  /** Logical offset of the newest segment's first data byte (its magic line says so too). */
+  private segmentBase = 0;
 
   constructor(dir: string, private readonly opts: JobLogOptions = {}) {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.dir = dir;
     this.path = path.join(dir, HEAD_FILE);
     this.maxBytes = opts.maxBytes ?? DEFAULT_MAX_LOG_BYTES;
-    if (opts.continueExisting && this.continueAfter()) return;
+    if (opts.continueExisting && this.continueAfter(opts.truncateTo)) return;
     this.fd = fs.openSync(this.path, 'a', 0o600);
     this.startSegment(0);
   }
 
   /** Open the newest segment of an existing log for appending; false if there is none to continue. */
-  private continueAfter(): boolean {
+  private continueAfter(truncateTo?: LogPosition): boolean {
     const tail = path.join(this.dir, TAIL_FILE);
     const capped = fs.existsSync(tail);
     const file = capped ? tail : this.path;
@@ -83,7 +98,7 @@ export class JobLog {
     } catch {
       return false;
     }
-    const size = fs.fstatSync(fd).size;
+    let size = fs.fstatSync(fd).size;
     const first = Buffer.alloc(Math.min(64, size));
     fs.readSync(fd, first, 0, first.length, 0);
     const nl = first.indexOf(0x0a);
@@ -92,6 +107,12 @@ export class JobLog {
       fs.closeSync(fd); // empty, or the previous format (one prefix per line): not continued
       return false;
     }
+    const base = Number(text.slice(LOG_MAGIC.length, nl));
+    const t = truncateTo;
+    if (t && t.file === path.basename(file) && t.base === base && t.bytes >= nl + 1 && t.bytes < size) {
+      fs.ftruncateSync(fd, t.bytes);
+      size = t.bytes;
+    }
     const last = Buffer.alloc(1);
     fs.readSync(fd, last, 0, 1, size - 1);
     fs.closeSync(fd);
@@ -99,10 +120,33 @@ export class JobLog {
     this.segment = capped ? 'tail' : 'head';
     this.capped = capped;
     this.fileBytes = size;
-    this.logical = Number(text.slice(LOG_MAGIC.length, nl)) + size - nl - 1;
+    this.segmentBase = base;
+    this.logical = base + size - nl - 1;
     // A conductor killed mid-line left it unterminated: end it, or the next header joins it.
     if (last[0] !== 0x0a) this.append(Buffer.from('\n'));
     return true;
+  }
+
+  /** Where the newest segment ends once everything queued so far is written. */
+  position(): LogPosition {
+    return { file: this.segment === 'head' ? HEAD_FILE : TAIL_FILE, base: this.segmentBase, bytes: this.fileBytes };
+  }
+
+  /**
+   * Complete lines (each ending in \n) from somewhere other than a pipe (a sheet's spool,
+   * liveRestore/). Resolves once they are in the file, with where the file ends after them.
+   */
+  appendLines(sheetNum: number, stream: 'out' | 'err', data: Buffer): Promise<LogPosition> {
+    return new Promise((resolve) => {
+      let written = false;
+      let at: LogPosition | undefined;
+      this.emit(sheetNum, stream, linesOf(data), () => {
+        written = true;
+        if (at) resolve(at);
+      });
+      at = this.position();
+      if (written) resolve(at);
+    });
   }
 
   write(sheetNum: number, stream: LogStream, text: string): void {
@@ -209,6 +253,7 @@ export class JobLog {
 
   /** A new file: the magic line with its logical base, and a fresh header before the next line. */
   private startSegment(base: number): void {
+    this.segmentBase = base;
     const magic = Buffer.from(`${LOG_MAGIC}${base}\n`);
     this.fileBytes = 0;
     this.last = undefined;

@@ -18,7 +18,10 @@ import { jobManagerMachine } from './jobManagerMachine.js';
 import { normalizeRestartPolicy, type RestartPolicy } from './restartPolicy.js';
 import { writeJobSpec, type RetryPlan } from './jobRetry.js';
 import { markerValue, newMarkerInstance, parseMarker, type ProcIdentity } from '../probe/sheetMarker.js';
-import { escalationsDone, readOomKillCount, spawnSheet as realSpawnSheet, type SheetOutcome, type SpawnSheet } from './sheetProcess.js';
+import { escalationsDone, readOomKillCount, spawnSheet as realSpawnSheet, type SheetHandle, type SheetOutcome, type SpawnSheet } from './sheetProcess.js';
+import type { LogPosition } from './jobLog.js';
+import type { LiveHost, RestorePlan } from './liveRestore/liveHost.js';
+import type { LiveSheetHandle } from './liveRestore/liveSheet.js';
 
 export interface JobManagerConfig {
   max_concurrent_jobs: number;
@@ -45,6 +48,19 @@ export interface JobManagerDeps {
   shutdownDrainMs?: number;
   /** Processes the profiler saw in a sheet's tree (to stop those that escaped its group). */
   knownProcesses?(tag: { job_id: string; sheet_num: number }): ProcIdentity[];
+  /** live_restore (liveRestore/): sheets run under waiters and outlive this conductor. */
+  live?: LiveHost;
+}
+
+/** A job re-adopted from a previous conductor (live_restore). */
+interface Restored {
+  downtime_ms: number;
+  /** Whether the log has the adopted sheet's sheet.started. */
+  startRecorded: boolean;
+  /** The machine records job.started again; the job did not start again. */
+  startedSkipped: boolean;
+  /** When the job first started (epoch seconds). */
+  startedAt?: number;
 }
 
 const TERMINAL_EVENTS = new Set(['job.completed', 'job.failed', 'job.cancelled', 'job.interrupted']);
@@ -67,6 +83,10 @@ export class JobManager {
   private readonly pausedBy = new Map<string, PauseBy>();
   /** This run's part of every sheet's MZT_SHEET_ID (probe/sheetMarker.ts). */
   private readonly markerInstance = newMarkerInstance();
+  /** live_restore: earlier conductors' marker instances, jobs re-adopted, jobs let go of at shutdown. */
+  private readonly adoptedInstances = new Set<string>();
+  private readonly restored = new Map<string, Restored>();
+  private readonly detached = new Set<string>();
 
   constructor(private readonly deps: JobManagerDeps) {
     this.config = { ...deps.config };
@@ -78,7 +98,7 @@ export class JobManager {
           actions: {
             record: (_, event: NewEvent) => this.record(event),
             stopSheet: ({ context }) => this.live.get(context.jobId)?.sheet?.handle.stop(),
-            pauseSheet: ({ context }) => this.live.get(context.jobId)?.sheet?.handle.pause(),
+            pauseSheet: ({ context, event }) => this.live.get(context.jobId)?.sheet?.handle.pause((event as { by?: PauseBy }).by),
             resumeSheet: ({ context }) => this.live.get(context.jobId)?.sheet?.handle.resume(),
           },
           actors: {
@@ -130,7 +150,13 @@ export class JobManager {
 
   /** The job and sheet an MZT_SHEET_ID value names, if one of this conductor's sheets set it. */
   sheetOfMarker(value: string): { job_id: string; sheet_num: number } | undefined {
-    return parseMarker(this.markerInstance, value);
+    const own = parseMarker(this.markerInstance, value);
+    if (own || this.adoptedInstances.size === 0) return own;
+    for (const instance of this.adoptedInstances) {
+      const found = parseMarker(instance, value);
+      if (found && this.restored.has(found.job_id)) return found;
+    }
+    return undefined;
   }
 
   async submit(spec: JobSpec): Promise<{ job_id: string; status: 'queued' | 'running' }> {
@@ -218,11 +244,12 @@ export class JobManager {
     }
   }
 
-  private newLiveJob(jobId: string, spec: JobSpec, gitDir: string | undefined, continueExisting: boolean): LiveJob {
+  private newLiveJob(jobId: string, spec: JobSpec, gitDir: string | undefined, continueExisting: boolean, truncateTo?: LogPosition): LiveJob {
     const log = {
       maxBytes: this.config.max_log_bytes_per_job,
       onCapped: (data: { max_log_bytes: number; head_bytes: number }) => void this.record({ type: 'job.log_capped', job_id: jobId, data }),
       continueExisting,
+      ...(truncateTo ? { truncateTo } : {}),
     };
     const job = createLiveJob(path.join(this.deps.jobsDir, jobId), spec, log, gitDir);
     this.live.set(jobId, job);
@@ -238,6 +265,7 @@ export class JobManager {
     const child = this.manager.getSnapshot().children[jobId];
     child?.subscribe({
       complete: () => {
+        if (this.detached.has(jobId)) return; // a live_restore shutdown stopped its machine; the job goes on
         job.isFinished = true;
         this.pausedBy.delete(jobId);
         job.markFinished();
@@ -246,6 +274,8 @@ export class JobManager {
           .then(() => job.log.close())
           .then(() => {
             this.live.delete(jobId);
+            this.restored.delete(jobId);
+            this.deps.live?.forgetJob(jobId);
             job.markEnded();
           });
       },
@@ -257,6 +287,21 @@ export class JobManager {
       return { job_id: jobId, status: 'queued' };
     }
     return { job_id: jobId, status: 'running' };
+  }
+
+  /**
+   * Take over a job a previous conductor left running (live_restore; liveHost.ts decided it
+   * can be). Its log goes on where it was (cut back to the spool checkpoint); the machine
+   * starts at plan.fromSheet, which is adopted (its waiter runs on) or started fresh.
+   */
+  adopt(plan: RestorePlan): void {
+    const jobId = plan.job_id;
+    const job = this.newLiveJob(jobId, plan.spec, plan.spec.cwd ?? plan.spec.sheets[0]?.cwd, true, plan.logCheckpoint);
+    this.restored.set(jobId, { downtime_ms: plan.downtime_ms, startRecorded: plan.startRecorded, startedSkipped: false, ...(plan.startedAt !== undefined ? { startedAt: plan.startedAt } : {}) });
+    const instance = plan.adopt?.marker?.split(':')[0];
+    if (instance) this.adoptedInstances.add(instance);
+    const restart = plan.spec.restart ? normalizeRestartPolicy(plan.spec.restart) : undefined;
+    this.startActor(jobId, job, { sheetCount: plan.spec.sheets.length, restart, startSheet: plan.fromSheet, attempt: plan.attempt });
   }
 
   /** Resolves once job.cancelled is committed and the job's process group is gone. */
@@ -353,6 +398,7 @@ export class JobManager {
   /** Interrupt every job (running ones are stopped), and wait until all are recorded. */
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
+    if (this.deps.live) return this.detachAll();
     const finished = [...this.live.values()].map((j) => j.finished);
     const ended = [...this.live.values()].map((j) => j.ended);
     this.manager.send({ type: 'SHUTDOWN', reason: 'conductor_shutdown' });
@@ -370,7 +416,51 @@ export class JobManager {
     this.manager.stop();
   }
 
+  /**
+   * live_restore's shutdown: running sheets are let go of (they and their waiters run on, the
+   * next conductor re-adopts them); queued and pending jobs, and sheets not run by a waiter, are
+   * interrupted as without it.
+   */
+  private async detachAll(): Promise<void> {
+    this.manager.send({ type: 'SET_MAX_CONCURRENT', max: 0 }); // nothing new starts meanwhile
+    const children = this.manager.getSnapshot().children as Record<string, ActorRefFrom<typeof jobMachine> | undefined>;
+    const left: LiveJob[] = [];
+    const stopped: LiveJob[] = [];
+    // Queued ones first: an interrupted running job must not free a slot for them.
+    const order = [...this.live.entries()].sort(([a], [b]) => Number(this.jobState(b) === 'queued') - Number(this.jobState(a) === 'queued'));
+    for (const [jobId, job] of order) {
+      if (job.isFinished) continue;
+      const handle = job.sheet?.handle as Partial<LiveSheetHandle> | undefined;
+      const between = !job.sheet && this.jobState(jobId) === 'running';
+      if (handle?.detach || between) {
+        this.detached.add(jobId);
+        left.push(job);
+        if (handle?.detach) await handle.detach();
+      } else {
+        stopped.push(job);
+        children[jobId]?.send({ type: 'INTERRUPT', reason: 'conductor_shutdown' });
+      }
+    }
+    this.deps.live?.stopHeartbeat();
+    await Promise.all(stopped.map((j) => j.finished));
+    if (await this.events.drain(this.deps.shutdownDrainMs ?? 3000)) await Promise.all(stopped.map((j) => j.ended));
+    await Promise.all(left.map((j) => j.log.close()));
+    this.events.stop();
+    await escalationsDone();
+    this.manager.stop();
+    if (left.length > 0) this.deps.log?.(`live_restore: left ${left.length} job(s) running for the next conductor`);
+  }
+
   private record(event: NewEvent): Promise<unknown> {
+    const restored = event.job_id !== undefined ? this.restored.get(event.job_id) : undefined;
+    if (restored && event.type === 'job.started' && !restored.startedSkipped) {
+      restored.startedSkipped = true; // the machine starts again; the job did not
+      return Promise.resolve();
+    }
+    if (restored?.startedAt !== undefined && event.type === 'job.completed') {
+      // The machine counts from its own start; the job started under an earlier conductor.
+      event = { ...event, data: { ...event.data, duration_seconds: Math.round(Date.now() - restored.startedAt * 1000) / 1000 } };
+    }
     const gitAtEnd = TERMINAL_EVENTS.has(event.type) && event.job_id !== undefined ? this.live.get(event.job_id)?.gitAtEnd : undefined;
     if (gitAtEnd) event = { ...event, data: { ...event.data, git: gitAtEnd } };
     if (event.job_id !== undefined) return this.events.record({ ...event, job_id: event.job_id });
@@ -381,13 +471,16 @@ export class JobManager {
 
   private async runSheet(jobId: string, sheetNum: number, attempt: number): Promise<SheetOutcome> {
     const job = this.live.get(jobId)!;
+    // Stopping with live_restore: a sheet due now is started by the next conductor instead.
+    if (this.shuttingDown && this.deps.live) return new Promise<SheetOutcome>(() => undefined);
     const spec = job.spec.sheets[sheetNum - 1]!;
     const cwd = spec.cwd ?? job.spec.cwd ?? process.cwd();
     const timeout = spec.timeout_seconds ?? this.config.default_sheet_timeout_seconds;
     const base = { job_id: jobId, sheet_num: sheetNum };
     const oomKillsBefore = readOomKillCount();
     let pid: number | undefined;
-    const handle = this.spawn({
+    const spawn: SpawnSheet = this.deps.live ? (run) => this.deps.live!.spawn({ ...run, jobId }) : this.spawn;
+    const handle: SheetHandle & Partial<LiveSheetHandle> = spawn({
       argv: spec.argv,
       cwd,
       env: { ...process.env, ...job.spec.env, ...spec.env },
@@ -407,9 +500,19 @@ export class JobManager {
         void this.record({ type: 'process.kill', ...base, data: { pid: pid ?? null, pgid: pid ?? null, signal, reason } });
       },
     });
-    pid = handle.pid;
     job.sheet = { num: sheetNum, handle };
-    if (handle.pid !== undefined) {
+    await handle.ready; // a waiter reports the sheet's pid a moment after it starts
+    pid = handle.pid;
+    const restored = this.restored.get(jobId);
+    if (handle.adopted) {
+      const downtime_ms = restored?.downtime_ms ?? 0;
+      job.log.write(sheetNum, 'sys', `sheet ${sheetNum} re-adopted pid=${handle.pid ?? 'unknown'} after ${downtime_ms} ms without a conductor`);
+      if (!restored?.startRecorded && handle.pid !== undefined) {
+        void this.record({ type: 'sheet.started', ...base, data: { pid: handle.pid, argv: spec.argv, cwd, attempt } });
+      }
+      void this.record({ type: 'job.readopted', ...base, data: { pid: handle.pid ?? null, downtime_ms } });
+      if (handle.pausedBy) this.manager.send({ type: 'PAUSE', jobId, by: handle.pausedBy });
+    } else if (handle.pid !== undefined) {
       job.log.write(sheetNum, 'sys', `sheet ${sheetNum} started pid=${handle.pid} argv=${JSON.stringify(spec.argv)} cwd=${cwd}`);
       void this.record({ type: 'sheet.started', ...base, data: { pid: handle.pid, argv: spec.argv, cwd, attempt } });
       void this.record({ type: 'process.spawn', ...base, data: { pid: handle.pid, pgid: handle.pid, command: spec.argv.join(' ') } });

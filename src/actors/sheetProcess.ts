@@ -52,7 +52,7 @@ export interface SheetHandle {
   /** Stop the whole process group: SIGTERM now, SIGKILL after the grace period. */
   stop(): void;
   /** SIGSTOP the sheet's tree and hold its timeout (the remaining time carries over). */
-  pause(): void;
+  pause(by?: 'client' | 'resource_monitor'): void;
   /** SIGCONT the sheet's tree and run its timeout again for the time that was left. */
   resume(): void;
   done: Promise<SheetOutcome>;
@@ -78,7 +78,7 @@ function liveGroupMembers(pgid: number): number {
 }
 
 /** Whether group `pgid` has live members (signal 0 first: an empty group costs no /proc scan). */
-function groupLeft(pgid: number): boolean {
+export function groupLeft(pgid: number): boolean {
   return signalGroup(pgid, 0) && liveGroupMembers(pgid) > 0;
 }
 
@@ -89,7 +89,7 @@ function stillRunning(id: ProcIdentity): boolean {
 }
 
 /** True when the signal was delivered (false: the group is already gone). */
-function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
+export function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
   try {
     process.kill(-pid, signal);
     return true;
@@ -108,7 +108,7 @@ interface Escalation {
 /** Scheduled SIGKILLs. Their timers do not keep the conductor alive, so its shutdown awaits them. */
 const escalations = new Set<Escalation>();
 
-function escalateLater(ms: number, pending: () => boolean, fire: () => void): void {
+export function escalateLater(ms: number, pending: () => boolean, fire: () => void): void {
   const escalation: Escalation = {
     pending,
     timer: setTimeout(() => {

@@ -25,6 +25,7 @@ import { addClearCommand } from './clear.js';
 import { addFleetCommands, fleetLine } from './fleet.js';
 import { followLog } from './follow.js';
 import { attemptCell, attemptLines, provenanceLines } from './jobDetails.js';
+import { addConductorRestart } from './conductorRestart.js';
 
 const EXIT_NOT_RUNNING = 3;
 
@@ -161,6 +162,8 @@ function buildProgram(): Command {
       }
       process.stdout.write(`conductor stopped${pid ? ` (pid ${pid})` : ''}\n`);
     });
+
+  addConductorRestart(conductor, { paths, withClient: (fn) => withClient(fn), entry: fileURLToPath(import.meta.url) });
 
   conductor
     .command('status')

@@ -47,6 +47,11 @@ export interface ConductorConfig {
   dashboard_auth: 'token' | 'none';
   /** Most bytes a job's log keeps on disk: its first half and its latest output. */
   max_log_bytes_per_job: number;
+  /**
+   * Sheets run under a small waiter and outlive the conductor: a restart or crash re-adopts
+   * them (actors/liveRestore/). Read at start; needs perl.
+   */
+  live_restore: boolean;
   /** The fleet's NATS server and this host's name in it; null: no fleet. */
   fleet: FleetConfig | null;
 }
@@ -102,6 +107,7 @@ const RULES: Record<keyof ConductorConfig, Rule> = {
   dashboard_token: { kind: 'string', maxLength: 512, minLength: MIN_DASHBOARD_TOKEN_LENGTH, secret: true },
   dashboard_auth: { kind: 'enum', values: ['token', 'none'] },
   max_log_bytes_per_job: { kind: 'number', min: 1024 * 1024, max: 2 ** 40, integer: true },
+  live_restore: { kind: 'boolean' },
   fleet: { kind: 'custom', parse: parseFleetConfig },
 };
 
@@ -128,6 +134,7 @@ export const DEFAULT_CONFIG: ConductorConfig = {
   dashboard_token: '',
   dashboard_auth: 'token',
   max_log_bytes_per_job: 1024 * 1024 * 1024,
+  live_restore: false,
   fleet: null,
 };
 

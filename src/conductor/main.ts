@@ -20,6 +20,7 @@ import { createDispatch } from './methods.js';
 import { startHeapRelease, type HeapRelease } from './heapRelease.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
 import { stopOrphans } from './orphans.js';
+import { LiveHost, forgetLiveState } from '../actors/liveRestore/liveHost.js';
 import { conductorPaths, resolveHome, type ConductorPaths } from './paths.js';
 import { catchSighupEarly, releaseSighup, routeSighup, sighupConfigLoaded } from './earlySighup.js';
 import { PRIVATE_UMASK, ensurePrivateFile, tightenEntries } from './privateFiles.js';
@@ -80,8 +81,12 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
     store = EventStore.open(paths.eventsDb, { bus });
     const openedStore = store;
 
-    // Jobs that were active when a previous conductor died are closed explicitly.
-    const orphans = openedStore.activeJobs();
+    // Jobs that were active when a previous conductor died are closed explicitly — or, with
+    // live_restore, re-adopted when their sheets ran on under waiters (actors/liveRestore/).
+    let orphans = openedStore.activeJobs();
+    const live = config.live_restore ? new LiveHost(paths.jobsDir) : undefined;
+    const restorePlans = live ? live.planRestore(orphans, log) : undefined;
+    if (restorePlans) orphans = restorePlans.rest;
     const orphanStops = stopOrphans({
       jobs: orphans,
       graceSeconds: config.kill_grace_seconds,
@@ -91,6 +96,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       writeNote: (key, value) => openedStore.writeNote(key, value),
     });
     for (const job of orphans) {
+      forgetLiveState(paths.jobsDir, job.job_id); // a job that had live_restore state is not re-adopted now
       openedStore.appendSync({
         type: 'job.interrupted',
         job_id: job.job_id,
@@ -114,7 +120,11 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       },
       log,
       knownProcesses: (tag) => monitoring?.knownProcesses(tag) ?? [],
+      live,
     });
+    for (const plan of restorePlans?.plans ?? []) jobs.adopt(plan);
+    if (restorePlans?.plans.length) log(`live_restore: re-adopted ${restorePlans.plans.length} job(s) a previous conductor left running`);
+    live?.startHeartbeat();
 
     let shuttingDown = false;
     let server: IpcServer | undefined;
@@ -214,6 +224,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
         return;
       }
       let changed = changedKeys(config, next);
+      if (changed.includes('live_restore')) log('config reload: live_restore takes effect at the next start');
       // Dashboard keys count as applied only once the dashboard runs with them.
       const previous = config;
       config = { ...next, ...pickDashboard(previous) };
