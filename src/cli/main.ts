@@ -24,6 +24,7 @@ import { addSubmitCommand } from './submit.js';
 import { addClearCommand } from './clear.js';
 import { followLog } from './follow.js';
 import { provenanceLines } from './jobDetails.js';
+import { addTraceCommand, formatTrace, type TraceView } from './trace.js';
 
 const EXIT_NOT_RUNNING = 3;
 
@@ -225,6 +226,7 @@ function buildProgram(): Command {
     });
 
   addJobControlCommands(program, withClient);
+  addTraceCommand(program, withClient);
 
   program
     .command('logs')
@@ -312,9 +314,17 @@ function buildProgram(): Command {
     .option('--resources', 'the resource report (the only report for now; implied)')
     .option('--json', 'print the report as JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
-      const report = await withClient((c) => c.call('monitor.resource_report', { job_id: id }));
-      if (opts.json) printJson(report);
-      else process.stdout.write(report.text_report);
+      const { report, traces } = await withClient(async (c) => {
+        const report = await c.call('monitor.resource_report', { job_id: id });
+        // The job's syscall traces (mzt trace), newest last; a few are enough to read.
+        const read = await c.call('events.read', { since: 0, limit: 1000, job_id: id, types: ['monitor.trace'] });
+        return { report, traces: read.events.slice(-5) };
+      });
+      if (opts.json) return printJson({ ...report, syscall_traces: traces.map((e) => ({ seq: e.seq, ts: e.ts, sheet_num: e.sheet_num, ...e.data })) });
+      process.stdout.write(report.text_report);
+      for (const e of traces) {
+        process.stdout.write(`\nSyscall trace at ${localTime(e.ts)} (mzt trace):\n${formatTrace({ ...(e.data as unknown as TraceView), sheet_num: e.sheet_num ?? undefined })}`);
+      }
     });
 
   // --- raw access ------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import type { Monitoring } from './monitoring.js';
 import { buildResourceReport } from '../storage/resourceReport.js';
 import { LABEL_KEY } from '../events/jobRecord.js';
 import { clearJobs, type ClearParams } from './clearJobs.js';
+import type { JobTracer } from './jobTrace.js';
 
 export interface MethodDeps {
   version: string;
@@ -33,6 +34,8 @@ export interface MethodDeps {
   shuttingDown(): boolean;
   requestShutdown(reason: string): void;
   monitoring(): Monitoring | undefined;
+  /** Runs `job.trace` (strace of a sheet's tree); absent: the method answers NOT_AVAILABLE. */
+  tracer?: JobTracer;
   /** The address of the dashboard this conductor serves, if any. */
   dashboardUrl?(): string | null;
   /** Expose `debug.emit` (tests and benchmarks only; MZT_DEBUG_METHODS=1). */
@@ -278,6 +281,12 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
     },
 
     'job.list': (p: { status?: JobStatus[]; limit: number }) => store.listJobs({ statuses: p.status, limit: p.limit }),
+
+    'job.trace': (p: { job_id: string; seconds: number }) => {
+      if (deps.shuttingDown()) throw new ProtocolError(ErrorCode.SHUTTING_DOWN, 'the conductor is shutting down');
+      if (!deps.tracer) throw new ProtocolError(ErrorCode.NOT_AVAILABLE, 'syscall tracing is not available in this conductor');
+      return deps.tracer.trace(p.job_id, p.seconds);
+    },
 
     'job.clear': (p: ClearParams) =>
       clearJobs({ store, paths: deps.paths, storage: deps.monitoring()?.storage, log: (l) => deps.log?.(l) }, p),

@@ -61,6 +61,22 @@ export interface Methods {
   'job.cancel': { params: { job_id: string; reason?: string }; result: { job_id: string; status: string } };
   'job.pause': { params: { job_id: string }; result: { job_id: string; status: 'paused' } };
   'job.resume': { params: { job_id: string }; result: { job_id: string; status: 'running' } };
+  'job.trace': {
+    params: { job_id: string; seconds?: number };
+    result: {
+      job_id: string;
+      sheet_num: number;
+      seq: number;
+      seconds_requested: number;
+      duration_seconds: number;
+      pids_traced: number;
+      unattached_pids: number;
+      ended_by: 'time' | 'processes_ended' | 'stopped';
+      total_calls: number;
+      total_seconds: number;
+      syscalls: Array<{ syscall: string; calls: number; errors: number; seconds: number }>;
+    };
+  };
   'job.get': { params: { job_id: string }; result: JobRecord };
   'job.list': { params: { status?: JobStatus[]; limit?: number }; result: { jobs: JobRecord[]; total: number } };
   'job.logs': {
