@@ -12,6 +12,10 @@
 //   %core @1Hz          cpu ms/sample ÷ 1000 ms × 100: the share of one core a 1 Hz sampler costs
 //   x si                the baseline's median (or CPU) divided by this row's
 //
+// Then the per-job cost aggregation (issue 14): the children tagged as 4 jobs, each sample
+// timed without it (the probe alone) and with it (probe + JobCostAggregator.aggregate on that
+// sample's result), same run, same samples; medians and their ratio (must stay under 1.10).
+//
 // Then the conductor itself (it samples on its own thread, spread over event-loop turns): a job
 // whose sheet holds N-1 `sleep`s (tree N+1 with the conductor), sampled at 1 Hz for
 // --conductor-seconds; from its snapshots the sample cost and longest synchronous stretch, the
@@ -26,6 +30,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import si from 'systeminformation';
 import { SystemProbe } from '../dist/probe/systemProbe.js';
+import { JobCostAggregator } from '../dist/monitor/jobCosts.js';
 import { DaemonClient } from '../dist/index.js';
 import { startConductor } from './benchKit.mjs';
 
@@ -100,6 +105,7 @@ async function waitForChildren(probe, count) {
 }
 
 const rows = [];
+const costRows = [];
 const allChildren = [];
 process.on('SIGINT', () => killAll(allChildren).then(() => process.exit(130)));
 try {
@@ -119,6 +125,29 @@ try {
     await si.processes();
     const baseline = await measure(SI_SAMPLES, 600, () => si.processes());
 
+    // The per-job cost aggregation, timed on the probe's own samples (children tagged as 4 jobs).
+    const jobIds = ['job-a', 'job-b', 'job-c', 'job-d'];
+    const tags = new Map(children.map((c, i) => [c.pid, { job_id: jobIds[i % 4], sheet_num: 1 + (i % 2) }]));
+    const tagged = new SystemProbe({ source: 'proc' });
+    const aggregator = new JobCostAggregator();
+    await tagged.sample(process.pid, tags);
+    const without = [];
+    const withAgg = [];
+    const aggOnly = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      const t0 = performance.now();
+      const result = await tagged.sample(process.pid, tags);
+      const t1 = performance.now();
+      const costs = aggregator.aggregate(result.processes, result.tag_cpu, jobIds);
+      const t2 = performance.now();
+      if (costs.reduce((n, c) => n + c.processes, 0) !== count) throw new Error('aggregation missed tagged children');
+      without.push(t1 - t0);
+      withAgg.push(t2 - t0);
+      aggOnly.push(t2 - t1);
+      await sleep(20);
+    }
+    costRows.push({ count, treeSize, without: median(without), with: median(withAgg), agg: median(aggOnly) });
+
     const label = `${count} children (tree ${treeSize}, machine ${machineSize})`;
     rows.push({ label, name: '/proc probe, fds spread', ...spread, baseline });
     rows.push({ label, name: '/proc probe, all fds', ...allFds, baseline });
@@ -135,6 +164,13 @@ console.log(`${'case'.padEnd(44)}${'row'.padEnd(28)}  median      p99      max  
 for (const row of rows) {
   console.log(
     `${row.label.padEnd(44)}${row.name.padEnd(28)}${fmt(row.median)} ${fmt(row.p99)} ${fmt(row.max)} ${fmt(row.cpuMs)}  ${fmt(row.cpuMs / 10, 2)}  ${fmt(row.baseline.median / row.median)}x ${fmt(row.baseline.cpuMs / row.cpuMs)}x`,
+  );
+}
+
+console.log(`\nper-job cost aggregation (children tagged as 4 jobs, 2 sheets each), ${SAMPLES} samples, medians`);
+for (const r of costRows) {
+  console.log(
+    `  ${String(r.count).padStart(4)} children (tree ${r.treeSize}): sample ${r.without.toFixed(3)} ms without, ${r.with.toFixed(3)} ms with (aggregation alone ${(r.agg * 1000).toFixed(0)} µs)  ratio ${(r.with / r.without).toFixed(3)}`,
   );
 }
 

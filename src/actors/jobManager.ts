@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
-import type { GitContext, JobSpec } from '../events/jobRecord.js';
+import type { GitContext, JobLimits, JobSpec } from '../events/jobRecord.js';
 import { gitContext } from '../conductor/gitContext.js';
 import type { NewEvent } from '../events/types.js';
 import { ErrorCode, ProtocolError } from '../ipc/messages.js';
@@ -87,6 +87,8 @@ export class JobManager {
   private readonly spawn: SpawnSheet;
   private shuttingDown = false;
   private readonly events: JobEventWriter;
+  /** Who paused each paused job: the resource monitor resumes only its own pauses. */
+  private readonly pausedBy = new Map<string, PauseBy>();
   /** This run's part of every sheet's MZT_SHEET_ID (probe/sheetMarker.ts). */
   private readonly markerInstance = newMarkerInstance();
 
@@ -140,6 +142,13 @@ export class JobManager {
       const pid = job.sheet?.handle.pid;
       if (job.sheet && pid !== undefined) out.push({ job_id, sheet_num: job.sheet.num, pid, pgid: pid });
     }
+    return out;
+  }
+
+  /** The limits of every live job that has some (the resource monitor enforces them). */
+  jobLimits(): Map<string, JobLimits> {
+    const out = new Map<string, JobLimits>();
+    for (const [jobId, job] of this.live) if (job.spec.limits) out.set(jobId, job.spec.limits);
     return out;
   }
 
@@ -199,6 +208,7 @@ export class JobManager {
             env_keys: Object.keys({ ...spec.env, ...s.env }),
           })),
           ...(spec.labels ? { labels: spec.labels } : {}),
+          ...(spec.limits ? { limits: spec.limits } : {}),
           ...(git ? { git } : {}),
         },
       });
@@ -212,6 +222,7 @@ export class JobManager {
     child?.subscribe({
       complete: () => {
         job.isFinished = true;
+        this.pausedBy.delete(jobId);
         markFinished();
         void this.events
           .settled(jobId)
@@ -267,6 +278,7 @@ export class JobManager {
   /** SIGSTOP a running job's sheet tree; any other state is an INVALID_STATE error naming it. */
   pause(jobId: string, by: PauseBy): { job_id: string; status: 'paused' } {
     this.requireState(jobId, 'running', 'pause');
+    this.pausedBy.set(jobId, by);
     this.manager.send({ type: 'PAUSE', jobId, by });
     return { job_id: jobId, status: 'paused' };
   }
@@ -274,11 +286,25 @@ export class JobManager {
   /** SIGCONT a paused job's sheet tree; any other state is an INVALID_STATE error naming it. */
   resume(jobId: string, by: PauseBy): { job_id: string; status: 'running' } {
     this.requireState(jobId, 'paused', 'resume');
+    this.pausedBy.delete(jobId);
     this.manager.send({ type: 'RESUME', jobId, by });
     return { job_id: jobId, status: 'running' };
   }
 
+  /** Who paused this job, while it is paused (undefined otherwise). */
+  pauser(jobId: string): PauseBy | undefined {
+    if (this.jobState(jobId) !== 'paused') {
+      this.pausedBy.delete(jobId);
+      return undefined;
+    }
+    return this.pausedBy.get(jobId);
+  }
+
   /** A live job's state as clients name it, or undefined when it is not live (ended or unknown). */
+  stateOf(jobId: string): 'queued' | 'running' | 'paused' | 'ending' | undefined {
+    return this.jobState(jobId);
+  }
+
   private jobState(jobId: string): 'queued' | 'running' | 'paused' | 'ending' | undefined {
     const job = this.live.get(jobId);
     if (!job) return undefined;

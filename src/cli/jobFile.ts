@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isMap, isNode, isScalar, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { validateValue } from '../ipc/schema.js';
-import { LABEL_KEY, type JobSpec, type SheetSpec } from '../events/jobRecord.js';
+import { LABEL_KEY, type JobLimits, type JobSpec, type SheetSpec } from '../events/jobRecord.js';
 
 export const MAX_JOBS_PER_FILE = 100;
 /** Job files are small; a bigger one is most likely the wrong file. */
@@ -31,6 +31,7 @@ interface FileJob {
   cwd?: string;
   env?: Record<string, string>;
   labels?: Record<string, string>;
+  limits?: JobLimits;
   sheets: FileSheet[];
 }
 
@@ -129,6 +130,7 @@ export function readJobFile(file: string): JobSpec[] {
     if (job.job_id !== undefined) spec.job_id = job.job_id;
     if (job.env !== undefined) spec.env = job.env;
     if (job.labels !== undefined) spec.labels = job.labels;
+    if (job.limits !== undefined) spec.limits = job.limits;
     specs.push(spec);
   }
   if (specs.length === 0) throw new JobFileError(`${shown}: no job in the file`);

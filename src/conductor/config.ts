@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import { MIN_DASHBOARD_TOKEN_LENGTH, isLoopbackAddress } from '../dashboard/auth.js';
+import { machineDefaults } from './machineDefaults.js';
 
 export interface ConductorConfig {
   /** Jobs running at once; more wait in a FIFO queue. */
@@ -17,14 +18,16 @@ export interface ConductorConfig {
   /** Events older than this are deleted (except those of jobs still active). */
   events_retention_days: number;
   log_level: 'debug' | 'info' | 'warn' | 'error';
-  /** Memory limit for the conductor AND everything it runs (sum of RSS). */
+  /** Memory limit for the conductor AND everything it runs (sum of RSS); default 75% of the machine's memory. */
   max_memory_mb: number;
-  /** Limit on the conductor's descendant processes. */
+  /** Limit on the conductor's descendant processes; default max(512, 64 per core), at most half the user's process limit. */
   max_processes: number;
   /** Percent of a limit above which new jobs are refused. */
   warn_percent: number;
-  /** Percent of a limit at which running jobs are cancelled, newest first. */
+  /** Percent of a limit at which the job contributing most is paused, then cancelled after the grace. */
   hard_percent: number;
+  /** Seconds a job the resource monitor paused may stay over a limit before it is cancelled. */
+  shed_pause_grace_seconds: number;
   /** Seconds between resource checks. */
   monitor_interval_seconds: number;
   /** Seconds between process-tree samples (snapshots). */
@@ -80,6 +83,7 @@ const RULES: Record<keyof ConductorConfig, Rule> = {
   max_processes: { kind: 'number', min: 1, max: 1_000_000, integer: true },
   warn_percent: { kind: 'number', min: 1, max: 100 },
   hard_percent: { kind: 'number', min: 1, max: 1000 },
+  shed_pause_grace_seconds: { kind: 'number', min: 0, max: 86400 },
   monitor_interval_seconds: { kind: 'number', min: 0.05, max: 3600 },
   profiler_interval_seconds: { kind: 'number', min: 0.05, max: 3600 },
   profiler_budget_percent: { kind: 'number', min: 0.1, max: 100 },
@@ -94,16 +98,17 @@ const RULES: Record<keyof ConductorConfig, Rule> = {
 /** Keys the running dashboard is built from: a reload that changes one restarts it. */
 export const DASHBOARD_KEYS: ReadonlyArray<keyof ConductorConfig> = ['dashboard_enabled', 'dashboard_host', 'dashboard_port', 'dashboard_token', 'dashboard_auth'];
 
+// max_memory_mb and max_processes come from the machine (machineDefaults.ts).
 export const DEFAULT_CONFIG: ConductorConfig = {
   max_concurrent_jobs: 15,
   kill_grace_seconds: 5,
   default_sheet_timeout_seconds: 86400,
   events_retention_days: 30,
   log_level: 'info',
-  max_memory_mb: 8192,
-  max_processes: 50,
+  ...machineDefaults(),
   warn_percent: 80,
   hard_percent: 95,
+  shed_pause_grace_seconds: 30,
   monitor_interval_seconds: 5,
   profiler_interval_seconds: 1,
   profiler_budget_percent: 5,

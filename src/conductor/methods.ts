@@ -21,6 +21,8 @@ import { buildResourceReport } from '../storage/resourceReport.js';
 import { LABEL_KEY } from '../events/jobRecord.js';
 import { clearJobs, type ClearParams } from './clearJobs.js';
 import type { JobTracer } from './jobTrace.js';
+import { recordCost } from '../monitor/jobCostRecord.js';
+import type { JobRecord } from '../events/jobRecord.js';
 
 export interface MethodDeps {
   version: string;
@@ -51,6 +53,12 @@ function notFound(jobId: string): ProtocolError {
 
 export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods: string[] } {
   const { store, jobs } = deps;
+  // A record with its cost: live figures from the latest snapshot, or the ledger's final ones.
+  const withCost = (record: JobRecord) => {
+    const m = deps.monitoring();
+    const cost = recordCost(record, { snapshot: m?.profiler.latest(), ledger: (id) => m?.storage.jobCosts(id) ?? [] });
+    return { ...record, cost };
+  };
   const uptime = () => Math.round((Date.now() / 1000 - deps.startedAt) * 10) / 10;
 
   const handlers: Record<string, Handler> = {
@@ -123,7 +131,18 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
         uptime_seconds: uptime(),
         shutting_down: deps.shuttingDown(),
         storage: store.health,
-        monitor: monitor ?? null,
+        // With the pauses the monitor holds: jobs it paused and may resume or cancel.
+        monitor: monitor
+          ? {
+              ...monitor,
+              shed_pauses: (deps.monitoring()?.shedder.held() ?? []).map((p) => ({
+                job_id: p.job_id,
+                cause: p.cause,
+                over: p.what,
+                paused_seconds: Math.round((Date.now() - p.paused_at) / 100) / 10,
+              })),
+            }
+          : null,
         actor_restarts: restarts,
       };
     },
@@ -277,10 +296,13 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
     'job.get': (p: { job_id: string }) => {
       const record = store.getJob(p.job_id);
       if (!record) throw notFound(p.job_id);
-      return record;
+      return withCost(record);
     },
 
-    'job.list': (p: { status?: JobStatus[]; limit: number }) => store.listJobs({ statuses: p.status, limit: p.limit }),
+    'job.list': (p: { status?: JobStatus[]; limit: number }) => {
+      const list = store.listJobs({ statuses: p.status, limit: p.limit });
+      return { ...list, jobs: list.jobs.map(withCost) };
+    },
 
     'job.trace': (p: { job_id: string; seconds: number }) => {
       if (deps.shuttingDown()) throw new ProtocolError(ErrorCode.SHUTTING_DOWN, 'the conductor is shutting down');

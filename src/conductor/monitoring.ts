@@ -13,6 +13,7 @@ import { SystemProbe } from '../probe/systemProbe.js';
 import type { ProcessTag, TagCpu } from '../probe/types.js';
 import type { ProcIdentity } from '../probe/sheetMarker.js';
 import { Profiler } from '../monitor/profiler.js';
+import { JobCostAggregator } from '../monitor/jobCosts.js';
 import { ResourceMonitor } from '../monitor/resourceMonitor.js';
 import { Supervisor } from '../monitor/supervisor.js';
 import { AnomalyTracker } from '../monitor/anomalies.js';
@@ -22,6 +23,7 @@ import type { ProfilerSettings } from '../monitor/profilerMachine.js';
 import type { SystemSnapshot } from '../monitor/snapshot.js';
 import type { ConductorConfig } from './config.js';
 import { MonitorStorage } from '../storage/monitorStorage.js';
+import { Shedder } from './shedding.js';
 import { JsonlWriter } from '../storage/jsonl.js';
 
 /** Taken when a snapshot is published, for the sinks that run after it. */
@@ -44,6 +46,8 @@ export interface Monitoring {
   /** Extra consumers of every snapshot (storage, JSONL). */
   sinks: SnapshotSink[];
   applyConfig(config: ConductorConfig): void;
+  /** Pauses the resource monitor holds (jobs it paused for pressure or their own limits). */
+  readonly shedder: Shedder;
   /** Live processes the probe has seen with this job/sheet tag (escaped ones included). */
   knownProcesses(tag: ProcessTag): ProcIdentity[];
   stop(): void;
@@ -88,6 +92,15 @@ export function startMonitoring(deps: {
   const supervisor = new Supervisor({ record, log: deps.log });
   let monitor: ResourceMonitor;
   let profiler: Profiler;
+  // The shed policy (monitor/shedPolicy.ts): blame by cost, pause first, cancel after the grace.
+  const shedder = new Shedder({
+    jobs: deps.jobs,
+    activeJobs: () => deps.store.activeJobs(),
+    costs: () => profiler.latest()?.job_costs,
+    record,
+    log: deps.log,
+    graceSeconds: () => config.shed_pause_grace_seconds,
+  });
   const newMonitor = (onFailure: (err: unknown) => void) => new ResourceMonitor({
     onFailure,
     settings: monitorSettings(config),
@@ -105,14 +118,7 @@ export function startMonitoring(deps: {
       for (const p of sample.processes) rss += p.rss_mb;
       return { memory_mb: rss, processes: Math.max(0, sample.processes.length - 1), zombie_pids: sample.zombie_pids };
     },
-    shedNewest: async (reason) => {
-      const running = deps.store.listJobs({ statuses: ['running'], limit: 1000 }).jobs;
-      const newest = running.sort((a, b) => (b.started_at ?? 0) - (a.started_at ?? 0))[0];
-      if (!newest) return undefined;
-      deps.log(`cancelling job ${newest.job_id}: ${reason}`);
-      await deps.jobs().cancel(newest.job_id, { reason, by: 'resource_monitor' });
-      return newest.job_id;
-    },
+    afterCheck: (reading) => shedder.afterCheck(reading),
   });
 
   // Sampling runs on this thread, its synchronous /proc reads spread over event-loop turns
@@ -124,8 +130,10 @@ export function startMonitoring(deps: {
   const gpuProbe = new GpuProbe({ log: deps.log });
   // Sheets' environment markers tag processes that escaped their group (and session).
   const probe = new SystemProbe({ gpuProbe, sliceMs: 0.5, procRoot, markerTag: (value) => deps.jobs().sheetOfMarker(value) });
+  const costs = new JobCostAggregator();
   const newProfiler = (onFailure: (err: unknown) => void) => new Profiler({
     onFailure,
+    costs,
     probe,
     rootPid: process.pid,
     settings: profilerSettings(config),
@@ -225,6 +233,9 @@ export function startMonitoring(deps: {
   const cleanupTimer = setInterval(cleanup, 3600_000);
   cleanupTimer.unref();
 
+  // The jobs' own limits, from each sample's cost figures.
+  sinks.push((snapshot) => shedder.afterSnapshot(snapshot.job_costs));
+
   // Descendants appearing/disappearing between samples, and anomalies when they begin.
   const lifecycle = new LifecycleTracker();
   const anomalies = new AnomalyTracker();
@@ -258,6 +269,7 @@ export function startMonitoring(deps: {
       return monitor;
     },
     restarts: () => supervisor.summary(),
+    shedder,
     storage,
     jsonl,
     sinks,

@@ -23,7 +23,17 @@ export interface JobSpec {
   env?: Record<string, string>;
   /** Free-form string labels, recorded in job.submitted and the JobRecord. */
   labels?: Record<string, string>;
+  /** This job's own resource limits (monitor/jobLimits.ts); absent = none. */
+  limits?: JobLimits;
   sheets: SheetSpec[];
+}
+
+/** Per-job limits, checked against the job's cost figures at every sample. */
+export interface JobLimits {
+  /** Sum of the tree's RSS. */
+  memory_mb?: number;
+  /** Live processes of the tree. */
+  processes?: number;
 }
 
 /** The git work tree of a job's cwd (src/conductor/gitContext.ts). */

@@ -13,6 +13,7 @@ import type { ProbeResult, ProcessTag } from '../probe/types.js';
 import type { PressureLevel } from './pressure.js';
 import { profilerMachine, type ProfilerContext, type ProfilerSettings } from './profilerMachine.js';
 import type { JobProgress, SystemSnapshot } from './snapshot.js';
+import { JobCostAggregator } from './jobCosts.js';
 
 export const DEFAULT_PROFILER_SETTINGS: ProfilerSettings = {
   interval_seconds: 1,
@@ -33,6 +34,8 @@ export interface ProfilerDeps {
   log?: (msg: string) => void;
   /** Called when the actor fails (the supervisor restarts it). */
   onFailure?: (err: unknown) => void;
+  /** Per-job cost aggregation; passed in so its peaks outlive a restart of the profiler. */
+  costs?: JobCostAggregator;
 }
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
@@ -46,8 +49,10 @@ export class Profiler {
   private sampledTags: ReadonlyMap<number, ProcessTag> = new Map();
   private previous: ProfilerContext | undefined;
   private stopped = false;
+  private readonly costs: JobCostAggregator;
 
   constructor(private readonly deps: ProfilerDeps) {
+    this.costs = deps.costs ?? new JobCostAggregator();
     const machine = profilerMachine.provide({ actors: { sample: fromPromise(() => this.sampleOnce()) } });
     this.actor = createActor(machine, { input: { settings: deps.settings } });
     this.actor.subscribe({ next: (s) => this.observe(s.context), error: (err) => deps.onFailure?.(err) });
@@ -129,8 +134,11 @@ export class Profiler {
       zombie_pids: result.zombie_pids,
       job_progress: state.job_progress,
       conductor_uptime_seconds: round1((Date.now() - this.deps.startedAtMs) / 1000),
-      // Filled by the per-job aggregation (issue 14); empty until it lands.
-      job_costs: [],
+      job_costs: this.costs.aggregate(
+        result.processes,
+        result.tag_cpu,
+        state.job_progress.filter((j) => j.status === 'running' || j.status === 'paused').map((j) => j.job_id),
+      ),
       conductor: {
         cpu_percent: result.root.cpu_percent,
         rss_mb: result.root.rss_mb,

@@ -1,8 +1,8 @@
 /**
  * The resource monitor service: runs the machine, turns its state changes into durable
- * events (pressure changes, degraded/recovered), applies the hard-limit policy (cancel the
- * newest running job, one per check, with a cooldown, until under the limit), and answers
- * the job manager's "may I accept work?" question.
+ * events (pressure changes, degraded/recovered), hands every fresh reading to the shed
+ * policy (`afterCheck`: pause the job to blame, cancel after the grace, resume below warn —
+ * conductor/shedding.ts), and answers the job manager's "may I accept work?" question.
  */
 import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
 import type { NewEvent } from '../events/types.js';
@@ -25,11 +25,21 @@ export const DEFAULT_MONITOR_SETTINGS: MonitorSettings = {
   shed_cooldown_seconds: 5,
 };
 
+/** A fresh check's outcome, as the shed policy reads it. */
+export interface CheckReading {
+  level: MonitorContext['level'];
+  memory_mb: number;
+  processes: number;
+  memory_percent: number;
+  process_percent: number;
+  settings: MonitorSettings;
+}
+
 export interface ResourceMonitorDeps {
   check(): Promise<ResourceCheck>;
   record(event: NewEvent): void;
-  /** Cancel the newest running job; resolves with its id, or undefined when none runs. */
-  shedNewest(reason: string): Promise<string | undefined>;
+  /** Called after every successful check (never two at once: a check while one runs is skipped). */
+  afterCheck?(reading: CheckReading): Promise<void>;
   settings: MonitorSettings;
   log?: (msg: string) => void;
   /** Called when the actor fails (the supervisor restarts it). */
@@ -55,8 +65,7 @@ export interface MonitorStatus {
 export class ResourceMonitor {
   private readonly actor: ActorRefFrom<typeof resourceMonitorMachine>;
   private previous: MonitorContext | undefined;
-  private lastShedAt = 0;
-  private shedding = false;
+  private acting = false;
 
   constructor(private readonly deps: ResourceMonitorDeps) {
     const machine = resourceMonitorMachine.provide({ actors: { check: fromPromise(() => deps.check()) } });
@@ -137,33 +146,25 @@ export class ResourceMonitor {
     if (!c.degraded && prev.degraded) {
       this.deps.record({ type: 'monitor.recovered', data: { after_failures: prev.failures } });
     }
-    // A fresh check at the hard limit: cancel the newest job, unless one was just cancelled.
-    if (c.lastCheckAt !== prev.lastCheckAt && c.level === 'critical') void this.shed(c);
+    if (c.lastCheckAt !== prev.lastCheckAt && c.last) void this.act(c, c.last);
   }
 
-  private async shed(c: MonitorContext): Promise<void> {
-    const now = Date.now();
-    if (this.shedding || now - this.lastShedAt < c.settings.shed_cooldown_seconds * 1000) return;
-    this.shedding = true;
-    this.lastShedAt = now;
-    const reason = `hard limit: memory ${c.memory_percent}% of ${c.settings.max_memory_mb} MB, processes ${c.process_percent}% of ${c.settings.max_processes} (limit ${c.settings.hard_percent}%)`;
+  private async act(c: MonitorContext, last: NonNullable<MonitorContext['last']>): Promise<void> {
+    if (this.acting || !this.deps.afterCheck) return;
+    this.acting = true;
     try {
-      const jobId = await this.deps.shedNewest(reason);
-      this.deps.record({
-        type: 'monitor.limit_exceeded',
-        data: {
-          action: jobId ? 'cancelled_newest_job' : 'none_running',
-          cancelled_job_id: jobId ?? null,
-          memory_mb: c.last?.memory_mb ?? null,
-          memory_percent: c.memory_percent,
-          processes: c.last?.processes ?? null,
-          process_percent: c.process_percent,
-        },
+      await this.deps.afterCheck({
+        level: c.level,
+        memory_mb: last.memory_mb,
+        processes: last.processes,
+        memory_percent: c.memory_percent,
+        process_percent: c.process_percent,
+        settings: c.settings,
       });
     } catch (err) {
-      this.deps.log?.(`hard-limit cancellation failed: ${(err as Error).message}`);
+      this.deps.log?.(`shed policy failed: ${(err as Error).message}`);
     } finally {
-      this.shedding = false;
+      this.acting = false;
     }
   }
 }

@@ -1,12 +1,12 @@
 /**
  * The resource monitor as an XState machine: every `interval` it checks what the
  * conductor's whole process tree uses, computes the pressure level (with hysteresis),
- * publishes changes, refuses work above the warn threshold, and at the hard limit cancels
- * jobs (newest first, one per check, with a cooldown) until usage is back under it.
+ * publishes changes and refuses work above the warn threshold; what is shed at the hard
+ * limit is decided outside (monitor/shedPolicy.ts, after every check).
  * After `degraded_after_failures` failed checks in a row it is degraded — fail-closed:
  * no new work — and it recovers on the next good check.
  * The machine only keeps state; the check is provided by the caller, who also turns state
- * changes into events and cancellations (src/monitor/resourceMonitor.ts).
+ * changes into events (src/monitor/resourceMonitor.ts).
  */
 import { assign, fromPromise, setup } from 'xstate';
 import { acceptsWork, evaluatePressure, type PressureLevel, type PressureLimits } from './pressure.js';
@@ -20,7 +20,7 @@ export interface ResourceCheck {
 export interface MonitorSettings extends PressureLimits {
   interval_seconds: number;
   degraded_after_failures: number;
-  /** Seconds between two hard-limit cancellations, so one cancel can take effect first. */
+  /** Seconds between two hard-limit pauses/cancels, so one can take effect first. */
   shed_cooldown_seconds: number;
 }
 

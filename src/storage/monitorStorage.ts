@@ -49,6 +49,7 @@ export class MonitorStorage {
   private readonly upsertMinute: Database.Statement;
   private readonly upsertCost: Database.Statement;
   private readonly insertPid: Database.Statement;
+  private readonly selectCosts: Database.Statement;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -93,6 +94,12 @@ export class MonitorStorage {
         gpu_memory_peak_mb = CASE WHEN @gpu IS NULL THEN gpu_memory_peak_mb
           WHEN gpu_memory_peak_mb IS NULL THEN @gpu ELSE MAX(gpu_memory_peak_mb, @gpu) END`);
     this.insertPid = this.db.prepare('INSERT OR IGNORE INTO job_pids VALUES (?, ?, ?)');
+    // Prepared once: job.list reads the ledger of every ended job it returns.
+    this.selectCosts = this.db.prepare(
+      `SELECT c.sheet_num, c.peak_rss_mb, c.cpu_seconds, c.exited_cpu_seconds, c.max_cpu_percent, c.gpu_memory_peak_mb,
+              (SELECT COUNT(*) FROM job_pids p WHERE p.job_id = c.job_id AND p.sheet_num = c.sheet_num) AS pids_seen
+       FROM job_costs c WHERE c.job_id = ? ORDER BY c.sheet_num`,
+    );
   }
 
   /**
@@ -184,13 +191,7 @@ export class MonitorStorage {
 
   /** The ledger of one job, per sheet (sheet_num null = processes not tied to a sheet). */
   jobCosts(jobId: string): SheetCost[] {
-    const rows = this.db
-      .prepare(
-        `SELECT c.sheet_num, c.peak_rss_mb, c.cpu_seconds, c.exited_cpu_seconds, c.max_cpu_percent, c.gpu_memory_peak_mb,
-                (SELECT COUNT(*) FROM job_pids p WHERE p.job_id = c.job_id AND p.sheet_num = c.sheet_num) AS pids_seen
-         FROM job_costs c WHERE c.job_id = ? ORDER BY c.sheet_num`,
-      )
-      .all(jobId) as Array<SheetCost & { sheet_num: number }>;
+    const rows = this.selectCosts.all(jobId) as Array<SheetCost & { sheet_num: number }>;
     return rows.map((r) => ({ ...r, sheet_num: r.sheet_num < 0 ? null : r.sheet_num }));
   }
 

@@ -1,7 +1,8 @@
 /**
  * The conductor watching its jobs, end to end with real processes: snapshots tag every
  * process with its job and sheet, memory counts the whole tree, and pressure drives the
- * warn event, backpressure, and the hard-limit cancellation.
+ * warn event, backpressure, and the hard-limit shedding (pause, then cancel after the grace;
+ * whom it blames is tested in shedding.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
@@ -24,6 +25,7 @@ beforeAll(async () => {
       profiler_budget_percent: 100,
       monitor_interval_seconds: 0.2,
       kill_grace_seconds: 1,
+      shed_pause_grace_seconds: 1,
     },
   });
   client = await DaemonClient.connect({ socketPath: conductor.socketPath });
@@ -77,7 +79,7 @@ describe('monitoring', () => {
     await sub.unsubscribe();
   });
 
-  it('warns, refuses work, then cancels the newest job at the hard limit', async () => {
+  it('warns, refuses work, then pauses the job to blame at the hard limit and cancels it after the grace', async () => {
     const { head_seq } = await client.call('events.read', { limit: 1 });
     const events = client.subscribe({ since: head_seq, types: ['monitor.', 'job.cancelled'] });
     // ~270 MB now, ~120 MB more three seconds later.
@@ -98,7 +100,14 @@ describe('monitoring', () => {
     const cancelled = rest.at(-1)!;
     expect(cancelled.job_id).toBe(job_id);
     expect(cancelled.data.by).toBe('resource_monitor');
-    expect(String(cancelled.data.reason)).toMatch(/hard limit/);
+    expect(String(cancelled.data.reason)).toMatch(/paused [\d.]+ s ago for memory; still at the hard limit/);
+    // Blamed for memory (the largest RSS, the only job), paused first, cancelled after the grace.
+    const shed = rest.filter((e) => e.type === 'monitor.limit_exceeded');
+    expect(shed.map((e) => e.data.action)).toEqual(['paused', 'cancelled']);
+    expect(shed[0]).toMatchObject({ job_id, data: { measure: 'memory', job_id } });
+    expect(shed[0]!.data.share).toBeGreaterThan(0.7); // the hog's RSS of the whole tree's (conductor included)
+    expect(shed[0]!.data.reason).toMatch(/^largest RSS: [\d.]+ MB of [\d.]+ MB/);
+    expect(shed[1]!.ts - shed[0]!.ts).toBeGreaterThanOrEqual(1);
     await waitFor(async () => (await client.call('daemon.health', {})).ready, 20_000, 'readiness to come back');
     await events.unsubscribe();
   });

@@ -1,16 +1,17 @@
 /**
  * The resource monitor driven by a scripted check (a fake probe: usage is dictated by the
- * test) — pressure events, backpressure, hard-limit cancellation, degraded mode.
+ * test) — pressure events, backpressure, every fresh reading handed to the shed policy,
+ * degraded mode.
  */
 import { describe, expect, it } from 'vitest';
 import type { NewEvent } from '../../src/events/types.js';
-import { DEFAULT_MONITOR_SETTINGS, ResourceMonitor } from '../../src/monitor/resourceMonitor.js';
+import { DEFAULT_MONITOR_SETTINGS, ResourceMonitor, type CheckReading } from '../../src/monitor/resourceMonitor.js';
 import type { ResourceCheck } from '../../src/monitor/resourceMonitorMachine.js';
 
 function scripted(steps: Array<ResourceCheck | Error>) {
   let i = 0;
   const events: NewEvent[] = [];
-  const shed: string[] = [];
+  const readings: CheckReading[] = [];
   let waiters: Array<() => void> = [];
   const monitor = new ResourceMonitor({
     settings: { ...DEFAULT_MONITOR_SETTINGS, max_memory_mb: 1000, max_processes: 100, interval_seconds: 0.005, degraded_after_failures: 3, shed_cooldown_seconds: 0 },
@@ -24,9 +25,8 @@ function scripted(steps: Array<ResourceCheck | Error>) {
       return step;
     },
     record: (e) => events.push(e),
-    shedNewest: async (reason) => {
-      shed.push(reason);
-      return `job-${shed.length}`;
+    afterCheck: async (reading) => {
+      readings.push(reading);
     },
   });
   const checks = (n: number) =>
@@ -34,14 +34,14 @@ function scripted(steps: Array<ResourceCheck | Error>) {
       const poll = () => (i >= n ? resolve() : waiters.push(poll));
       poll();
     });
-  return { monitor, events, shed, checks };
+  return { monitor, events, readings, checks };
 }
 
 const use = (memory_mb: number, processes = 1): ResourceCheck => ({ memory_mb, processes, zombie_pids: [] });
 
 describe('ResourceMonitor', () => {
-  it('publishes pressure changes, refuses work above warn and cancels at the hard limit', async () => {
-    const { monitor, events, shed, checks } = scripted([use(100), use(850), use(850), use(960), use(100)]);
+  it('publishes pressure changes, refuses work above warn and hands every reading to the shed policy', async () => {
+    const { monitor, events, readings, checks } = scripted([use(100), use(850), use(850), use(960), use(100)]);
     monitor.start();
     await checks(3);
     expect(monitor.acceptingWork()).toMatchObject({ accepting: false });
@@ -50,9 +50,11 @@ describe('ResourceMonitor', () => {
     monitor.stop();
     const levels = events.filter((e) => e.type === 'monitor.pressure_changed').map((e) => e.data!.level);
     expect(levels).toEqual(['high', 'critical', 'none']);
-    expect(shed).toHaveLength(1);
-    expect(shed[0]).toMatch(/hard limit: memory 96%/);
-    expect(events.find((e) => e.type === 'monitor.limit_exceeded')!.data).toMatchObject({ cancelled_job_id: 'job-1' });
+    // One reading per successful check, with the level it led to (the policy decides what to shed).
+    expect(readings.slice(0, 5).map((r) => [r.level, r.memory_mb])).toEqual([
+      ['none', 100], ['high', 850], ['high', 850], ['critical', 960], ['none', 100],
+    ]);
+    expect(readings[3]).toMatchObject({ memory_percent: 96, processes: 1, process_percent: 1, settings: { hard_percent: 95 } });
     expect(monitor.acceptingWork().accepting).toBe(true);
   });
 
