@@ -15,6 +15,8 @@ import { DEFAULT_CONFIG } from '../conductor/config.js';
 import { conductorPaths, resolveHome } from '../conductor/paths.js';
 import { probeHello } from '../ipc/helloProbe.js';
 import type { JobRecord } from '../events/jobRecord.js';
+import type { JobWithCost } from '../ipc/client.js';
+import { costCells, cpuPercentText, cpuTimeText, memText } from './costFormat.js';
 import { duration, localTime, printJson, table } from './output.js';
 import { TOP_KEYS, runTop, type TopSort } from './top.js';
 import { startDetached } from './detach.js';
@@ -52,19 +54,31 @@ async function withClient<T>(fn: (client: DaemonClient) => Promise<T>, opts: { r
   }
 }
 
-function jobRow(job: JobRecord): string[] {
+const isActive = (job: JobRecord) => job.status === 'running' || job.status === 'paused';
+
+function jobRow(job: JobWithCost): string[] {
   const end = job.ended_at ?? Date.now() / 1000;
   return [
     job.job_id,
     job.name,
     job.status,
     `${job.completed_sheets}/${job.total_sheets}`,
+    ...costCells(job.cost, isActive(job)),
     localTime(job.started_at ?? job.submitted_at),
     job.started_at ? duration(end - job.started_at) : '-',
   ];
 }
 
-function printJob(job: JobRecord): void {
+/** The cost lines of `mzt job`: now (active) or in all (ended), and the peak. */
+function costLines(job: JobWithCost): string[] {
+  const c = job.cost;
+  if (!c) return [`cost      ${job.status === 'queued' ? 'not started' : 'not measured'}`];
+  const now = isActive(job) ? `CPU ${cpuPercentText(c.cpu_percent)}%, RSS ${memText(c.rss_mb)}, ${c.processes} process(es) now; ` : '';
+  return [`cost      ${now}CPU time ${cpuTimeText(c.cpu_seconds)}, peak RSS ${memText(c.peak_rss_mb)}${c.gpu_memory_mb ? `, GPU ${memText(c.gpu_memory_mb)}` : ''}`];
+}
+
+function printJob(job: JobWithCost): void {
+  const sheetCost = new Map((job.cost?.sheets ?? []).map((s) => [s.sheet_num, s]));
   const lines = [
     `job       ${job.job_id}`,
     `name      ${job.name}`,
@@ -72,16 +86,18 @@ function printJob(job: JobRecord): void {
     `submitted ${localTime(job.submitted_at)}`,
     `started   ${localTime(job.started_at)}`,
     `ended     ${localTime(job.ended_at)}`,
+    ...costLines(job),
     ...provenanceLines(job),
     '',
     table(
-      ['SHEET', 'STATUS', 'PID', 'EXIT', 'DURATION', 'COMMAND'],
+      ['SHEET', 'STATUS', 'PID', 'EXIT', 'DURATION', 'CPU%', 'RSS', 'CPU TIME', 'COMMAND'],
       job.sheets.map((s) => [
         String(s.sheet_num),
         s.status,
         s.pid ? String(s.pid) : '-',
         s.signal ? s.signal : s.exit_code === undefined || s.exit_code === null ? '-' : String(s.exit_code),
         duration(s.duration_seconds),
+        ...costCells(sheetCost.get(s.sheet_num), s.status === 'running' && isActive(job)),
         s.argv.join(' '),
       ]),
     ),
@@ -199,7 +215,7 @@ function buildProgram(): Command {
         process.stdout.write('no jobs\n');
         return;
       }
-      process.stdout.write(`${table(['ID', 'NAME', 'STATUS', 'SHEETS', 'STARTED', 'DURATION'], res.jobs.map(jobRow))}\n`);
+      process.stdout.write(`${table(['ID', 'NAME', 'STATUS', 'SHEETS', 'CPU%', 'RSS', 'CPU TIME', 'STARTED', 'DURATION'], res.jobs.map(jobRow))}\n`);
       if (res.total > res.jobs.length) process.stdout.write(`(${res.jobs.length} of ${res.total})\n`);
     });
 
@@ -258,9 +274,10 @@ function buildProgram(): Command {
     .option('--json', 'print snapshots as JSON lines (the same shape as monitor.jsonl)')
     .addOption(new Option('--sort <key>', 'process order').choices(['cpu', 'mem', 'pid', 'job']).default('cpu'))
     .addOption(new Option('--interval <seconds>', 'refresh interval').default(2).argParser(parseNumber('--interval')))
+    .option('--tree', "processes as a tree under each job's totals row (key t on a terminal)")
     .addHelpText('after', `\nKeys on a terminal: ${TOP_KEYS}`)
-    .action(async (opts: { once?: boolean; json?: boolean; sort: TopSort; interval: number }) => {
-      await withClient((client) => runTop(client, { intervalSeconds: opts.interval, sort: opts.sort, once: !!opts.once, json: !!opts.json }), {
+    .action(async (opts: { once?: boolean; json?: boolean; sort: TopSort; interval: number; tree?: boolean }) => {
+      await withClient((client) => runTop(client, { intervalSeconds: opts.interval, sort: opts.sort, once: !!opts.once, json: !!opts.json, tree: !!opts.tree }), {
         reconnect: !opts.once,
       });
     });

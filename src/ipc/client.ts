@@ -8,6 +8,7 @@ import net from 'node:net';
 import { conductorPaths } from '../conductor/paths.js';
 import type { EventEnvelope } from '../events/types.js';
 import type { JobRecord, JobSpec, JobStatus } from '../events/jobRecord.js';
+import type { CostFigures, SheetCost } from '../monitor/snapshot.js';
 import { ConductorNotRunning, ConnectionClosed, RpcError, TimeoutError } from './clientErrors.js';
 import { FrameDecoder, decodeValue, encodeFrame } from './framing.js';
 import { MSG_NOTIFICATION, MSG_REQUEST, MSG_RESPONSE, PROTOCOL_VERSION, type RpcErrorBody } from './messages.js';
@@ -77,13 +78,16 @@ export interface Methods {
       syscalls: Array<{ syscall: string; calls: number; errors: number; seconds: number }>;
     };
   };
-  'job.get': { params: { job_id: string }; result: JobRecord };
-  'job.list': { params: { status?: JobStatus[]; limit?: number }; result: { jobs: JobRecord[]; total: number } };
+  'job.get': { params: { job_id: string }; result: JobWithCost };
+  'job.list': { params: { status?: JobStatus[]; limit?: number }; result: { jobs: JobWithCost[]; total: number } };
   'job.logs': {
     params: { job_id: string; tail_lines?: number; offset?: number; max_bytes?: number };
     result: { job_id: string; path: string; size: number; next_offset: number; lines: string[]; truncated?: boolean; status: JobStatus };
   };
 }
+
+/** A job record as job.get / job.list answer it: with its cost (null: queued, or nothing measured). */
+export type JobWithCost = JobRecord & { cost: (CostFigures & { sheets: SheetCost[] }) | null };
 
 export interface HelloResult {
   protocol_version: number;

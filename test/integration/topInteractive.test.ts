@@ -452,7 +452,7 @@ describe('top rendering and keys (pure)', () => {
     expect(applyKey(paused.view, ' ', jobs)).toMatchObject({ refetch: true, view: { paused: false } });
     expect(applyKey(VIEW, 'q', jobs).quit).toBe(true);
     expect(applyKey(VIEW, '\x03', jobs).quit).toBe(true);
-    expect(applyKey(VIEW, '\x1b[A', jobs)).toMatchObject({ quit: false, view: VIEW });
+    expect(applyKey(VIEW, '\x1b[5~', jobs)).toMatchObject({ quit: false, view: VIEW });
     expect(splitKeys('mr\x1b[Aq')).toEqual(['m', 'r', '\x1b[A', 'q']);
     expect(footerLine({ ...VIEW, sort: 'pid', reverse: true })).toMatch(/^sort: pid \(descending\)/);
   });
