@@ -40,6 +40,7 @@ async function runInteractive(client: DaemonClient, opts: { intervalSeconds: num
     socketPath: client.socketPath,
   };
   let timer: NodeJS.Timeout | undefined;
+  const commanded = new Map<string, { status: string; at: number }>();
   let inFlight = false;
   let lastFetch = 0;
   let finished = false;
@@ -72,7 +73,12 @@ async function runInteractive(client: DaemonClient, opts: { intervalSeconds: num
   const onKeys = (chunk: string) => {
     for (const key of splitKeys(chunk)) {
       if (finished) return;
-      const statusOf = (id: string) => state.snapshot?.job_progress.find((j) => j.job_id === id)?.status;
+      // A status this view just set wins over a snapshot sampled before it (z right after z+y).
+      const statusOf = (id: string) => {
+        const mine = commanded.get(id);
+        if (mine && (!state.snapshot || mine.at > state.snapshot.timestamp)) return mine.status;
+        return state.snapshot?.job_progress.find((j) => j.job_id === id)?.status;
+      };
       const action = applyKey(state.view, key, jobIds(state.snapshot), statusOf);
       state.view = action.view;
       if (action.quit) return finish();
@@ -106,6 +112,7 @@ async function runInteractive(client: DaemonClient, opts: { intervalSeconds: num
   async function send(command: JobCommand): Promise<void> {
     try {
       const res = (await client.call(command.method, { job_id: command.job_id }, { timeoutMs: 120_000 })) as { status: string };
+      commanded.set(command.job_id, { status: res.status, at: Date.now() / 1000 });
       state.view = { ...state.view, message: `${command.job_id}: ${res.status}` };
     } catch (err) {
       state.view = { ...state.view, message: `${command.method} ${command.job_id} failed: ${(err as Error).message}` };
