@@ -163,6 +163,15 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
       return { pid: p.pid, since, samples: storage.readProcessHistory(p.pid, since, p.limit) };
     },
 
+    'monitor.job_history': (p: { job_id: string; since?: number; limit: number }) => {
+      const storage = deps.monitoring()?.storage;
+      if (!storage) throw new ProtocolError(ErrorCode.NOT_AVAILABLE, 'monitor storage is not running');
+      const job = store.getJob(p.job_id);
+      if (!job) throw notFound(p.job_id);
+      const since = p.since ?? job.started_at ?? job.submitted_at;
+      return { job_id: p.job_id, since, samples: storage.readJobHistory(p.job_id, since, p.limit) };
+    },
+
     'monitor.resource_report': (p: { job_id: string }) => {
       const storage = deps.monitoring()?.storage;
       if (!storage) throw new ProtocolError(ErrorCode.NOT_AVAILABLE, 'monitor storage is not running');

@@ -39,8 +39,17 @@ function age(seconds) {
   return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
 }
 
+const pad2 = (n) => String(n).padStart(2, '0');
+/** The one time format of the page: 24-hour local HH:MM:SS (fullTime in the tooltip adds the date). */
 function clock(ts) {
-  return ts ? new Date(ts * 1000).toLocaleTimeString() : '—';
+  if (!ts) return '—';
+  const d = new Date(ts * 1000);
+  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+function fullTime(ts) {
+  if (!ts) return '';
+  const d = new Date(ts * 1000);
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${clock(ts)}`;
 }
 
 const STATUS_COLOR = {
@@ -146,6 +155,12 @@ function onSnapshot(s) {
   schedule('cards');
   schedule('charts');
   schedule('processes');
+  schedule('jobs');
+  schedule('topJobs');
+  if (route.view === 'job') {
+    jobCostSnapshot(s);
+    schedule('jobCost');
+  }
 }
 
 /** The charts open with the last minutes the conductor stored, then go on live. */
@@ -211,7 +226,7 @@ const renderers = {
         <div class="bar"><div class="green" style="width:${Number(g.utilization_pct) || 0}%"></div></div>
         <div class="sub">VRAM ${mb(g.memory_used_mb)} / ${mb(g.memory_total_mb)} · ${esc(g.temperature_c ?? '—')} °C</div></div>`).join('');
     } else gpus.className = 'cards hidden';
-    $('last-updated').textContent = new Date(s.timestamp * 1000).toLocaleTimeString();
+    $('last-updated').textContent = clock(s.timestamp);
   },
   charts() {
     if (typeof uPlot === 'undefined' || series.t.length < 2) return;
@@ -221,6 +236,8 @@ const renderers = {
   },
   processes: renderProcesses,
   jobs: renderJobs,
+  topJobs: () => renderTopJobs(snapshot, new Map(jobs.map((j) => [j.job_id, j.name]))),
+  jobCost: () => renderJobCost(snapshot, job, drawChart),
   timeline: () => renderTimeline($('timeline'), timeline, TIMELINE_MAX),
   allEvents: () => renderTimeline($('all-events'), allEvents, ALL_EVENTS_MAX),
   job: renderJob,
@@ -229,11 +246,19 @@ const renderers = {
 };
 
 const charts = {};
+// A chart is drawn at a fixed width: follow its box when the window changes size (a chart wider
+// than its box would push the page sideways).
+window.addEventListener('resize', () => {
+  for (const [id, chart] of Object.entries(charts)) {
+    const el = $(id);
+    if (el && el.clientWidth) chart.setSize({ width: Math.max(200, el.clientWidth), height: 140 });
+  }
+});
 function drawChart(id, lines, data) {
   const el = $(id);
   if (!el) return;
   if (!charts[id]) {
-    const width = Math.max(240, el.clientWidth || 300);
+    const width = Math.max(200, el.clientWidth || 300);
     charts[id] = new uPlot({
       width, height: 140, legend: { show: true }, cursor: { drag: { x: false, y: false } },
       series: [{}, ...lines.map((l) => ({ ...l, width: 1.5, spanGaps: true }))],
@@ -296,16 +321,22 @@ function refreshJobs() {
     jobsFetch = null;
   }, 200);
 }
+/** Sheets done, and the sheet running now: a one-sheet job shows "sheet 1 running", not just 0/1. */
+function progressText(j) {
+  const running = (j.status === 'running' || j.status === 'paused') && j.current_sheet != null;
+  return `${j.completed_sheets}/${j.total_sheets}${running ? ` · sheet ${j.current_sheet} ${j.status}` : ''}`;
+}
 function renderJobs() {
   const rows = jobs.map((j) => {
     const pct = j.total_sheets ? Math.round((j.completed_sheets / j.total_sheets) * 100) : 0;
     const end = j.ended_at ?? Date.now() / 1000;
     return `<tr data-job="${esc(j.job_id)}"><td><a href="#/jobs/${encodeURIComponent(j.job_id)}">${esc(j.name)}</a><div class="sub">${esc(j.job_id)}</div></td>
       <td class="status">${badge(j.status, STATUS_COLOR[j.status])}</td>
-      <td><div class="bar"><div class="blue" style="width:${pct}%"></div></div><span class="sub">${j.completed_sheets}/${j.total_sheets}</span></td>
-      <td>${clock(j.submitted_at)}</td><td>${j.started_at ? age(end - j.started_at) : '—'}</td></tr>`;
+      <td><div class="bar"><div class="blue" style="width:${pct}%"></div></div><span class="sub progress">${esc(progressText(j))}</span></td>
+      ${jobCostCells(j, snapshot)}
+      <td title="${esc(fullTime(j.submitted_at))}">${clock(j.submitted_at)}</td><td>${j.started_at ? age(end - j.started_at) : '—'}</td></tr>`;
   });
-  $('jobs-table').tBodies[0].innerHTML = rows.join('') || '<tr><td colspan="5" class="sub">No jobs yet — submit one: <code>mzt submit -- echo hello</code></td></tr>';
+  $('jobs-table').tBodies[0].innerHTML = rows.join('') || '<tr><td colspan="8" class="sub">No jobs yet — submit one: <code>mzt submit -- echo hello</code></td></tr>';
 }
 
 /* ---------- timelines ---------- */
@@ -315,28 +346,6 @@ function pushCapped(list, item, max) {
   list.push(item);
   if (list.length > max) list.splice(0, list.length - max);
 }
-function summarize(e) {
-  const d = e.data || {};
-  const bits = [];
-  for (const k of ['status', 'reason', 'exit_code', 'signal', 'pid', 'level', 'kind', 'message', 'name', 'error']) {
-    if (d[k] !== undefined && d[k] !== null && typeof d[k] !== 'object') bits.push(`${k}=${d[k]}`);
-  }
-  if (!bits.length) {
-    const j = JSON.stringify(d);
-    return j.length > 120 ? `${j.slice(0, 117)}...` : j;
-  }
-  return bits.join(' ');
-}
-function renderTimeline(el, list, max) {
-  if (!el) return;
-  el.innerHTML = list.slice(-max).reverse().map((e) => {
-    const kind = e.type.split('.')[0];
-    return `<li class="ev ${esc(kind)}" data-seq="${e.seq}"><span class="ts">${clock(e.ts)}</span> <span class="seq">#${e.seq}</span>
-      <span class="type">${esc(e.type)}</span>${e.job_id ? ` <a href="#/jobs/${encodeURIComponent(e.job_id)}">${esc(e.job_id)}</a>` : ''}${e.sheet_num != null ? ` <span class="sub">sheet ${e.sheet_num}</span>` : ''}
-      <span class="sub">${esc(summarize(e))}</span></li>`;
-  }).join('');
-}
-
 let rateCount = 0;
 setInterval(() => { $('events-rate').textContent = rateCount ? `(${rateCount} ev/s)` : ''; rateCount = 0; }, 1000);
 
@@ -380,6 +389,12 @@ function openJob(id) {
   jobEvents = [];
   logLines = [];
   $('log').textContent = '';
+  // This job's charts start over (a chart keeps its series, so drop the previous job's).
+  for (const id of ['chart-job-cpu', 'chart-job-rss']) {
+    charts[id]?.destroy();
+    delete charts[id];
+  }
+  void openJobCost(id, () => schedule('jobCost'));
   schedule('job');
   schedule('jobEvents');
   const fetchJob = () => {
@@ -389,7 +404,7 @@ function openJob(id) {
       const r = await fetch(api(`jobs/${encodeURIComponent(id)}`)).catch(() => null);
       const body = r ? await r.json().catch(() => ({})) : null;
       if (job?.job_id !== id) return; // another job was opened meanwhile
-      if (r?.ok) { job = body; schedule('job'); }
+      if (r?.ok) { job = body; schedule('job'); schedule('jobCost'); }
       else if (r) { job = { job_id: id, status: 'unknown', sheets: [], error: body.error }; schedule('job'); }
     }, 100);
   };
@@ -417,7 +432,7 @@ function renderJob() {
   const pct = job.total_sheets ? Math.round((job.completed_sheets / job.total_sheets) * 100) : 0;
   $('job-bar').style.width = `${pct}%`;
   $('job-bar').className = 'blue';
-  $('job-sub').textContent = job.error ?? `${job.completed_sheets ?? 0}/${job.total_sheets ?? '?'} sheets · submitted ${clock(job.submitted_at)}${job.reason ? ` · ${job.reason}` : ''}`;
+  $('job-sub').textContent = job.error ?? `${job.total_sheets === undefined ? '?' : progressText(job)} sheets · submitted ${fullTime(job.submitted_at)}${job.reason ? ` · ${job.reason}` : ''}`;
   $('sheets-table').tBodies[0].innerHTML = (job.sheets || []).map((s) => `<tr><td>${s.sheet_num}</td><td>${esc(s.name ?? '')}</td>
     <td>${badge(s.status, STATUS_COLOR[s.status])}</td><td>${s.pid ?? '—'}</td><td>${s.exit_code ?? (s.signal ? esc(s.signal) : '—')}</td>
     <td>${s.duration_seconds != null ? age(s.duration_seconds) : '—'}</td><td><code>${esc((s.argv || []).join(' '))}</code></td></tr>`).join('');
@@ -446,6 +461,7 @@ function onRoute() {
   if (route.view === 'events') schedule('allEvents');
 }
 window.addEventListener('hashchange', onRoute);
+bindProcessToggles(() => { schedule('timeline'); schedule('allEvents'); schedule('jobEvents'); });
 
 fetch(api('event-types'))
   .then((r) => (r.ok ? r.json() : null))
