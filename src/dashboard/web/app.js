@@ -432,7 +432,7 @@ function renderJob() {
   const pct = job.total_sheets ? Math.round((job.completed_sheets / job.total_sheets) * 100) : 0;
   $('job-bar').style.width = `${pct}%`;
   $('job-bar').className = 'blue';
-  $('job-sub').textContent = job.error ?? `${job.total_sheets === undefined ? '?' : progressText(job)} sheets · submitted ${fullTime(job.submitted_at)}${job.reason ? ` · ${job.reason}` : ''}`;
+  $('job-sub').textContent = job.error ?? `sheets ${job.total_sheets === undefined ? '?' : progressText(job)} · submitted ${fullTime(job.submitted_at)}${job.reason ? ` · ${job.reason}` : ''}`;
   $('sheets-table').tBodies[0].innerHTML = (job.sheets || []).map((s) => `<tr><td>${s.sheet_num}</td><td>${esc(s.name ?? '')}</td>
     <td>${badge(s.status, STATUS_COLOR[s.status])}</td><td>${s.pid ?? '—'}</td><td>${s.exit_code ?? (s.signal ? esc(s.signal) : '—')}</td>
     <td>${s.duration_seconds != null ? age(s.duration_seconds) : '—'}</td><td><code>${esc((s.argv || []).join(' '))}</code></td></tr>`).join('');
