@@ -59,6 +59,7 @@ const STATIC: Record<string, { file: string; type: string }> = {
   '/': { file: path.join(WEB_DIR, 'index.html'), type: 'text/html; charset=utf-8' },
   '/app.js': { file: path.join(WEB_DIR, 'app.js'), type: 'text/javascript; charset=utf-8' },
   '/jobCost.js': { file: path.join(WEB_DIR, 'jobCost.js'), type: 'text/javascript; charset=utf-8' },
+  '/jobPage.js': { file: path.join(WEB_DIR, 'jobPage.js'), type: 'text/javascript; charset=utf-8' },
   '/timeline.js': { file: path.join(WEB_DIR, 'timeline.js'), type: 'text/javascript; charset=utf-8' },
   '/style.css': { file: path.join(WEB_DIR, 'style.css'), type: 'text/css; charset=utf-8' },
   '/vendor/uPlot.iife.min.js': { file: path.join(UPLOT_DIR, 'uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },

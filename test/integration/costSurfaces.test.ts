@@ -106,6 +106,18 @@ describe('cost on every surface', () => {
     console.log(`cost agreement: ${JSON.stringify(Object.fromEntries(Object.keys(jobs).map((k) => [k, { ...figures(r.top.job_costs.find((c) => c.job_id === jobs[k as keyof typeof jobs].job_id)), proc: r.proc[k] }])))}`);
   }, 120_000);
 
+  it('/metrics: an ended job keeps its CPU counter but no gauges; a cleared job has no series', async () => {
+    const { job_id } = jobs.idle;
+    await client.call('job.cancel', { job_id });
+    await waitFor(async () => (await client.call('job.get', { job_id })).status === 'cancelled', 15_000, 'idle cancelled');
+    const ended = await http('/metrics');
+    expect(ended).toMatch(new RegExp(`^mzt_job_cpu_seconds_total\\{job_id="${job_id}",name="idle"\\} \\d`, 'm'));
+    expect(ended).not.toMatch(new RegExp(`^mzt_job_(rss_bytes|cpu_percent|processes)\\{job_id="${job_id}"`, 'm'));
+    expect(ended).toMatch(new RegExp(`^mzt_job_rss_bytes\\{job_id="${jobs.busy1.job_id}"`, 'm')); // the running ones stay
+    await client.call('job.clear', { job_ids: [job_id] });
+    expect(await http('/metrics')).not.toContain(`job_id="${job_id}"`);
+  });
+
   it('mzt jobs and mzt job print the figures as text: CPU%, RSS, CPU time', async () => {
     const text = await cli(['jobs']);
     expect(text.split('\n')[0]).toMatch(/^ID\s+NAME\s+STATUS\s+SHEETS\s+CPU%\s+RSS\s+CPU TIME\s+STARTED\s+DURATION$/);
