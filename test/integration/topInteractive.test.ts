@@ -24,6 +24,8 @@ import { CLI, makeHome, removeHome, startConductor, useConductor, waitFor } from
 
 import { ptyTop, type PtyTop } from '../helpers/ptyTop.js';
 
+const ROWS = 40;
+
 /** Process-table pids in display order. */
 function tablePids(frame: string): number[] {
   const lines = frame.split('\n');
