@@ -130,7 +130,14 @@ export function startMonitoring(deps: {
   const gpuProbe = new GpuProbe({ log: deps.log });
   // Sheets' environment markers tag processes that escaped their group (and session).
   const probe = new SystemProbe({ gpuProbe, sliceMs: 0.5, procRoot, markerTag: (value) => deps.jobs().sheetOfMarker(value) });
-  const costs = new JobCostAggregator();
+  // Peaks of a job seen again (live restore, retry) start from the ledger's.
+  const costs = new JobCostAggregator((jobId) => {
+    const rows = storage.jobCosts(jobId);
+    if (rows.length === 0) return undefined;
+    const sheets = new Map<number, number>();
+    for (const r of rows) if (r.sheet_num !== null) sheets.set(r.sheet_num, r.peak_rss_mb);
+    return { job: Math.max(...rows.map((r) => r.peak_rss_mb)), sheets };
+  });
   const newProfiler = (onFailure: (err: unknown) => void) => new Profiler({
     onFailure,
     costs,

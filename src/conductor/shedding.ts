@@ -3,9 +3,9 @@
  * cancels or resumes at most one job for the conductor's limits; at each snapshot it
  * enforces the jobs' own limits. It remembers which pauses are its own — a job a person
  * paused (or resumed, or paused again) is never touched — and records why it acted:
- * `monitor.limit_exceeded` / `monitor.job_limit_exceeded` before the pause or cancel,
- * `monitor.job_resumed` with the resume (the job's own `job.paused` / `job.resumed` /
- * `job.cancelled` say `by: resource_monitor`).
+ * `monitor.limit_exceeded` / `monitor.job_limit_exceeded` with the pause (once it took) or
+ * before the cancel, `monitor.job_resumed` with the resume (the job's own `job.paused` /
+ * `job.resumed` / `job.cancelled` say `by: resource_monitor`).
  */
 import type { JobManager } from '../actors/jobManager.js';
 import type { JobRecord } from '../events/jobRecord.js';
@@ -97,8 +97,8 @@ export class Shedder {
     this.lastShedAt = now;
     if (action.kind === 'pause') {
       const b = action.blame;
-      if (jobs.stateOf(b.job_id) !== 'running') return;
-      this.deps.log(`pausing job ${b.job_id} (${b.measure} at the hard limit): ${b.why}`);
+      if (!this.pause(b.job_id, `${b.measure} at the hard limit: ${b.why}`)) return;
+      this.pauses.set(b.job_id, { job_id: b.job_id, paused_at: now, cause: 'pressure', what: b.measure });
       this.deps.record({
         type: 'monitor.limit_exceeded',
         job_id: b.job_id,
@@ -107,8 +107,6 @@ export class Shedder {
           total: b.total, limit: limitOf(b.measure), reason: b.why, ...usage,
         },
       });
-      jobs.pause(b.job_id, 'resource_monitor');
-      this.pauses.set(b.job_id, { job_id: b.job_id, paused_at: now, cause: 'pressure', what: b.measure });
       return;
     }
     const p = action.pause;
@@ -151,24 +149,41 @@ export class Shedder {
     }
     const data = { action: a.kind === 'pause' ? 'paused' : 'cancelled', limit: a.limit, limit_value: a.limit_value, figure: round1(a.figure), reason: a.why, grace_seconds: this.deps.graceSeconds() };
     if (a.kind === 'pause') {
-      if (this.deps.jobs().stateOf(a.job_id) !== 'running') return;
-      this.deps.log(`pausing job ${a.job_id}: ${a.why}`);
-      this.deps.record({ type: 'monitor.job_limit_exceeded', job_id: a.job_id, data });
-      this.deps.jobs().pause(a.job_id, 'resource_monitor');
+      if (!this.pause(a.job_id, a.why)) return;
       this.pauses.set(a.job_id, { job_id: a.job_id, paused_at: Date.now(), cause: 'job_limit', what: a.limit });
+      this.deps.record({ type: 'monitor.job_limit_exceeded', job_id: a.job_id, data });
       return;
     }
     this.deps.record({ type: 'monitor.job_limit_exceeded', job_id: a.job_id, data });
     void this.cancel(a.job_id, `resource monitor: ${a.why}`);
   }
 
+  /** Pause a running job; false when it cannot be paused now (it ended, or is between sheets). */
+  private pause(jobId: string, why: string): boolean {
+    const jobs = this.deps.jobs();
+    if (jobs.stateOf(jobId) !== 'running') return false;
+    try {
+      jobs.pause(jobId, 'resource_monitor');
+    } catch (err) {
+      this.deps.log(`could not pause job ${jobId}: ${(err as Error).message}`);
+      return false;
+    }
+    this.deps.log(`paused job ${jobId}: ${why}`);
+    return true;
+  }
+
   private resume(p: MonitorPause, why: string, usage: Record<string, unknown>): void {
     if (this.deps.jobs().pauser(p.job_id) !== 'resource_monitor') return;
     this.pauses.delete(p.job_id);
     const paused_seconds = round1((Date.now() - p.paused_at) / 1000);
-    this.deps.log(`resuming job ${p.job_id}: ${why}`);
+    try {
+      this.deps.jobs().resume(p.job_id, 'resource_monitor');
+    } catch (err) {
+      this.deps.log(`could not resume job ${p.job_id}: ${(err as Error).message}`);
+      return;
+    }
+    this.deps.log(`resumed job ${p.job_id}: ${why}`);
     this.deps.record({ type: 'monitor.job_resumed', job_id: p.job_id, data: { cause: p.cause, reason: why, paused_seconds, ...usage } });
-    this.deps.jobs().resume(p.job_id, 'resource_monitor');
   }
 
   private async cancel(jobId: string, reason: string): Promise<void> {

@@ -50,9 +50,14 @@ interface Peaks {
   sheets: Map<number, number>;
 }
 
+/** Peaks already known for a job that becomes active (the ledger's, from before a restart or a retry). */
+export type PeakSeed = (jobId: string) => { job: number; sheets: ReadonlyMap<number, number> } | undefined;
+
 export class JobCostAggregator {
   /** Highest RSS sum seen per active job (and per sheet); forgotten when the job is not active. */
   private readonly peaks = new Map<string, Peaks>();
+
+  constructor(private readonly seed?: PeakSeed) {}
 
   /**
    * The cost of every active job at this sample. `active`: ids of running or paused jobs (a
@@ -91,7 +96,11 @@ export class JobCostAggregator {
     for (const id of active) {
       const j = jobs.get(id) ?? { acc: newAcc(), sheets: new Map<number, Acc>() };
       let peaks = this.peaks.get(id);
-      if (!peaks) this.peaks.set(id, (peaks = { job: 0, sheets: new Map() }));
+      if (!peaks) {
+        // Once per job that becomes active: the peaks recorded for it so far, if any.
+        const known = this.seed?.(id);
+        this.peaks.set(id, (peaks = { job: known?.job ?? 0, sheets: new Map(known?.sheets ?? []) }));
+      }
       peaks.job = Math.max(peaks.job, j.acc.rss);
       const sheets: SheetCost[] = [];
       for (const num of [...j.sheets.keys()].sort((a, b) => a - b)) {

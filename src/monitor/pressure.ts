@@ -16,11 +16,12 @@ export interface PressureLimits {
   max_processes: number;
   /** Percent of a limit where work stops being accepted (level "high"). */
   warn_percent: number;
-  /** Percent of a limit where jobs are cancelled (level "critical"). */
+  /** Percent of a limit where the job to blame is shed (level "critical"): paused, then cancelled after the grace. */
   hard_percent: number;
   hysteresis_percent: number;
 }
 
+/** Fixed limits for callers without a config (tests); the conductor's come from config.ts (from the machine). */
 export const DEFAULT_PRESSURE_LIMITS: PressureLimits = {
   max_memory_mb: 8192,
   max_processes: 50,

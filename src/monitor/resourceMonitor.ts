@@ -14,6 +14,7 @@ import {
   type ResourceCheck,
 } from './resourceMonitorMachine.js';
 
+/** Fixed settings for a monitor built without a config (tests); the conductor's limits come from config.ts (from the machine). */
 export const DEFAULT_MONITOR_SETTINGS: MonitorSettings = {
   max_memory_mb: 8192,
   max_processes: 50,

@@ -50,6 +50,8 @@ export class MonitorStorage {
   private readonly upsertCost: Database.Statement;
   private readonly insertPid: Database.Statement;
   private readonly selectCosts: Database.Statement;
+  /** Per tag without processes: the CPU figures last written (an ended job's account no longer changes). */
+  private readonly writtenCpu = new Map<string, string>();
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -119,6 +121,7 @@ export class MonitorStorage {
       perTag.set(key, t);
     }
     const cpuByTag = new Map(tagCpu.map((c) => [`${c.job_id}\u0000${c.sheet_num ?? -1}`, c]));
+    const written: Array<[string, string]> = [];
     this.db.transaction(() => {
       this.insertSnapshot.run(s.timestamp, json ?? JSON.stringify(s));
       this.upsertMinute.run({
@@ -134,6 +137,13 @@ export class MonitorStorage {
       for (const key of keys) {
         const t = perTag.get(key);
         const c = cpuByTag.get(key);
+        // The tracker keeps reporting an ended job's CPU account; write it only when it changed
+        // (its final ticks), not every sample — and so never bring back rows job.clear deleted.
+        if (!t && c) {
+          const figures = `${c.cpu_seconds}/${c.exited_cpu_seconds}`;
+          if (this.writtenCpu.get(key) === figures) continue;
+          written.push([key, figures]);
+        }
         const [job, sheet] = key.split('\u0000') as [string, string];
         this.upsertCost.run({
           job,
@@ -148,6 +158,9 @@ export class MonitorStorage {
         for (const pid of t?.pids ?? []) this.insertPid.run(job, Number(sheet), pid);
       }
     })();
+    // Remembered once committed (a failed transaction writes them again next time).
+    for (const [key, figures] of written) this.writtenCpu.set(key, figures);
+    if (this.writtenCpu.size > cpuByTag.size) for (const key of this.writtenCpu.keys()) if (!cpuByTag.has(key)) this.writtenCpu.delete(key);
   }
 
   /** Snapshots with timestamp ≥ since, oldest first: one query, nothing lost. */

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readJobFile } from '../../src/cli/jobFile.js';
+import { validateParams } from '../../src/ipc/schema.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-jobfile-limits-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -36,5 +37,17 @@ describe('job file limits', () => {
       const file = write(`bad${i + 1}.yaml`, lines);
       expect(() => readJobFile(file)).toThrow(message);
     });
+  });
+});
+
+describe('job.submit limits bounds', () => {
+  const submit = (limits: unknown) => validateParams('job.submit', { sheets: [{ argv: ['true'] }], limits });
+  it('accepts the edges and refuses past them, naming the field', () => {
+    expect(submit({ memory_mb: 0.001, processes: 1 }).ok).toBe(true);
+    expect(submit({ memory_mb: 10_000_000, processes: 1_000_000 }).ok).toBe(true);
+    expect(submit({})).toMatchObject({ ok: true });
+    expect(submit({ memory_mb: 10_000_001 })).toMatchObject({ ok: false, field: 'limits.memory_mb', message: expect.stringMatching(/must be at most 10000000/) });
+    expect(submit({ processes: 1_000_001 })).toMatchObject({ ok: false, field: 'limits.processes', message: expect.stringMatching(/must be at most 1000000/) });
+    expect(submit({ memory_mb: null })).toMatchObject({ ok: false, field: 'limits.memory_mb' });
   });
 });

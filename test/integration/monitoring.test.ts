@@ -107,7 +107,7 @@ describe('monitoring', () => {
     expect(shed[0]).toMatchObject({ job_id, data: { measure: 'memory', job_id } });
     expect(shed[0]!.data.share).toBeGreaterThan(0.7); // the hog's RSS of the whole tree's (conductor included)
     expect(shed[0]!.data.reason).toMatch(/^largest RSS: [\d.]+ MB of [\d.]+ MB/);
-    expect(shed[1]!.ts - shed[0]!.ts).toBeGreaterThanOrEqual(1);
+    expect(shed[1]!.ts - shed[0]!.ts).toBeGreaterThanOrEqual(0.95); // the grace (1 s), less the few ms between the pause and its event
     await waitFor(async () => (await client.call('daemon.health', {})).ready, 20_000, 'readiness to come back');
     await events.unsubscribe();
   });

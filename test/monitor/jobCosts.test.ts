@@ -67,6 +67,21 @@ describe('JobCostAggregator', () => {
     expect(agg.aggregate([proc('a', 1, 10, 1)], [], ['a'])[0]!.peak_rss_mb).toBe(10);
   });
 
+  it('a job seen again starts from the peaks already recorded for it (once, when it becomes active)', () => {
+    const asked: string[] = [];
+    const agg = new JobCostAggregator((id) => {
+      asked.push(id);
+      return id === 'again' ? { job: 500, sheets: new Map([[1, 500]]) } : undefined;
+    });
+    const [again, fresh] = agg.aggregate([proc('again', 2, 30, 1), proc('fresh', 1, 20, 1)], [], ['again', 'fresh']);
+    expect(again).toMatchObject({ rss_mb: 30, peak_rss_mb: 500 });
+    expect(again!.sheets.map((x) => [x.sheet_num, x.peak_rss_mb])).toEqual([[2, 30]]); // sheet 1's peak is kept, shown once it reports again
+    expect(fresh).toMatchObject({ peak_rss_mb: 20 });
+    agg.aggregate([proc('again', 2, 30, 1)], [cpu('again', 1, 4)], ['again', 'fresh']);
+    expect(agg.aggregate([], [cpu('again', 1, 4)], ['again'])[0]!.sheets[0]).toMatchObject({ sheet_num: 1, peak_rss_mb: 500 });
+    expect(asked).toEqual(['again', 'fresh']);
+  });
+
   it('reports an active job with no process yet as zeros (CPU% 0, not unknown)', () => {
     expect(new JobCostAggregator().aggregate([], [], ['q'])).toEqual([
       { job_id: 'q', cpu_percent: 0, rss_mb: 0, processes: 0, cpu_seconds: 0, peak_rss_mb: 0, gpu_memory_mb: null, sheets: [] },

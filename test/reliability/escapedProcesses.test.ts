@@ -13,7 +13,7 @@ import { useConductor, waitFor } from '../helpers/conductorProcess.js';
 import { killEscaped, liveProcess, track } from '../helpers/escaped.js';
 
 const ESCAPED = 300;
-// max_processes: the escaped processes count as the job's (the default 50 would shed the job).
+// max_processes: the escaped processes count as the job's (a low limit, like the old default of 50, would shed the job).
 const fixture = useConductor({ config: { kill_grace_seconds: 2, max_processes: 5000 } });
 let client: DaemonClient;
 

@@ -55,4 +55,23 @@ describe('MonitorStorage', () => {
     expect(s.jobCosts('j1')).toHaveLength(1); // the ledger outlives snapshot retention
     s.close();
   });
+
+  it("writes an ended job's CPU account when it changes, not every sample: a cleared job stays cleared", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-mon-'));
+    dirs.push(dir);
+    const s = new MonitorStorage(path.join(dir, 'monitor.db'));
+    const idle = { ...snapshot(1_800_000_000, 10), processes: [] }; // j2 has no process left
+    const account = (cpu: number) => [{ job_id: 'j2', sheet_num: 1, cpu_seconds: cpu, exited_cpu_seconds: cpu }];
+    s.writeSnapshot(idle, account(2));
+    expect(s.jobCosts('j2')).toMatchObject([{ cpu_seconds: 2 }]);
+    s.writeSnapshot(idle, account(2.5)); // its final ticks, settled a sample later
+    expect(s.jobCosts('j2')).toMatchObject([{ cpu_seconds: 2.5 }]);
+    s.deleteJobs(['j2']);
+    for (let i = 0; i < 3; i++) s.writeSnapshot(idle, account(2.5)); // the tracker still reports it
+    expect(s.jobCosts('j2')).toEqual([]);
+    s.writeSnapshot(idle, []); // forgotten by the tracker: forgotten here too
+    s.writeSnapshot(idle, account(2.5)); // a new account with the same figures is new: written
+    expect(s.jobCosts('j2')).toMatchObject([{ cpu_seconds: 2.5 }]);
+    s.close();
+  });
 });
