@@ -193,7 +193,7 @@ export async function runTop(client: DaemonClient, opts: { intervalSeconds: numb
       process.stdout.write(`${JSON.stringify(snapshot)}\n`);
     } else {
       const rows = Math.max(5, (process.stdout.rows ?? 40) - 12);
-      const text = renderTop(snapshot, opts.sort, rows, !!opts.tree);
+      const text = renderTop(snapshot, opts.sort, rows, !!opts.tree, process.stdout.isTTY ? (process.stdout.columns ?? Infinity) : Infinity);
       process.stdout.write(process.stdout.isTTY && !opts.once ? `\x1b[H\x1b[2J${text}\n` : `${text}\n`);
     }
     if (opts.once) return;

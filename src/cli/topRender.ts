@@ -171,10 +171,11 @@ export function treeLines(s: SystemSnapshot, view: TopView, maxRows: number, col
   return lines;
 }
 
-/** The non-interactive view (--once, or piped): flat unless `tree`. */
-export function renderTop(s: SystemSnapshot, sort: TopSort, maxRows: number, tree = false): string {
+/** The non-interactive view (--once, or piped): flat unless `tree`; laid out for `columns` when a terminal says. */
+export function renderTop(s: SystemSnapshot, sort: TopSort, maxRows: number, tree = false, columns = Infinity): string {
   const view: TopView = { sort, reverse: false, jobFilter: null, intervalSeconds: 0, paused: false, tree };
-  return [...headerLines(s), ...jobLines(s, null), ...(tree ? treeLines(s, view, maxRows) : processLines(orderProcesses(s, view), maxRows))].join('\n');
+  const table = tree ? treeLines(s, view, maxRows, columns) : processLines(orderProcesses(s, view), maxRows, columns);
+  return [...headerLines(s), ...jobLines(s, null, columns), ...table].join('\n');
 }
 
 /** Everything one interactive frame shows. */
