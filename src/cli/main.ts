@@ -14,9 +14,7 @@ import { ConductorNotRunning, RpcError, TimeoutError } from '../ipc/clientErrors
 import { DEFAULT_CONFIG } from '../conductor/config.js';
 import { conductorPaths, resolveHome } from '../conductor/paths.js';
 import { probeHello } from '../ipc/helloProbe.js';
-import type { JobRecord } from '../events/jobRecord.js';
-import type { JobWithCost } from '../ipc/client.js';
-import { costCells, cpuPercentText, cpuTimeText, memText } from './costFormat.js';
+import { jobRow, printJob } from './jobView.js';
 import { duration, localTime, printJson, table } from './output.js';
 import { TOP_KEYS, runTop, type TopSort } from './top.js';
 import { startDetached } from './detach.js';
@@ -25,7 +23,6 @@ import { collect, parseInteger, parseNumber, UsageError } from './args.js';
 import { addSubmitCommand } from './submit.js';
 import { addClearCommand } from './clear.js';
 import { followLog } from './follow.js';
-import { provenanceLines } from './jobDetails.js';
 import { addTraceCommand, formatTrace, type TraceView } from './trace.js';
 
 const EXIT_NOT_RUNNING = 3;
@@ -52,57 +49,6 @@ async function withClient<T>(fn: (client: DaemonClient) => Promise<T>, opts: { r
   } finally {
     await client.close();
   }
-}
-
-const isActive = (job: JobRecord) => job.status === 'running' || job.status === 'paused';
-
-function jobRow(job: JobWithCost): string[] {
-  const end = job.ended_at ?? Date.now() / 1000;
-  return [
-    job.job_id,
-    job.name,
-    job.status,
-    `${job.completed_sheets}/${job.total_sheets}`,
-    ...costCells(job.cost, isActive(job)),
-    localTime(job.started_at ?? job.submitted_at),
-    job.started_at ? duration(end - job.started_at) : '-',
-  ];
-}
-
-/** The cost lines of `mzt job`: now (active) or in all (ended), and the peak. */
-function costLines(job: JobWithCost): string[] {
-  const c = job.cost;
-  if (!c) return [`cost      ${job.status === 'queued' ? 'not started' : 'not measured'}`];
-  const now = isActive(job) ? `CPU ${cpuPercentText(c.cpu_percent)}%, RSS ${memText(c.rss_mb)}, ${c.processes} process(es) now; ` : '';
-  return [`cost      ${now}CPU time ${cpuTimeText(c.cpu_seconds)}, peak RSS ${memText(c.peak_rss_mb)}${c.gpu_memory_mb ? `, GPU ${memText(c.gpu_memory_mb)}` : ''}`];
-}
-
-function printJob(job: JobWithCost): void {
-  const sheetCost = new Map((job.cost?.sheets ?? []).map((s) => [s.sheet_num, s]));
-  const lines = [
-    `job       ${job.job_id}`,
-    `name      ${job.name}`,
-    `status    ${job.status}${job.reason ? ` (${job.reason})` : ''}`,
-    `submitted ${localTime(job.submitted_at)}`,
-    `started   ${localTime(job.started_at)}`,
-    `ended     ${localTime(job.ended_at)}`,
-    ...costLines(job),
-    ...provenanceLines(job),
-    '',
-    table(
-      ['SHEET', 'STATUS', 'PID', 'EXIT', 'DURATION', 'CPU%', 'RSS', 'CPU TIME', 'COMMAND'],
-      job.sheets.map((s) => [
-        String(s.sheet_num),
-        s.status,
-        s.pid ? String(s.pid) : '-',
-        s.signal ? s.signal : s.exit_code === undefined || s.exit_code === null ? '-' : String(s.exit_code),
-        duration(s.duration_seconds),
-        ...costCells(sheetCost.get(s.sheet_num), s.status === 'running' && isActive(job)),
-        s.argv.join(' '),
-      ]),
-    ),
-  ];
-  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 function buildProgram(): Command {
