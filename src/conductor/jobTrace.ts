@@ -36,6 +36,7 @@ export interface TraceResult extends TraceData {
 
 export class JobTracer {
   private readonly active = new Map<string, { run: StraceRun; done: Promise<unknown>; endsAt: number }>();
+  private stopping = false;
 
   constructor(
     private readonly deps: {
@@ -71,6 +72,8 @@ export class JobTracer {
     this.active.set(jobId, slot);
     try {
       const pids = await this.treePids(jobId, leader.sheet_num, leader.pid);
+      // stopAll ran during the scan: start nothing it would not stop.
+      if (this.stopping) throw new ProtocolError(ErrorCode.SHUTTING_DOWN, 'the conductor is shutting down');
       const run = runStrace(pids, seconds);
       slot.run = run;
       slot.done = run.done.catch(() => undefined);
@@ -99,6 +102,7 @@ export class JobTracer {
 
   /** SIGINT to every strace (they detach and the tracees run on), then wait for them, bounded. */
   async stopAll(timeoutMs = 15_000): Promise<void> {
+    this.stopping = true;
     const pending = [...this.active.values()];
     if (pending.length === 0) return;
     this.deps.log(`stopping ${pending.length} syscall trace(s)`);
