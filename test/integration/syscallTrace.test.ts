@@ -1,6 +1,7 @@
 /**
  * `mzt trace` / job.trace against a real conductor and Debian's strace: a dd|cat loop shows
- * read/write on top, the trace is stored (monitor.trace) and shown by `mzt diagnose`; bad
+ * read/write on top, the trace is stored (monitor.trace) and shown by `mzt diagnose`; a process
+ * that escaped the tree but the profiler tagged is traced too; bad
  * input and states are clear errors; strace is never left attached — after the trace, after
  * the job is cancelled mid-trace, after the conductor is stopped (and killed) mid-trace no
  * strace remains and no process of the tree is traced or stopped; strace missing from the
@@ -14,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonClient, RpcError } from '../../src/ipc/client.js';
 import { ErrorCode } from '../../src/ipc/messages.js';
 import { CLI, makeHome, pidAlive, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import type { SystemSnapshot } from '../../src/monitor/snapshot.js';
+import { killEscaped, track } from '../helpers/escaped.js';
 import { descendants, ensureStrace, readProc, tracersUnder } from '../helpers/strace.js';
 
 // Reads and writes as fast as it can: dd's read/write and cat's.
@@ -105,6 +108,27 @@ describe('mzt trace', () => {
     const diagJson = JSON.parse((await cli(['diagnose', job_id, '--json'])).stdout);
     expect(diagJson.syscall_traces).toHaveLength(2);
     expect(diagJson.syscall_traces[0].syscalls.length).toBeGreaterThan(0);
+  });
+
+  it('traces a process that escaped the tree (setsid -f, reparented away) but that the profiler tagged with the job', async () => {
+    const file = path.join(home, 'escaped.pid');
+    const script = `setsid -f sh -c 'echo $$ > ${file}; while :; do dd if=/dev/zero bs=4k count=64 2>/dev/null | cat > /dev/null; done'; while :; do sleep 0.2; done`;
+    const { job_id, pid } = await submit(client, ['sh', '-c', script]);
+    const escaped = track(await waitFor(() => Number(fs.existsSync(file) && fs.readFileSync(file, 'utf8').trim()) || 0, 10_000, 'escaped pid'));
+    try {
+      // Not a descendant of the sheet any more, and the profiler has tagged it with the job.
+      await waitFor(() => readProc(escaped)?.ppid !== undefined && !descendants(pid).some((p) => p.pid === escaped), 10_000, 'reparented');
+      await waitFor(async () => ((await client.call('monitor.snapshot', {}).catch(() => undefined)) as SystemSnapshot | undefined)?.processes.some((p) => p.pid === escaped && p.job_id === job_id), 10_000, 'tagged by the profiler');
+      const pending = client.call('job.trace', { job_id, seconds: 2 }, { timeoutMs: 30_000 });
+      await waitFor(() => (readProc(escaped)?.tracerPid ?? 0) !== 0, 10_000, 'strace attached to the escaped process');
+      const trace = await pending;
+      expect(trace.pids_traced).toBeGreaterThanOrEqual(3);
+      expect(trace.syscalls.slice(0, 2).map((r) => r.syscall).sort()).toEqual(['read', 'write']);
+      expectUntracedRunning([escaped]);
+    } finally {
+      await client.call('job.cancel', { job_id }).catch(() => undefined);
+      killEscaped();
+    }
   });
 
   it('answers bad input and states with clear errors, one trace per job at a time', async () => {
