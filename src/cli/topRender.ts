@@ -216,7 +216,7 @@ export function renderTopScreen(screen: TopScreen): string[] {
     top.push(`mzt top — ${screen.notice} (showing the snapshot from ${localTime(s.timestamp)})`);
   }
   const prompt = view.confirm
-    ? [`${view.confirm.action} job ${view.confirm.job_id}? press y to confirm, any other key to keep it`]
+    ? [`press y to ${view.confirm.action} job ${view.confirm.job_id} (any other key: no)`] // the key first: a narrow screen cuts the end
     : view.message
       ? [view.message]
       : [];
