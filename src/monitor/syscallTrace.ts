@@ -149,7 +149,11 @@ export function runStrace(pids: readonly number[], seconds: number, env: NodeJS.
       const duration_seconds = Math.round((Date.now() - startedAt) / 100) / 10;
       const notPermitted = (output.match(/attach: ptrace\(PTRACE_SEIZE, \d+\): Operation not permitted/g) ?? []).length;
       const gone = (output.match(/attach: ptrace\(PTRACE_SEIZE, \d+\): No such process/g) ?? []).length;
-      const summary = parseStraceSummary(output);
+      let summary = parseStraceSummary(output);
+      // strace -c prints no table at all when the tree made no syscall (a pure CPU loop, a
+      // parent blocked in wait4 the whole time): a real answer, not a failure.
+      const complaints = output.split('\n').filter((l) => l.startsWith('strace:') && !/No such process/.test(l));
+      if (!summary && complaints.length === 0 && (code === 124 || code === 0 || stopped)) summary = { rows: [], total_calls: 0, total_seconds: 0 };
       if (!summary) {
         if (notPermitted > 0) {
           const scope = ptraceScope();

@@ -4,7 +4,8 @@
  * top jobs by CPU and memory, the job page's live charts opening with stored history, its peak,
  * CPU seconds and processes; the timeline hides process.* until asked, colours failures red
  * (job or sheet), shows a one-sheet job's running sheet, uses one time format; and the page
- * never overflows sideways at 1400 and 1024 px, even with a 200-character event line.
+ * never overflows sideways at 1400 and 1024 px, even with a 200-character event line; the job
+ * page shows the job's latest syscall trace (a real `strace`, job.trace).
  * Screenshots go to test-output/.
  */
 import fs from 'node:fs';
@@ -13,6 +14,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
 import { useConductor, waitFor } from '../helpers/conductorProcess.js';
+import { ensureStrace } from '../helpers/strace.js';
 import { TEST_OUTPUT, launchChromium } from '../helpers/browser.js';
 
 const fixture = useConductor({ config: { dashboard_enabled: true, dashboard_port: 0, profiler_interval_seconds: 0.5 } });
@@ -30,6 +32,7 @@ const LONG_NAME = `long-${'x'.repeat(195)}`;
 
 beforeAll(async () => {
   fs.mkdirSync(TEST_OUTPUT, { recursive: true });
+  ensureStrace();
   browser = await launchChromium();
   client = await DaemonClient.connect({ socketPath: fixture.conductor.socketPath, reconnect: false });
   const loginUrl = (await client.call('daemon.status', {})).dashboard_url as string;
@@ -146,6 +149,15 @@ describe('dashboard: job cost', () => {
 
   it('job page: live CPU% / RSS charts opening with the stored history, peak, CPU seconds, processes', async () => {
     await page.setViewportSize({ width: 1400, height: 1000 });
+    // A syscall trace (real strace) of a job reading and writing, shown on its page.
+    const io = (await client.call('job.submit', { name: 'io', sheets: [{ argv: ['sh', '-c', 'while :; do dd if=/dev/zero bs=4k count=64 2>/dev/null | cat > /dev/null; done'] }] })).job_id;
+    await waitFor(async () => (await client.call('job.get', { job_id: io })).status === 'running', 10_000, 'io running');
+    const trace = await client.call('job.trace', { job_id: io, seconds: 1 }, { timeoutMs: 30_000 });
+    await client.call('job.cancel', { job_id: io });
+    await page.goto(`${url}#/jobs/${encodeURIComponent(io)}`);
+    await page.waitForSelector('#job-trace tr[data-syscall]', { timeout: 10_000 });
+    expect(await page.getAttribute('#job-trace tr[data-syscall]', 'data-syscall')).toBe(trace.syscalls[0]!.syscall);
+    expect(['read', 'write']).toContain(trace.syscalls[0]!.syscall);
     await page.goto(`${url}#/jobs/${encodeURIComponent(ids.busy)}`);
     await page.waitForFunction(() => (window as any).mzt.jobHistoryPoints > 0, undefined, { timeout: 10_000 });
     const historyPoints = await page.evaluate(() => (window as any).mzt.jobHistoryPoints);

@@ -131,7 +131,15 @@ describe('mzt trace', () => {
     }
   });
 
-  it('answers bad input and states with clear errors, one trace per job at a time', async () => {
+  it('a tree that makes no syscall (a pure CPU loop, its parent blocked in wait4) is a trace with none, not an error', async () => {
+    const { job_id } = await submit(client, ['sh', '-c', 'sh -c "while :; do :; done" & wait']);
+    const trace = await client.call('job.trace', { job_id, seconds: 1 }, { timeoutMs: 30_000 });
+    expect(trace).toMatchObject({ ended_by: 'time', total_calls: 0, syscalls: [] });
+    expect(trace.pids_traced).toBe(2);
+    await client.call('job.cancel', { job_id });
+  });
+
+    it('answers bad input and states with clear errors, one trace per job at a time', async () => {
     expect((await rpcError(client.call('job.trace', { job_id: 'nope' }))).code).toBe(ErrorCode.JOB_NOT_FOUND);
     const tooLong = await rpcError(client.call('job.trace', { job_id: 'nope', seconds: 301 }));
     expect(tooLong.code).toBe(ErrorCode.INVALID_PARAMS);

@@ -242,7 +242,10 @@ const renderers = {
   allEvents: () => renderTimeline($('all-events'), allEvents, ALL_EVENTS_MAX),
   job: renderJob,
   log: renderLog,
-  jobEvents: () => renderTimeline($('job-events'), jobEvents, ALL_EVENTS_MAX),
+  jobEvents: () => {
+    renderTimeline($('job-events'), jobEvents, ALL_EVENTS_MAX);
+    renderJobTrace(jobEvents);
+  },
 };
 
 const charts = {};

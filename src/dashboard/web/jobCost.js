@@ -104,3 +104,17 @@ function renderJobCost(s, job, drawChart) {
     ? `<table class="grid"><thead><tr><th>PID</th><th>Sheet</th><th>Command</th><th>State</th><th>CPU %</th><th>RSS</th><th>Age</th></tr></thead><tbody>${procs.map((p) => `<tr data-pid="${p.pid}"><td>${p.pid}</td><td>${p.sheet_num ?? '—'}</td><td class="cmd" title="${esc(p.command)}">${esc(p.command)}</td><td>${esc(p.state)}</td><td class="num">${pctText(p.cpu_percent)}</td><td class="num">${mb(p.rss_mb)}</td><td>${age(p.age_seconds)}</td></tr>`).join('')}</tbody></table>`
     : '<p class="sub">No live process</p>';
 }
+
+/** The job's latest syscall trace (`mzt trace`, a monitor.trace event): top syscalls by count. */
+function renderJobTrace(events) {
+  const e = [...events].reverse().find((x) => x.type === 'monitor.trace');
+  const el = $('job-trace');
+  if (!e) {
+    el.innerHTML = '<p class="sub">None yet — <code>mzt trace JOB_ID</code> takes one</p>';
+    return;
+  }
+  const d = e.data;
+  const total = d.total_calls || 1;
+  el.innerHTML = `<p class="sub">${clock(e.ts)} · ${d.pids_traced} process(es) for ${d.duration_seconds.toFixed(1)} s · ${d.total_calls} syscalls</p>
+    <table class="grid"><thead><tr><th>Syscall</th><th>Calls</th><th>Share</th><th>Errors</th><th>Seconds</th></tr></thead><tbody>${d.syscalls.slice(0, 10).map((r) => `<tr data-syscall="${esc(r.syscall)}"><td>${esc(r.syscall)}</td><td class="num">${r.calls}</td><td class="num">${((100 * r.calls) / total).toFixed(1)}%</td><td class="num">${r.errors}</td><td class="num">${r.seconds.toFixed(6)}</td></tr>`).join('')}</tbody></table>`;
+}
