@@ -101,9 +101,10 @@ describe('dashboard: job cost', () => {
     expect(await page.textContent(`#jobs-table tr[data-job="${ids.failed}"] td.cpu`)).toBe('—');
   });
 
-  it('overview: top jobs by CPU and by memory', async () => {
+  it('overview: top jobs by CPU and by memory; the processes panel heads each job with its totals', async () => {
     await page.waitForFunction((id) => document.querySelector('#top-cpu tr')?.getAttribute('data-job') === id, ids.busy, { timeout: 10_000 });
     await page.waitForFunction((id) => document.querySelector('#top-mem tr')?.getAttribute('data-job') === id, ids.hog, { timeout: 10_000 });
+    expect(await page.textContent(`#processes tr.group[data-group="${ids.busy}"]`)).toMatch(/2 process\(es\) · CPU \d+\.\d% · RSS \d+ MB · CPU time \d/);
   });
 
   it('timeline: process.* hidden until toggled, failures red for job and sheet, one time format, a one-sheet job shows its running sheet', async () => {

@@ -292,7 +292,10 @@ function renderProcesses() {
   for (const name of names) {
     const procs = groups.get(name).sort((a, b) => key(a) - key(b));
     const label = name === '' ? 'System / conductor' : `Job <a href="#/jobs/${encodeURIComponent(name)}">${esc(name)}</a>${procs[0].sheet_num != null ? ` (sheet ${esc(procs[0].sheet_num)})` : ''}`;
-    html += `<tbody><tr class="group"><td colspan="9">${label} · ${procs.length} process(es) · ${mb(procs.reduce((a, p) => a + p.rss_mb, 0))}</td></tr>`;
+    // A job's totals are its cost (job_costs: exited children's CPU included), not a sum of these rows.
+    const c = name === '' ? null : liveCost(s, name);
+    const totals = c ? `CPU ${pctText(c.cpu_percent)} · RSS ${mb(c.rss_mb)} · CPU time ${cpuTimeText(c.cpu_seconds)}` : mb(procs.reduce((a, p) => a + p.rss_mb, 0));
+    html += `<tbody><tr class="group" data-group="${esc(name)}"><td colspan="9">${label} · ${procs.length} process(es) · ${totals}</td></tr>`;
     for (const p of procs) {
       const cmd = String(p.command ?? '');
       const cpu = p.cpu_percent;
