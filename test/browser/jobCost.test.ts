@@ -160,7 +160,7 @@ describe('dashboard: job cost', () => {
     expect(await page.getAttribute('#job-trace tr[data-syscall]', 'data-syscall')).toBe(trace.syscalls[0]!.syscall);
     expect(['read', 'write']).toContain(trace.syscalls[0]!.syscall);
     await page.goto(`${url}#/jobs/${encodeURIComponent(ids.busy)}`);
-    await page.waitForFunction(() => (window as any).mzt.jobHistoryPoints > 0, undefined, { timeout: 10_000 });
+    await page.waitForFunction((id) => (window as any).mzt.jobHistoryFor === id, ids.busy, { timeout: 10_000 });
     const historyPoints = await page.evaluate(() => (window as any).mzt.jobHistoryPoints);
     expect(historyPoints).toBeGreaterThanOrEqual(4);
     await page.waitForSelector('#chart-job-cpu canvas', { timeout: 10_000 });

@@ -264,8 +264,9 @@ function drawChart(id, lines, data) {
     const width = Math.max(200, el.clientWidth || 300);
     charts[id] = new uPlot({
       width, height: 140, legend: { show: true }, cursor: { drag: { x: false, y: false } },
-      series: [{}, ...lines.map((l) => ({ ...l, width: 1.5, spanGaps: true }))],
-      axes: [{ stroke: '#999' }, { stroke: '#999' }],
+      // Time in the page's one format (uPlot's own would add "12/7/26 12:00am").
+      series: [{ value: (u, v) => (v == null ? '--' : clock(v)) }, ...lines.map((l) => ({ ...l, width: 1.5, spanGaps: true }))],
+      axes: [{ stroke: '#999', values: (u, vals) => vals.map((v) => clock(v)) }, { stroke: '#999' }],
     }, data, el);
   } else charts[id].setData(data);
 }

@@ -54,6 +54,8 @@ function pushJobPoint(t, cpu, rss) {
 /** A new job page: empty series, then its stored history (live points keep arriving meanwhile). */
 async function openJobCost(jobId, onChange) {
   jobSeries.id = jobId;
+  probe.jobHistoryPoints = undefined;
+  probe.jobHistoryFor = undefined;
   jobSeries.t = [];
   jobSeries.cpu = [];
   jobSeries.rss = [];
@@ -68,6 +70,7 @@ async function openJobCost(jobId, onChange) {
     for (const p of samples) pushJobPoint(p.timestamp, p.cpu_percent, p.rss_mb);
     live.t.forEach((t, i) => pushJobPoint(t, live.cpu[i], live.rss[i]));
     probe.jobHistoryPoints = samples.length;
+    probe.jobHistoryFor = jobId;
     onChange();
   } catch { /* the live points fill the charts anyway */ }
 }
