@@ -14,7 +14,7 @@ import { ConductorNotRunning, RpcError, TimeoutError } from '../ipc/clientErrors
 import { DEFAULT_CONFIG } from '../conductor/config.js';
 import { conductorPaths, resolveHome } from '../conductor/paths.js';
 import { probeHello } from '../ipc/helloProbe.js';
-import type { JobRecord } from '../events/jobRecord.js';
+import { jobRow, printJob } from './jobView.js';
 import { duration, localTime, printJson, table } from './output.js';
 import { TOP_KEYS, runTop, type TopSort } from './top.js';
 import { startDetached } from './detach.js';
@@ -24,8 +24,8 @@ import { addSubmitCommand } from './submit.js';
 import { addClearCommand } from './clear.js';
 import { addFleetCommands, fleetLine } from './fleet.js';
 import { followLog } from './follow.js';
-import { attemptCell, attemptLines, provenanceLines } from './jobDetails.js';
 import { addConductorRestart } from './conductorRestart.js';
+import { addTraceCommand, formatTrace, type TraceView } from './trace.js';
 
 const EXIT_NOT_RUNNING = 3;
 
@@ -51,45 +51,6 @@ async function withClient<T>(fn: (client: DaemonClient) => Promise<T>, opts: { r
   } finally {
     await client.close();
   }
-}
-
-function jobRow(job: JobRecord): string[] {
-  const end = job.ended_at ?? Date.now() / 1000;
-  return [
-    job.job_id,
-    job.name,
-    job.status,
-    `${job.completed_sheets}/${job.total_sheets}`,
-    attemptCell(job),
-    localTime(job.started_at ?? job.submitted_at),
-    job.started_at ? duration(end - job.started_at) : '-',
-  ];
-}
-
-function printJob(job: JobRecord): void {
-  const lines = [
-    `job       ${job.job_id}`,
-    `name      ${job.name}`,
-    `status    ${job.status}${job.reason ? ` (${job.reason})` : ''}`,
-    `submitted ${localTime(job.submitted_at)}`,
-    `started   ${localTime(job.started_at)}`,
-    `ended     ${localTime(job.ended_at)}`,
-    ...attemptLines(job),
-    ...provenanceLines(job),
-    '',
-    table(
-      ['SHEET', 'STATUS', 'PID', 'EXIT', 'DURATION', 'COMMAND'],
-      job.sheets.map((s) => [
-        String(s.sheet_num),
-        s.status,
-        s.pid ? String(s.pid) : '-',
-        s.signal ? s.signal : s.exit_code === undefined || s.exit_code === null ? '-' : String(s.exit_code),
-        duration(s.duration_seconds),
-        s.argv.join(' '),
-      ]),
-    ),
-  ];
-  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 function buildProgram(): Command {
@@ -206,7 +167,7 @@ function buildProgram(): Command {
         process.stdout.write('no jobs\n');
         return;
       }
-      process.stdout.write(`${table(['ID', 'NAME', 'STATUS', 'SHEETS', 'ATTEMPT', 'STARTED', 'DURATION'], res.jobs.map(jobRow))}\n`);
+      process.stdout.write(`${table(['ID', 'NAME', 'STATUS', 'SHEETS', 'ATTEMPT', 'CPU%', 'RSS', 'CPU TIME', 'STARTED', 'DURATION'], res.jobs.map(jobRow))}\n`);
       if (res.total > res.jobs.length) process.stdout.write(`(${res.jobs.length} of ${res.total})\n`);
     });
 
@@ -233,6 +194,7 @@ function buildProgram(): Command {
     });
 
   addJobControlCommands(program, withClient);
+  addTraceCommand(program, withClient);
 
   program
     .command('logs')
@@ -264,9 +226,10 @@ function buildProgram(): Command {
     .option('--json', 'print snapshots as JSON lines (the same shape as monitor.jsonl)')
     .addOption(new Option('--sort <key>', 'process order').choices(['cpu', 'mem', 'pid', 'job']).default('cpu'))
     .addOption(new Option('--interval <seconds>', 'refresh interval').default(2).argParser(parseNumber('--interval')))
+    .option('--tree', "processes as a tree under each job's totals row (key t on a terminal)")
     .addHelpText('after', `\nKeys on a terminal: ${TOP_KEYS}`)
-    .action(async (opts: { once?: boolean; json?: boolean; sort: TopSort; interval: number }) => {
-      await withClient((client) => runTop(client, { intervalSeconds: opts.interval, sort: opts.sort, once: !!opts.once, json: !!opts.json }), {
+    .action(async (opts: { once?: boolean; json?: boolean; sort: TopSort; interval: number; tree?: boolean }) => {
+      await withClient((client) => runTop(client, { intervalSeconds: opts.interval, sort: opts.sort, once: !!opts.once, json: !!opts.json, tree: !!opts.tree }), {
         reconnect: !opts.once,
       });
     });
@@ -320,9 +283,17 @@ function buildProgram(): Command {
     .option('--resources', 'the resource report (the only report for now; implied)')
     .option('--json', 'print the report as JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
-      const report = await withClient((c) => c.call('monitor.resource_report', { job_id: id }));
-      if (opts.json) printJson(report);
-      else process.stdout.write(report.text_report);
+      const { report, traces } = await withClient(async (c) => {
+        const report = await c.call('monitor.resource_report', { job_id: id });
+        // The job's syscall traces (mzt trace), newest last; a few are enough to read.
+        const read = await c.call('events.read', { since: 0, limit: 1000, job_id: id, types: ['monitor.trace'] });
+        return { report, traces: read.events.slice(-5) };
+      });
+      if (opts.json) return printJson({ ...report, syscall_traces: traces.map((e) => ({ seq: e.seq, ts: e.ts, sheet_num: e.sheet_num, ...e.data })) });
+      process.stdout.write(report.text_report);
+      for (const e of traces) {
+        process.stdout.write(`\nSyscall trace at ${localTime(e.ts)} (mzt trace):\n${formatTrace({ ...(e.data as unknown as TraceView), sheet_num: e.sheet_num ?? undefined })}`);
+      }
     });
 
   // --- raw access ------------------------------------------------------------------------

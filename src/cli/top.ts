@@ -11,278 +11,12 @@
 import type { DaemonClient } from '../ipc/client.js';
 import { ConductorNotRunning, ConnectionClosed, RpcError, TimeoutError } from '../ipc/clientErrors.js';
 import type { SystemSnapshot } from '../monitor/snapshot.js';
-import { duration, localTime, table } from './output.js';
+import { renderTop, renderTopScreen, type TopScreen } from './topRender.js';
+import { applyKey, jobIds, splitKeys, type JobCommand, type TopSort } from './topView.js';
 
-export type TopSort = 'cpu' | 'mem' | 'pid' | 'job';
-
-/** What the person at the terminal chose; everything else comes from the snapshot. */
-export interface TopView {
-  sort: TopSort;
-  /** Flip the natural order of the sort (cpu/mem: highest first; pid/job: ascending). */
-  reverse: boolean;
-  /** Only this job's processes (and progress row); null for all. */
-  jobFilter: string | null;
-  intervalSeconds: number;
-  paused: boolean;
-}
-
-/** The refresh intervals `+` and `-` step through (from any `--interval`, into these bounds). */
-const INTERVAL_STEPS = [0.5, 1, 2, 3, 5, 10, 15, 20, 30] as const;
-const MIN_INTERVAL = INTERVAL_STEPS[0];
-const MAX_INTERVAL = INTERVAL_STEPS[INTERVAL_STEPS.length - 1]!;
-
-export const TOP_KEYS = 'c cpu  m mem  p pid  o by job  r reverse  j job filter  +/- interval  space pause  q quit';
-
-function fmt(n: number | null | undefined, digits = 1): string {
-  return n === null || n === undefined ? '?' : n.toFixed(digits);
-}
-
-type Proc = SystemSnapshot['processes'][number];
-
-const sortKey: Record<TopSort, (p: Proc) => number | string> = {
-  cpu: (p) => -(p.cpu_percent ?? -1),
-  mem: (p) => -p.rss_mb,
-  pid: (p) => p.pid,
-  job: (p) => `${p.job_id ?? '~'}:${String(p.sheet_num ?? 0).padStart(4, '0')}:${p.pid}`,
-};
-
-/** The process table's rows in display order: filtered by job, sorted, possibly reversed. */
-export function orderProcesses(s: SystemSnapshot, view: Pick<TopView, 'sort' | 'reverse' | 'jobFilter'>): Proc[] {
-  const procs = view.jobFilter === null ? [...s.processes] : s.processes.filter((p) => p.job_id === view.jobFilter);
-  const key = sortKey[view.sort];
-  const dir = view.reverse ? -1 : 1;
-  procs.sort((a, b) => {
-    const ka = key(a);
-    const kb = key(b);
-    return (ka < kb ? -1 : ka > kb ? 1 : 0) * dir;
-  });
-  return procs;
-}
-
-function headerLines(s: SystemSnapshot): string[] {
-  const lines = [
-    `mzt top — conductor pid ${s.daemon_pid}, up ${duration(s.conductor_uptime_seconds)} · load ${fmt(s.load_avg_1, 2)} ${fmt(s.load_avg_5, 2)} ${fmt(s.load_avg_15, 2)} · ` +
-      `mem ${fmt(s.system_memory_used_mb, 0)}/${fmt(s.system_memory_total_mb, 0)} MB · cpu ${fmt(s.system_cpu_percent)}% of ${s.cpu_count} cores`,
-    `pressure ${s.pressure_level.toUpperCase()} · jobs ${s.running_jobs} running · sheets ${s.active_sheets} · zombies ${s.zombie_count} · ` +
-      `conductor ${fmt(s.conductor.cpu_percent)}% cpu ${fmt(s.conductor.rss_mb)} MB · sample ${fmt(s.conductor.sample_cost_ms)} ms every ${s.conductor.interval_seconds}s`,
-  ];
-  for (const g of s.gpus) {
-    lines.push(`gpu ${g.index} ${g.name}: ${fmt(g.utilization_pct, 0)}% · ${fmt(g.memory_used_mb, 0)}/${fmt(g.memory_total_mb, 0)} MB · ${fmt(g.temperature_c, 0)}°C`);
-  }
-  return lines;
-}
-
-/** The job progress table (with its leading blank line), or nothing when no job runs. */
-function jobLines(s: SystemSnapshot, jobFilter: string | null): string[] {
-  const jobs = jobFilter === null ? s.job_progress : s.job_progress.filter((j) => j.job_id === jobFilter);
-  if (jobs.length === 0) return [];
-  const bar = (done: number, total: number) => {
-    const width = 20;
-    const filled = total > 0 ? Math.round((done / total) * width) : 0;
-    return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
-  };
-  return [
-    '',
-    ...table(
-      ['JOB', 'STATUS', 'PROGRESS', 'SHEET'],
-      jobs.map((j) => [
-        j.job_id,
-        j.status,
-        `${bar(j.last_completed_sheet, j.total_sheets)} ${j.last_completed_sheet}/${j.total_sheets}`,
-        j.current_sheet === null ? '-' : String(j.current_sheet),
-      ]),
-    ).split('\n'),
-  ];
-}
-
-/** The process table (with its leading blank line) and the "(n more processes)" line. */
-function processLines(procs: Proc[], maxRows: number): string[] {
-  const lines = [
-    '',
-    ...table(
-      ['PID', 'PPID', 'JOB', 'SHEET', 'S', 'CPU%', 'RSS MB', 'THR', 'FDS', 'AGE', 'COMMAND'],
-      procs.slice(0, maxRows).map((p) => [
-        String(p.pid),
-        String(p.ppid),
-        p.job_id ?? '-',
-        p.sheet_num === null ? '-' : String(p.sheet_num),
-        p.state,
-        fmt(p.cpu_percent),
-        fmt(p.rss_mb),
-        p.threads === null ? '?' : String(p.threads),
-        p.open_fds === null ? '?' : String(p.open_fds),
-        p.age_seconds === null ? '?' : duration(p.age_seconds),
-        p.command.slice(0, 60),
-      ]),
-    ).split('\n'),
-  ];
-  if (procs.length > maxRows) lines.push(`(${procs.length - maxRows} more processes)`);
-  return lines;
-}
-
-/** The non-interactive view (--once, or piped): the same text as it has always been. */
-export function renderTop(s: SystemSnapshot, sort: TopSort, maxRows: number): string {
-  const view = { sort, reverse: false, jobFilter: null };
-  return [...headerLines(s), ...jobLines(s, null), ...processLines(orderProcesses(s, view), maxRows)].join('\n');
-}
-
-// --- the interactive view ----------------------------------------------------------------
-
-/** Everything one interactive frame shows. */
-export interface TopScreen {
-  view: TopView;
-  /** The latest snapshot that arrived (kept, and marked stale, while the conductor is down). */
-  snapshot: SystemSnapshot | null;
-  /** Set while the conductor does not answer. */
-  down: { sinceEpochSeconds: number; reason: string } | null;
-  /** The conductor answered, but without a snapshot (e.g. none taken yet). */
-  notice: string | null;
-  socketPath: string;
-  /** Terminal size. */
-  rows: number;
-  columns: number;
-}
-
-function sortLabel(view: TopView): string {
-  const natural = view.sort === 'cpu' || view.sort === 'mem' ? 'highest first' : 'ascending';
-  const flipped = view.sort === 'cpu' || view.sort === 'mem' ? 'lowest first' : 'descending';
-  return `${view.sort} (${view.reverse ? flipped : natural})`;
-}
-
-function intervalLabel(seconds: number): string {
-  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)}s`;
-}
-
-/** The footer: current state first (so a narrow terminal keeps it), then the keys. */
-export function footerLine(view: TopView): string {
-  const state = [
-    `sort: ${sortLabel(view)}`,
-    `job: ${view.jobFilter ?? 'all'}`,
-    `every ${intervalLabel(view.intervalSeconds)}`,
-    ...(view.paused ? ['PAUSED'] : []),
-  ].join(' · ');
-  return `${state} | ${TOP_KEYS}`;
-}
-
-function clip(line: string, columns: number): string {
-  return line.length > columns ? line.slice(0, Math.max(0, columns)) : line;
-}
-
-/**
- * One interactive frame, exactly `rows` lines or fewer, none longer than `columns`:
- * header (or a conductor-down banner), jobs, as many processes as fit, footer last.
- */
-export function renderTopScreen(screen: TopScreen): string[] {
-  const { view, snapshot: s } = screen;
-  const rows = Math.max(3, screen.rows);
-  const top: string[] = [];
-  if (screen.down) {
-    top.push(`mzt top — CONDUCTOR DOWN since ${localTime(screen.down.sinceEpochSeconds).slice(11)} (${screen.down.reason}) · retrying`);
-    top.push(`no answer on ${screen.socketPath} · start it with: mzt conductor start`);
-    if (s) top.push(`(stale: the last snapshot, from ${localTime(s.timestamp)})`);
-  } else if (!s) {
-    top.push(`mzt top — ${screen.notice ?? 'waiting for the first snapshot…'}`);
-  } else if (screen.notice) {
-    top.push(`mzt top — ${screen.notice} (showing the snapshot from ${localTime(s.timestamp)})`);
-  }
-  const body: string[] = [];
-  if (s) {
-    body.push(...headerLines(s), ...jobLines(s, view.jobFilter));
-    const procs = orderProcesses(s, view);
-    // Room left for process rows: everything else, the table header and its blank line,
-    // a possible "(n more)" line and the footer.
-    const fixed = top.length + body.length + 2 + 1 + 1;
-    const maxRows = Math.max(1, rows - fixed);
-    body.push(...processLines(procs, maxRows));
-    if (procs.length === 0 && view.jobFilter !== null) body.push(`(no processes of job ${view.jobFilter})`);
-  }
-  const lines = [...top, ...body].slice(0, rows - 1);
-  lines.push(footerLine(view));
-  return lines.map((l) => clip(l, screen.columns));
-}
-
-/** The jobs `j` cycles through: running jobs and jobs that own processes, sorted. */
-export function jobIds(s: SystemSnapshot | null): string[] {
-  if (!s) return [];
-  const ids = new Set<string>();
-  for (const j of s.job_progress) ids.add(j.job_id);
-  for (const p of s.processes) if (p.job_id !== null) ids.add(p.job_id);
-  return [...ids].sort();
-}
-
-/** all → first job → … → last job → all. A filter whose job is gone goes back to all. */
-export function nextJobFilter(current: string | null, jobs: readonly string[]): string | null {
-  if (current === null) return jobs[0] ?? null;
-  const i = jobs.indexOf(current);
-  return i < 0 ? null : (jobs[i + 1] ?? null);
-}
-
-export function stepInterval(seconds: number, direction: 1 | -1): number {
-  if (direction > 0) return INTERVAL_STEPS.find((v) => v > seconds + 1e-9) ?? MAX_INTERVAL;
-  return [...INTERVAL_STEPS].reverse().find((v) => v < seconds - 1e-9) ?? MIN_INTERVAL;
-}
-
-export type KeyAction = { view: TopView; quit: boolean; refetch: boolean; reschedule: boolean };
-
-/**
- * One key press. `refetch`: fetch now (on resume); `reschedule`: the interval changed.
- * Unknown keys change nothing.
- */
-export function applyKey(view: TopView, key: string, jobs: readonly string[]): KeyAction {
-  const same = { view, quit: false, refetch: false, reschedule: false };
-  const sortBy = (sort: TopSort): KeyAction => (sort === view.sort ? same : { ...same, view: { ...view, sort, reverse: false } });
-  switch (key) {
-    case 'q':
-    case 'Q':
-    case '\x03': // Ctrl+C (raw mode delivers it as a byte, not SIGINT)
-      return { ...same, quit: true };
-    case 'c':
-    case 'C':
-      return sortBy('cpu');
-    case 'm':
-    case 'M':
-      return sortBy('mem');
-    case 'p':
-      return sortBy('pid');
-    case 'o':
-    case 'O':
-      return sortBy('job'); // back to the order --sort job gives (jobs, then sheets, then pids)
-    case 'r':
-    case 'R':
-      return { ...same, view: { ...view, reverse: !view.reverse } };
-    case 'j':
-    case 'J':
-      return { ...same, view: { ...view, jobFilter: nextJobFilter(view.jobFilter, jobs) } };
-    case '+':
-    case '=':
-      return { ...same, view: { ...view, intervalSeconds: stepInterval(view.intervalSeconds, 1) }, reschedule: true };
-    case '-':
-    case '_':
-      return { ...same, view: { ...view, intervalSeconds: stepInterval(view.intervalSeconds, -1) }, reschedule: true };
-    case ' ':
-      return { ...same, view: { ...view, paused: !view.paused }, refetch: view.paused };
-    default:
-      return same;
-  }
-}
-
-/** Split a chunk read in raw mode into keys; escape sequences (arrows, F-keys) are one key each. */
-export function splitKeys(chunk: string): string[] {
-  const keys: string[] = [];
-  for (let i = 0; i < chunk.length; ) {
-    if (chunk[i] === '\x1b') {
-      const m = /^\x1b(\[[0-9;?]*[ -/]*[@-~]|O.|.)?/s.exec(chunk.slice(i))!;
-      keys.push(m[0]);
-      i += m[0].length;
-    } else {
-      const cp = chunk.codePointAt(i)!;
-      const ch = String.fromCodePoint(cp);
-      keys.push(ch);
-      i += ch.length;
-    }
-  }
-  return keys;
-}
+// The pure parts live in topView.ts (state, keys) and topRender.ts (lines); tests import them from here.
+export { headerLines, jobLines, orderProcesses, processLines, renderTop, renderTopScreen, treeLines, type TopScreen } from './topRender.js';
+export { applyKey, footerLine, jobIds, nextJobFilter, splitKeys, stepInterval, TOP_KEYS, type KeyAction, type TopSort, type TopView } from './topView.js';
 
 function downReason(err: unknown): string {
   if (err instanceof ConductorNotRunning) return 'not running';
@@ -295,17 +29,18 @@ const ENTER = '\x1b[?1049h\x1b[?25l'; // alternate screen, cursor hidden
 const LEAVE = '\x1b[0m\x1b[?25h\x1b[?1049l'; // attributes reset, cursor shown, main screen back
 
 /** Interactive top on a terminal; resolves when the person quits. */
-async function runInteractive(client: DaemonClient, opts: { intervalSeconds: number; sort: TopSort }): Promise<void> {
+async function runInteractive(client: DaemonClient, opts: { intervalSeconds: number; sort: TopSort; tree: boolean }): Promise<void> {
   const stdin = process.stdin;
   const stdout = process.stdout;
   const state: Omit<TopScreen, 'rows' | 'columns'> = {
-    view: { sort: opts.sort, reverse: false, jobFilter: null, intervalSeconds: opts.intervalSeconds, paused: false },
+    view: { sort: opts.sort, reverse: false, jobFilter: null, intervalSeconds: opts.intervalSeconds, paused: false, tree: opts.tree },
     snapshot: null,
     down: null,
     notice: null,
     socketPath: client.socketPath,
   };
   let timer: NodeJS.Timeout | undefined;
+  const commanded = new Map<string, { status: string; at: number }>();
   let inFlight = false;
   let lastFetch = 0;
   let finished = false;
@@ -338,9 +73,16 @@ async function runInteractive(client: DaemonClient, opts: { intervalSeconds: num
   const onKeys = (chunk: string) => {
     for (const key of splitKeys(chunk)) {
       if (finished) return;
-      const action = applyKey(state.view, key, jobIds(state.snapshot));
+      // A status this view just set wins over a snapshot sampled before it (z right after z+y).
+      const statusOf = (id: string) => {
+        const mine = commanded.get(id);
+        if (mine && (!state.snapshot || mine.at > state.snapshot.timestamp)) return mine.status;
+        return state.snapshot?.job_progress.find((j) => j.job_id === id)?.status;
+      };
+      const action = applyKey(state.view, key, jobIds(state.snapshot), statusOf);
       state.view = action.view;
       if (action.quit) return finish();
+      if (action.command) void send(action.command);
       if (action.refetch) void tick();
       else if (action.reschedule || state.view.paused) schedule();
       draw();
@@ -364,6 +106,18 @@ async function runInteractive(client: DaemonClient, opts: { intervalSeconds: num
     const styled = lines.map((l, i) => (i === 0 && state.down ? `\x1b[1;31m${l}\x1b[0m` : l));
     // Home, each line cleared to its end, the footer in reverse video, the rest of the screen cleared.
     stdout.write(`\x1b[H${styled.map((l) => `${l}\x1b[K\n`).join('')}\x1b[7m${footer}\x1b[K\x1b[0m\x1b[J`);
+  }
+
+  /** A confirmed cancel/pause/resume: its outcome shows above the footer, then a fresh frame. */
+  async function send(command: JobCommand): Promise<void> {
+    try {
+      const res = (await client.call(command.method, { job_id: command.job_id }, { timeoutMs: 120_000 })) as { status: string };
+      commanded.set(command.job_id, { status: res.status, at: Date.now() / 1000 });
+      state.view = { ...state.view, message: `${command.job_id}: ${res.status}` };
+    } catch (err) {
+      state.view = { ...state.view, message: `${command.method} ${command.job_id} failed: ${(err as Error).message}` };
+    }
+    void tick();
   }
 
   function schedule(): void {
@@ -429,9 +183,9 @@ async function runInteractive(client: DaemonClient, opts: { intervalSeconds: num
 }
 
 /** Refresh until interrupted: interactive on a terminal, appending lines otherwise. */
-export async function runTop(client: DaemonClient, opts: { intervalSeconds: number; sort: TopSort; once: boolean; json: boolean }): Promise<void> {
+export async function runTop(client: DaemonClient, opts: { intervalSeconds: number; sort: TopSort; once: boolean; json: boolean; tree?: boolean }): Promise<void> {
   if (!opts.once && !opts.json && process.stdout.isTTY && process.stdin.isTTY && typeof process.stdin.setRawMode === 'function') {
-    return runInteractive(client, opts);
+    return runInteractive(client, { ...opts, tree: !!opts.tree });
   }
   for (;;) {
     const snapshot = (await client.call('monitor.snapshot', {})) as SystemSnapshot;
@@ -439,7 +193,7 @@ export async function runTop(client: DaemonClient, opts: { intervalSeconds: numb
       process.stdout.write(`${JSON.stringify(snapshot)}\n`);
     } else {
       const rows = Math.max(5, (process.stdout.rows ?? 40) - 12);
-      const text = renderTop(snapshot, opts.sort, rows);
+      const text = renderTop(snapshot, opts.sort, rows, !!opts.tree, process.stdout.isTTY ? (process.stdout.columns ?? Infinity) : Infinity);
       process.stdout.write(process.stdout.isTTY && !opts.once ? `\x1b[H\x1b[2J${text}\n` : `${text}\n`);
     }
     if (opts.once) return;

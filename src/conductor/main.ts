@@ -17,6 +17,7 @@ import { IpcServer, DEFAULT_SERVER_LIMITS } from '../ipc/server.js';
 import { ConfigError, DASHBOARD_KEYS, changedKeys, loadConfigFile, type ConductorConfig } from './config.js';
 import type { DashboardServer } from '../dashboard/server.js';
 import { createDispatch } from './methods.js';
+import { JobTracer } from './jobTrace.js';
 import { startHeapRelease, type HeapRelease } from './heapRelease.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
 import { stopOrphans } from './orphans.js';
@@ -126,6 +127,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
     if (restorePlans?.plans.length) log(`live_restore: re-adopted ${restorePlans.plans.length} job(s) a previous conductor left running`);
     live?.startHeartbeat();
 
+    const tracer = new JobTracer({ store: openedStore, jobs, monitoring: () => monitoring, log });
     let shuttingDown = false;
     let server: IpcServer | undefined;
     let resolveStopped!: () => void;
@@ -143,6 +145,8 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       shuttingDown = true;
       stopping = (async () => {
         log(`stopping: ${reason}`);
+        // First: strace detaches before the jobs are stopped (no tracee left stopped or traced).
+        await tracer.stopAll();
         monitoring?.stop();
         heapRelease?.stop();
         await reloads;
@@ -183,6 +187,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       serverStats: () => ({ connections: server?.connectionCount ?? 0, subscriptions: server?.subscriptionCount ?? 0 }),
       shuttingDown: () => shuttingDown,
       monitoring: () => monitoring,
+      tracer,
       dashboardUrl: () => (dashboard?.port ? dashboard.url : null),
       fleet: () => fleet,
       debugMethods: process.env.MZT_DEBUG_METHODS === '1',

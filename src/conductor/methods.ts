@@ -22,6 +22,7 @@ import { buildResourceReport } from '../storage/resourceReport.js';
 import { LABEL_KEY } from '../events/jobRecord.js';
 import { clearJobs, type ClearParams } from './clearJobs.js';
 import { planRetry } from '../actors/jobRetry.js';
+import type { JobTracer } from './jobTrace.js';
 import { recordCost } from '../monitor/jobCostRecord.js';
 import type { JobRecord } from '../events/jobRecord.js';
 
@@ -37,6 +38,8 @@ export interface MethodDeps {
   shuttingDown(): boolean;
   requestShutdown(reason: string): void;
   monitoring(): Monitoring | undefined;
+  /** Runs `job.trace` (strace of a sheet's tree); absent: the method answers NOT_AVAILABLE. */
+  tracer?: JobTracer;
   /** The address of the dashboard this conductor serves, if any. */
   dashboardUrl?(): string | null;
   /** The fleet part, when config `fleet` is set (daemon.status shows its export lag). */
@@ -163,6 +166,15 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
       if (!storage) throw new ProtocolError(ErrorCode.NOT_AVAILABLE, 'monitor storage is not running');
       const since = p.since ?? Date.now() / 1000 - 3600;
       return { pid: p.pid, since, samples: storage.readProcessHistory(p.pid, since, p.limit) };
+    },
+
+    'monitor.job_history': (p: { job_id: string; since?: number; limit: number }) => {
+      const storage = deps.monitoring()?.storage;
+      if (!storage) throw new ProtocolError(ErrorCode.NOT_AVAILABLE, 'monitor storage is not running');
+      const job = store.getJob(p.job_id);
+      if (!job) throw notFound(p.job_id);
+      const since = p.since ?? job.started_at ?? job.submitted_at;
+      return { job_id: p.job_id, since, samples: storage.readJobHistory(p.job_id, since, p.limit) };
     },
 
     'monitor.resource_report': (p: { job_id: string }) => {
@@ -313,6 +325,12 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
     'job.list': (p: { status?: JobStatus[]; limit: number }) => {
       const list = store.listJobs({ statuses: p.status, limit: p.limit });
       return { ...list, jobs: list.jobs.map(withCost) };
+    },
+
+    'job.trace': (p: { job_id: string; seconds: number }) => {
+      if (deps.shuttingDown()) throw new ProtocolError(ErrorCode.SHUTTING_DOWN, 'the conductor is shutting down');
+      if (!deps.tracer) throw new ProtocolError(ErrorCode.NOT_AVAILABLE, 'syscall tracing is not available in this conductor');
+      return deps.tracer.trace(p.job_id, p.seconds);
     },
 
     'job.clear': (p: ClearParams) =>

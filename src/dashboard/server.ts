@@ -20,7 +20,7 @@ import type { RouteContext, RouteRequest } from './context.js';
 import { HttpError, sendError, sendJson } from './http.js';
 import { SseStream } from './sse.js';
 import { eventsStream } from './routes/events.js';
-import { jobDetail, jobLogDownload, jobLogInfo, jobLogs, jobStream, listJobs } from './routes/jobs.js';
+import { jobDetail, jobHistory, jobLogDownload, jobLogInfo, jobLogs, jobStream, listJobs } from './routes/jobs.js';
 import { metrics } from './routes/metrics.js';
 import { monitorHistory, monitorSnapshot, monitorStream } from './routes/monitor.js';
 import { RateLimiter, type RateLimitOptions } from './rateLimit.js';
@@ -58,6 +58,9 @@ const UPLOT_DIR = path.dirname(createRequire(import.meta.url).resolve('uplot'));
 const STATIC: Record<string, { file: string; type: string }> = {
   '/': { file: path.join(WEB_DIR, 'index.html'), type: 'text/html; charset=utf-8' },
   '/app.js': { file: path.join(WEB_DIR, 'app.js'), type: 'text/javascript; charset=utf-8' },
+  '/jobCost.js': { file: path.join(WEB_DIR, 'jobCost.js'), type: 'text/javascript; charset=utf-8' },
+  '/jobPage.js': { file: path.join(WEB_DIR, 'jobPage.js'), type: 'text/javascript; charset=utf-8' },
+  '/timeline.js': { file: path.join(WEB_DIR, 'timeline.js'), type: 'text/javascript; charset=utf-8' },
   '/style.css': { file: path.join(WEB_DIR, 'style.css'), type: 'text/css; charset=utf-8' },
   '/vendor/uPlot.iife.min.js': { file: path.join(UPLOT_DIR, 'uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
   '/vendor/uPlot.min.css': { file: path.join(UPLOT_DIR, 'uPlot.min.css'), type: 'text/css; charset=utf-8' },
@@ -74,6 +77,7 @@ const ROUTE_TABLE: Array<[string, Handler]> = [
   ['/api/jobs', listJobs],
   ['/api/jobs/{id}', jobDetail],
   ['/api/jobs/{id}/stream', jobStream],
+  ['/api/jobs/{id}/history', jobHistory],
   ['/api/jobs/{id}/logs', jobLogs],
   ['/api/jobs/{id}/logs/static', jobLogDownload],
   ['/api/jobs/{id}/logs/info', jobLogInfo],

@@ -8,6 +8,7 @@ import net from 'node:net';
 import { conductorPaths } from '../conductor/paths.js';
 import type { EventEnvelope } from '../events/types.js';
 import type { JobRecord, JobSpec, JobStatus } from '../events/jobRecord.js';
+import type { CostFigures, SheetCost } from '../monitor/snapshot.js';
 import { ConductorNotRunning, ConnectionClosed, RpcError, TimeoutError } from './clientErrors.js';
 import { FrameDecoder, decodeValue, encodeFrame } from './framing.js';
 import { MSG_NOTIFICATION, MSG_REQUEST, MSG_RESPONSE, PROTOCOL_VERSION, type RpcErrorBody } from './messages.js';
@@ -65,13 +66,32 @@ export interface Methods {
     params: { job_id: string; from_sheet?: number };
     result: { job_id: string; status: 'queued' | 'running'; attempt: number; from_sheet: number };
   };
-  'job.get': { params: { job_id: string }; result: JobRecord };
-  'job.list': { params: { status?: JobStatus[]; limit?: number }; result: { jobs: JobRecord[]; total: number } };
+  'job.trace': {
+    params: { job_id: string; seconds?: number };
+    result: {
+      job_id: string;
+      sheet_num: number;
+      seq: number;
+      seconds_requested: number;
+      duration_seconds: number;
+      pids_traced: number;
+      unattached_pids: number;
+      ended_by: 'time' | 'processes_ended' | 'stopped';
+      total_calls: number;
+      total_seconds: number;
+      syscalls: Array<{ syscall: string; calls: number; errors: number; seconds: number }>;
+    };
+  };
+  'job.get': { params: { job_id: string }; result: JobWithCost };
+  'job.list': { params: { status?: JobStatus[]; limit?: number }; result: { jobs: JobWithCost[]; total: number } };
   'job.logs': {
     params: { job_id: string; tail_lines?: number; offset?: number; max_bytes?: number };
     result: { job_id: string; path: string; size: number; next_offset: number; lines: string[]; truncated?: boolean; status: JobStatus };
   };
 }
+
+/** A job record as job.get / job.list answer it: with its cost (null: queued, or nothing measured). */
+export type JobWithCost = JobRecord & { cost: (CostFigures & { sheets: SheetCost[] }) | null };
 
 export interface HelloResult {
   protocol_version: number;

@@ -202,6 +202,22 @@ export class MonitorStorage {
     return out;
   }
 
+  /**
+   * One job's figures over time from the stored snapshots' job_costs (the job page's charts open
+   * with them). SQLite's JSON functions pick the job's entry, so only those few bytes leave SQLite.
+   */
+  readJobHistory(jobId: string, since: number, limit: number): Array<{ timestamp: number; cpu_percent: number | null; rss_mb: number; processes: number; cpu_seconds: number }> {
+    const rows = this.db
+      .prepare(
+        `SELECT s.ts, json_extract(j.value, '$.cpu_percent'), json_extract(j.value, '$.rss_mb'), json_extract(j.value, '$.processes'), json_extract(j.value, '$.cpu_seconds')
+         FROM snapshots s, json_each(s.body, '$.job_costs') j
+         WHERE s.ts >= ? AND json_extract(j.value, '$.job_id') = ? ORDER BY s.ts LIMIT ?`,
+      )
+      .raw(true)
+      .all(since, jobId, limit) as Array<[number, number | null, number, number, number]>;
+    return rows.map(([timestamp, cpu_percent, rss_mb, processes, cpu_seconds]) => ({ timestamp, cpu_percent, rss_mb, processes, cpu_seconds }));
+  }
+
   /** The ledger of one job, per sheet (sheet_num null = processes not tied to a sheet). */
   jobCosts(jobId: string): SheetCost[] {
     const rows = this.selectCosts.all(jobId) as Array<SheetCost & { sheet_num: number }>;

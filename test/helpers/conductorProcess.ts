@@ -41,6 +41,8 @@ export async function startConductor(
     config?: Record<string, unknown>;
     /** Called as soon as the process is spawned, before it is ready. */
     onSpawn?: (proc: ChildProcess) => void;
+    /** A command that execs the conductor (e.g. setpriv with dropped capabilities). */
+    wrap?: string[];
   } = {},
 ): Promise<RunningConductor> {
   // Test conductors serve no dashboard unless a test asks (many run at once; a fixed port would clash).
@@ -48,7 +50,8 @@ export async function startConductor(
   if (opts.config || !fs.existsSync(configFile)) {
     fs.writeFileSync(configFile, JSON.stringify({ dashboard_enabled: false, ...opts.config }));
   }
-  const proc = spawn(process.execPath, [CLI, 'conductor', 'start'], {
+  const argv = [...(opts.wrap ?? []), process.execPath, CLI, 'conductor', 'start'];
+  const proc = spawn(argv[0]!, argv.slice(1), {
     env: { ...process.env, MZT_HOME: home, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -86,6 +86,18 @@ export async function jobDetail(ctx: RouteContext, r: RouteRequest): Promise<voi
   sendJson(r.res, 200, await getJob(ctx, jobId));
 }
 
+/** The job's cost over time (monitor.job_history): what its CPU% / RSS charts open with. */
+export async function jobHistory(ctx: RouteContext, r: RouteRequest): Promise<void> {
+  const jobId = checkJobId(r.params.id!);
+  const params: Record<string, unknown> = { job_id: jobId, limit: numberParam(r.query, 'limit', { min: 1, max: 10_000, default: 600, integer: true }) };
+  if (r.query.get('since') !== null) params.since = numberParam(r.query, 'since', { min: 0, max: 1e11, default: 0 });
+  try {
+    sendJson(r.res, 200, await ctx.bridge.call('monitor.job_history', params));
+  } catch (err) {
+    rpcToHttp(err, jobId);
+  }
+}
+
 /**
  * SSE: the job's durable events (ids = seq; replayed from the start of the job, or from
  * Last-Event-ID), a `job_status` summary after each group of events (at most one per

@@ -6,7 +6,7 @@
  */
 import { ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, type JobRecord } from '../../events/jobRecord.js';
 import { PRESSURE_LEVELS } from '../../monitor/pressure.js';
-import type { SystemSnapshot } from '../../monitor/snapshot.js';
+import type { CostFigures, SystemSnapshot } from '../../monitor/snapshot.js';
 import type { RouteContext, RouteRequest } from '../context.js';
 
 const JOB_STATES = [...ACTIVE_JOB_STATUSES, ...TERMINAL_JOB_STATUSES];
@@ -32,6 +32,30 @@ class Exposition {
   }
 }
 
+type CostedJob = JobRecord & { cost?: (CostFigures & { sheets?: unknown }) | null };
+
+/**
+ * Per-job cost from job.list's `cost` (the one definition every surface reads): CPU seconds as
+ * a counter for every active job and the most recent ended ones (their final figure), RSS and
+ * CPU% as gauges for active jobs only — an ended or cleared job's gauges disappear with it, and
+ * a cleared job leaves job.list, so its counter goes too.
+ */
+function costMetrics(m: Exposition, jobs: readonly CostedJob[]): void {
+  const active = (j: JobRecord) => j.status === 'running' || j.status === 'paused';
+  const shown = jobs.filter((j, i) => j.cost && (active(j) || i < PEAK_RSS_JOBS));
+  const labels = (j: JobRecord) => ({ job_id: j.job_id, name: j.name });
+  m.metric(
+    'mzt_job_cpu_seconds_total',
+    'counter',
+    `CPU seconds used by a job's process tree, exited processes included (active jobs, and the ${PEAK_RSS_JOBS} most recent ended ones).`,
+    shown.map((j) => [labels(j), j.cost!.cpu_seconds]),
+  );
+  const live = shown.filter(active);
+  m.metric('mzt_job_rss_bytes', 'gauge', "Resident memory of a running or paused job's process tree now.", live.map((j) => [labels(j), Math.round(j.cost!.rss_mb * 1048576)]));
+  m.metric('mzt_job_cpu_percent', 'gauge', "CPU use of a running job's process tree now, percent of one core.", live.map((j) => [labels(j), j.cost!.cpu_percent]));
+  m.metric('mzt_job_processes', 'gauge', "Live processes of a running or paused job's tree.", live.map((j) => [labels(j), j.cost!.processes]));
+}
+
 export async function metrics(ctx: RouteContext, r: RouteRequest): Promise<void> {
   const m = new Exposition();
   const up = ctx.bridge.connected;
@@ -43,7 +67,7 @@ export async function metrics(ctx: RouteContext, r: RouteRequest): Promise<void>
   if (up) {
     const [status, jobs, snapshot] = await Promise.all([
       ctx.bridge.call<Record<string, any>>('daemon.status').catch(() => undefined),
-      ctx.bridge.call<{ jobs: JobRecord[]; total: number }>('job.list', { limit: 1000 }).catch(() => undefined),
+      ctx.bridge.call<{ jobs: CostedJob[]; total: number }>('job.list', { limit: 1000 }).catch(() => undefined),
       ctx.bridge.call<SystemSnapshot>('monitor.snapshot').catch(() => undefined),
     ]);
     if (status) {
@@ -74,7 +98,8 @@ export async function metrics(ctx: RouteContext, r: RouteRequest): Promise<void>
         cpu.push([{ job_id: j.job_id, name: j.name }, reports[i]?.total_cpu_seconds]);
       });
       m.metric('mzt_job_peak_rss_megabytes', 'gauge', `Peak resident memory of a job's process tree (the ${PEAK_RSS_JOBS} most recent jobs).`, peak);
-      m.metric('mzt_job_cpu_seconds', 'gauge', `CPU seconds used by a job's processes, exited ones included (the ${PEAK_RSS_JOBS} most recent jobs).`, cpu);
+      m.metric('mzt_job_cpu_seconds', 'gauge', `CPU seconds used by a job's processes, exited ones included (the ${PEAK_RSS_JOBS} most recent jobs; prefer mzt_job_cpu_seconds_total).`, cpu);
+      costMetrics(m, jobs.jobs);
     }
     if (snapshot) {
       m.metric(

@@ -39,8 +39,17 @@ function age(seconds) {
   return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
 }
 
+const pad2 = (n) => String(n).padStart(2, '0');
+/** The one time format of the page: 24-hour local HH:MM:SS (fullTime in the tooltip adds the date). */
 function clock(ts) {
-  return ts ? new Date(ts * 1000).toLocaleTimeString() : '—';
+  if (!ts) return '—';
+  const d = new Date(ts * 1000);
+  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+function fullTime(ts) {
+  if (!ts) return '';
+  const d = new Date(ts * 1000);
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${clock(ts)}`;
 }
 
 const STATUS_COLOR = {
@@ -146,6 +155,12 @@ function onSnapshot(s) {
   schedule('cards');
   schedule('charts');
   schedule('processes');
+  schedule('jobs');
+  schedule('topJobs');
+  if (route.view === 'job') {
+    jobCostSnapshot(s);
+    schedule('jobCost');
+  }
 }
 
 /** The charts open with the last minutes the conductor stored, then go on live. */
@@ -211,7 +226,7 @@ const renderers = {
         <div class="bar"><div class="green" style="width:${Number(g.utilization_pct) || 0}%"></div></div>
         <div class="sub">VRAM ${mb(g.memory_used_mb)} / ${mb(g.memory_total_mb)} · ${esc(g.temperature_c ?? '—')} °C</div></div>`).join('');
     } else gpus.className = 'cards hidden';
-    $('last-updated').textContent = new Date(s.timestamp * 1000).toLocaleTimeString();
+    $('last-updated').textContent = clock(s.timestamp);
   },
   charts() {
     if (typeof uPlot === 'undefined' || series.t.length < 2) return;
@@ -221,23 +236,37 @@ const renderers = {
   },
   processes: renderProcesses,
   jobs: renderJobs,
+  topJobs: () => renderTopJobs(snapshot, new Map(jobs.map((j) => [j.job_id, j.name]))),
+  jobCost: () => renderJobCost(snapshot, job, drawChart),
   timeline: () => renderTimeline($('timeline'), timeline, TIMELINE_MAX),
   allEvents: () => renderTimeline($('all-events'), allEvents, ALL_EVENTS_MAX),
   job: renderJob,
   log: renderLog,
-  jobEvents: () => renderTimeline($('job-events'), jobEvents, ALL_EVENTS_MAX),
+  jobEvents: () => {
+    renderTimeline($('job-events'), jobEvents, ALL_EVENTS_MAX);
+    renderJobTrace(jobEvents);
+  },
 };
 
 const charts = {};
+// A chart is drawn at a fixed width: follow its box when the window changes size (a chart wider
+// than its box would push the page sideways).
+window.addEventListener('resize', () => {
+  for (const [id, chart] of Object.entries(charts)) {
+    const el = $(id);
+    if (el && el.clientWidth) chart.setSize({ width: Math.max(200, el.clientWidth), height: 140 });
+  }
+});
 function drawChart(id, lines, data) {
   const el = $(id);
   if (!el) return;
   if (!charts[id]) {
-    const width = Math.max(240, el.clientWidth || 300);
+    const width = Math.max(200, el.clientWidth || 300);
     charts[id] = new uPlot({
       width, height: 140, legend: { show: true }, cursor: { drag: { x: false, y: false } },
-      series: [{}, ...lines.map((l) => ({ ...l, width: 1.5, spanGaps: true }))],
-      axes: [{ stroke: '#999' }, { stroke: '#999' }],
+      // Time in the page's one format (uPlot's own would add "12/7/26 12:00am").
+      series: [{ value: (u, v) => (v == null ? '--' : clock(v)) }, ...lines.map((l) => ({ ...l, width: 1.5, spanGaps: true }))],
+      axes: [{ stroke: '#999', values: (u, vals) => vals.map((v) => clock(v)) }, { stroke: '#999' }],
     }, data, el);
   } else charts[id].setData(data);
 }
@@ -264,7 +293,10 @@ function renderProcesses() {
   for (const name of names) {
     const procs = groups.get(name).sort((a, b) => key(a) - key(b));
     const label = name === '' ? 'System / conductor' : `Job <a href="#/jobs/${encodeURIComponent(name)}">${esc(name)}</a>${procs[0].sheet_num != null ? ` (sheet ${esc(procs[0].sheet_num)})` : ''}`;
-    html += `<tbody><tr class="group"><td colspan="9">${label} · ${procs.length} process(es) · ${mb(procs.reduce((a, p) => a + p.rss_mb, 0))}</td></tr>`;
+    // A job's totals are its cost (job_costs: exited children's CPU included), not a sum of these rows.
+    const c = name === '' ? null : liveCost(s, name);
+    const totals = c ? `CPU ${pctText(c.cpu_percent)} · RSS ${mb(c.rss_mb)} · CPU time ${cpuTimeText(c.cpu_seconds)}` : mb(procs.reduce((a, p) => a + p.rss_mb, 0));
+    html += `<tbody><tr class="group" data-group="${esc(name)}"><td colspan="9">${label} · ${procs.length} process(es) · ${totals}</td></tr>`;
     for (const p of procs) {
       const cmd = String(p.command ?? '');
       const cpu = p.cpu_percent;
@@ -296,16 +328,22 @@ function refreshJobs() {
     jobsFetch = null;
   }, 200);
 }
+/** Sheets done, and the sheet running now: a one-sheet job shows "sheet 1 running", not just 0/1. */
+function progressText(j) {
+  const running = (j.status === 'running' || j.status === 'paused') && j.current_sheet != null;
+  return `${j.completed_sheets}/${j.total_sheets}${running ? ` · sheet ${j.current_sheet} ${j.status}` : ''}`;
+}
 function renderJobs() {
   const rows = jobs.map((j) => {
     const pct = j.total_sheets ? Math.round((j.completed_sheets / j.total_sheets) * 100) : 0;
     const end = j.ended_at ?? Date.now() / 1000;
     return `<tr data-job="${esc(j.job_id)}"><td><a href="#/jobs/${encodeURIComponent(j.job_id)}">${esc(j.name)}</a><div class="sub">${esc(j.job_id)}</div></td>
       <td class="status">${badge(j.status, STATUS_COLOR[j.status])}</td>
-      <td><div class="bar"><div class="blue" style="width:${pct}%"></div></div><span class="sub">${j.completed_sheets}/${j.total_sheets}</span></td>
-      <td>${clock(j.submitted_at)}</td><td>${j.started_at ? age(end - j.started_at) : '—'}</td></tr>`;
+      <td><div class="bar"><div class="blue" style="width:${pct}%"></div></div><span class="sub progress">${esc(progressText(j))}</span></td>
+      ${jobCostCells(j, snapshot)}
+      <td title="${esc(fullTime(j.submitted_at))}">${clock(j.submitted_at)}</td><td>${j.started_at ? age(end - j.started_at) : '—'}</td></tr>`;
   });
-  $('jobs-table').tBodies[0].innerHTML = rows.join('') || '<tr><td colspan="5" class="sub">No jobs yet — submit one: <code>mzt submit -- echo hello</code></td></tr>';
+  $('jobs-table').tBodies[0].innerHTML = rows.join('') || '<tr><td colspan="8" class="sub">No jobs yet — submit one: <code>mzt submit -- echo hello</code></td></tr>';
 }
 
 /* ---------- timelines ---------- */
@@ -315,28 +353,6 @@ function pushCapped(list, item, max) {
   list.push(item);
   if (list.length > max) list.splice(0, list.length - max);
 }
-function summarize(e) {
-  const d = e.data || {};
-  const bits = [];
-  for (const k of ['status', 'reason', 'exit_code', 'signal', 'pid', 'level', 'kind', 'message', 'name', 'error']) {
-    if (d[k] !== undefined && d[k] !== null && typeof d[k] !== 'object') bits.push(`${k}=${d[k]}`);
-  }
-  if (!bits.length) {
-    const j = JSON.stringify(d);
-    return j.length > 120 ? `${j.slice(0, 117)}...` : j;
-  }
-  return bits.join(' ');
-}
-function renderTimeline(el, list, max) {
-  if (!el) return;
-  el.innerHTML = list.slice(-max).reverse().map((e) => {
-    const kind = e.type.split('.')[0];
-    return `<li class="ev ${esc(kind)}" data-seq="${e.seq}"><span class="ts">${clock(e.ts)}</span> <span class="seq">#${e.seq}</span>
-      <span class="type">${esc(e.type)}</span>${e.job_id ? ` <a href="#/jobs/${encodeURIComponent(e.job_id)}">${esc(e.job_id)}</a>` : ''}${e.sheet_num != null ? ` <span class="sub">sheet ${e.sheet_num}</span>` : ''}
-      <span class="sub">${esc(summarize(e))}</span></li>`;
-  }).join('');
-}
-
 let rateCount = 0;
 setInterval(() => { $('events-rate').textContent = rateCount ? `(${rateCount} ev/s)` : ''; rateCount = 0; }, 1000);
 
@@ -366,69 +382,6 @@ let KNOWN_TYPES = [
   'job.cancelled', 'job.interrupted', 'sheet.started', 'sheet.completed', 'sheet.failed',
 ];
 
-/* ---------- job page ---------- */
-let jobStreams = [];
-let job = null;
-let jobEvents = [];
-let logLines = [];
-let jobFetch = null;
-function openJob(id) {
-  for (const s of jobStreams) s.close();
-  clearTimeout(jobFetch);
-  jobFetch = null;
-  job = { job_id: id, status: 'loading', sheets: [] };
-  jobEvents = [];
-  logLines = [];
-  $('log').textContent = '';
-  schedule('job');
-  schedule('jobEvents');
-  const fetchJob = () => {
-    if (jobFetch) return;
-    jobFetch = setTimeout(async () => {
-      jobFetch = null;
-      const r = await fetch(api(`jobs/${encodeURIComponent(id)}`)).catch(() => null);
-      const body = r ? await r.json().catch(() => ({})) : null;
-      if (job?.job_id !== id) return; // another job was opened meanwhile
-      if (r?.ok) { job = body; schedule('job'); }
-      else if (r) { job = { job_id: id, status: 'unknown', sheets: [], error: body.error }; schedule('job'); }
-    }, 100);
-  };
-  fetchJob();
-  const onJobEvent = (e) => { pushCapped(jobEvents, e, ALL_EVENTS_MAX); schedule('jobEvents'); };
-  const handlers = {
-    job_status: (d) => { job = { ...job, ...d }; schedule('job'); fetchJob(); },
-    job_finished: (d) => { job = { ...job, status: d.final_status }; schedule('job'); fetchJob(); statusStream.close(); },
-  };
-  for (const t of KNOWN_TYPES) handlers[t] = onJobEvent;
-  const statusStream = liveStream((since) => api(`jobs/${encodeURIComponent(id)}/stream`, since ? { since } : {}), handlers);
-  const logStream = liveStream((since) => api(`jobs/${encodeURIComponent(id)}/logs`, { ...(since ? { since } : { tail_lines: 500 }), follow: $('log-follow').checked }), {
-    log: (d) => { logLines.push(d); probe.logLines++; if (logLines.length > LOG_MAX_LINES) logLines.splice(0, logLines.length - LOG_MAX_LINES); schedule('log'); },
-    log_complete: () => logStream.close(),
-  });
-  jobStreams = [statusStream, logStream];
-  $('job-download').href = api(`jobs/${encodeURIComponent(id)}/logs/static`);
-}
-function renderJob() {
-  if (!job) return;
-  $('job-title').textContent = job.name && job.name !== job.job_id ? `${job.name} (${job.job_id})` : job.job_id;
-  const st = $('job-status');
-  st.className = `badge ${STATUS_COLOR[job.status] || 'gray'}`;
-  st.textContent = job.status;
-  const pct = job.total_sheets ? Math.round((job.completed_sheets / job.total_sheets) * 100) : 0;
-  $('job-bar').style.width = `${pct}%`;
-  $('job-bar').className = 'blue';
-  $('job-sub').textContent = job.error ?? `${job.completed_sheets ?? 0}/${job.total_sheets ?? '?'} sheets · submitted ${clock(job.submitted_at)}${job.reason ? ` · ${job.reason}` : ''}`;
-  $('sheets-table').tBodies[0].innerHTML = (job.sheets || []).map((s) => `<tr><td>${s.sheet_num}</td><td>${esc(s.name ?? '')}</td>
-    <td>${badge(s.status, STATUS_COLOR[s.status])}</td><td>${s.pid ?? '—'}</td><td>${s.exit_code ?? (s.signal ? esc(s.signal) : '—')}</td>
-    <td>${s.duration_seconds != null ? age(s.duration_seconds) : '—'}</td><td><code>${esc((s.argv || []).join(' '))}</code></td></tr>`).join('');
-}
-function renderLog() {
-  const el = $('log');
-  const atBottom = el.scrollTop + el.clientHeight >= el.scrollHeight - 20;
-  el.innerHTML = logLines.map((l) => `<span class="${esc(l.stream || '')}">${esc(l.line)}</span>`).join('\n');
-  if (atBottom) el.scrollTop = el.scrollHeight;
-}
-
 /* ---------- routing ---------- */
 const route = { view: 'overview' };
 function onRoute() {
@@ -446,6 +399,7 @@ function onRoute() {
   if (route.view === 'events') schedule('allEvents');
 }
 window.addEventListener('hashchange', onRoute);
+bindProcessToggles(() => { schedule('timeline'); schedule('allEvents'); schedule('jobEvents'); });
 
 fetch(api('event-types'))
   .then((r) => (r.ok ? r.json() : null))
