@@ -120,9 +120,9 @@ describe('cost on every surface', () => {
 
   it('mzt jobs and mzt job print the figures as text: CPU%, RSS, CPU time', async () => {
     const text = await cli(['jobs']);
-    expect(text.split('\n')[0]).toMatch(/^ID\s+NAME\s+STATUS\s+SHEETS\s+CPU%\s+RSS\s+CPU TIME\s+STARTED\s+DURATION$/);
+    expect(text.split('\n')[0]).toMatch(/^ID\s+NAME\s+STATUS\s+SHEETS\s+ATTEMPT\s+CPU%\s+RSS\s+CPU TIME\s+STARTED\s+DURATION$/);
     const row = text.split('\n').find((l) => l.startsWith(jobs.busy2.job_id))!;
-    expect(row).toMatch(/running\s+0\/1\s+\d+(\.\d)?\s+\d+M\s+\d+\.\ds\s/);
+    expect(row).toMatch(/running\s+0\/1\s+1\s+\d+(\.\d)?\s+\d+M\s+\d+\.\ds\s/);
     const one = await cli(['job', jobs.busy2.job_id]);
     expect(one).toMatch(/^cost {6}CPU \d+(\.\d)?%, RSS \d+M, 3 process\(es\) now; CPU time \d+\.\ds, peak RSS \d+M$/m);
     expect(one).toMatch(/^SHEET\s+STATUS\s+PID\s+EXIT\s+DURATION\s+CPU%\s+RSS\s+CPU TIME\s+COMMAND$/m);
