@@ -1,6 +1,10 @@
 /**
- * The event bridge: ONE long-lived subscription to `daemon.monitor.stream` (snapshots
- * included), fanned out to the dashboard's consumers — one per open SSE response.
+ * The event bridge: ONE subscription to the conductor's stream (snapshots included), fanned
+ * out to the dashboard's consumers — one per open SSE response. It follows the stream only
+ * while some page wants it (and LINGER_MS after the last one left, for a reload): with no page
+ * open, decoding every event the conductor just encoded cost it ~60% more CPU per event
+ * (BENCHMARKS.md). A subscription starts at the conductor's head; each consumer then reads
+ * what came before it from the log (`catchUp`), so no consumer misses an event either way.
  *
  * Every consumer has a bounded queue. A consumer that falls behind (a slow browser) does not
  * grow the server: once its queue is full it keeps only the seq of the first event it missed
@@ -39,6 +43,8 @@ export interface ConsumerBatch {
   /** Why there is a gap: this consumer was slow, or the bridge itself lagged. */
   gapReason: 'slow_consumer' | 'bridge_lagged' | undefined;
   snapshot: SystemSnapshot | undefined;
+  /** The bridge (re)started its subscription: read what came before it from the log. */
+  catchUp: boolean;
   /** Set when the conductor connection went up or down since the last batch. */
   connected: boolean | undefined;
   stopped: boolean;
@@ -49,6 +55,7 @@ export class Consumer {
   private gapFrom: number | undefined;
   private gapReason: ConsumerBatch['gapReason'];
   private snapshot: SystemSnapshot | undefined;
+  private catchUp = false;
   private connected: boolean | undefined;
   private stopped = false;
   private wake: (() => void) | undefined;
@@ -86,6 +93,13 @@ export class Consumer {
     this.notify();
   }
 
+  /** @internal The bridge's subscription (re)started at the head: earlier events come from the log. */
+  markCatchUp(): void {
+    if (!this.filter.events) return;
+    this.catchUp = true;
+    this.notify();
+  }
+
   /** @internal */
   pushSnapshot(snapshot: SystemSnapshot): void {
     if (!this.filter.snapshots) return;
@@ -107,7 +121,12 @@ export class Consumer {
 
   private hasPending(): boolean {
     return (
-      this.stopped || this.queue.length > 0 || this.gapFrom !== undefined || this.snapshot !== undefined || this.connected !== undefined
+      this.stopped ||
+      this.queue.length > 0 ||
+      this.gapFrom !== undefined ||
+      this.snapshot !== undefined ||
+      this.connected !== undefined ||
+      this.catchUp
     );
   }
 
@@ -138,9 +157,11 @@ export class Consumer {
       gapFrom: this.gapFrom,
       gapReason: this.gapReason,
       snapshot: this.snapshot,
+      catchUp: this.catchUp,
       connected: this.connected,
       stopped: this.stopped,
     };
+    this.catchUp = false;
     this.queue = [];
     this.gapFrom = undefined;
     this.gapReason = undefined;
@@ -152,6 +173,8 @@ export class Consumer {
 
 export interface BridgeOptions {
   socketPath: string;
+  /** How long to keep following after the last consumer left (default LINGER_MS). */
+  lingerMs?: number;
   /** Events a consumer may hold before it is switched to reading from the log. */
   queueLimit?: number;
   /** Most consumers at once (each is an open SSE response). */
@@ -167,6 +190,9 @@ export class TooManyConsumers extends Error {
     this.name = 'TooManyConsumers';
   }
 }
+
+/** A page reload within this keeps the subscription. */
+export const LINGER_MS = 10_000;
 
 /** Durable events received per second over the last 10 seconds. */
 class RateMeter {
@@ -200,10 +226,11 @@ export class EventBridge {
   private readonly consumers = new Set<Consumer>();
   private loop: Promise<void> | undefined;
   private wakeRetry: (() => void) | undefined;
+  private wakeIdle: (() => void) | undefined;
   private readonly rate = new RateMeter();
   readonly queueLimit: number;
   readonly maxConsumers: number;
-  /** Highest durable seq the bridge has received. */
+  /** Highest durable seq the bridge has received while following (undefined while idle). */
   lastSeq: number | undefined;
   latestSnapshot: SystemSnapshot | undefined;
   latestSnapshotAt = 0;
@@ -216,6 +243,12 @@ export class EventBridge {
   get connected(): boolean {
     return this.connectedNow;
   }
+
+  /** Whether its subscription is live now (some page wants it, or one left lately). */
+  get following(): boolean {
+    return this.followingNow;
+  }
+  private followingNow = false;
 
   /** The longest consumer queue right now (bounded by queueLimit). */
   maxQueued(): number {
@@ -239,6 +272,7 @@ export class EventBridge {
     if (!this.running) return;
     this.running = false;
     this.wakeRetry?.();
+    this.wakeIdle?.();
     for (const c of this.consumers) c.stop();
     this.consumers.clear();
     await this.client?.close();
@@ -250,6 +284,7 @@ export class EventBridge {
     const consumer = new Consumer(filter, this.queueLimit);
     if (!this.running) consumer.stop();
     else this.consumers.add(consumer);
+    this.wakeIdle?.();
     return consumer;
   }
 
@@ -303,10 +338,15 @@ export class EventBridge {
     }
     this.setConnected(true);
     // Reconnects keep the subscription; one that ends anyway (a failed subscribe call) is made
-    // again from the last seq seen, so consumers miss nothing.
+    // again, and the consumers read what they missed from the log.
     while (this.running) {
-      await this.follow(client);
-      if (!this.running) break;
+      if (this.consumers.size === 0) {
+        await new Promise<void>((resolve) => (this.wakeIdle = resolve));
+        this.wakeIdle = undefined;
+        continue;
+      }
+      const ended = await this.follow(client);
+      if (!this.running || ended === 'idle') continue;
       this.options.log?.('bridge: the subscription ended; subscribing again');
       await this.pause(1000);
     }
@@ -322,37 +362,59 @@ export class EventBridge {
     });
   }
 
-  /** One subscription, fanned out to the consumers until it ends. */
-  private async follow(client: DaemonClient): Promise<void> {
+  /** One subscription, fanned out to the consumers until it ends or no page wanted it for lingerMs. */
+  private async follow(client: DaemonClient): Promise<'idle' | 'ended'> {
     const sub = client.subscribe({
-      since: this.lastSeq ?? client.server.head_seq,
       include_snapshots: true,
       on_overflow: 'lag',
       // Room for bursts (the conductor holds this for us); past it, consumers read the log.
       max_queued_events: 50_000,
       max_queued_bytes: this.options.maxQueuedBytes ?? 32 * 1024 * 1024,
     });
-    for await (const item of sub) {
-      if (item.kind === 'event') {
-        const event = item.event;
-        if (event.seq === undefined) {
-          if (event.type === 'monitor.snapshot') {
-            this.latestSnapshot = event.data as unknown as SystemSnapshot;
-            this.latestSnapshotAt = Date.now();
-            for (const c of this.consumers) c.pushSnapshot(this.latestSnapshot);
+    let idleSince: number | undefined;
+    let idle = false;
+    const lingerMs = this.options.lingerMs ?? LINGER_MS;
+    const idleCheck = setInterval(() => {
+      if (this.consumers.size > 0) return void (idleSince = undefined);
+      idleSince ??= Date.now();
+      if (Date.now() - idleSince < lingerMs) return;
+      idle = true;
+      void sub.unsubscribe().catch(() => undefined);
+    }, Math.min(1000, lingerMs));
+    let started = false;
+    try {
+      for await (const item of sub) {
+        if (item.kind === 'caught_up') {
+          // Live from the head now: what each consumer has not seen before it is in the log.
+          if (!started) for (const c of this.consumers) c.markCatchUp();
+          started = true;
+          this.followingNow = true;
+        } else if (item.kind === 'event') {
+          const event = item.event;
+          if (event.seq === undefined) {
+            if (event.type === 'monitor.snapshot') {
+              this.latestSnapshot = event.data as unknown as SystemSnapshot;
+              this.latestSnapshotAt = Date.now();
+              for (const c of this.consumers) c.pushSnapshot(this.latestSnapshot);
+            }
+            continue;
           }
-          continue;
-        }
-        this.lastSeq = event.seq;
-        this.rate.add(1);
-        for (const c of this.consumers) c.pushEvent(event as DurableEnvelope);
-      } else if (item.kind === 'lagged') {
-        if (item.lost > 0) {
-          // The lost range is in the log: every consumer reads it from there.
-          for (const c of this.consumers) c.markGap(item.resume_from, 'bridge_lagged');
-          this.lastSeq = Math.max(this.lastSeq ?? 0, item.resume_from + item.lost - 1);
+          this.lastSeq = event.seq;
+          this.rate.add(1);
+          for (const c of this.consumers) c.pushEvent(event as DurableEnvelope);
+        } else if (item.kind === 'lagged') {
+          if (item.lost > 0) {
+            // The lost range is in the log: every consumer reads it from there.
+            for (const c of this.consumers) c.markGap(item.resume_from, 'bridge_lagged');
+            this.lastSeq = Math.max(this.lastSeq ?? 0, item.resume_from + item.lost - 1);
+          }
         }
       }
+    } finally {
+      clearInterval(idleCheck);
+      this.followingNow = false;
+      this.lastSeq = undefined;
     }
+    return idle ? 'idle' : 'ended';
   }
 }

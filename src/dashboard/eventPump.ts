@@ -104,6 +104,9 @@ async function pump(o: PumpOptions): Promise<void> {
       sent.push(e);
     }
     if (sent.length > 0 && o.afterEvents && (await o.afterEvents(sent))) return;
+    // The bridge started following after this stream began: read the rest from the log (a
+    // live-only stream whose start is unknown has nothing to recover).
+    if (batch.catchUp && lastSent >= 0) pendingFrom = Math.min(pendingFrom ?? Infinity, lastSent + 1);
     if (batch.gapFrom !== undefined) {
       sse.send('lagged', { resume_from: batch.gapFrom, reason: batch.gapReason, reading_from_log: true });
       pendingFrom = Math.min(pendingFrom ?? Infinity, batch.gapFrom);

@@ -48,6 +48,8 @@ export interface DashboardOptions {
   queueLimit?: number;
   /** See BridgeOptions.maxQueuedBytes. */
   bridgeMaxQueuedBytes?: number;
+  /** How long the bridge keeps following the conductor after the last page left (tests shorten it). */
+  bridgeLingerMs?: number;
   log?: (line: string) => void;
 }
 
@@ -133,6 +135,7 @@ export class DashboardServer {
       queueLimit: options.queueLimit,
       maxConsumers: this.maxSse,
       maxQueuedBytes: options.bridgeMaxQueuedBytes,
+      lingerMs: options.bridgeLingerMs,
       log: options.log,
     });
     this.ctx = {

@@ -187,6 +187,8 @@ describe('the bridge itself falls behind', () => {
     await waitFor(() => t.dashboard.bridge.connected, 10_000, 'bridge');
     const sse = await t.sse(`${t.base}/api/events?types=debug.`);
     await sse.waitFor((e) => e.event === 'connected');
+    // The bridge follows the stream once a page wants it: live before the burst.
+    await waitFor(() => t.dashboard.bridge.following, 10_000, 'bridge following');
     // spawnSync blocks this process (and so the bridge) while another process makes a
     // 4 MB burst: the conductor cannot hold it within the bridge's 64 KiB bound.
     const r = spawnSync(process.execPath, [CLI, 'call', 'debug.emit', JSON.stringify({ count: 4000, size: 1024 })], {

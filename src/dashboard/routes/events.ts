@@ -13,8 +13,10 @@ export async function eventsStream(ctx: RouteContext, r: RouteRequest): Promise<
     .map((t) => t.trim())
     .filter((t) => t !== '');
   let since = resumeSeq(r.req, r.query);
-  if (since === undefined && tail > 0) {
-    const head = ctx.bridge.lastSeq ?? (await ctx.bridge.call<{ head_seq: number }>('daemon.status').catch(() => undefined))?.head_seq;
+  if (since === undefined) {
+    // Live from the head (minus the tail): a known start lets the stream read from the log
+    // whatever the bridge had not yet followed when it opened.
+    const head = ctx.bridge.lastSeq ?? (await ctx.bridge.call<{ head_seq: number }>('events.read', { limit: 1 }).catch(() => undefined))?.head_seq;
     if (head !== undefined) since = Math.max(0, head - tail);
   }
   const sse = ctx.openSse(r);
