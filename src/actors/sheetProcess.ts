@@ -185,6 +185,18 @@ export const spawnSheet: SpawnSheet = (run) => {
   let paused = false;
   // The one place that signals the sheet's tree (pause, resume, stop).
   const signalTree = (signal: NodeJS.Signals) => child.pid !== undefined && signalGroup(child.pid, signal);
+  // Escaped processes stopped by a pause: continued by resume, or before a stop's SIGTERM.
+  let stoppedEscaped: ProcIdentity[] = [];
+  const stopEscapedForPause = async (): Promise<void> => {
+    if (child.pid === undefined || (run.marker === undefined && !run.knownProcesses)) return;
+    const found = await findEscaped({ marker: run.marker, pgid: child.pid, known: run.knownProcesses });
+    if (!paused || reason) return; // resumed or stopped while looking
+    stoppedEscaped = found.filter((id) => signalIdentities([id], 'SIGSTOP').length > 0);
+  };
+  const continueEscaped = () => {
+    signalIdentities(stoppedEscaped, 'SIGCONT');
+    stoppedEscaped = [];
+  };
   const stopGroup = (why: 'timeout' | 'stopped') => {
     if (reason || child.pid === undefined) return;
     reason = why;
@@ -193,6 +205,7 @@ export const spawnSheet: SpawnSheet = (run) => {
     if (paused) {
       paused = false;
       signalTree('SIGCONT');
+      continueEscaped();
     }
     void stopEscaped().catch(() => undefined);
     killTimer = setTimeout(() => {
@@ -209,11 +222,14 @@ export const spawnSheet: SpawnSheet = (run) => {
     timeout = undefined;
     timeoutLeftMs = Math.max(0, timeoutLeftMs - (Date.now() - timeoutSetAt));
     signalTree('SIGSTOP');
+    // What left the group is found by a /proc scan, a moment later (bounded, sliced).
+    void stopEscapedForPause().catch(() => undefined);
   };
   const resume = () => {
     if (!paused) return;
     paused = false;
     signalTree('SIGCONT');
+    continueEscaped();
     timeoutSetAt = Date.now();
     timeout = setTimeout(() => stopGroup('timeout'), timeoutLeftMs);
   };
