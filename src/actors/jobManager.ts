@@ -46,6 +46,8 @@ export interface JobManagerDeps {
   maxHeldEvents?: number;
   /** How long shutdown waits for events the store refused before giving up on them. */
   shutdownDrainMs?: number;
+  /** This run's part of every sheet's MZT_SHEET_ID (kept by the conductor for its next start). */
+  markerInstance?: string;
   /** Processes the profiler saw in a sheet's tree (to stop those that escaped its group). */
   knownProcesses?(tag: { job_id: string; sheet_num: number }): ProcIdentity[];
   /** live_restore (liveRestore/): sheets run under waiters and outlive this conductor. */
@@ -82,13 +84,14 @@ export class JobManager {
   /** Who paused each paused job: the resource monitor resumes only its own pauses. */
   private readonly pausedBy = new Map<string, PauseBy>();
   /** This run's part of every sheet's MZT_SHEET_ID (probe/sheetMarker.ts). */
-  private readonly markerInstance = newMarkerInstance();
+  private readonly markerInstance: string;
   /** live_restore: earlier conductors' marker instances, jobs re-adopted, jobs let go of at shutdown. */
   private readonly adoptedInstances = new Set<string>();
   private readonly restored = new Map<string, Restored>();
   private readonly detached = new Set<string>();
 
   constructor(private readonly deps: JobManagerDeps) {
+    this.markerInstance = deps.markerInstance ?? newMarkerInstance();
     this.config = { ...deps.config };
     this.events = new JobEventWriter({ append: deps.append, log: (m) => deps.log?.(m), maxHeld: deps.maxHeldEvents });
     this.spawn = deps.spawnSheet ?? realSpawnSheet;

@@ -21,6 +21,7 @@ import { JobTracer } from './jobTrace.js';
 import { startHeapRelease, type HeapRelease } from './heapRelease.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
 import { stopOrphans } from './orphans.js';
+import { stopEscapedOrphans, takeMarkerInstance } from './escapedOrphans.js';
 import { LiveHost, forgetLiveState } from '../actors/liveRestore/liveHost.js';
 import { conductorPaths, resolveHome, type ConductorPaths } from './paths.js';
 import { catchSighupEarly, releaseSighup, routeSighup, sighupConfigLoaded } from './earlySighup.js';
@@ -96,6 +97,16 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       readNote: (key) => openedStore.readNote(key),
       writeNote: (key, value) => openedStore.writeNote(key, value),
     });
+    // What escaped those sheets' groups under the previous run, found by its marker.
+    const markers = takeMarkerInstance(openedStore);
+    const escapedStops = stopEscapedOrphans({
+      previous: markers.previous,
+      jobIds: new Set(orphans.map((j) => j.job_id)),
+      groups: new Set(orphans.flatMap((j) => j.sheets.map((sh) => sh.pid ?? 0)).filter((pid) => pid > 1)),
+      graceSeconds: config.kill_grace_seconds,
+      log,
+      record: (e) => openedStore.appendSync(e),
+    });
     for (const job of orphans) {
       forgetLiveState(paths.jobsDir, job.job_id); // a job that had live_restore state is not re-adopted now
       openedStore.appendSync({
@@ -121,6 +132,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       },
       log,
       knownProcesses: (tag) => monitoring?.knownProcesses(tag) ?? [],
+      markerInstance: markers.current,
       live,
     });
     for (const plan of restorePlans?.plans ?? []) jobs.adopt(plan);
@@ -151,7 +163,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
         heapRelease?.stop();
         await reloads;
         await dashboard?.stop().catch((err: Error) => log(`dashboard stop failed: ${err.message}`));
-        const orphansStopped = orphanStops.finish();
+        const orphansStopped = Promise.all([orphanStops.finish(), escapedStops.finish()]);
         try {
           await jobs.shutdown();
         } catch (err) {
