@@ -1,18 +1,21 @@
 /**
- * The resource monitor service: runs the machine, turns its state changes into durable
+ * The resource monitor service: runs the machine, turns what it emits into durable
  * events (pressure changes, degraded/recovered), hands every fresh reading to the shed
  * policy (`afterCheck`: pause the job to blame, cancel after the grace, resume below warn —
  * conductor/shedding.ts), and answers the job manager's "may I accept work?" question.
  */
-import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
+import { createActor, fromPromise, type ActorOptions, type ActorRefFrom } from 'xstate';
 import type { NewEvent } from '../events/types.js';
 import {
   isAccepting,
   resourceMonitorMachine,
   type MonitorContext,
+  type MonitorEmitted,
   type MonitorSettings,
   type ResourceCheck,
 } from './resourceMonitorMachine.js';
+
+type Clock = NonNullable<ActorOptions<typeof resourceMonitorMachine>['clock']>;
 
 /** Fixed settings for a monitor built without a config (tests); the conductor's limits come from config.ts (from the machine). */
 export const DEFAULT_MONITOR_SETTINGS: MonitorSettings = {
@@ -45,6 +48,9 @@ export interface ResourceMonitorDeps {
   log?: (msg: string) => void;
   /** Called when the actor fails (the supervisor restarts it). */
   onFailure?: (err: unknown) => void;
+  /** Time of a check (tests); the machine's delays run on `clock` (an XState SimulatedClock in tests). */
+  now?: () => number;
+  clock?: Clock;
 }
 
 export interface MonitorStatus {
@@ -65,13 +71,21 @@ export interface MonitorStatus {
 
 export class ResourceMonitor {
   private readonly actor: ActorRefFrom<typeof resourceMonitorMachine>;
-  private previous: MonitorContext | undefined;
   private acting = false;
 
   constructor(private readonly deps: ResourceMonitorDeps) {
-    const machine = resourceMonitorMachine.provide({ actors: { check: fromPromise(() => deps.check()) } });
-    this.actor = createActor(machine, { input: { settings: deps.settings } });
-    this.actor.subscribe({ next: (snapshot) => this.observe(snapshot.context), error: (err) => deps.onFailure?.(err) });
+    const now = deps.now ?? Date.now;
+    const machine = resourceMonitorMachine.provide({ actors: { check: fromPromise(async () => ({ ...(await deps.check()), checked_at: now() })) } });
+    this.actor = createActor(machine, { input: { settings: deps.settings }, ...(deps.clock ? { clock: deps.clock } : {}) });
+    this.actor.subscribe({ error: (err) => deps.onFailure?.(err) });
+    // The machine says what happened; here it becomes durable events and shed decisions.
+    this.actor.on('pressure_changed', ({ type: _type, ...data }) => deps.record({ type: 'monitor.pressure_changed', data }));
+    this.actor.on('degraded', (e) => {
+      deps.log?.(`resource monitor degraded after ${e.consecutive_failures} failed checks: ${e.error}`);
+      deps.record({ type: 'monitor.degraded', data: { consecutive_failures: e.consecutive_failures, error: e.error } });
+    });
+    this.actor.on('recovered', (e) => deps.record({ type: 'monitor.recovered', data: { after_failures: e.after_failures } }));
+    this.actor.on('checked', (e) => void this.act(e));
   }
 
   start(): void {
@@ -123,44 +137,17 @@ export class ResourceMonitor {
     };
   }
 
-  private observe(c: MonitorContext): void {
-    const prev = this.previous;
-    this.previous = c;
-    if (!prev) return;
-    if (c.level !== prev.level) {
-      this.deps.record({
-        type: 'monitor.pressure_changed',
-        data: {
-          level: c.level,
-          previous: prev.level,
-          memory_mb: c.last?.memory_mb ?? null,
-          memory_percent: c.memory_percent,
-          processes: c.last?.processes ?? null,
-          process_percent: c.process_percent,
-        },
-      });
-    }
-    if (c.degraded && !prev.degraded) {
-      this.deps.log?.(`resource monitor degraded after ${c.failures} failed checks: ${c.lastError}`);
-      this.deps.record({ type: 'monitor.degraded', data: { consecutive_failures: c.failures, error: c.lastError ?? 'unknown' } });
-    }
-    if (!c.degraded && prev.degraded) {
-      this.deps.record({ type: 'monitor.recovered', data: { after_failures: prev.failures } });
-    }
-    if (c.lastCheckAt !== prev.lastCheckAt && c.last) void this.act(c, c.last);
-  }
-
-  private async act(c: MonitorContext, last: NonNullable<MonitorContext['last']>): Promise<void> {
+  private async act(e: Extract<MonitorEmitted, { type: 'checked' }>): Promise<void> {
     if (this.acting || !this.deps.afterCheck) return;
     this.acting = true;
     try {
       await this.deps.afterCheck({
-        level: c.level,
-        memory_mb: last.memory_mb,
-        processes: last.processes,
-        memory_percent: c.memory_percent,
-        process_percent: c.process_percent,
-        settings: c.settings,
+        level: e.level,
+        memory_mb: e.check.memory_mb,
+        processes: e.check.processes,
+        memory_percent: e.memory_percent,
+        process_percent: e.process_percent,
+        settings: e.settings,
       });
     } catch (err) {
       this.deps.log?.(`shed policy failed: ${(err as Error).message}`);
