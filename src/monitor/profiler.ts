@@ -47,7 +47,6 @@ export class Profiler {
   private latestSnapshot: SystemSnapshot | undefined;
   private latestResult: ProbeResult | undefined;
   private sampledTags: ReadonlyMap<number, ProcessTag> = new Map();
-  private previous: ProfilerContext | undefined;
   private stopped = false;
   private readonly costs: JobCostAggregator;
 
@@ -55,7 +54,12 @@ export class Profiler {
     this.costs = deps.costs ?? new JobCostAggregator();
     const machine = profilerMachine.provide({ actors: { sample: fromPromise(() => this.sampleOnce()) } });
     this.actor = createActor(machine, { input: { settings: deps.settings } });
-    this.actor.subscribe({ next: (s) => this.observe(s.context), error: (err) => deps.onFailure?.(err) });
+    this.actor.subscribe({ error: (err) => deps.onFailure?.(err) });
+    this.actor.on('interval_widened', ({ type: _type, ...data }) => {
+      const cost = round1(data.sample_cost_ms);
+      deps.record({ type: 'profiler.interval_widened', data: { ...data, sample_cost_ms: cost } });
+      deps.log?.(`profiler over budget (${cost} ms per sample): interval ${data.from_seconds}s → ${data.to_seconds}s`);
+    });
   }
 
   start(): void {
@@ -157,23 +161,5 @@ export class Profiler {
       this.deps.log?.(`publishing a snapshot failed: ${(err as Error).message}`);
     }
     return { ok: true, cost_ms };
-  }
-
-  private observe(c: ProfilerContext): void {
-    const prev = this.previous;
-    this.previous = c;
-    if (!prev) return;
-    if (c.widenedFrom !== undefined && c.samples !== prev.samples) {
-      this.deps.record({
-        type: 'profiler.interval_widened',
-        data: {
-          from_seconds: c.widenedFrom,
-          to_seconds: c.interval_seconds,
-          sample_cost_ms: round1(c.lastCost?.cost_ms ?? 0),
-          budget_percent: c.settings.budget_percent,
-        },
-      });
-      this.deps.log?.(`profiler over budget (${round1(c.lastCost?.cost_ms ?? 0)} ms per sample): interval ${c.widenedFrom}s → ${c.interval_seconds}s`);
-    }
   }
 }

@@ -1,10 +1,11 @@
 /**
  * The profiler as an XState machine: sample, wait `interval`, sample again. When a sample
  * costs more than `budget_percent` of the interval, the interval doubles (up to
- * `max_interval_seconds`) so watching never costs more than promised. The sample itself is
- * provided by the caller, which also turns context changes into events.
+ * `max_interval_seconds`) so watching never costs more than promised, and the machine emits
+ * `interval_widened`. The sample itself is provided by the caller, which records what the
+ * machine emits.
  */
-import { assign, fromPromise, setup } from 'xstate';
+import { assign, enqueueActions, fromPromise, setup } from 'xstate';
 
 export interface ProfilerSettings {
   interval_seconds: number;
@@ -28,11 +29,21 @@ export interface ProfilerContext {
   widenedFrom: number | undefined;
 }
 
+/** What the machine emits (actor.on('interval_widened', ...)). */
+export interface IntervalWidened {
+  type: 'interval_widened';
+  from_seconds: number;
+  to_seconds: number;
+  sample_cost_ms: number;
+  budget_percent: number;
+}
+
 export const profilerMachine = setup({
   types: {
     context: {} as ProfilerContext,
     events: {} as { type: 'UPDATE_SETTINGS'; settings: ProfilerSettings },
     input: {} as { settings: ProfilerSettings },
+    emitted: {} as IntervalWidened,
   },
   actors: {
     sample: fromPromise<SampleCost>(async () => {
@@ -65,19 +76,27 @@ export const profilerMachine = setup({
         src: 'sample',
         onDone: {
           target: 'waiting',
-          actions: assign(({ context, event }) => {
+          actions: enqueueActions(({ context, event, enqueue }) => {
             const cost = event.output;
             const share = (cost.cost_ms / (context.interval_seconds * 1000)) * 100;
             const over = share > context.settings.budget_percent && context.interval_seconds < context.settings.max_interval_seconds;
-            return {
+            const next = over ? Math.min(context.interval_seconds * 2, context.settings.max_interval_seconds) : context.interval_seconds;
+            enqueue.assign({
               samples: context.samples + 1,
               failures: cost.ok ? 0 : context.failures + 1,
               lastCost: cost,
               widenedFrom: over ? context.interval_seconds : undefined,
-              interval_seconds: over
-                ? Math.min(context.interval_seconds * 2, context.settings.max_interval_seconds)
-                : context.interval_seconds,
-            };
+              interval_seconds: next,
+            });
+            if (over) {
+              enqueue.emit({
+                type: 'interval_widened',
+                from_seconds: context.interval_seconds,
+                to_seconds: next,
+                sample_cost_ms: cost.cost_ms,
+                budget_percent: context.settings.budget_percent,
+              });
+            }
           }),
         },
         onError: {
