@@ -1,13 +1,19 @@
 /**
- * Validation against protocol/schemas/*.json, a small JSON-Schema subset (the list is in
- * methods.json's $comment). Errors name the field path (`sheets[0].argv`), defaults are
- * filled in a copy, unknown fields are rejected by name. No dependency: the subset is small
- * and the messages are what a caller reads.
+ * Validation against protocol/schemas/*.json: standard JSON Schema (draft-07), of which the
+ * schemas use the keywords listed in methods.json's $comment; test/protocol/ajv.test.ts checks
+ * with ajv (strict) that every schema is standard and that ajv agrees on the vectors.
+ * Errors name the field path (`sheets[0].argv`), defaults are filled in a copy, unknown fields
+ * are rejected by name. Kept instead of ajv at runtime: its messages are what a caller reads,
+ * it knows msgpack values (bigint, binary, timestamps), and it costs no runtime dependency
+ * (scripts/bench-schema.mjs measures both per request).
  */
 import fs from 'node:fs';
 
+export type SchemaType = 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean' | 'null';
+
 export interface Schema {
-  type?: 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean';
+  /** One type, or several (`["number", "null"]`: a number or nil). */
+  type?: SchemaType | SchemaType[];
   properties?: Record<string, Schema>;
   required?: string[];
   /** false: unknown keys are rejected; true: kept as they are; a schema: each value must match it. */
@@ -26,8 +32,6 @@ export interface Schema {
   pattern?: string;
   default?: unknown;
   description?: string;
-  /** nil is accepted as well ("unknown" values). */
-  nullable?: boolean;
   /** The value must match one of these; the first that matches is used. */
   oneOf?: Schema[];
   /** `#/definitions/X` (same file) or `file.json#/pointer`; rewritten to the absolute form on load. */
@@ -130,9 +134,16 @@ function joinPath(at: string, key: string): string {
 function check(schema: Schema, value: unknown, at: string): unknown {
   if (schema.$ref !== undefined) return check(resolveRef(schema.$ref), value, at);
   const name = at || 'params';
-  if (value === null && schema.nullable) return null;
   if (schema.oneOf) return checkOneOf(schema.oneOf, value, at);
-  switch (schema.type) {
+  let type = schema.type;
+  if (Array.isArray(type)) {
+    // The schemas use only [T, "null"]: nil, or a T checked with T's messages.
+    if (value === null && type.includes('null')) return null;
+    const others = type.filter((t) => t !== 'null');
+    if (others.length > 1) throw new Error(`schema at "${name}": several non-null types are not supported`);
+    type = others[0] ?? 'null';
+  }
+  switch (type) {
     case 'object':
       return checkObject(schema, value, at, name);
     case 'array': {
@@ -167,15 +178,18 @@ function check(schema: Schema, value: unknown, at: string): unknown {
       }
       break;
     }
+    case 'null':
+      if (value !== null) throw new Invalid(at, `"${name}" must be nil, got ${describeValue(value)}`);
+      break;
     case 'integer':
     case 'number': {
-      const kind = schema.type === 'integer' ? 'an integer' : 'a number';
+      const kind = type === 'integer' ? 'an integer' : 'a number';
       if (typeof value === 'bigint') {
         // Decoded 64-bit integers beyond 2^53 arrive as bigint: out of every range we use.
         throw new Invalid(at, `"${name}" is out of range, got ${value}`);
       }
       if (typeof value !== 'number' || !Number.isFinite(value)) throw new Invalid(at, `"${name}" must be ${kind}, got ${describeValue(value)}`);
-      if (schema.type === 'integer' && !Number.isSafeInteger(value)) throw new Invalid(at, `"${name}" must be an integer, got ${value}`);
+      if (type === 'integer' && !Number.isSafeInteger(value)) throw new Invalid(at, `"${name}" must be an integer, got ${value}`);
       if (schema.minimum !== undefined && value < schema.minimum) throw new Invalid(at, `"${name}" must be at least ${schema.minimum}, got ${value}`);
       if (schema.exclusiveMinimum !== undefined && value <= schema.exclusiveMinimum) {
         throw new Invalid(at, `"${name}" must be greater than ${schema.exclusiveMinimum}, got ${value}`);
@@ -221,8 +235,8 @@ function checkObject(schema: Schema, value: unknown, at: string, name: string): 
     }
   }
   for (const key of schema.required ?? []) {
-    const prop = Object.hasOwn(properties, key) ? properties[key] : undefined;
-    if (out[key] === undefined || (out[key] === null && !prop?.nullable)) {
+    // A nil that survived check() is one its schema allows (type [T, "null"] or no type).
+    if (out[key] === undefined) {
       const child = joinPath(at, key);
       throw new Invalid(child, `"${child}" is required`);
     }
