@@ -32,7 +32,12 @@ export interface Schema {
   pattern?: string;
   default?: unknown;
   description?: string;
-  /** The value must match one of these; the first that matches is used. */
+  /** A secret (draft-07 annotation): errors give a string's length, never the value. */
+  writeOnly?: boolean;
+  /**
+   * The value must match one of these (the schemas keep them disjoint); the first that matches
+   * is used. When every option has a description, a mismatch lists them ("must be A or B").
+   */
   oneOf?: Schema[];
   /** `#/definitions/X` (same file) or `file.json#/pointer`; rewritten to the absolute form on load. */
   $ref?: string;
@@ -121,6 +126,11 @@ function isPlainMap(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/** describeValue, but a secret string shows only its length. */
+function shown(schema: Schema, v: unknown): string {
+  return schema.writeOnly && typeof v === 'string' ? `${codePoints(v)} characters` : describeValue(v);
+}
+
 function codePoints(s: string): number {
   let n = 0;
   for (const _ of s) n++;
@@ -134,7 +144,7 @@ function joinPath(at: string, key: string): string {
 function check(schema: Schema, value: unknown, at: string): unknown {
   if (schema.$ref !== undefined) return check(resolveRef(schema.$ref), value, at);
   const name = at || 'params';
-  if (schema.oneOf) return checkOneOf(schema.oneOf, value, at);
+  if (schema.oneOf) return checkOneOf(schema, schema.oneOf, value, at);
   let type = schema.type;
   if (Array.isArray(type)) {
     // The schemas use only [T, "null"]: nil, or a T checked with T's messages.
@@ -174,7 +184,7 @@ function check(schema: Schema, value: unknown, at: string): unknown {
       if (schema.pattern !== undefined) {
         let re = patterns.get(schema.pattern);
         if (!re) patterns.set(schema.pattern, (re = new RegExp(schema.pattern, 'u')));
-        if (!re.test(value)) throw new Invalid(at, `"${name}" must match ${schema.pattern}, got ${describeValue(value)}`);
+        if (!re.test(value)) throw new Invalid(at, `"${name}" must match ${schema.pattern}, got ${shown(schema, value)}`);
       }
       break;
     }
@@ -205,7 +215,7 @@ function check(schema: Schema, value: unknown, at: string): unknown {
       if (value === undefined) throw new Invalid(at, `"${name}" is required`);
   }
   if (schema.enum && !schema.enum.includes(value)) {
-    throw new Invalid(at, `"${name}" must be one of ${schema.enum.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(value)}`);
+    throw new Invalid(at, `"${name}" must be one of ${schema.enum.map((v) => JSON.stringify(v)).join(', ')}, got ${shown(schema, value)}`);
   }
   return value;
 }
@@ -247,7 +257,7 @@ function checkObject(schema: Schema, value: unknown, at: string, name: string): 
   return out;
 }
 
-function checkOneOf(options: Schema[], value: unknown, at: string): unknown {
+function checkOneOf(parent: Schema, options: Schema[], value: unknown, at: string): unknown {
   let first: Invalid | undefined;
   for (const option of options) {
     try {
@@ -257,7 +267,13 @@ function checkOneOf(options: Schema[], value: unknown, at: string): unknown {
       first ??= err;
     }
   }
-  throw new Invalid(at, `"${at || 'params'}" matches none of the ${options.length} allowed shapes (first: ${first?.detail ?? 'no shapes'})`);
+  const name = at || 'params';
+  if (options.every((o) => o.description)) {
+    throw new Invalid(at, `"${name}" must be ${options.map((o) => o.description).join(' or ')}, got ${shown(parent, value)}`);
+  }
+  // An option's own message may quote the value: not for a secret.
+  const detail = parent.writeOnly ? `got ${shown(parent, value)}` : `first: ${first?.detail ?? 'no shapes'}`;
+  throw new Invalid(at, `"${name}" matches none of the ${options.length} allowed shapes (${detail})`);
 }
 
 function run(schema: Schema, value: unknown, prefix: string): Validation {
@@ -270,11 +286,11 @@ function run(schema: Schema, value: unknown, prefix: string): Validation {
 }
 
 /**
- * Validate any value against a schema object or a ref such as `methods.json#/methods/job.get/result`,
+ * Validate any value against a schema object or a ref such as `config.json#`, `methods.json#/methods/job.get/result`,
  * `events.json#/events/sheet.started/data`, `envelope.json#/envelope`, `snapshot.json#/snapshot`.
  */
-export function validateValue(schema: Schema | string, value: unknown): Validation {
-  return run(typeof schema === 'string' ? resolveRef(schema) : schema, value, 'invalid value');
+export function validateValue(schema: Schema | string, value: unknown, prefix = 'invalid value'): Validation {
+  return run(typeof schema === 'string' ? resolveRef(schema) : schema, value, prefix);
 }
 
 /**

@@ -14,7 +14,7 @@ const DRAFT_07 = 'http://json-schema.org/draft-07/schema#';
 describe('every schema file', () => {
   // ajv itself knows OpenAPI's `nullable`, so its strict mode would not catch one: checked here.
   it('declares draft-07 and uses no non-standard `nullable`', () => {
-    expect(schemaFiles).toEqual(expect.arrayContaining(['envelope.json', 'events.json', 'jobfile.json', 'methods.json', 'snapshot.json']));
+    expect(schemaFiles).toEqual(expect.arrayContaining(['config.json', 'envelope.json', 'events.json', 'jobfile.json', 'methods.json', 'snapshot.json']));
     for (const file of schemaFiles) {
       expect(readSchemaFile(file).$schema, file).toBe(DRAFT_07);
       expect(JSON.stringify(readSchemaFile(file)), file).not.toContain('"nullable"');
@@ -23,8 +23,9 @@ describe('every schema file', () => {
 
   it('compiles with ajv in strict mode, every schema in it', () => {
     const pointers = schemaPointers();
-    // Every method's params and result, every event's data, the definitions.
+    // Every method's params and result, every event's data, the definitions, config.json's root.
     expect(pointers.length).toBeGreaterThan(2 * methodNames().length + 40);
+    expect(pointers).toContain('config.json#');
     for (const p of pointers) expect(() => ajvValidator(p), p).not.toThrow();
   });
 
