@@ -5,6 +5,8 @@
  * exactly where the schema has a default (the handler's type counts on it being filled in).
  */
 import { describe, expect, it } from 'vitest';
+import { createDispatch, type MethodDeps } from '../../src/conductor/methods.js';
+import type { RequestContext } from '../../src/ipc/connection.js';
 import { METHODS, type ParamKind } from '../../src/ipc/methodTable.js';
 import { methodNames, resolveRef, type Schema } from '../../src/ipc/schema.js';
 
@@ -58,5 +60,22 @@ describe('the method table', () => {
         'ping: in methods.json, not in the table',
       ].sort(),
     );
+  });
+});
+
+describe('the conductor\'s handlers', () => {
+  // Handlers touch their deps only when called; listing and unknown names need none.
+  const serve = (debugMethods: boolean) => createDispatch({ debugMethods } as unknown as MethodDeps);
+
+  it('are exactly the table\'s methods (debug.emit only with debug methods on)', () => {
+    expect(serve(true).methods.sort()).toEqual(Object.keys(METHODS).sort());
+    expect(serve(false).methods.sort()).toEqual(Object.keys(METHODS).filter((m) => m !== 'debug.emit').sort());
+  });
+
+  it('answer names inherited from Object (constructor, toString) as unknown methods', () => {
+    const { dispatch } = serve(false);
+    for (const name of ['constructor', 'toString', '__proto__', 'debug.emit']) {
+      expect(() => dispatch(name, {}, {} as RequestContext), name).toThrow(`unknown method "${name}"`);
+    }
   });
 });
