@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_KEYS, DEFAULT_CONFIG, validateConfig } from '../../src/conductor/config.js';
+import { CONFIG_KEYS, DEFAULT_CONFIG, validateConfig, type ConductorConfig } from '../../src/conductor/config.js';
 import { resolveRef } from '../../src/ipc/schema.js';
 import { ajvErrors } from '../helpers/standardSchemas.js';
 
@@ -28,6 +28,35 @@ describe('config.json schema', () => {
     const readme = [...readmeTable().keys()];
     expect(readme.length).toBeGreaterThan(15);
     expect(readme.sort()).toEqual([...CONFIG_KEYS].sort());
+  });
+
+  it('has exactly the keys of the ConductorConfig type', () => {
+    // The compiler checks this literal has every key of the type and no other; the test
+    // checks config.json has the same, so a key added to one place only fails here.
+    const typed: Record<keyof ConductorConfig, null> = {
+      max_concurrent_jobs: null,
+      kill_grace_seconds: null,
+      default_sheet_timeout_seconds: null,
+      events_retention_days: null,
+      log_level: null,
+      max_memory_mb: null,
+      max_processes: null,
+      warn_percent: null,
+      hard_percent: null,
+      shed_pause_grace_seconds: null,
+      monitor_interval_seconds: null,
+      profiler_interval_seconds: null,
+      profiler_budget_percent: null,
+      dashboard_enabled: null,
+      dashboard_host: null,
+      dashboard_port: null,
+      dashboard_token: null,
+      dashboard_auth: null,
+      max_log_bytes_per_job: null,
+      live_restore: null,
+      fleet: null,
+    };
+    expect([...CONFIG_KEYS].sort()).toEqual(Object.keys(typed).sort());
   });
 
   it('gives the same defaults as README (machine-derived ones have none in the schema)', () => {
