@@ -1,7 +1,7 @@
 /**
  * Validation against protocol/schemas/*.json: standard JSON Schema (draft-07), of which the
- * schemas use the keywords listed in methods.json's $comment; test/protocol/ajv.test.ts checks
- * with ajv (strict) that every schema is standard and that ajv agrees on the vectors.
+ * schemas use the keywords listed in methods.json's $comment; test/protocol/standardSchemas.test.ts
+ * checks with ajv (strict) that every schema is standard and that ajv agrees on the vectors.
  * Errors name the field path (`sheets[0].argv`), defaults are filled in a copy, unknown fields
  * are rejected by name. Kept instead of ajv at runtime: its messages are what a caller reads,
  * it knows msgpack values (bigint, binary, timestamps), and it costs no runtime dependency
@@ -72,8 +72,8 @@ function absolutizeRefs(node: unknown, file: string): void {
   }
 }
 
-// The files never change once loaded, so a ref resolves once (walking it cost ~2 µs per $ref
-// per request; scripts/bench-schema.mjs).
+// The files never change once loaded, so a ref resolves once (re-walking it on every request
+// made job.get's params check ~4x slower; scripts/bench-schema.mjs).
 const resolved = new Map<string, Schema>();
 
 /** `file.json#/a/b` → the schema at that JSON pointer (`~1` is `/`, `~0` is `~`). */
@@ -110,7 +110,7 @@ function methodTable(): Record<string, MethodEntry> {
 
 /**
  * A validation failure, thrown inside the walk and caught by run(). Not an Error on purpose:
- * capturing a stack trace made a rejected request cost ~50 µs instead of a few (bench-schema).
+ * nobody reads its stack, and capturing one on every rejected request is a cost a client drives.
  */
 class Invalid {
   constructor(
