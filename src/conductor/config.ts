@@ -1,12 +1,14 @@
 /**
  * The conductor's configuration: a JSON file at `$MZT_HOME/config.json` (optional; every
- * value has a default). Unknown keys and out-of-range values are errors that name the key,
+ * value has a default), described by protocol/schemas/config.json. Unknown keys and
+ * out-of-range values are errors that name the key,
  * so a typo is never silently ignored. SIGHUP re-reads the file; a bad file is rejected and
  * the running config kept.
  */
 import fs from 'node:fs';
 import { MIN_DASHBOARD_TOKEN_LENGTH, isLoopbackAddress } from '../dashboard/auth.js';
 import { parseFleetConfig, type FleetConfig } from '../fleet/config.js';
+import { resolveRef, validateValue } from '../ipc/schema.js';
 import { machineDefaults } from './machineDefaults.js';
 
 export interface ConductorConfig {
@@ -56,87 +58,33 @@ export interface ConductorConfig {
   fleet: FleetConfig | null;
 }
 
-interface NumberRule {
-  kind: 'number';
-  min: number;
-  max: number;
-  integer?: boolean;
-}
-interface EnumRule {
-  kind: 'enum';
-  values: readonly string[];
-}
-interface BooleanRule {
-  kind: 'boolean';
-}
-interface StringRule {
-  kind: 'string';
-  maxLength: number;
-  /** A non-empty value must be at least this long ("" stays allowed: unset). */
-  minLength?: number;
-  /** Never echo the value in an error (a secret). */
-  secret?: boolean;
-}
-
-/** A nested value with its own validator (which throws an Error naming the key). */
-interface CustomRule {
-  kind: 'custom';
-  parse(value: unknown, source: string): unknown;
-}
-
 export { MIN_DASHBOARD_TOKEN_LENGTH };
-type Rule = NumberRule | EnumRule | BooleanRule | StringRule | CustomRule;
 
-const RULES: Record<keyof ConductorConfig, Rule> = {
-  max_concurrent_jobs: { kind: 'number', min: 1, max: 256, integer: true },
-  kill_grace_seconds: { kind: 'number', min: 0, max: 600 },
-  default_sheet_timeout_seconds: { kind: 'number', min: 1, max: 30 * 86400 },
-  events_retention_days: { kind: 'number', min: 1, max: 3650 },
-  log_level: { kind: 'enum', values: ['debug', 'info', 'warn', 'error'] },
-  max_memory_mb: { kind: 'number', min: 1, max: 10_000_000 },
-  max_processes: { kind: 'number', min: 1, max: 1_000_000, integer: true },
-  warn_percent: { kind: 'number', min: 1, max: 100 },
-  hard_percent: { kind: 'number', min: 1, max: 1000 },
-  shed_pause_grace_seconds: { kind: 'number', min: 0, max: 86400 },
-  monitor_interval_seconds: { kind: 'number', min: 0.05, max: 3600 },
-  profiler_interval_seconds: { kind: 'number', min: 0.05, max: 3600 },
-  profiler_budget_percent: { kind: 'number', min: 0.1, max: 100 },
-  dashboard_enabled: { kind: 'boolean' },
-  dashboard_host: { kind: 'string', maxLength: 255 },
-  dashboard_port: { kind: 'number', min: 0, max: 65535, integer: true },
-  dashboard_token: { kind: 'string', maxLength: 512, minLength: MIN_DASHBOARD_TOKEN_LENGTH, secret: true },
-  dashboard_auth: { kind: 'enum', values: ['token', 'none'] },
-  max_log_bytes_per_job: { kind: 'number', min: 1024 * 1024, max: 2 ** 40, integer: true },
-  live_restore: { kind: 'boolean' },
-  fleet: { kind: 'custom', parse: parseFleetConfig },
-};
+/**
+ * The keys, types, bounds and defaults live in protocol/schemas/config.json (published, so
+ * other tools can check a config file) and are checked by the same validator as method
+ * params (src/ipc/schema.ts). What a schema cannot say is checked below (crossKeyChecks).
+ */
+const SCHEMA = resolveRef('config.json#');
+const PROPERTIES = SCHEMA.properties ?? {};
+
+/** Every config key, in config.json's order. */
+export const CONFIG_KEYS = Object.keys(PROPERTIES) as Array<keyof ConductorConfig>;
 
 /** Keys the running dashboard is built from: a reload that changes one restarts it. */
 export const DASHBOARD_KEYS: ReadonlyArray<keyof ConductorConfig> = ['dashboard_enabled', 'dashboard_host', 'dashboard_port', 'dashboard_token', 'dashboard_auth'];
 
-// max_memory_mb and max_processes come from the machine (machineDefaults.ts).
-export const DEFAULT_CONFIG: ConductorConfig = {
-  max_concurrent_jobs: 15,
-  kill_grace_seconds: 5,
-  default_sheet_timeout_seconds: 86400,
-  events_retention_days: 30,
-  log_level: 'info',
-  ...machineDefaults(),
-  warn_percent: 80,
-  hard_percent: 95,
-  shed_pause_grace_seconds: 30,
-  monitor_interval_seconds: 5,
-  profiler_interval_seconds: 1,
-  profiler_budget_percent: 5,
-  dashboard_enabled: true,
-  dashboard_host: '127.0.0.1',
-  dashboard_port: 8787,
-  dashboard_token: '',
-  dashboard_auth: 'token',
-  max_log_bytes_per_job: 1024 * 1024 * 1024,
-  live_restore: false,
-  fleet: null,
-};
+/** Config.json's `default`s, with max_memory_mb and max_processes from the machine (machineDefaults.ts). */
+function defaults(): ConductorConfig {
+  const out: Record<string, unknown> = {};
+  for (const key of CONFIG_KEYS) out[key] = structuredClone(PROPERTIES[key]!.default);
+  Object.assign(out, machineDefaults());
+  const missing = CONFIG_KEYS.filter((k) => out[k] === undefined);
+  if (missing.length) throw new Error(`protocol/schemas/config.json: no default for ${missing.join(', ')}`);
+  return out as unknown as ConductorConfig;
+}
+
+export const DEFAULT_CONFIG: ConductorConfig = defaults();
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -150,54 +98,37 @@ export function validateConfig(raw: unknown, source = 'config'): ConductorConfig
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(`${source}: expected a JSON object`);
   }
-  const out: Record<string, unknown> = { ...DEFAULT_CONFIG };
-  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
-    if (!Object.hasOwn(RULES, key)) {
-      throw new ConfigError(`${source}: unknown key "${key}" (known: ${Object.keys(RULES).join(', ')})`);
-    }
-    const rule = RULES[key as keyof ConductorConfig];
-    if (rule.kind === 'custom') {
-      try {
-        out[key] = rule.parse(value, source);
-      } catch (err) {
-        throw new ConfigError((err as Error).message);
-      }
-      continue;
-    }
-    if (rule.kind === 'number') {
-      if (typeof value !== 'number' || !Number.isFinite(value)) {
-        throw new ConfigError(`${source}: "${key}" must be a number, got ${JSON.stringify(value)}`);
-      }
-      if (rule.integer && !Number.isInteger(value)) {
-        throw new ConfigError(`${source}: "${key}" must be an integer, got ${value}`);
-      }
-      if (value < rule.min || value > rule.max) {
-        throw new ConfigError(`${source}: "${key}" must be between ${rule.min} and ${rule.max}, got ${value}`);
-      }
-    } else if (rule.kind === 'boolean') {
-      if (typeof value !== 'boolean') throw new ConfigError(`${source}: "${key}" must be true or false, got ${JSON.stringify(value)}`);
-    } else if (rule.kind === 'string') {
-      const tooShort = typeof value === 'string' && value !== '' && rule.minLength !== undefined && value.length < rule.minLength;
-      if (typeof value !== 'string' || value.length > rule.maxLength || tooShort) {
-        const length = rule.minLength !== undefined ? `empty or ${rule.minLength} to ${rule.maxLength}` : `at most ${rule.maxLength}`;
-        const got = rule.secret && typeof value === 'string' ? `${value.length} characters` : JSON.stringify(value);
-        throw new ConfigError(`${source}: "${key}" must be a string of ${length} characters, got ${got}`);
-      }
-    } else if (typeof value !== 'string' || !rule.values.includes(value)) {
-      throw new ConfigError(`${source}: "${key}" must be one of ${rule.values.join(', ')}, got ${JSON.stringify(value)}`);
-    }
-    out[key] = value;
-  }
-  if ((out.hard_percent as number) <= (out.warn_percent as number)) {
+  const r = validateValue(SCHEMA, raw, source);
+  if (!r.ok) throw new ConfigError(unknownKeyHint(r.field, r.message, source));
+  const out = { ...DEFAULT_CONFIG, ...(r.value as Partial<ConductorConfig>) };
+  crossKeyChecks(out, source);
+  return out;
+}
+
+/** A typo'd key: say "key" as the README does, and list the keys that exist at that level. */
+function unknownKeyHint(field: string, message: string, source: string): string {
+  if (message !== `${source}: unknown field "${field}"`) return message;
+  const parent = field.includes('.') ? PROPERTIES[field.slice(0, field.indexOf('.'))]?.properties : PROPERTIES;
+  return `${source}: unknown key "${field}" (known: ${Object.keys(parent ?? {}).join(', ')})`;
+}
+
+/** The rules between keys, and within a value, that a JSON Schema does not express. */
+function crossKeyChecks(out: ConductorConfig, source: string): void {
+  if (out.hard_percent <= out.warn_percent) {
     throw new ConfigError(`${source}: "hard_percent" (${out.hard_percent}) must be above "warn_percent" (${out.warn_percent})`);
   }
   if (out.dashboard_auth === 'none') {
     if (out.dashboard_token !== '') throw new ConfigError(`${source}: "dashboard_token" is set but "dashboard_auth" is "none": remove one of them`);
-    if (!isLoopbackAddress(out.dashboard_host as string)) {
+    if (!isLoopbackAddress(out.dashboard_host)) {
       throw new ConfigError(`${source}: "dashboard_auth": "none" is allowed only on a loopback "dashboard_host", got ${JSON.stringify(out.dashboard_host)}`);
     }
   }
-  return out as unknown as ConductorConfig;
+  // The fleet's own parser checks each server of nats_url and fills the host from the machine.
+  try {
+    out.fleet = parseFleetConfig(out.fleet, source);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 }
 
 /** Read and validate the file; a missing file means all defaults. */
@@ -221,5 +152,5 @@ export function loadConfigFile(file: string): ConductorConfig {
 /** Keys whose value differs between two configs. */
 export function changedKeys(a: ConductorConfig, b: ConductorConfig): string[] {
   // Nested values (fleet) compare by content.
-  return (Object.keys(RULES) as Array<keyof ConductorConfig>).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+  return CONFIG_KEYS.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }

@@ -7,10 +7,10 @@ import path from 'node:path';
 import type { Dispatch, RequestContext } from '../ipc/connection.js';
 import { ErrorCode, PROTOCOL_VERSION, ProtocolError } from '../ipc/messages.js';
 import { validateParams } from '../ipc/schema.js';
+import type { Handlers } from '../ipc/methodTable.js';
 import type { ServerLimits } from '../ipc/server.js';
 import { StorageError, type EventStore } from '../events/store.js';
 import type { JobManager } from '../actors/jobManager.js';
-import type { JobSpec, JobStatus } from '../events/jobRecord.js';
 import { TERMINAL_JOB_STATUSES } from '../events/jobRecord.js';
 import { jobLogExists, readJobLogFrom, readJobLogTail } from '../actors/jobLogRead.js';
 import type { ConductorPaths } from './paths.js';
@@ -20,7 +20,7 @@ import type { Monitoring } from './monitoring.js';
 import type { Fleet } from '../fleet/index.js';
 import { buildResourceReport } from '../storage/resourceReport.js';
 import { LABEL_KEY } from '../events/jobRecord.js';
-import { clearJobs, type ClearParams } from './clearJobs.js';
+import { clearJobs } from './clearJobs.js';
 import { planRetry } from '../actors/jobRetry.js';
 import type { JobTracer } from './jobTrace.js';
 import { recordCost } from '../monitor/jobCostRecord.js';
@@ -49,8 +49,6 @@ export interface MethodDeps {
   log?(line: string): void;
 }
 
-type Handler = (params: any, ctx: RequestContext) => unknown;
-
 function notFound(jobId: string): ProtocolError {
   return new ProtocolError(ErrorCode.JOB_NOT_FOUND, `no job with id "${jobId}"`, { job_id: jobId });
 }
@@ -65,8 +63,9 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
   };
   const uptime = () => Math.round((Date.now() / 1000 - deps.startedAt) * 10) / 10;
 
-  const handlers: Record<string, Handler> = {
-    hello: (p: { protocol_version: number }) => {
+  // Params and results typed by the one method table (ipc/methodTable.ts) the client uses too.
+  const handlers: Handlers = {
+    hello: (p) => {
       if (p.protocol_version !== PROTOCOL_VERSION) {
         throw new ProtocolError(
           ErrorCode.UNSUPPORTED_VERSION,
@@ -152,7 +151,7 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
       };
     },
 
-    'monitor.history': (p: { since?: number; limit: number; resolution: 'full' | 'minute' }) => {
+    'monitor.history': (p) => {
       const storage = deps.monitoring()?.storage;
       if (!storage) throw new ProtocolError(ErrorCode.NOT_AVAILABLE, 'monitor storage is not running');
       const since = p.since ?? Date.now() / 1000 - 3600;
@@ -161,14 +160,14 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
         : { resolution: 'full', since, snapshots: storage.readSnapshots(since, p.limit) };
     },
 
-    'monitor.process_history': (p: { pid: number; since?: number; limit: number }) => {
+    'monitor.process_history': (p) => {
       const storage = deps.monitoring()?.storage;
       if (!storage) throw new ProtocolError(ErrorCode.NOT_AVAILABLE, 'monitor storage is not running');
       const since = p.since ?? Date.now() / 1000 - 3600;
       return { pid: p.pid, since, samples: storage.readProcessHistory(p.pid, since, p.limit) };
     },
 
-    'monitor.job_history': (p: { job_id: string; since?: number; limit: number }) => {
+    'monitor.job_history': (p) => {
       const storage = deps.monitoring()?.storage;
       if (!storage) throw new ProtocolError(ErrorCode.NOT_AVAILABLE, 'monitor storage is not running');
       const job = store.getJob(p.job_id);
@@ -177,7 +176,7 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
       return { job_id: p.job_id, since, samples: storage.readJobHistory(p.job_id, since, p.limit) };
     },
 
-    'monitor.resource_report': (p: { job_id: string }) => {
+    'monitor.resource_report': (p) => {
       const storage = deps.monitoring()?.storage;
       if (!storage) throw new ProtocolError(ErrorCode.NOT_AVAILABLE, 'monitor storage is not running');
       const job = store.getJob(p.job_id);
@@ -199,12 +198,12 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
       return snapshot;
     },
 
-    'daemon.shutdown': (p: { graceful: boolean }) => {
+    'daemon.shutdown': (p) => {
       deps.requestShutdown(p.graceful ? 'client request' : 'client request (not graceful)');
       return { shutting_down: true };
     },
 
-    'events.read': (p: { since: number; limit: number; job_id?: string; types?: string[] }) => {
+    'events.read': (p) => {
       const limit = Math.min(p.limit, deps.limits.events_read_max_limit);
       const filter = { job_id: p.job_id, types: p.types };
       const head = store.headSeq;
@@ -214,18 +213,7 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
       return { events, next_since: next, head_seq: head, has_more: full && next < head };
     },
 
-    'daemon.monitor.stream': (
-      p: {
-        since?: number;
-        job_id?: string;
-        types?: string[];
-        include_snapshots: boolean;
-        on_overflow: 'lag' | 'disconnect';
-        max_queued_events?: number;
-        max_queued_bytes?: number;
-      },
-      ctx,
-    ) => {
+    'daemon.monitor.stream': (p, ctx) => {
       if (deps.shuttingDown()) throw new ProtocolError(ErrorCode.SHUTTING_DOWN, 'the conductor is shutting down');
       const q = deps.limits.subscriber_queue;
       const maxEvents = p.max_queued_events ?? q.default_events;
@@ -253,7 +241,7 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
       return { subscription: id, head_seq: store.headSeq };
     },
 
-    unsubscribe: (p: { subscription: number }, ctx) => {
+    unsubscribe: (p, ctx) => {
       if (!ctx.connection.removeSubscription(p.subscription)) {
         throw new ProtocolError(ErrorCode.SUBSCRIPTION_NOT_FOUND, `no subscription ${p.subscription} on this connection`, {
           subscription: p.subscription,
@@ -262,7 +250,7 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
       return { unsubscribed: true };
     },
 
-    'job.submit': async (p: JobSpec) => {
+    'job.submit': async (p) => {
       if (deps.shuttingDown()) throw new ProtocolError(ErrorCode.SHUTTING_DOWN, 'the conductor is shutting down');
       const badLabel = Object.keys(p.labels ?? {}).find((k) => !LABEL_KEY.test(k));
       if (badLabel !== undefined) {
@@ -276,7 +264,7 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
       return { ...result, seq: submitted?.seq ?? store.headSeq };
     },
 
-    'job.cancel': async (p: { job_id: string; reason?: string }) => {
+    'job.cancel': async (p) => {
       const record = store.getJob(p.job_id);
       if (!record) throw notFound(p.job_id);
       if (TERMINAL_JOB_STATUSES.includes(record.status)) {
@@ -289,7 +277,7 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
     },
 
     // Pause/resume: SIGSTOP/SIGCONT of the sheet's tree; a job in any other state is INVALID_STATE.
-    'job.pause': (p: { job_id: string }) => {
+    'job.pause': (p) => {
       const record = store.getJob(p.job_id);
       if (!record) throw notFound(p.job_id);
       if (TERMINAL_JOB_STATUSES.includes(record.status)) {
@@ -298,7 +286,7 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
       return jobs.pause(p.job_id, 'client');
     },
 
-    'job.resume': (p: { job_id: string }) => {
+    'job.resume': (p) => {
       const record = store.getJob(p.job_id);
       if (!record) throw notFound(p.job_id);
       if (TERMINAL_JOB_STATUSES.includes(record.status)) {
@@ -308,7 +296,7 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
     },
 
     // Run an ended job again under its id, from its first unfinished sheet (jobRetry.ts).
-    'job.retry': (p: { job_id: string; from_sheet?: number }) => {
+    'job.retry': (p) => {
       if (deps.shuttingDown()) throw new ProtocolError(ErrorCode.SHUTTING_DOWN, 'the conductor is shutting down');
       const record = store.getJob(p.job_id);
       if (!record) throw notFound(p.job_id);
@@ -316,27 +304,27 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
       return jobs.retry(p.job_id, planRetry(record, p.from_sheet, jobDir(deps.paths, p.job_id), submitted));
     },
 
-    'job.get': (p: { job_id: string }) => {
+    'job.get': (p) => {
       const record = store.getJob(p.job_id);
       if (!record) throw notFound(p.job_id);
       return withCost(record);
     },
 
-    'job.list': (p: { status?: JobStatus[]; limit: number }) => {
+    'job.list': (p) => {
       const list = store.listJobs({ statuses: p.status, limit: p.limit });
       return { ...list, jobs: list.jobs.map(withCost) };
     },
 
-    'job.trace': (p: { job_id: string; seconds: number }) => {
+    'job.trace': (p) => {
       if (deps.shuttingDown()) throw new ProtocolError(ErrorCode.SHUTTING_DOWN, 'the conductor is shutting down');
       if (!deps.tracer) throw new ProtocolError(ErrorCode.NOT_AVAILABLE, 'syscall tracing is not available in this conductor');
       return deps.tracer.trace(p.job_id, p.seconds);
     },
 
-    'job.clear': (p: ClearParams) =>
+    'job.clear': (p) =>
       clearJobs({ store, paths: deps.paths, storage: deps.monitoring()?.storage, log: (l) => deps.log?.(l) }, p),
 
-    'job.logs': (p: { job_id: string; tail_lines: number; offset?: number; max_bytes: number }) => {
+    'job.logs': (p) => {
       const record = store.getJob(p.job_id);
       if (!record) throw notFound(p.job_id);
       const dir = jobDir(deps.paths, p.job_id);
@@ -352,7 +340,7 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
   if (deps.debugMethods) {
     // Appends `count` synthetic events: the way tests and benchmarks make a burst of durable
     // traffic through the real store, bus and sockets.
-    handlers['debug.emit'] = async (p: { count: number; size: number; type: string; stamp: boolean }) => {
+    handlers['debug.emit'] = async (p) => {
       const pad = 'x'.repeat(p.size);
       const appends: Array<Promise<{ event: { seq: number } }>> = [];
       // stamp: the monotonic clock (shared by every process on the machine) at the append, in
@@ -368,7 +356,8 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
   const methods = Object.keys(handlers);
 
   const dispatch: Dispatch = (method, params, ctx) => {
-    const handler = handlers[method];
+    // Own keys only: "constructor" or "toString" are not methods.
+    const handler = Object.hasOwn(handlers, method) ? (handlers as Record<string, (p: unknown, c: RequestContext) => unknown>)[method] : undefined;
     if (!handler) {
       throw new ProtocolError(ErrorCode.METHOD_NOT_FOUND, `unknown method "${method}"`, { method });
     }

@@ -7,10 +7,9 @@
 import net from 'node:net';
 import { conductorPaths } from '../conductor/paths.js';
 import type { EventEnvelope } from '../events/types.js';
-import type { JobRecord, JobSpec, JobStatus } from '../events/jobRecord.js';
-import type { CostFigures, SheetCost } from '../monitor/snapshot.js';
 import { ConductorNotRunning, ConnectionClosed, RpcError, TimeoutError } from './clientErrors.js';
 import { FrameDecoder, decodeValue, encodeFrame } from './framing.js';
+import type { HelloResult, JobWithCost, MethodName, ParamsOf as TableParams, ResultOf as TableResult } from './methodTable.js';
 import { MSG_NOTIFICATION, MSG_REQUEST, MSG_RESPONSE, PROTOCOL_VERSION, type RpcErrorBody } from './messages.js';
 
 export { ConductorNotRunning, ConnectionClosed, RpcError, TimeoutError };
@@ -48,63 +47,15 @@ export type StreamItem =
   | { kind: 'caught_up'; seq: number }
   | { kind: 'lagged'; lost: number; resume_from: number; head_seq: number };
 
-/** Typed params/results of the main methods; other method names are allowed too. */
-export interface Methods {
-  hello: { params: { protocol_version?: number; client?: string }; result: HelloResult };
-  ping: { params: Record<string, never>; result: { pong: true; ts: number } };
-  'daemon.status': { params: Record<string, never>; result: Record<string, any> };
-  'daemon.shutdown': { params: { graceful?: boolean }; result: { shutting_down: true } };
-  'events.read': {
-    params: { since?: number; limit?: number; job_id?: string; types?: string[] };
-    result: { events: EventEnvelope[]; next_since: number; head_seq: number; has_more: boolean };
-  };
-  'job.submit': { params: JobSpec; result: { job_id: string; status: 'queued' | 'running'; seq: number } };
-  'job.cancel': { params: { job_id: string; reason?: string }; result: { job_id: string; status: string } };
-  'job.pause': { params: { job_id: string }; result: { job_id: string; status: 'paused' } };
-  'job.resume': { params: { job_id: string }; result: { job_id: string; status: 'running' } };
-  'job.retry': {
-    params: { job_id: string; from_sheet?: number };
-    result: { job_id: string; status: 'queued' | 'running'; attempt: number; from_sheet: number };
-  };
-  'job.trace': {
-    params: { job_id: string; seconds?: number };
-    result: {
-      job_id: string;
-      sheet_num: number;
-      seq: number;
-      seconds_requested: number;
-      duration_seconds: number;
-      pids_traced: number;
-      unattached_pids: number;
-      ended_by: 'time' | 'processes_ended' | 'stopped';
-      total_calls: number;
-      total_seconds: number;
-      syscalls: Array<{ syscall: string; calls: number; errors: number; seconds: number }>;
-    };
-  };
-  'job.get': { params: { job_id: string }; result: JobWithCost };
-  'job.list': { params: { status?: JobStatus[]; limit?: number }; result: { jobs: JobWithCost[]; total: number } };
-  'job.logs': {
-    params: { job_id: string; tail_lines?: number; offset?: number; max_bytes?: number };
-    result: { job_id: string; path: string; size: number; next_offset: number; lines: string[]; truncated?: boolean; status: JobStatus };
-  };
-}
+/**
+ * Typed params/results of every method, from the one method table (methodTable.ts) the
+ * handlers use too; other method names are allowed, untyped.
+ */
+export type Methods = { [M in MethodName]: { params: TableParams<M>; result: TableResult<M> } };
+export type { HelloResult, JobWithCost };
 
-/** A job record as job.get / job.list answer it: with its cost (null: queued, or nothing measured). */
-export type JobWithCost = JobRecord & { cost: (CostFigures & { sheets: SheetCost[] }) | null };
-
-export interface HelloResult {
-  protocol_version: number;
-  server_version: string;
-  pid: number;
-  started_at: number;
-  head_seq: number;
-  methods: string[];
-  limits: Record<string, any>;
-}
-
-type ParamsOf<M extends string> = M extends keyof Methods ? Methods[M]['params'] : Record<string, unknown> | undefined;
-type ResultOf<M extends string> = M extends keyof Methods ? Methods[M]['result'] : any;
+type ParamsOf<M extends string> = M extends MethodName ? TableParams<M> : Record<string, unknown> | undefined;
+type ResultOf<M extends string> = M extends MethodName ? TableResult<M> : any;
 
 interface PendingCall {
   resolve: (v: unknown) => void;

@@ -1,13 +1,19 @@
 /**
- * Validation against protocol/schemas/*.json, a small JSON-Schema subset (the list is in
- * methods.json's $comment). Errors name the field path (`sheets[0].argv`), defaults are
- * filled in a copy, unknown fields are rejected by name. No dependency: the subset is small
- * and the messages are what a caller reads.
+ * Validation against protocol/schemas/*.json: standard JSON Schema (draft-07), of which the
+ * schemas use the keywords listed in methods.json's $comment; test/protocol/standardSchemas.test.ts
+ * checks with ajv (strict) that every schema is standard and that ajv agrees on the vectors.
+ * Errors name the field path (`sheets[0].argv`), defaults are filled in a copy, unknown fields
+ * are rejected by name. Kept instead of ajv at runtime: its messages are what a caller reads,
+ * it knows msgpack values (bigint, binary, timestamps), and it costs no runtime dependency
+ * (scripts/bench-schema.mjs measures both per request).
  */
 import fs from 'node:fs';
 
+export type SchemaType = 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean' | 'null';
+
 export interface Schema {
-  type?: 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean';
+  /** One type, or several (`["number", "null"]`: a number or nil). */
+  type?: SchemaType | SchemaType[];
   properties?: Record<string, Schema>;
   required?: string[];
   /** false: unknown keys are rejected; true: kept as they are; a schema: each value must match it. */
@@ -26,9 +32,12 @@ export interface Schema {
   pattern?: string;
   default?: unknown;
   description?: string;
-  /** nil is accepted as well ("unknown" values). */
-  nullable?: boolean;
-  /** The value must match one of these; the first that matches is used. */
+  /** A secret (draft-07 annotation): errors give a string's length, never the value. */
+  writeOnly?: boolean;
+  /**
+   * The value must match one of these (the schemas keep them disjoint); the first that matches
+   * is used. When every option has a description, a mismatch lists them ("must be A or B").
+   */
   oneOf?: Schema[];
   /** `#/definitions/X` (same file) or `file.json#/pointer`; rewritten to the absolute form on load. */
   $ref?: string;
@@ -63,8 +72,18 @@ function absolutizeRefs(node: unknown, file: string): void {
   }
 }
 
+// The files never change once loaded, so a ref resolves once (re-walking it on every request
+// made job.get's params check ~4x slower; scripts/bench-schema.mjs).
+const resolved = new Map<string, Schema>();
+
 /** `file.json#/a/b` → the schema at that JSON pointer (`~1` is `/`, `~0` is `~`). */
 export function resolveRef(ref: string): Schema {
+  let schema = resolved.get(ref);
+  if (!schema) resolved.set(ref, (schema = walkRef(ref)));
+  return schema;
+}
+
+function walkRef(ref: string): Schema {
   const hash = ref.indexOf('#');
   const file = hash < 0 ? ref : ref.slice(0, hash);
   let node: unknown = loadFile(file);
@@ -89,13 +108,15 @@ function methodTable(): Record<string, MethodEntry> {
   return (loadFile('methods.json') as { methods: Record<string, MethodEntry> }).methods;
 }
 
-class Invalid extends Error {
+/**
+ * A validation failure, thrown inside the walk and caught by run(). Not an Error on purpose:
+ * nobody reads its stack, and capturing one on every rejected request is a cost a client drives.
+ */
+class Invalid {
   constructor(
     readonly field: string,
     readonly detail: string,
-  ) {
-    super(detail);
-  }
+  ) {}
 }
 
 /** What a value is, in msgpack terms, for error messages. */
@@ -117,6 +138,11 @@ function isPlainMap(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/** describeValue, but a secret string shows only its length. */
+function shown(schema: Schema, v: unknown): string {
+  return schema.writeOnly && typeof v === 'string' ? `${codePoints(v)} characters` : describeValue(v);
+}
+
 function codePoints(s: string): number {
   let n = 0;
   for (const _ of s) n++;
@@ -130,9 +156,16 @@ function joinPath(at: string, key: string): string {
 function check(schema: Schema, value: unknown, at: string): unknown {
   if (schema.$ref !== undefined) return check(resolveRef(schema.$ref), value, at);
   const name = at || 'params';
-  if (value === null && schema.nullable) return null;
-  if (schema.oneOf) return checkOneOf(schema.oneOf, value, at);
-  switch (schema.type) {
+  if (schema.oneOf) return checkOneOf(schema, schema.oneOf, value, at);
+  let type = schema.type;
+  if (Array.isArray(type)) {
+    // The schemas use only [T, "null"]: nil, or a T checked with T's messages.
+    if (value === null && type.includes('null')) return null;
+    const others = type.filter((t) => t !== 'null');
+    if (others.length > 1) throw new Error(`schema at "${name}": several non-null types are not supported`);
+    type = others[0] ?? 'null';
+  }
+  switch (type) {
     case 'object':
       return checkObject(schema, value, at, name);
     case 'array': {
@@ -163,19 +196,22 @@ function check(schema: Schema, value: unknown, at: string): unknown {
       if (schema.pattern !== undefined) {
         let re = patterns.get(schema.pattern);
         if (!re) patterns.set(schema.pattern, (re = new RegExp(schema.pattern, 'u')));
-        if (!re.test(value)) throw new Invalid(at, `"${name}" must match ${schema.pattern}, got ${describeValue(value)}`);
+        if (!re.test(value)) throw new Invalid(at, `"${name}" must match ${schema.pattern}, got ${shown(schema, value)}`);
       }
       break;
     }
+    case 'null':
+      if (value !== null) throw new Invalid(at, `"${name}" must be nil, got ${describeValue(value)}`);
+      break;
     case 'integer':
     case 'number': {
-      const kind = schema.type === 'integer' ? 'an integer' : 'a number';
+      const kind = type === 'integer' ? 'an integer' : 'a number';
       if (typeof value === 'bigint') {
         // Decoded 64-bit integers beyond 2^53 arrive as bigint: out of every range we use.
         throw new Invalid(at, `"${name}" is out of range, got ${value}`);
       }
       if (typeof value !== 'number' || !Number.isFinite(value)) throw new Invalid(at, `"${name}" must be ${kind}, got ${describeValue(value)}`);
-      if (schema.type === 'integer' && !Number.isSafeInteger(value)) throw new Invalid(at, `"${name}" must be an integer, got ${value}`);
+      if (type === 'integer' && !Number.isSafeInteger(value)) throw new Invalid(at, `"${name}" must be an integer, got ${value}`);
       if (schema.minimum !== undefined && value < schema.minimum) throw new Invalid(at, `"${name}" must be at least ${schema.minimum}, got ${value}`);
       if (schema.exclusiveMinimum !== undefined && value <= schema.exclusiveMinimum) {
         throw new Invalid(at, `"${name}" must be greater than ${schema.exclusiveMinimum}, got ${value}`);
@@ -191,7 +227,7 @@ function check(schema: Schema, value: unknown, at: string): unknown {
       if (value === undefined) throw new Invalid(at, `"${name}" is required`);
   }
   if (schema.enum && !schema.enum.includes(value)) {
-    throw new Invalid(at, `"${name}" must be one of ${schema.enum.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(value)}`);
+    throw new Invalid(at, `"${name}" must be one of ${schema.enum.map((v) => JSON.stringify(v)).join(', ')}, got ${shown(schema, value)}`);
   }
   return value;
 }
@@ -221,19 +257,20 @@ function checkObject(schema: Schema, value: unknown, at: string, name: string): 
     }
   }
   for (const key of schema.required ?? []) {
-    const prop = Object.hasOwn(properties, key) ? properties[key] : undefined;
-    if (out[key] === undefined || (out[key] === null && !prop?.nullable)) {
+    // A nil that survived check() is one its schema allows (type [T, "null"] or no type).
+    if (out[key] === undefined) {
       const child = joinPath(at, key);
       throw new Invalid(child, `"${child}" is required`);
     }
   }
   for (const [key, prop] of Object.entries(properties)) {
-    if (out[key] === undefined && prop.default !== undefined) out[key] = structuredClone(prop.default);
+    // Only objects need a copy; structuredClone of a number cost microseconds per request.
+    if (out[key] === undefined && prop.default !== undefined) out[key] = typeof prop.default === 'object' && prop.default !== null ? structuredClone(prop.default) : prop.default;
   }
   return out;
 }
 
-function checkOneOf(options: Schema[], value: unknown, at: string): unknown {
+function checkOneOf(parent: Schema, options: Schema[], value: unknown, at: string): unknown {
   let first: Invalid | undefined;
   for (const option of options) {
     try {
@@ -243,7 +280,13 @@ function checkOneOf(options: Schema[], value: unknown, at: string): unknown {
       first ??= err;
     }
   }
-  throw new Invalid(at, `"${at || 'params'}" matches none of the ${options.length} allowed shapes (first: ${first?.detail ?? 'no shapes'})`);
+  const name = at || 'params';
+  if (options.every((o) => o.description)) {
+    throw new Invalid(at, `"${name}" must be ${options.map((o) => o.description).join(' or ')}, got ${shown(parent, value)}`);
+  }
+  // An option's own message may quote the value: not for a secret.
+  const detail = parent.writeOnly ? `got ${shown(parent, value)}` : `first: ${first?.detail ?? 'no shapes'}`;
+  throw new Invalid(at, `"${name}" matches none of the ${options.length} allowed shapes (${detail})`);
 }
 
 function run(schema: Schema, value: unknown, prefix: string): Validation {
@@ -256,11 +299,11 @@ function run(schema: Schema, value: unknown, prefix: string): Validation {
 }
 
 /**
- * Validate any value against a schema object or a ref such as `methods.json#/methods/job.get/result`,
+ * Validate any value against a schema object or a ref such as `config.json#`, `methods.json#/methods/job.get/result`,
  * `events.json#/events/sheet.started/data`, `envelope.json#/envelope`, `snapshot.json#/snapshot`.
  */
-export function validateValue(schema: Schema | string, value: unknown): Validation {
-  return run(typeof schema === 'string' ? resolveRef(schema) : schema, value, 'invalid value');
+export function validateValue(schema: Schema | string, value: unknown, prefix = 'invalid value'): Validation {
+  return run(typeof schema === 'string' ? resolveRef(schema) : schema, value, prefix);
 }
 
 /**

@@ -39,8 +39,8 @@ describe('machine defaults', () => {
     expect(DEFAULT_CONFIG).toMatchObject(machineDefaults(thisMachine()));
     expect(DEFAULT_CONFIG.max_processes).toBeGreaterThanOrEqual(Math.min(512, Math.floor((readNprocLimit() ?? Infinity) / 2)));
     expect(validateConfig({ max_processes: 50, max_memory_mb: 8192 })).toMatchObject({ max_processes: 50, max_memory_mb: 8192 });
-    expect(() => validateConfig({ shed_pause_grace_seconds: -1 })).toThrow(/"shed_pause_grace_seconds" must be between 0 and 86400, got -1/);
-    expect(() => validateConfig({ shed_pause_grace_seconds: 86401 })).toThrow(/"shed_pause_grace_seconds" must be between 0 and 86400, got 86401/);
+    expect(() => validateConfig({ shed_pause_grace_seconds: -1 })).toThrow(/"shed_pause_grace_seconds" must be at least 0, got -1/);
+    expect(() => validateConfig({ shed_pause_grace_seconds: 86401 })).toThrow(/"shed_pause_grace_seconds" must be at most 86400, got 86401/);
     expect(validateConfig({ shed_pause_grace_seconds: 0 }).shed_pause_grace_seconds).toBe(0);
     expect(DEFAULT_CONFIG.shed_pause_grace_seconds).toBe(30);
   });

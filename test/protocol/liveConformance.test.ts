@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { methodNames, resolveRef, validateResult, validateValue } from '../../src/ipc/schema.js';
 import { makeHome, removeHome, startConductor, type RunningConductor } from '../helpers/conductorProcess.js';
 import { RawClient } from '../helpers/rawClient.js';
+import { ajvErrors } from '../helpers/standardSchemas.js';
 
 let home: string;
 let conductor: RunningConductor;
@@ -22,6 +23,8 @@ async function call(method: string, params: unknown = {}): Promise<any> {
   if (error) throw new Error(`${method} failed: ${JSON.stringify(error)}`);
   const checked = validateResult(method, result);
   expect(checked, `${method} result ${JSON.stringify(result).slice(0, 400)}`).toMatchObject({ ok: true });
+  // A standard validator (ajv, strict) reaches the same verdict on the live result.
+  expect(ajvErrors(`methods.json#/methods/${method}/result`, result), `${method} result (ajv)`).toBeNull();
   return result;
 }
 
@@ -114,6 +117,8 @@ describe('a real conductor conforms to the schemas', () => {
       expect(validateValue('envelope.json#/envelope', ev)).toMatchObject({ ok: true });
       const checked = validateValue(`events.json#/events/${ev.type}/data`, ev.data);
       expect(checked, `${ev.type} ${JSON.stringify(ev.data).slice(0, 300)}`).toMatchObject({ ok: true });
+      expect(ajvErrors(`events.json#/events/${ev.type}/data`, ev.data), `${ev.type} (ajv)`).toBeNull();
+      expect(ajvErrors(`envelope.json#/notifications/${method}`, params), `${method} (ajv)`).toBeNull();
       // The envelope tags events.json promises for the type.
       const { tags, tags_optional } = resolveRef(`events.json#/events/${ev.type}`) as unknown as { tags: string; tags_optional?: boolean };
       if (!(tags_optional && ev.job_id === undefined)) {

@@ -147,6 +147,13 @@ describe('validateValue and validateResult', () => {
     expect(validateResult('ping', { pong: true, ts: 1.5 }).ok).toBe(true);
     expect(validateResult('ping', { pong: true })).toMatchObject({ ok: false, field: 'ts', message: 'invalid result: "ts" is required' });
     expect(validateResult('debug.emit', { first_seq: null, last_seq: null }).ok).toBe(true);
+    // type ["integer", "null"]: nil passes, anything else gets the integer message, absent is still missing.
+    expect(validateResult('debug.emit', { first_seq: 'x', last_seq: null })).toMatchObject({
+      ok: false,
+      field: 'first_seq',
+      message: 'invalid result: "first_seq" must be an integer, got string "x"',
+    });
+    expect(validateResult('debug.emit', { first_seq: null })).toMatchObject({ ok: false, field: 'last_seq', message: 'invalid result: "last_seq" is required' });
     expect(validateResult('monitor.history', { resolution: 'minute', since: 1, minutes: [] }).ok).toBe(true);
     expect(validateResult('monitor.history', { resolution: 'full', since: 1, snapshots: [] }).ok).toBe(true);
     expect(validateResult('monitor.history', { resolution: 'hour', since: 1, minutes: [] })).toMatchObject({ ok: false });
