@@ -8,6 +8,7 @@ import net from 'node:net';
 import { conductorPaths } from '../conductor/paths.js';
 import type { EventEnvelope } from '../events/types.js';
 import { ConductorNotRunning, ConnectionClosed, RpcError, TimeoutError } from './clientErrors.js';
+import { QueuedIterator } from './queuedIterator.js';
 import { FrameDecoder, decodeValue, encodeFrame } from './framing.js';
 import type { HelloResult, JobWithCost, MethodName, ParamsOf as TableParams, ResultOf as TableResult } from './methodTable.js';
 import { MSG_NOTIFICATION, MSG_REQUEST, MSG_RESPONSE, PROTOCOL_VERSION, type RpcErrorBody } from './messages.js';
@@ -76,21 +77,37 @@ export class Subscription implements AsyncIterable<StreamItem> {
   /** Server-side id on the current connection. */
   serverId: number | undefined;
   private startHead: number | undefined;
-  private readonly items: StreamItem[] = [];
-  private waiter: ((r: IteratorResult<StreamItem>) => void) | undefined;
-  private ended = false;
+  // Past SUBSCRIPTION_BUFFER items the client stops reading the socket (the conductor then
+  // holds, or lags, this subscription under its own bounds) until half of them were taken.
+  private readonly queue: QueuedIterator<StreamItem>;
 
   constructor(
     private readonly client: DaemonClient,
     readonly options: SubscribeOptions,
-  ) {}
+  ) {
+    this.queue = new QueuedIterator<StreamItem>({
+      highWater: SUBSCRIPTION_BUFFER,
+      onFull: () => client._pauseReading(),
+      onTake: (item) => {
+        if (item.kind === 'event' && item.event.seq !== undefined) this.lastSeq = item.event.seq;
+        // Reading resumes once every subscription of the client has room (another may still be full).
+        if (this.queue.length < SUBSCRIPTION_BUFFER / 2) client._maybeResumeReading();
+      },
+      onReturn: () => client._unsubscribe(this),
+    });
+  }
 
   get buffered(): number {
-    return this.items.length;
+    return this.queue.length;
   }
 
   get isEnded(): boolean {
-    return this.ended;
+    return this.queue.isEnded;
+  }
+
+  /** Resolves once the subscription ended and everything it received was taken. */
+  get closed(): Promise<void> {
+    return this.queue.closed;
   }
 
   /** Where to resume after a reconnect. */
@@ -105,60 +122,27 @@ export class Subscription implements AsyncIterable<StreamItem> {
 
   /** @internal */
   push(item: StreamItem): void {
-    if (this.ended) return;
+    if (this.queue.isEnded) return;
     if (item.kind === 'event' && item.event.seq !== undefined) {
       if (this.lastReceived !== undefined && item.event.seq <= this.lastReceived) return; // seen already
       this.lastReceived = item.event.seq;
     }
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      this.noteDelivered(item);
-      w({ value: item, done: false });
-      return;
-    }
-    this.items.push(item);
-    if (this.items.length >= SUBSCRIPTION_BUFFER) this.client._pauseReading();
+    this.queue.push(item);
   }
 
   /** @internal */
   end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      w({ value: undefined, done: true });
-    }
+    this.queue.end();
   }
 
   async unsubscribe(): Promise<void> {
-    if (this.ended) return;
-    this.end();
+    if (this.queue.isEnded) return;
+    this.queue.end();
     await this.client._unsubscribe(this);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<StreamItem> {
-    return {
-      next: () => {
-        const item = this.items.shift();
-        if (item) {
-          if (this.items.length < SUBSCRIPTION_BUFFER / 2) this.client._maybeResumeReading();
-          this.noteDelivered(item);
-          return Promise.resolve({ value: item, done: false });
-        }
-        if (this.ended) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve) => (this.waiter = resolve));
-      },
-      return: async () => {
-        await this.unsubscribe();
-        return { value: undefined, done: true };
-      },
-    };
-  }
-
-  private noteDelivered(item: StreamItem): void {
-    if (item.kind === 'event' && item.event.seq !== undefined) this.lastSeq = item.event.seq;
+    return this.queue[Symbol.asyncIterator]();
   }
 }
 
