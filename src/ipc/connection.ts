@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { FrameDecoder, FrameError, decodeValue, encodeFrame, encodeValue } from './framing.js';
 import { ErrorCode, MSG_NOTIFICATION, MSG_REQUEST, MSG_RESPONSE, ProtocolError, type RpcErrorBody } from './messages.js';
 import { Outbound, type OutboundLimits } from './outbound.js';
-import { Subscription, type ReplayableLog, type SubscriptionOptions } from './subscription.js';
+import { ServerSubscription, type ReplayableLog, type SubscriptionOptions } from './subscription.js';
 import type { EventEnvelope } from '../events/types.js';
 
 export interface RequestContext {
@@ -30,9 +30,9 @@ export class Connection {
   private readonly decoder: FrameDecoder;
   readonly out: Outbound;
   private inflight = 0;
-  readonly subscriptions = new Map<number, Subscription>();
+  readonly subscriptions = new Map<number, ServerSubscription>();
   /** The map's values as an array, for the per-event loop (a Map iterator per event is garbage). */
-  private live: Subscription[] = [];
+  private live: ServerSubscription[] = [];
   private closed = false;
 
   constructor(
@@ -83,7 +83,7 @@ export class Connection {
     this.out.push(encodeValue([MSG_NOTIFICATION, method, params]));
   }
 
-  addSubscription(options: Omit<SubscriptionOptions, 'id'>, id: number): Subscription {
+  addSubscription(options: Omit<SubscriptionOptions, 'id'>, id: number): ServerSubscription {
     if (this.subscriptions.size >= this.limits.maxSubscriptions) {
       throw new ProtocolError(
         ErrorCode.LIMIT_EXCEEDED,
@@ -91,7 +91,7 @@ export class Connection {
         { limit: this.limits.maxSubscriptions },
       );
     }
-    const sub = new Subscription(
+    const sub = new ServerSubscription(
       { ...options, id },
       this.log,
       this.out,
@@ -161,7 +161,7 @@ export class Connection {
   }
   private tornDown = false;
 
-  private overflowDisconnect(sub: Subscription): void {
+  private overflowDisconnect(sub: ServerSubscription): void {
     this.out.close();
     this.endWith(encodeFrame([MSG_NOTIFICATION, 'stream.closed', { subscription: sub.id, reason: 'overflow' }]));
   }

@@ -49,7 +49,7 @@ const REPLAY_PAGE = 1000;
 /** Rows replayed per tick at most, so one replay cannot hold the event loop. */
 const REPLAY_ROWS_PER_TICK = 5000;
 
-export class Subscription implements QueueOwner {
+export class ServerSubscription implements QueueOwner {
   queuedEvents = 0;
   queuedBytes = 0;
   state: 'replaying' | 'live' | 'closed';
@@ -66,7 +66,7 @@ export class Subscription implements QueueOwner {
     private readonly log: ReplayableLog,
     private readonly out: Outbound,
     private readonly socketBufferedBytes: () => number,
-    private readonly onDisconnectPolicy: (sub: Subscription) => void,
+    private readonly onDisconnectPolicy: (sub: ServerSubscription) => void,
   ) {
     this.id = options.id;
     // Stored event bytes are sent as they are, after this prefix.

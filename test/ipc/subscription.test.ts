@@ -1,5 +1,5 @@
 /**
- * Subscription logic over a real socket pair: replay → live switch without gap or duplicate,
+ * ServerSubscription logic over a real socket pair: replay → live switch without gap or duplicate,
  * and the overflow policies, with an in-memory log standing in for the store.
  */
 import net from 'node:net';
@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FrameDecoder, decodeValue, encodeValue } from '../../src/ipc/framing.js';
 import { Outbound, DEFAULT_OUTBOUND_LIMITS } from '../../src/ipc/outbound.js';
-import { Subscription, type ReplayableLog, type RawLogRow } from '../../src/ipc/subscription.js';
+import { ServerSubscription, type ReplayableLog, type RawLogRow } from '../../src/ipc/subscription.js';
 import { matchesFilter, type EventEnvelope, type EventFilter } from '../../src/events/types.js';
 
 class MemoryLog implements ReplayableLog {
@@ -72,10 +72,10 @@ function reader(client: net.Socket): { messages: any[]; until(pred: (m: any) => 
   };
 }
 
-function setup(server: net.Socket, log: MemoryLog, opts: Partial<ConstructorParameters<typeof Subscription>[0]> = {}) {
+function setup(server: net.Socket, log: MemoryLog, opts: Partial<ConstructorParameters<typeof ServerSubscription>[0]> = {}) {
   const out = new Outbound(server, DEFAULT_OUTBOUND_LIMITS, () => undefined);
   let disconnected = false;
-  const sub = new Subscription(
+  const sub = new ServerSubscription(
     { id: 7, filter: {}, includeSnapshots: false, policy: 'lag', maxQueuedEvents: 1000, maxQueuedBytes: 1 << 20, since: 0, ...opts },
     log,
     out,
@@ -87,7 +87,7 @@ function setup(server: net.Socket, log: MemoryLog, opts: Partial<ConstructorPara
   return { sub, out, wasDisconnected: () => disconnected };
 }
 
-describe('Subscription', () => {
+describe('ServerSubscription', () => {
   it('replays, then goes live with no gap or duplicate while events keep coming', async () => {
     const { server, client } = await socketPair();
     const log = new MemoryLog();
