@@ -25,6 +25,7 @@ import { planRetry } from '../actors/jobRetry.js';
 import type { JobTracer } from './jobTrace.js';
 import { recordCost } from '../monitor/jobCostRecord.js';
 import type { JobRecord } from '../events/jobRecord.js';
+import { fleetHandlers } from './fleetMethods.js';
 
 export interface MethodDeps {
   version: string;
@@ -348,6 +349,8 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
       return { job_id: p.job_id, path: file, status: record.status, ...part };
     },
   };
+
+  Object.assign(handlers, fleetHandlers(() => deps.fleet?.()));
 
   if (deps.debugMethods) {
     // Appends `count` synthetic events: the way tests and benchmarks make a burst of durable

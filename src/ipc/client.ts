@@ -9,6 +9,7 @@ import { conductorPaths } from '../conductor/paths.js';
 import type { EventEnvelope } from '../events/types.js';
 import type { JobRecord, JobSpec, JobStatus } from '../events/jobRecord.js';
 import type { CostFigures, SheetCost } from '../monitor/snapshot.js';
+import type { FleetEventsAnswer, FleetHostsAnswer } from '../fleet/fleetView.js';
 import { ConductorNotRunning, ConnectionClosed, RpcError, TimeoutError } from './clientErrors.js';
 import { FrameDecoder, decodeValue, encodeFrame } from './framing.js';
 import { MSG_NOTIFICATION, MSG_REQUEST, MSG_RESPONSE, PROTOCOL_VERSION, type RpcErrorBody } from './messages.js';
@@ -88,6 +89,8 @@ export interface Methods {
     params: { job_id: string; tail_lines?: number; offset?: number; max_bytes?: number };
     result: { job_id: string; path: string; size: number; next_offset: number; lines: string[]; truncated?: boolean; status: JobStatus };
   };
+  'fleet.hosts': { params: Record<string, never>; result: FleetHostsAnswer };
+  'fleet.events': { params: { since_stream_seq?: number; limit?: number }; result: FleetEventsAnswer };
 }
 
 /** A job record as job.get / job.list answer it: with its cost (null: queued, or nothing measured). */
