@@ -1,0 +1,156 @@
+/**
+ * `fleet.hosts` and `fleet.events` on the socket, against a real nats-server and real
+ * conductors: conductor A answers for the whole fleet (B's host entry, B's job, B's events)
+ * through its fleet worker; the limit bound, `since_stream_seq` and `skipped`, the size bound of
+ * one event; NOT_AVAILABLE without `fleet` and, at once, while NATS is down.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DaemonClient, RpcError } from '../../src/ipc/client.js';
+import { ErrorCode } from '../../src/ipc/messages.js';
+import { validateResult } from '../../src/ipc/schema.js';
+import { makeHome, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { startNatsServer, type NatsServer } from '../helpers/natsServer.js';
+
+let nats: NatsServer;
+const homes: string[] = [];
+const conductors: RunningConductor[] = [];
+let a: DaemonClient;
+let b: DaemonClient;
+let local: DaemonClient;
+
+async function start(config: Record<string, unknown>): Promise<DaemonClient> {
+  const home = makeHome();
+  homes.push(home);
+  const conductor = await startConductor(home, { env: { MZT_DEBUG_METHODS: '1' }, config });
+  conductors.push(conductor);
+  return DaemonClient.connect({ socketPath: conductor.socketPath, reconnect: false });
+}
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  [a, b, local] = await Promise.all([
+    start({ fleet: { nats_url: nats.url, host: 'fm-a' } }),
+    start({ fleet: { nats_url: nats.url, host: 'fm-b' } }),
+    start({}),
+  ]);
+}, 120_000);
+
+afterAll(async () => {
+  for (const c of [a, b, local]) await c?.close();
+  for (const c of conductors) await c.stop();
+  for (const h of homes) removeHome(h);
+  await nats?.dispose();
+});
+
+async function rpcError(p: Promise<unknown>): Promise<RpcError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(RpcError);
+  return err as RpcError;
+}
+
+async function caughtUp(client: DaemonClient): Promise<number> {
+  return waitFor(async () => {
+    const s = await client.call('daemon.status', {});
+    return s.fleet?.export.exported_seq === s.head_seq ? s.head_seq : undefined;
+  }, 30_000, 'export caught up');
+}
+
+describe('fleet.hosts and fleet.events', () => {
+  it('without config fleet: NOT_AVAILABLE, reason not_in_fleet, saying what is missing', async () => {
+    for (const method of ['fleet.hosts', 'fleet.events'] as const) {
+      const err = await rpcError(local.call(method, {}));
+      expect(err.code).toBe(ErrorCode.NOT_AVAILABLE);
+      expect(err.data).toEqual({ reason: 'not_in_fleet' });
+      expect(err.message).toMatch(/not in a fleet.*"fleet"/);
+    }
+  });
+
+  it('A lists both hosts, up, with their load, and the job that ran on B', async () => {
+    const job = await b.call('job.submit', { name: 'ran-on-b', sheets: [{ argv: ['true'] }] });
+    await waitFor(async () => (await b.call('job.get', { job_id: job.job_id })).status === 'completed', 10_000, 'job completed');
+    // The host table is refreshed every 5 s (the job's status comes with B's next heartbeat).
+    const answer = await waitFor(async () => {
+      const r = await a.call('fleet.hosts', {});
+      const onB = r.hosts.find((h) => h.host === 'fm-b')?.jobs.find((j) => j.job_id === job.job_id);
+      return onB?.status === 'completed' && r.hosts.some((h) => h.host === 'fm-a') ? r : undefined;
+    }, 20_000, "B's completed job in A's fleet.hosts");
+    expect(validateResult('fleet.hosts', answer)).toMatchObject({ ok: true });
+    expect(answer.hosts.map((h) => h.host)).toEqual(['fm-a', 'fm-b']);
+    for (const h of answer.hosts) {
+      expect(h.state).toBe('up');
+      expect(h.accepting_work).toBe(true);
+      expect(h.export_lag_events).toEqual(expect.any(Number));
+      expect(h.max_concurrent_jobs).toBeGreaterThan(0);
+    }
+    expect(answer.hosts[1]!.jobs[0]).toMatchObject({ job_id: job.job_id, name: 'ran-on-b', status: 'completed' });
+  }, 60_000);
+
+  it('events: newest first, at most limit (500), limit 501 refused by name; since_stream_seq pages on, skipped counts what was left out', async () => {
+    await b.call('debug.emit', { count: 700, size: 10, type: 'debug.fleetview' });
+    await caughtUp(b);
+    const page = await a.call('fleet.events', { limit: 500 });
+    const checked = validateResult('fleet.events', page);
+    expect(checked, JSON.stringify(checked).slice(0, 300)).toMatchObject({ ok: true });
+    expect(page.events).toHaveLength(500);
+    expect(page.events[0]!.stream_seq).toBe(page.last_stream_seq);
+    for (let i = 1; i < page.events.length; i++) expect(page.events[i]!.stream_seq).toBe(page.events[i - 1]!.stream_seq - 1);
+    expect(page.events[0]).toMatchObject({ host: 'fm-b', event: { type: 'debug.fleetview', data: { i: 699 } } });
+    expect((await a.call('fleet.events', {})).events).toHaveLength(100); // the default
+
+    for (const limit of [501, 0]) {
+      const err = await rpcError(a.call('fleet.events', { limit }));
+      expect(err.code).toBe(ErrorCode.INVALID_PARAMS);
+      expect(err.data).toMatchObject({ field: 'limit' });
+    }
+    const bad = await rpcError(a.call('fleet.events', { since_stream_seq: -1 } as never));
+    expect(bad.data).toMatchObject({ field: 'since_stream_seq' });
+
+    // More than limit after since: the newest limit of them, the older ones counted.
+    const behind = await a.call('fleet.events', { since_stream_seq: page.last_stream_seq - 600, limit: 500 });
+    expect(behind.events).toHaveLength(500);
+    expect(behind.skipped).toBe(100);
+    expect(behind.events.at(-1)!.stream_seq).toBe(page.last_stream_seq - 499);
+
+    // Polling on: only what came after.
+    await b.call('debug.emit', { count: 3, size: 10, type: 'debug.after' });
+    const next = await waitFor(async () => {
+      const r = await a.call('fleet.events', { since_stream_seq: page.last_stream_seq, limit: 500 });
+      return r.events.length >= 3 ? r : undefined;
+    }, 20_000, 'the 3 new events');
+    expect(next.skipped).toBe(0);
+    expect(next.events.every((e) => e.stream_seq > page.last_stream_seq && e.host === 'fm-b')).toBe(true);
+    expect(next.events.map((e) => e.event.type)).toEqual(['debug.after', 'debug.after', 'debug.after']);
+    expect((await a.call('fleet.events', { since_stream_seq: next.last_stream_seq })).events).toEqual([]);
+  }, 90_000);
+
+  it('an event stored above 4096 bytes comes as a stub with its size', async () => {
+    await b.call('debug.emit', { count: 1, size: 10_000, type: 'debug.big' });
+    await caughtUp(b);
+    const r = await waitFor(async () => {
+      const p = await a.call('fleet.events', { limit: 5 });
+      return p.events.find((e) => e.event.type === 'debug.big');
+    }, 20_000, 'the big event');
+    expect(r.event.data).toEqual({ view_truncated: true, bytes: expect.any(Number) });
+    expect((r.event.data as { bytes: number }).bytes).toBeGreaterThan(10_000);
+    expect(r.event.seq).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('while NATS is down: NOT_AVAILABLE nats_unreachable at once; answers again once it is back', async () => {
+    await nats.stop();
+    try {
+      await waitFor(async () => (await a.call('daemon.status', {})).fleet?.connected === false, 10_000, 'A disconnected');
+      const t0 = Date.now();
+      const err = await rpcError(a.call('fleet.hosts', {}));
+      expect(Date.now() - t0).toBeLessThan(1000);
+      expect(err.code).toBe(ErrorCode.NOT_AVAILABLE);
+      expect(err.data).toEqual({ reason: 'nats_unreachable' });
+      expect(err.message).toContain(nats.url);
+    } finally {
+      await nats.restart();
+    }
+    await waitFor(async () => (await a.call('fleet.hosts', {}).catch(() => undefined))?.hosts.length === 2, 30_000, 'fleet.hosts answers again');
+  }, 60_000);
+});
