@@ -12,7 +12,7 @@ const FLEET_HOSTS_MS = 3000;
 const FLEET_EVENTS_MS = 2000;
 
 /** State, and what the browser test reads. */
-const fleet = (window.mztFleet = { available: null, self: null, hosts: [], events: [], lastStreamSeq: undefined, skipped: 0, error: null, polls: 0 });
+const fleet = (window.mztFleet = { available: null, self: null, hosts: [], events: [], lastStreamSeq: undefined, skipped: 0, error: null, polls: 0, eventPolls: 0 });
 let fleetTimers = [];
 
 async function fleetGet(path, params) {
@@ -54,6 +54,7 @@ function openFleet() {
     const params = since === undefined ? { limit: 200 } : { since_stream_seq: since, limit: FLEET_EVENTS_MAX };
     const r = await fleetGet('fleet/events', params).catch(() => null);
     if (r?.status !== 200) return; // pollHosts says why
+    fleet.eventPolls++;
     fleet.lastStreamSeq = r.body.last_stream_seq;
     fleet.skipped += r.body.skipped;
     if (r.body.events.length) fleet.events = [...r.body.events, ...fleet.events].slice(0, FLEET_EVENTS_MAX);
