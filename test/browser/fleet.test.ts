@@ -115,6 +115,27 @@ describe('dashboard: fleet view', () => {
     expect(pageErrors).toEqual([]);
   }, 90_000);
 
+  it('the API behind it: bounded pages, bad parameters refused by name', async () => {
+    const get = async (route: string) => {
+      const res = await page.request.get(`${urlA}${route}`);
+      return { status: res.status(), body: await res.json() };
+    };
+    const page1 = await get('api/fleet/events?limit=500');
+    expect(page1.status).toBe(200);
+    expect(page1.body.events.length).toBeGreaterThan(0);
+    expect(page1.body.events.length).toBeLessThanOrEqual(500);
+    expect((await get('api/fleet/events?limit=2')).body.events).toHaveLength(2);
+    for (const [query, name] of [['limit=501', 'limit'], ['limit=0', 'limit'], ['since_stream_seq=-1', 'since_stream_seq'], ['since_stream_seq=x', 'since_stream_seq']]) {
+      const r = await get(`api/fleet/events?${query}`);
+      expect(r.status, query).toBe(400);
+      expect(r.body.error, query).toMatch(new RegExp(`^${name} must be an integer between`));
+    }
+    const since = await get(`api/fleet/events?since_stream_seq=${page1.body.last_stream_seq}`);
+    expect(since.body.events.every((e: { stream_seq: number }) => e.stream_seq > page1.body.last_stream_seq)).toBe(true);
+    const hosts = await get('api/fleet/hosts');
+    expect(hosts.body.hosts.map((h: { host: string }) => h.host)).toEqual(['web-a', 'web-b']);
+  });
+
   it('no sideways overflow at 1400 and 1024 px', async () => {
     for (const width of [1400, 1024]) {
       await page.setViewportSize({ width, height: 900 });
@@ -134,6 +155,9 @@ describe('dashboard: fleet view', () => {
       expect(await other.textContent('#fleet-off')).toMatch(/not in a fleet/);
       expect(await other.isVisible('#nav-fleet')).toBe(false);
       expect(await other.isVisible('#fleet-hosts')).toBe(false);
+      const api = await other.request.get(`${url}api/fleet/hosts`);
+      expect(api.status()).toBe(200);
+      expect(await api.json()).toMatchObject({ in_fleet: false, reason: 'not_in_fleet', message: expect.stringMatching(/not in a fleet/) });
     } finally {
       await other.close();
     }

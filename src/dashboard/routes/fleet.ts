@@ -1,8 +1,8 @@
 /**
  * /api/fleet/hosts and /api/fleet/events: the fleet view's data, asked of the conductor
  * (`fleet.hosts`, `fleet.events`), which reads it through its fleet worker. A conductor not in
- * a fleet answers 404 and one that cannot reach NATS 503, both with `reason`, so the page can
- * hide the view or say why it is empty.
+ * a fleet answers 200 `{in_fleet: false, reason, message}` (a state, not a failure) and one that
+ * cannot reach NATS 503 with `reason`, so the page can hide the view or say why it is empty.
  */
 import { RpcError } from '../../ipc/client.js';
 import { ConductorNotRunning } from '../../ipc/clientErrors.js';
@@ -19,7 +19,9 @@ async function relay(ctx: RouteContext, r: RouteRequest, method: string, params:
   } catch (err) {
     if (err instanceof RpcError && err.code === ErrorCode.NOT_AVAILABLE) {
       const reason = (err.data as { reason?: string } | undefined)?.reason ?? 'failed';
-      sendJson(r.res, reason === 'not_in_fleet' ? 404 : 503, { error: err.message, status: reason === 'not_in_fleet' ? 404 : 503, reason });
+      // Not being in a fleet is a state of this conductor, not a failure of the request.
+      if (reason === 'not_in_fleet') sendJson(r.res, 200, { in_fleet: false, reason, message: err.message });
+      else sendJson(r.res, 503, { error: err.message, status: 503, reason });
       return;
     }
     if (err instanceof RpcError && err.code === ErrorCode.INVALID_PARAMS) throw new HttpError(400, err.message);

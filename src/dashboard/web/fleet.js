@@ -21,13 +21,13 @@ async function fleetGet(path, params) {
   return { status: r.status, body };
 }
 
-/** At start: is this conductor in a fleet (404 not_in_fleet: no), and its own host name. */
+/** At start: is this conductor in a fleet (`in_fleet: false`: no), and its own host name. */
 async function checkFleet() {
   const r = await fleetGet('fleet/hosts').catch(() => null);
   if (!r) return;
-  fleet.available = !(r.status === 404 && r.body.reason === 'not_in_fleet');
+  fleet.available = r.body.in_fleet !== false;
   $('nav-fleet').classList.toggle('hidden', !fleet.available);
-  if (!fleet.available) fleet.error = r.body.error;
+  if (!fleet.available) fleet.error = r.body.message;
   const status = await fetch(api('status')).then((s) => s.json()).catch(() => null);
   fleet.self = status?.conductor?.fleet?.host ?? null;
   if (route.view === 'fleet') renderFleet();
@@ -39,8 +39,8 @@ function openFleet() {
   if (fleet.available === false) return;
   const pollHosts = async () => {
     const r = await fleetGet('fleet/hosts').catch((e) => ({ status: 0, body: { error: `dashboard unreachable: ${e.message}` } }));
-    if (r.status === 404 && r.body.reason === 'not_in_fleet') {
-      [fleet.available, fleet.error] = [false, r.body.error];
+    if (r.body.in_fleet === false) {
+      [fleet.available, fleet.error] = [false, r.body.message];
       closeFleet();
     } else if (r.status === 200) {
       fleet.hosts = r.body.hosts;
