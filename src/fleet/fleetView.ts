@@ -65,12 +65,15 @@ export interface FleetEventsAnswer {
   skipped: number;
 }
 
-export async function readHosts(nc: NatsConnection): Promise<FleetHostsAnswer> {
+export async function readHosts(nc: NatsConnection, jsm: JetStreamManager): Promise<FleetHostsAnswer> {
   const kv = await new Kvm(nc).open(HOSTS_BUCKET).catch(() => undefined);
   const ts = Date.now() / 1000;
   if (!kv) return { hosts: [], truncated: false, ts };
-  const names: string[] = [];
-  for await (const key of await kv.keys()) names.push(key);
+  // The keys from the bucket's stream info (kv.keys() would make a consumer for every poll of
+  // every open page); a deleted key may still be listed, its get says so.
+  const prefix = `$KV.${HOSTS_BUCKET}.`;
+  const info = await jsm.streams.info(`KV_${HOSTS_BUCKET}`, { subjects_filter: `${prefix}>` });
+  const names = Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
   names.sort();
   const hosts: FleetHostView[] = [];
   for (const name of names.slice(0, FLEET_VIEW_MAX_HOSTS)) {

@@ -20,7 +20,7 @@ export async function answerQuery(connection: FleetConnection, query: FleetQuery
   });
   try {
     const link = await Promise.race([connection.ready(), timeout]);
-    const result = await Promise.race([query.kind === 'hosts' ? readHosts(link.nc) : readEvents(link.nc, link.jsm, query), timeout]);
+    const result = await Promise.race([query.kind === 'hosts' ? readHosts(link.nc, link.jsm) : readEvents(link.nc, link.jsm, query), timeout]);
     return { ok: true, result };
   } catch (err) {
     const reason = connection.connected ? 'failed' : 'nats_unreachable';

@@ -26,10 +26,10 @@ let b: DaemonClient;
 let urlA: string;
 const LONG_NAME = `long-${'y'.repeat(195)}`;
 
-async function start(config: Record<string, unknown>): Promise<DaemonClient> {
+async function start(config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<DaemonClient> {
   const home = makeHome();
   homes.push(home);
-  const conductor = await startConductor(home, { config });
+  const conductor = await startConductor(home, { config, env });
   conductors.push(conductor);
   const client = await DaemonClient.connect({ socketPath: conductor.socketPath, reconnect: false });
   clients.push(client);
@@ -67,7 +67,7 @@ beforeAll(async () => {
   const dashboard = { dashboard_enabled: true, dashboard_port: 0 };
   [a, b] = await Promise.all([
     start({ ...dashboard, fleet: { nats_url: nats.url, host: 'web-a' } }),
-    start({ fleet: { nats_url: nats.url, host: 'web-b' } }),
+    start({ fleet: { nats_url: nats.url, host: 'web-b' } }, { MZT_DEBUG_METHODS: '1' }),
   ]);
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on('pageerror', (err) => pageErrors.push(err.message));
@@ -114,6 +114,22 @@ describe('dashboard: fleet view', () => {
     await page.screenshot({ path: path.join(TEST_OUTPUT, 'dashboard-fleet.png'), fullPage: true });
     expect(pageErrors).toEqual([]);
   }, 90_000);
+
+  it('keeps at most 500 events on screen, newest first, when 700 come at once', async () => {
+    const { last_seq } = await b.call('debug.emit', { count: 700, size: 10, type: 'debug.flood' });
+    // The newest of them reaches the page (B exports, A's page polls every 2 s).
+    await page.waitForFunction(
+      () => (window as any).mztFleet.events.some((f: any) => f.host === 'web-b' && f.event.type === 'debug.flood' && f.event.data.i === 699),
+      undefined,
+      { timeout: 20_000 },
+    );
+    await page.waitForTimeout(100); // its render
+    const shown = await page.$$eval('#fleet-timeline li', (lis) => lis.map((li) => [li.getAttribute('data-host'), li.getAttribute('data-type'), li.textContent]));
+    expect(shown).toHaveLength(500);
+    expect(shown[0]![1]).toBe('debug.flood');
+    expect(shown[0]![2]).toContain(`#${last_seq}`);
+    await noSidewaysOverflow(page);
+  }, 60_000);
 
   it('the API behind it: bounded pages, bad parameters refused by name', async () => {
     const get = async (route: string) => {

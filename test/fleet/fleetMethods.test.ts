@@ -18,11 +18,14 @@ let a: DaemonClient;
 let b: DaemonClient;
 let local: DaemonClient;
 
+const byHost = new Map<string, RunningConductor>();
+
 async function start(config: Record<string, unknown>): Promise<DaemonClient> {
   const home = makeHome();
   homes.push(home);
   const conductor = await startConductor(home, { env: { MZT_DEBUG_METHODS: '1' }, config });
   conductors.push(conductor);
+  byHost.set((config.fleet as { host?: string } | undefined)?.host ?? 'local', conductor);
   return DaemonClient.connect({ socketPath: conductor.socketPath, reconnect: false });
 }
 
@@ -33,6 +36,8 @@ beforeAll(async () => {
     start({ fleet: { nats_url: nats.url, host: 'fm-b' } }),
     start({}),
   ]);
+  // Queries while a worker is still connecting answer nats_unreachable (tested below).
+  for (const c of [a, b]) await waitFor(async () => (await c.call('daemon.status', {})).fleet?.connected, 15_000, 'connected to NATS');
 }, 120_000);
 
 afterAll(async () => {
@@ -91,7 +96,12 @@ describe('fleet.hosts and fleet.events', () => {
   it('events: newest first, at most limit (500), limit 501 refused by name; since_stream_seq pages on, skipped counts what was left out', async () => {
     await b.call('debug.emit', { count: 700, size: 10, type: 'debug.fleetview' });
     await caughtUp(b);
+    const t0 = performance.now();
     const page = await a.call('fleet.events', { limit: 500 });
+    const eventsMs = performance.now() - t0;
+    const t1 = performance.now();
+    await a.call('fleet.hosts', {});
+    console.log(`fleet.events limit 500: ${eventsMs.toFixed(0)} ms; fleet.hosts (2 hosts): ${(performance.now() - t1).toFixed(0)} ms (socket → worker → NATS and back)`);
     const checked = validateResult('fleet.events', page);
     expect(checked, JSON.stringify(checked).slice(0, 300)).toMatchObject({ ok: true });
     expect(page.events).toHaveLength(500);
@@ -152,5 +162,18 @@ describe('fleet.hosts and fleet.events', () => {
       await nats.restart();
     }
     await waitFor(async () => (await a.call('fleet.hosts', {}).catch(() => undefined))?.hosts.length === 2, 30_000, 'fleet.hosts answers again');
+  }, 60_000);
+
+  it('a host that stopped heartbeating (kill -9) is shown stale once 15 s passed without its heartbeat; the others stay up', async () => {
+    const t0 = Date.now();
+    await byHost.get('fm-b')!.kill9();
+    // Asked once a second, as a page would (every 3 s).
+    const row = await waitFor(async () => {
+      await new Promise((r) => setTimeout(r, 1000));
+      return (await a.call('fleet.hosts', {})).hosts.find((h) => h.host === 'fm-b' && h.state === 'stale');
+    }, 30_000, 'B stale');
+    expect(row.age_seconds).toBeGreaterThan(15);
+    expect(Date.now() - t0).toBeGreaterThan(10_000); // not stale at once: it had heartbeated within 5 s
+    expect((await a.call('fleet.hosts', {})).hosts.find((h) => h.host === 'fm-a')?.state).toBe('up');
   }, 60_000);
 });
