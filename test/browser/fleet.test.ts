@@ -161,6 +161,21 @@ describe('dashboard: fleet view', () => {
     }
   });
 
+  it('with NATS down the view says so and keeps what it had; it clears once NATS is back', async () => {
+    await page.setViewportSize({ width: 1400, height: 1000 });
+    await nats.stop();
+    try {
+      await expect.poll(() => page.isVisible('#fleet-error'), { timeout: 15_000 }).toBe(true);
+      expect(await page.textContent('#fleet-error')).toMatch(/cannot be read now: .*not connected to the fleet's NATS server/);
+      expect(await page.isVisible('#fleet-hosts tr[data-host="web-b"]')).toBe(true);
+      await page.screenshot({ path: path.join(TEST_OUTPUT, 'dashboard-fleet-nats-down.png') });
+    } finally {
+      await nats.restart();
+    }
+    await expect.poll(() => page.isVisible('#fleet-error'), { timeout: 20_000 }).toBe(false);
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+
   it('a conductor not in a fleet hides the link and says so at #/fleet', async () => {
     const solo = await start({ dashboard_enabled: true, dashboard_port: 0 });
     const other = await browser.newPage({ viewport: { width: 1024, height: 800 } });

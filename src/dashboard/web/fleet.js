@@ -78,6 +78,8 @@ function closeFleet() {
   fleetTimers = [];
 }
 
+/** Only this conductor's own jobs have a job page here. */
+const link = (j) => (j.host === fleet.self ? `<a href="#/jobs/${encodeURIComponent(j.job_id)}">${esc(j.job_id)}</a>` : esc(j.job_id));
 const yesNo = (v) => badge(v ? 'yes' : 'no', v ? 'green' : 'orange');
 
 function renderFleetHosts() {
@@ -100,8 +102,6 @@ function renderFleetJobs() {
   const all = fleet.hosts.flatMap((h) => h.jobs.map((j) => ({ ...j, host: h.host })));
   all.sort((a, b) => b.submitted_at - a.submitted_at);
   const shown = all.slice(0, FLEET_JOBS_MAX);
-  // Only this conductor's own jobs have a job page here.
-  const link = (j) => (j.host === fleet.self ? `<a href="#/jobs/${encodeURIComponent(j.job_id)}">${esc(j.job_id)}</a>` : esc(j.job_id));
   $('fleet-jobs').querySelector('tbody').innerHTML = shown
     .map((j) => `<tr data-job="${esc(j.job_id)}" data-host="${esc(j.host)}"><td>${esc(j.host)}</td><td>${link(j)}</td><td>${badge(j.status, STATUS_COLOR[j.status])}</td><td>${esc(j.name)}</td><td title="${esc(fullTime(j.submitted_at))}">${clock(j.submitted_at)}</td></tr>`)
     .join('') || '<tr><td colspan="5" class="sub">No jobs reported</td></tr>';
@@ -113,7 +113,7 @@ function renderFleetTimeline() {
   $('fleet-timeline').innerHTML = shown.map(({ stream_seq, host, event: e }) => {
     const kind = e.type.split('.')[0];
     return `<li class="ev ${esc(kind)} ${outcomeOf(e)}" data-stream-seq="${stream_seq}" data-host="${esc(host)}" data-type="${esc(e.type)}"><span class="ts" title="${esc(fullTime(e.ts))}">${clock(e.ts)}</span>
-      <span class="badge gray">${esc(host)}</span> <span class="seq">#${e.seq}</span> <span class="type">${esc(e.type)}</span>${e.job_id ? ` ${esc(e.job_id)}` : ''}
+      <span class="badge gray">${esc(host)}</span> <span class="seq">#${e.seq}</span> <span class="type">${esc(e.type)}</span>${e.job_id ? ` ${link({ host, job_id: e.job_id })}` : ''}
       <span class="sub">${esc(summarize(e))}</span></li>`;
   }).join('');
   $('fleet-events-count').textContent = `(newest ${shown.length}${fleet.skipped ? `; ${fleet.skipped} skipped while busy` : ''})`;
