@@ -2,7 +2,8 @@
  * `fleet.hosts` and `fleet.events` on the socket, against a real nats-server and real
  * conductors: conductor A answers for the whole fleet (B's host entry, B's job, B's events)
  * through its fleet worker; the limit bound, `since_stream_seq` and `skipped`, the size bound of
- * one event; NOT_AVAILABLE without `fleet` and, at once, while NATS is down.
+ * one event; NOT_AVAILABLE without `fleet` and, at once, while NATS is down; with NATS frozen a
+ * query gives up after 4 s and at most 32 wait at once; a host without heartbeat turns stale.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonClient, RpcError } from '../../src/ipc/client.js';
@@ -160,6 +161,34 @@ describe('fleet.hosts and fleet.events', () => {
       expect(err.message).toContain(nats.url);
     } finally {
       await nats.restart();
+    }
+    await waitFor(async () => (await a.call('fleet.hosts', {}).catch(() => undefined))?.hosts.length === 2, 30_000, 'fleet.hosts answers again');
+  }, 60_000);
+
+  it('with NATS frozen (SIGSTOP): a query fails after 4 s saying so, and at most 32 wait at once (the rest refused at once)', async () => {
+    nats.proc.kill('SIGSTOP');
+    try {
+      const t0 = Date.now();
+      const settled = await Promise.all(
+        Array.from({ length: 40 }, () =>
+          a.call('fleet.hosts', {}, { timeoutMs: 20_000 }).then(
+            () => ({ ms: Date.now() - t0, error: undefined as RpcError | undefined }),
+            (error: RpcError) => ({ ms: Date.now() - t0, error }),
+          ),
+        ),
+      );
+      const refused = settled.filter((r) => /too many fleet queries in flight \(limit 32\)/.test(r.error?.message ?? ''));
+      const timedOut = settled.filter((r) => /NATS did not answer within 4000 ms/.test(r.error?.message ?? ''));
+      expect(refused).toHaveLength(8);
+      expect(timedOut).toHaveLength(32);
+      for (const r of refused) expect(r.ms).toBeLessThan(1000);
+      for (const r of timedOut) {
+        expect(r.ms).toBeGreaterThanOrEqual(3900);
+        expect(r.ms).toBeLessThan(8000);
+        expect(r.error!.data).toEqual({ reason: 'failed' });
+      }
+    } finally {
+      nats.proc.kill('SIGCONT');
     }
     await waitFor(async () => (await a.call('fleet.hosts', {}).catch(() => undefined))?.hosts.length === 2, 30_000, 'fleet.hosts answers again');
   }, 60_000);
