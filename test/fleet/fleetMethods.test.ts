@@ -5,6 +5,8 @@
  * one event; NOT_AVAILABLE without `fleet` and, at once, while NATS is down; with NATS frozen a
  * query gives up after 4 s and at most 32 wait at once; a host without heartbeat turns stale.
  */
+import { connect } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonClient, RpcError } from '../../src/ipc/client.js';
 import { ErrorCode } from '../../src/ipc/messages.js';
@@ -202,7 +204,35 @@ describe('fleet.hosts and fleet.events', () => {
       return (await a.call('fleet.hosts', {})).hosts.find((h) => h.host === 'fm-b' && h.state === 'stale');
     }, 30_000, 'B stale');
     expect(row.age_seconds).toBeGreaterThan(15);
-    expect(Date.now() - t0).toBeGreaterThan(10_000); // not stale at once: it had heartbeated within 5 s
+    expect(Date.now() - t0).toBeGreaterThan(8000); // not stale at once: it had heartbeated within 5 s (so about 10 s at least)
     expect((await a.call('fleet.hosts', {})).hosts.find((h) => h.host === 'fm-a')?.state).toBe('up');
+  }, 60_000);
+
+  it('answers at most 200 hosts (truncated), 50 jobs each, and skips an entry that is not JSON', async () => {
+    // Entries written straight into the host table, as many conductors' would be (the last test: they stay until their TTL).
+    const nc = await connect({ servers: nats.url });
+    try {
+      const kv = await new Kvm(nc).open('mzt_hosts');
+      const fake = (host: string, jobs: number) => JSON.stringify({
+        host, instance: host, machine_id: 'test', home: '/nowhere', pid: 1, version: '0.0.0', started_at: 1, max_concurrent_jobs: 4,
+        running_jobs: 0, queued_jobs: 0, paused_jobs: 0, accepting_work: true, pressure_level: 'none', head_seq: 10,
+        jobs: Array.from({ length: jobs }, (_, i) => ({ job_id: `${host}-j${i}`, name: 'x', status: 'completed', submitted_at: 1, ended_at: 2 })),
+        last_seen: Date.now() / 1000, export: { exported_seq: 10 },
+      });
+      await kv.put('a-bad', 'not json');
+      await kv.put('a-many-jobs', fake('a-many-jobs', 80));
+      for (let i = 0; i < 205; i++) await kv.put(`zz-fake-${String(i).padStart(3, '0')}`, fake(`zz-fake-${i}`, 1));
+    } finally {
+      await nc.close();
+    }
+    const r = await a.call('fleet.hosts', {});
+    expect(r.truncated).toBe(true);
+    expect(r.hosts.length).toBeLessThanOrEqual(200);
+    expect(r.hosts.length).toBeGreaterThanOrEqual(197); // 200 names read, the bad one skipped, B's may expire meanwhile
+    expect(r.hosts.some((h) => h.host === 'a-bad')).toBe(false);
+    const many = r.hosts.find((h) => h.host === 'a-many-jobs')!;
+    expect(many.jobs).toHaveLength(50);
+    expect(many.export_lag_events).toBe(0);
+    expect(validateResult('fleet.hosts', r)).toMatchObject({ ok: true });
   }, 60_000);
 });
