@@ -119,10 +119,12 @@ export async function readEvents(nc: NatsConnection, jsm: JetStreamManager, q: {
   const info = await jsm.streams.info(EVENTS_STREAM).catch(() => undefined);
   if (!info || info.state.messages === 0) return { events: [], last_stream_seq: info?.state.last_seq ?? 0, skipped: 0 };
   const last = info.state.last_seq;
-  const after = q.since_stream_seq ?? 0;
+  // A since past the stream's end (the stream was made anew): start over from its newest.
+  const since = q.since_stream_seq !== undefined && q.since_stream_seq <= last ? q.since_stream_seq : undefined;
+  const after = since ?? 0;
   if (after >= last) return { events: [], last_stream_seq: last, skipped: 0 };
   const start = Math.max(after + 1, last - limit + 1, info.state.first_seq);
-  const skipped = q.since_stream_seq === undefined ? 0 : Math.max(0, start - (after + 1));
+  const skipped = since === undefined ? 0 : Math.max(0, start - (after + 1));
   const consumer = await jetstream(nc).consumers.get(EVENTS_STREAM, {
     filter_subjects: EVENTS_SUBJECTS,
     deliver_policy: DeliverPolicy.StartSequence,

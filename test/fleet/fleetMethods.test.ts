@@ -137,6 +137,9 @@ describe('fleet.hosts and fleet.events', () => {
     expect(next.events.every((e) => e.stream_seq > page.last_stream_seq && e.host === 'fm-b')).toBe(true);
     expect(next.events.map((e) => e.event.type)).toEqual(['debug.after', 'debug.after', 'debug.after']);
     expect((await a.call('fleet.events', { since_stream_seq: next.last_stream_seq })).events).toEqual([]);
+    // A since past the end (the stream was made anew since): the newest ones again.
+    const anew = await a.call('fleet.events', { since_stream_seq: next.last_stream_seq + 1_000_000, limit: 3 });
+    expect(anew.events.map((e) => e.stream_seq)).toEqual([next.last_stream_seq, next.last_stream_seq - 1, next.last_stream_seq - 2]);
   }, 90_000);
 
   it('an event stored above 4096 bytes comes as a stub with its size', async () => {

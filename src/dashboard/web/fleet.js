@@ -57,6 +57,7 @@ function openFleet() {
     fleet.eventPolls++;
     fleet.lastStreamSeq = r.body.last_stream_seq;
     fleet.skipped += r.body.skipped;
+    if (since !== undefined && r.body.last_stream_seq < since) fleet.events = []; // the stream was made anew
     if (r.body.events.length) fleet.events = [...r.body.events, ...fleet.events].slice(0, FLEET_EVENTS_MAX);
     renderFleet();
   };
