@@ -37,6 +37,7 @@ export function buildHostReport(deps: {
     paused_jobs: deps.jobs.pausedCount,
     accepting_work: monitor?.accepting_work ?? true,
     pressure_level: monitor?.pressure_level ?? 'none',
+    head_seq: deps.store.headSeq,
     jobs: deps.store.listJobs({ limit: FLEET_REPORT_JOBS }).jobs.map((j) => ({
       job_id: j.job_id,
       name: j.name,

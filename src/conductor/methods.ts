@@ -25,6 +25,7 @@ import { planRetry } from '../actors/jobRetry.js';
 import type { JobTracer } from './jobTrace.js';
 import { recordCost } from '../monitor/jobCostRecord.js';
 import type { JobRecord } from '../events/jobRecord.js';
+import { fleetHandlers } from './fleetMethods.js';
 
 export interface MethodDeps {
   version: string;
@@ -335,6 +336,7 @@ export function createDispatch(deps: MethodDeps): { dispatch: Dispatch; methods:
       const { ends: _ends, ...part } = p.offset === undefined ? readJobLogTail(dir, p.tail_lines) : readJobLogFrom(dir, p.offset, p.max_bytes);
       return { job_id: p.job_id, path: file, status: record.status, ...part };
     },
+    ...fleetHandlers(() => deps.fleet?.()),
   };
 
   if (deps.debugMethods) {

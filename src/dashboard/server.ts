@@ -20,6 +20,7 @@ import type { RouteContext, RouteRequest } from './context.js';
 import { HttpError, sendError, sendJson } from './http.js';
 import { SseStream } from './sse.js';
 import { eventsStream } from './routes/events.js';
+import { fleetEvents, fleetHosts } from './routes/fleet.js';
 import { jobDetail, jobHistory, jobLogDownload, jobLogInfo, jobLogs, jobStream, listJobs } from './routes/jobs.js';
 import { metrics } from './routes/metrics.js';
 import { monitorHistory, monitorSnapshot, monitorStream } from './routes/monitor.js';
@@ -63,6 +64,7 @@ const STATIC: Record<string, { file: string; type: string }> = {
   '/jobCost.js': { file: path.join(WEB_DIR, 'jobCost.js'), type: 'text/javascript; charset=utf-8' },
   '/jobPage.js': { file: path.join(WEB_DIR, 'jobPage.js'), type: 'text/javascript; charset=utf-8' },
   '/timeline.js': { file: path.join(WEB_DIR, 'timeline.js'), type: 'text/javascript; charset=utf-8' },
+  '/fleet.js': { file: path.join(WEB_DIR, 'fleet.js'), type: 'text/javascript; charset=utf-8' },
   '/style.css': { file: path.join(WEB_DIR, 'style.css'), type: 'text/css; charset=utf-8' },
   '/vendor/uPlot.iife.min.js': { file: path.join(UPLOT_DIR, 'uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
   '/vendor/uPlot.min.css': { file: path.join(UPLOT_DIR, 'uPlot.min.css'), type: 'text/css; charset=utf-8' },
@@ -83,6 +85,8 @@ const ROUTE_TABLE: Array<[string, Handler]> = [
   ['/api/jobs/{id}/logs', jobLogs],
   ['/api/jobs/{id}/logs/static', jobLogDownload],
   ['/api/jobs/{id}/logs/info', jobLogInfo],
+  ['/api/fleet/hosts', fleetHosts],
+  ['/api/fleet/events', fleetEvents],
   ['/metrics', metrics],
 ];
 

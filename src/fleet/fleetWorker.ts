@@ -15,6 +15,7 @@ import { ReadOnlyEventSource } from './exportSource.js';
 import { HEARTBEAT_MS, HostClashError, HostRegistry, newIdentity, openHostsBucket, type HostEntry, type HostReport } from './hostRegistry.js';
 import { WorkPuller, type SubmitOutcome } from './workQueue.js';
 import { serveLogs, type FleetLogAnswer } from './logService.js';
+import { answerQuery } from './fleetViewQuery.js';
 import { STATUS_SLOTS, type FleetWorkerData, type MainMessage, type WorkerMessage } from './fleetWorkerProtocol.js';
 
 /** How often the worker looks for new events once it has caught up. */
@@ -125,6 +126,10 @@ function main(): void {
     if (m.kind === 'report') {
       report = m.report;
       firstReport();
+      return;
+    }
+    if (m.kind === 'query') {
+      void answerQuery(connection, m.query).then((answer) => post({ kind: 'query_answer', id: m.id, answer }));
       return;
     }
     if (m.kind === 'logs_answer') {

@@ -3,6 +3,10 @@ import type { FleetConfig } from './config.js';
 import type { HostReport } from './hostRegistry.js';
 import type { FleetJobMessage, SubmitOutcome } from './workQueue.js';
 import type { FleetLogAnswer, FleetLogRequest } from './logService.js';
+import type { FleetQuery } from './fleetView.js';
+
+/** The worker's answer to a query of the dashboard's fleet view (fleetView.ts). */
+export type FleetQueryAnswer = { ok: true; result: unknown } | { ok: false; reason: 'nats_unreachable' | 'failed'; error: string };
 
 export interface FleetWorkerData {
   config: FleetConfig;
@@ -24,13 +28,16 @@ export type WorkerMessage =
   | { kind: 'submit'; id: number; job: FleetJobMessage['job'] }
   | { kind: 'rejected'; reason: string; detail: { job_id?: string; subject: string; bytes: number } }
   /** A log request from `mzt fleet logs` (answered by 'logs_answer'). */
-  | { kind: 'logs'; id: number; request: FleetLogRequest };
+  | { kind: 'logs'; id: number; request: FleetLogRequest }
+  | { kind: 'query_answer'; id: number; answer: FleetQueryAnswer };
 
 /** Main → worker: the conductor's own figures (sent at start and every REPORT_MS), and stop. */
 export type MainMessage =
   | { kind: 'report'; report: HostReport }
   | { kind: 'submitted'; id: number; outcome: SubmitOutcome }
   | { kind: 'logs_answer'; id: number; answer: FleetLogAnswer }
+  /** The dashboard's fleet view asks (answered by 'query_answer'). */
+  | { kind: 'query'; id: number; query: FleetQuery }
   | { kind: 'stop'; drainMs: number };
 
 export const REPORT_MS = 2000;

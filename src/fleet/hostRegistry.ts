@@ -37,6 +37,8 @@ export interface HostReport {
   paused_jobs: number;
   accepting_work: boolean;
   pressure_level: string;
+  /** Its local log's head when reported: with export.exported_seq, the export lag the fleet view shows (absent from older conductors). */
+  head_seq?: number;
   /** Its most recent jobs, newest first (bounded by the sender). */
   jobs: Array<{ job_id: string; name: string; status: string; submitted_at: number; ended_at: number | null }>;
 }

@@ -10,7 +10,12 @@ import { EXPORT_STATES, LAG_BYTES_COUNT_LIMIT, type ExportStatus } from './event
 import type { HostReport } from './hostRegistry.js';
 import type { FleetJobMessage, SubmitOutcome } from './workQueue.js';
 import type { FleetLogAnswer, FleetLogRequest } from './logService.js';
-import { REPORT_MS, ROOM_MS, STATUS_SLOTS, type FleetWorkerData, type MainMessage, type WorkerMessage } from './fleetWorkerProtocol.js';
+import { REPORT_MS, ROOM_MS, STATUS_SLOTS, type FleetQueryAnswer, type FleetWorkerData, type MainMessage, type WorkerMessage } from './fleetWorkerProtocol.js';
+import type { FleetQuery } from './fleetView.js';
+import { QUERY_NATS_MS } from './fleetViewQuery.js';
+
+/** Fleet-view queries waiting for the worker at once; more are refused (each dashboard tab polls). */
+const MAX_QUERIES_IN_FLIGHT = 32;
 
 export interface FleetStatus {
   host: string;
@@ -21,6 +26,8 @@ export interface FleetStatus {
 
 export interface Fleet {
   status(): FleetStatus;
+  /** Asks the worker to read the fleet for the dashboard (fleetView.ts); never rejects. */
+  query(query: FleetQuery): Promise<FleetQueryAnswer>;
   /** Gives the export up to `drainMs` to reach the log's head, then disconnects. */
   stop(drainMs?: number): Promise<void>;
 }
@@ -70,15 +77,23 @@ export function startFleet(deps: {
   roomTimer.unref();
   let lastError: string | null = null;
   let exited = false;
+  let nextQuery = 1;
+  const queries = new Map<number, (answer: FleetQueryAnswer) => void>();
   const exit = new Promise<void>((resolve) =>
     worker.once('exit', (code) => {
       exited = true;
+      for (const answer of queries.values()) answer({ ok: false, reason: 'failed', error: 'the fleet worker has stopped' });
+      queries.clear();
       if (code !== 0) deps.log(`fleet: the export worker exited with code ${code}`);
       resolve();
     }),
   );
   worker.on('message', (m: WorkerMessage) => {
     if (m.kind === 'log') deps.log(m.message);
+    else if (m.kind === 'query_answer') {
+      queries.get(m.id)?.(m.answer);
+      queries.delete(m.id);
+    }
     else if (m.kind === 'error') lastError = m.error;
     else if (m.kind === 'rejected') deps.rejected(m.reason, m.detail);
     else if (m.kind === 'logs') {
@@ -123,6 +138,25 @@ export function startFleet(deps: {
           last_error: lastError,
         },
       };
+    },
+    query(query) {
+      if (exited) return Promise.resolve({ ok: false, reason: 'failed', error: 'the fleet worker has stopped' });
+      if (queries.size >= MAX_QUERIES_IN_FLIGHT) {
+        return Promise.resolve({ ok: false, reason: 'failed', error: `too many fleet queries in flight (limit ${MAX_QUERIES_IN_FLIGHT}); try again shortly` });
+      }
+      const id = nextQuery++;
+      return new Promise<FleetQueryAnswer>((resolve) => {
+        // The worker answers within QUERY_NATS_MS; this guards against a worker that is stuck.
+        const timer = setTimeout(() => {
+          queries.delete(id);
+          resolve({ ok: false, reason: 'failed', error: `the fleet worker did not answer within ${QUERY_NATS_MS + 1000} ms` });
+        }, QUERY_NATS_MS + 1000);
+        queries.set(id, (answer) => {
+          clearTimeout(timer);
+          resolve(answer);
+        });
+        send({ kind: 'query', id, query });
+      });
     },
     async stop(drainMs = 2000) {
       clearInterval(reportTimer);

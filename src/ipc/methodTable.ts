@@ -143,6 +143,9 @@ export const METHODS = {
   'monitor.process_history': method<{ pid: number; since?: number; limit?: number }, Described>()({ pid: 'required', since: 'optional', limit: 'defaulted' }),
   'monitor.job_history': method<{ job_id: string; since?: number; limit?: number }, Described>()({ job_id: 'required', since: 'optional', limit: 'defaulted' }),
   'monitor.resource_report': method<{ job_id: string }, Described>()({ job_id: 'required' }),
+  // Their full results are in methods.json (src/fleet/fleetView.ts builds them).
+  'fleet.hosts': method<NoParams, Described>()({}),
+  'fleet.events': method<{ since_stream_seq?: number; limit?: number }, Described>()({ since_stream_seq: 'optional', limit: 'defaulted' }),
 };
 
 export type MethodTable = typeof METHODS;

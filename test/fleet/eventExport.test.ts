@@ -1,7 +1,8 @@
 /**
  * Export of a real conductor's events to a real nats-server (Debian's 2.9, JetStream):
  * exactly once and in seq order, across a NATS outage and a kill -9 of the conductor, with the
- * local service unaffected while NATS is down. Nothing is mocked.
+ * local service unaffected while NATS is down (submit, a live subscription, the dashboard).
+ * Nothing is mocked.
  */
 import path from 'node:path';
 import fs from 'node:fs';
@@ -52,21 +53,63 @@ describe('event export to JetStream', () => {
     await client.close();
   }, 60_000);
 
-  it('keeps serving while NATS is down and catches up after, without gap or duplicate', async () => {
-    const { client } = await start('beta');
+  it('keeps serving while NATS is down for 10 s (submit, a live subscription, the dashboard) and catches up after, without gap or duplicate', async () => {
+    const { client } = await start('beta', makeHome(), { dashboard_enabled: true, dashboard_port: 0 });
     await caughtUp(client);
+    const login = new URL((await client.call('daemon.status', {})).dashboard_url as string);
+    const token = login.searchParams.get('token')!;
+    const dashboard = (route: string) => fetch(new URL(route, login.origin), { headers: { authorization: `Bearer ${token}` } });
+    // A second local client follows the log live from here on, through the outage.
+    const watcher = await DaemonClient.connect({ socketPath: conductors.at(-1)!.socketPath, reconnect: false });
+    const received: number[] = [];
+    const sub = watcher.subscribe({ since: (await client.call('daemon.status', {})).head_seq });
+    const following = (async () => {
+      for await (const item of sub) if (item.kind === 'event' && item.event.seq !== undefined) received.push(item.event.seq);
+    })();
+
     await nats.stop();
+    const downAt = Date.now();
     await waitFor(async () => (await client.call('daemon.status', {})).fleet?.connected === false, 10_000, 'disconnected');
-    // Local service goes on: events, a job, status.
-    await client.call('debug.emit', { count: 3000, size: 50, type: 'debug.outage' });
-    const job = await client.call('job.submit', { name: 'during-outage', sheets: [{ argv: ['true'] }] });
-    await waitFor(async () => (await client.call('job.get', { job_id: job.job_id })).status === 'completed', 10_000, 'job completed');
+    // Events keep coming for 10 s of outage; each batch reaches the live subscription while NATS is down.
+    let emitted = 0;
+    let firstSeq: number | undefined;
+    let job: { job_id: string } | undefined;
+    while (Date.now() - downAt < 10_000) {
+      const batch = await client.call('debug.emit', { count: 150, size: 50, type: 'debug.outage' });
+      firstSeq ??= batch.first_seq;
+      emitted += 150;
+      await waitFor(() => received.at(-1)! >= batch.last_seq, 5000, `seq ${batch.last_seq} on the live subscription`);
+      job ??= await client.call('job.submit', { name: 'during-outage', sheets: [{ argv: ['true'] }] });
+      await new Promise((r) => setTimeout(r, 400));
+    }
+    expect(emitted).toBeGreaterThanOrEqual(1500);
+    await waitFor(async () => (await client.call('job.get', { job_id: job!.job_id })).status === 'completed', 10_000, 'job completed');
+    // The dashboard answers with its token: the job run during the outage, the conductor's
+    // status, and the fleet view saying (at once) that NATS cannot be reached.
+    const jobs = await dashboard('/api/jobs?limit=5');
+    expect(jobs.status).toBe(200);
+    expect((await jobs.json()).jobs.map((j: { job_id: string }) => j.job_id)).toContain(job!.job_id);
+    expect((await dashboard('/api/status')).status).toBe(200);
+    const fleetView = await dashboard('/api/fleet/hosts');
+    expect(fleetView.status).toBe(503);
+    expect(await fleetView.json()).toMatchObject({ reason: 'nats_unreachable', error: expect.stringContaining(nats.url) });
     const during = await client.call('daemon.status', {});
-    expect(during.fleet?.export.lag_events).toBeGreaterThanOrEqual(3000);
-    expect(during.fleet?.export.lag_bytes).toBeGreaterThan(3000 * 50);
+    expect(during.fleet?.connected).toBe(false);
+    expect(during.fleet?.export.lag_events).toBeGreaterThanOrEqual(emitted);
+    expect(during.fleet?.export.lag_bytes).toBeGreaterThan(emitted * 50);
+    const outageMs = Date.now() - downAt;
+    expect(outageMs).toBeGreaterThanOrEqual(10_000);
+    // Nothing the subscription got was out of order or missing.
+    const fromFirst = received.filter((seq) => seq >= firstSeq!);
+    expect(fromFirst.every((seq, i) => seq === firstSeq! + i)).toBe(true);
+
     await nats.restart();
+    const t0 = Date.now();
     const { head } = await caughtUp(client, 60_000);
+    console.log(`NATS down ${(outageMs / 1000).toFixed(1)} s, ${emitted} events produced meanwhile; export caught up ${((Date.now() - t0) / 1000).toFixed(1)} s after restart`);
     expect(checkExactlyOnce(await readHostEvents(nats.url, 'beta'), 1, head)).toBeUndefined();
+    await watcher.close();
+    await following;
     await client.close();
   }, 120_000);
 

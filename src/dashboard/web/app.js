@@ -242,6 +242,7 @@ const renderers = {
   allEvents: () => renderTimeline($('all-events'), allEvents, ALL_EVENTS_MAX),
   job: renderJob,
   log: renderLog,
+  fleet: () => route.view === 'fleet' && renderFleet(),
   jobEvents: () => {
     renderTimeline($('job-events'), jobEvents, ALL_EVENTS_MAX);
     renderJobTrace(jobEvents);
@@ -387,10 +388,10 @@ const route = { view: 'overview' };
 function onRoute() {
   const h = location.hash || '#/';
   const m = /^#\/jobs\/(.+)$/.exec(h);
-  route.view = m ? 'job' : h === '#/events' ? 'events' : 'overview';
-  $('view-overview').classList.toggle('hidden', route.view !== 'overview');
-  $('view-job').classList.toggle('hidden', route.view !== 'job');
-  $('view-events').classList.toggle('hidden', route.view !== 'events');
+  route.view = m ? 'job' : h === '#/events' ? 'events' : h === '#/fleet' ? 'fleet' : 'overview';
+  for (const v of ['overview', 'job', 'events', 'fleet']) $(`view-${v}`).classList.toggle('hidden', route.view !== v);
+  if (route.view === 'fleet') openFleet(); // fleet.js
+  else closeFleet();
   if (route.view === 'job') openJob(decodeURIComponent(m[1]));
   else {
     for (const s of jobStreams) s.close();
@@ -399,7 +400,7 @@ function onRoute() {
   if (route.view === 'events') schedule('allEvents');
 }
 window.addEventListener('hashchange', onRoute);
-bindProcessToggles(() => { schedule('timeline'); schedule('allEvents'); schedule('jobEvents'); });
+bindProcessToggles(() => { schedule('timeline'); schedule('allEvents'); schedule('jobEvents'); schedule('fleet'); });
 
 fetch(api('event-types'))
   .then((r) => (r.ok ? r.json() : null))
@@ -410,4 +411,5 @@ fetch(api('event-types'))
     startEvents();
     refreshJobs();
     onRoute();
+    void checkFleet();
   });
