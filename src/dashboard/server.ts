@@ -49,6 +49,8 @@ export interface DashboardOptions {
   /** See BridgeOptions.maxQueuedBytes. */
   bridgeMaxQueuedBytes?: number;
   log?: (line: string) => void;
+  /** /metrics adds the serving process's process_* and nodejs_* series (default true). */
+  processMetrics?: boolean;
 }
 
 
@@ -144,6 +146,7 @@ export class DashboardServer {
       maxDownloadBytes: options.maxDownloadBytes ?? 50 * 1024 * 1024,
       openSse: (r) => this.openSse(r),
       sseClients: () => this.sse.size,
+      processMetrics: options.processMetrics ?? true,
       stopping: () => this.stoppingFlag,
     };
     this.server = http.createServer((req, res) => void this.handle(req, res));
