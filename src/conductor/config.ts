@@ -19,6 +19,8 @@ export interface ConductorConfig {
   /** Events older than this are deleted (except those of jobs still active). */
   events_retention_days: number;
   log_level: 'debug' | 'info' | 'warn' | 'error';
+  /** Log lines as text or JSON lines; `mzt conductor start --log-format` overrides it. */
+  log_format: 'text' | 'json';
   /** Memory limit for the conductor AND everything it runs (sum of RSS); default 75% of the machine's memory. */
   max_memory_mb: number;
   /** Limit on the conductor's descendant processes; default max(512, 64 per core), at most half the user's process limit. */
@@ -93,6 +95,7 @@ const RULES: Record<keyof ConductorConfig, Rule> = {
   default_sheet_timeout_seconds: { kind: 'number', min: 1, max: 30 * 86400 },
   events_retention_days: { kind: 'number', min: 1, max: 3650 },
   log_level: { kind: 'enum', values: ['debug', 'info', 'warn', 'error'] },
+  log_format: { kind: 'enum', values: ['text', 'json'] },
   max_memory_mb: { kind: 'number', min: 1, max: 10_000_000 },
   max_processes: { kind: 'number', min: 1, max: 1_000_000, integer: true },
   warn_percent: { kind: 'number', min: 1, max: 100 },
@@ -121,6 +124,7 @@ export const DEFAULT_CONFIG: ConductorConfig = {
   default_sheet_timeout_seconds: 86400,
   events_retention_days: 30,
   log_level: 'info',
+  log_format: 'text',
   ...machineDefaults(),
   warn_percent: 80,
   hard_percent: 95,

@@ -14,6 +14,7 @@ import type { PressureLevel } from './pressure.js';
 import { profilerMachine, type ProfilerContext, type ProfilerSettings } from './profilerMachine.js';
 import type { JobProgress, SystemSnapshot } from './snapshot.js';
 import { JobCostAggregator } from './jobCosts.js';
+import type { LogFn } from '../log/logger.js';
 
 export const DEFAULT_PROFILER_SETTINGS: ProfilerSettings = {
   interval_seconds: 1,
@@ -31,7 +32,7 @@ export interface ProfilerDeps {
   record(event: NewEvent): void;
   settings: ProfilerSettings;
   startedAtMs: number;
-  log?: (msg: string) => void;
+  log?: LogFn;
   /** Called when the actor fails (the supervisor restarts it). */
   onFailure?: (err: unknown) => void;
   /** Per-job cost aggregation; passed in so its peaks outlive a restart of the profiler. */
@@ -154,7 +155,7 @@ export class Profiler {
     try {
       this.deps.publish(snapshot);
     } catch (err) {
-      this.deps.log?.(`publishing a snapshot failed: ${(err as Error).message}`);
+      this.deps.log?.(`publishing a snapshot failed: ${(err as Error).message}`, 'error');
     }
     return { ok: true, cost_ms };
   }
@@ -173,7 +174,7 @@ export class Profiler {
           budget_percent: c.settings.budget_percent,
         },
       });
-      this.deps.log?.(`profiler over budget (${round1(c.lastCost?.cost_ms ?? 0)} ms per sample): interval ${c.widenedFrom}s → ${c.interval_seconds}s`);
+      this.deps.log?.(`profiler over budget (${round1(c.lastCost?.cost_ms ?? 0)} ms per sample): interval ${c.widenedFrom}s → ${c.interval_seconds}s`, 'warn');
     }
   }
 }

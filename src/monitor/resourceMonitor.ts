@@ -13,6 +13,7 @@ import {
   type MonitorSettings,
   type ResourceCheck,
 } from './resourceMonitorMachine.js';
+import type { LogFn } from '../log/logger.js';
 
 /** Fixed settings for a monitor built without a config (tests); the conductor's limits come from config.ts (from the machine). */
 export const DEFAULT_MONITOR_SETTINGS: MonitorSettings = {
@@ -42,7 +43,7 @@ export interface ResourceMonitorDeps {
   /** Called after every successful check (never two at once: a check while one runs is skipped). */
   afterCheck?(reading: CheckReading): Promise<void>;
   settings: MonitorSettings;
-  log?: (msg: string) => void;
+  log?: LogFn;
   /** Called when the actor fails (the supervisor restarts it). */
   onFailure?: (err: unknown) => void;
 }
@@ -141,7 +142,7 @@ export class ResourceMonitor {
       });
     }
     if (c.degraded && !prev.degraded) {
-      this.deps.log?.(`resource monitor degraded after ${c.failures} failed checks: ${c.lastError}`);
+      this.deps.log?.(`resource monitor degraded after ${c.failures} failed checks: ${c.lastError}`, 'warn');
       this.deps.record({ type: 'monitor.degraded', data: { consecutive_failures: c.failures, error: c.lastError ?? 'unknown' } });
     }
     if (!c.degraded && prev.degraded) {
@@ -163,7 +164,7 @@ export class ResourceMonitor {
         settings: c.settings,
       });
     } catch (err) {
-      this.deps.log?.(`shed policy failed: ${(err as Error).message}`);
+      this.deps.log?.(`shed policy failed: ${(err as Error).message}`, 'error');
     } finally {
       this.acting = false;
     }
