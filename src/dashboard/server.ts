@@ -183,7 +183,7 @@ export class DashboardServer {
       log(`dashboard on ${this.url.replace(/\?token=.*$/, '')}${this.token ? ' (login URL: mzt dashboard)' : ''}`);
       if (!isLoopbackAddress(this.host)) log(`dashboard: bound to ${this.host}, reachable from other machines`, 'warn');
       if (this.auth.mode === 'none') {
-        log('dashboard: dashboard_auth is "none": every account on this machine can read every job\'s output, argv and processes here', 'warn');
+        log('dashboard: WARNING dashboard_auth is "none": every account on this machine can read every job\'s output, argv and processes here', 'warn');
       }
     }
     return this.url;
