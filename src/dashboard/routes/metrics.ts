@@ -12,7 +12,7 @@ import { PRESSURE_LEVELS } from '../../monitor/pressure.js';
 import type { CostFigures, SystemSnapshot } from '../../monitor/snapshot.js';
 import type { FleetStatus } from '../../fleet/index.js';
 import type { RouteContext, RouteRequest } from '../context.js';
-import { CONTENT_TYPE, Scrape, type Labels } from '../metrics/exposition.js';
+import type { Labels, Scrape } from '../metrics/exposition.js';
 
 const JOB_STATES = [...ACTIVE_JOB_STATUSES, ...TERMINAL_JOB_STATUSES];
 /** Jobs whose peak RSS and ended CPU total are exported: the most recent ones (a scrape must stay cheap). */
@@ -82,6 +82,9 @@ function snapshotMetrics(m: Scrape, s: SystemSnapshot): void {
 }
 
 export async function metrics(ctx: RouteContext, r: RouteRequest): Promise<void> {
+  // prom-client (and its @opentelemetry/api) add ~10 MB of RSS and the default metrics a timer:
+  // loaded at the first scrape, so a conductor nobody scrapes pays for neither.
+  const { Scrape, CONTENT_TYPE } = await import('../metrics/exposition.js');
   const m = new Scrape();
   const up = ctx.bridge.connected;
   m.gauge('mzt_up', 'Whether the dashboard reaches the conductor (1) or not (0).', [[{}, up ? 1 : 0]]);
