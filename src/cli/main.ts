@@ -270,7 +270,9 @@ function buildProgram(): Command {
     .option('--token <token>', 'require this token (other accounts see argv in ps: prefer $MZT_DASHBOARD_TOKEN; default: that, else the one in $MZT_HOME/run/dashboard.token, created if missing)')
     .action(async (opts: { host: string; port: number; token?: string }) => {
       const { DashboardServer } = await import('../dashboard/server.js');
-      const log = (line: string) => process.stderr.write(`${new Date().toISOString()} mzt-dashboard[${process.pid}] ${line}\n`);
+      // Same line format as the conductor's log, levels named (info level: no config to read here).
+      const { Logger } = await import('../log/logger.js');
+      const log = new Logger({ name: 'mzt-dashboard' }).log;
       const dashboard = new DashboardServer({
         host: opts.host,
         port: opts.port,

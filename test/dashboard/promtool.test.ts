@@ -109,6 +109,36 @@ describe('/metrics and Prometheus', () => {
     expect(promtool(['check', 'metrics'], after).code).toBe(0);
   });
 
+  it('the fleet series follow daemon.status.fleet: lag grows while NATS is down, back to 0 after', async () => {
+    const value = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    await nats.stop();
+    await waitFor(async () => value(await scrape(), 'mzt_fleet_connected') === 0, 20_000, 'export disconnected');
+    for (let i = 0; i < 3; i++) await client.call('job.submit', { name: `offline-${i}`, sheets: [{ argv: ['true'] }] });
+    const before = (await client.call('daemon.status', {})).fleet!;
+    const down = await scrape();
+    const after = (await client.call('daemon.status', {})).fleet!;
+    expect(before.connected).toBe(false);
+    const lag = value(down, 'mzt_fleet_export_lag_events');
+    expect(lag).toBeGreaterThanOrEqual(Math.min(before.export.lag_events, after.export.lag_events));
+    expect(lag).toBeLessThanOrEqual(Math.max(before.export.lag_events, after.export.lag_events));
+    expect(lag).toBeGreaterThan(0);
+    expect(value(down, 'mzt_fleet_export_lag_bytes')).toBeGreaterThan(0);
+    expect(value(down, 'mzt_fleet_exported_seq')).toBe(before.export.exported_seq);
+
+    await nats.restart();
+    const up = await waitFor(
+      async () => {
+        const text = await scrape();
+        return value(text, 'mzt_fleet_connected') === 1 && value(text, 'mzt_fleet_export_lag_events') === 0 ? text : undefined;
+      },
+      30_000,
+      'export caught up',
+    );
+    expect(value(up, 'mzt_fleet_export_lag_bytes')).toBe(0);
+    expect(value(up, 'mzt_fleet_exported_seq')).toBeGreaterThanOrEqual(before.export.exported_seq + lag);
+    expect(value(up, 'mzt_fleet_published_events_total')).toBeGreaterThan(0);
+  });
+
   it('promtool check metrics does fail on what /metrics used to serve (megabytes, a counter typed gauge)', () => {
     const old = [
       '# HELP mzt_conductor_rss_megabytes Resident memory of the conductor process.',
