@@ -72,7 +72,8 @@ describe('/metrics and Prometheus', () => {
   it('promtool check metrics finds nothing wrong in a real scrape with jobs, fleet and process series', async () => {
     const done = await client.call('job.submit', { name: 'quick', sheets: [{ argv: ['true'] }] });
     await waitFor(async () => (await client.call('job.get', { job_id: done.job_id })).status === 'completed', 10_000, 'quick ended');
-    const running = { job_id: await runningJob('sleeper') };
+    // A name with a quote, a backslash and a newline: label values must come out escaped.
+    const running = { job_id: await runningJob('sleeper "q" \\ \n x') };
     await waitFor(async () => /^mzt_fleet_connected 1$/m.test(await scrape()), 15_000, 'fleet export connected');
 
     const text = await scrape();
@@ -92,6 +93,7 @@ describe('/metrics and Prometheus', () => {
     // Every family has its HELP line too, and no series is in megabytes.
     for (const name of names) expect(text, name).toMatch(new RegExp(`^# HELP ${name} \\S`, 'm'));
     expect(text).not.toMatch(/megabytes/);
+    expect(text).toContain(`mzt_job_rss_bytes{job_id="${running.job_id}",name="sleeper \\"q\\" \\\\ \\n x"} `);
     expect(text).toMatch(new RegExp(`^mzt_fleet_info\\{host="prom-a"\\} 1$`, 'm'));
     // process_* describe the conductor (it serves its own dashboard): its start time is its pid's.
     const started = Number(/^process_start_time_seconds (\d+)/m.exec(text)![1]);
