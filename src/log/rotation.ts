@@ -65,14 +65,18 @@ export class StderrRotation {
 
   /** conductor.log.(k) → .(k+1), a copy of the live file → .1, the live file emptied. */
   rotate(): void {
-    for (let i = this.options.keep - 1; i >= 1; i--) {
-      try {
-        fs.renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    try {
+      for (let i = this.options.keep - 1; i >= 1; i--) {
+        try {
+          fs.renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
       }
+      fs.copyFileSync(this.path, `${this.path}.1`);
+    } finally {
+      // Even when the copy failed (a full disk): the bound matters more than the old lines.
+      fs.ftruncateSync(this.fd, 0);
     }
-    fs.copyFileSync(this.path, `${this.path}.1`);
-    fs.ftruncateSync(this.fd, 0);
   }
 }

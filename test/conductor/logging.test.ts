@@ -80,6 +80,12 @@ describe('conductor log', () => {
     fs.writeFileSync(path.join(c.home, 'config.json'), '[]');
     process.kill(c.pid, 'SIGHUP');
     await waitFor(() => / warn: config reload rejected/.test(fs.readFileSync(c.log, 'utf8')), 10_000, 'warn line');
+    // config log_format switches to JSON lines at the reload that sets it.
+    const before = lines(c.log).length;
+    fs.writeFileSync(path.join(c.home, 'config.json'), JSON.stringify({ dashboard_enabled: false, log_format: 'json' }));
+    process.kill(c.pid, 'SIGHUP');
+    await waitFor(() => fs.readFileSync(c.log, 'utf8').includes('"msg":"config reloaded (log_format)"'), 10_000, 'JSON line');
+    for (const l of lines(c.log).slice(before)) expect(JSON.parse(l).level).toBe('info');
   });
 
   it('conductor.log is rotated by size and stays bounded (--log-max-bytes 8192, --log-keep 2); a crash stack still lands in it', async () => {
