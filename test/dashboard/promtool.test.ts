@@ -128,10 +128,10 @@ describe('/metrics and Prometheus', () => {
     expect(value(down, 'mzt_fleet_exported_seq')).toBe(before.export.exported_seq);
 
     await nats.restart();
-    const up = await waitFor(
+    const up: string = await waitFor(
       async () => {
         const text = await scrape();
-        return value(text, 'mzt_fleet_connected') === 1 && value(text, 'mzt_fleet_export_lag_events') === 0 ? text : undefined;
+        return value(text, 'mzt_fleet_connected') === 1 && value(text, 'mzt_fleet_export_lag_events') === 0 ? text : '';
       },
       30_000,
       'export caught up',
