@@ -21,6 +21,7 @@
  * interrupted, as for any job a dead conductor left running.
  */
 import type { NewEvent } from '../events/types.js';
+import type { LogFn } from '../log/logger.js';
 
 const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 2000;
@@ -50,7 +51,7 @@ interface JobQueue {
 export interface JobEventWriterOptions {
   /** Durable append; resolves after commit, rejects with StorageError or TypeError. */
   append(e: NewEvent): Promise<unknown>;
-  log(msg: string): void;
+  log: LogFn;
   maxHeld?: number;
 }
 
@@ -144,7 +145,7 @@ export class JobEventWriter {
     const head = q.entries[0];
     if (!head) {
       this.queues.delete(jobId);
-      if (q.lost) this.options.log(`job ${jobId}: ${q.lost} detail event(s) were not recorded (more than ${this.maxHeld} waited for the store)`);
+      if (q.lost) this.options.log(`job ${jobId}: ${q.lost} detail event(s) were not recorded (more than ${this.maxHeld} waited for the store)`, 'warn');
       for (const resolve of q.idle.splice(0)) resolve();
       for (const resolve of q.settledOrHeld.splice(0)) resolve(true);
       return;
@@ -168,7 +169,7 @@ export class JobEventWriter {
         q.inFlight = false;
         if (err instanceof TypeError) {
           // Malformed: retrying cannot help, and it must not block the job's later events.
-          this.options.log(`could not record ${head.event.type}: ${err.message}`);
+          this.options.log(`could not record ${head.event.type}: ${err.message}`, 'error');
           this.shift(q);
           this.pump(jobId, q);
           return;
@@ -177,7 +178,7 @@ export class JobEventWriter {
         for (const resolve of q.settledOrHeld.splice(0)) resolve(false);
         if (!q.heldSince) {
           q.heldSince = Date.now();
-          this.options.log(`could not record ${head.event.type} of job ${jobId}: ${err.message}; kept, with what follows, until the store accepts writes`);
+          this.options.log(`could not record ${head.event.type} of job ${jobId}: ${err.message}; kept, with what follows, until the store accepts writes`, 'error');
         }
         this.scheduleRetry();
       },

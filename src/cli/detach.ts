@@ -8,16 +8,30 @@ import fs from 'node:fs';
 import type { ConductorPaths } from '../conductor/paths.js';
 import { ensurePrivateFile } from '../conductor/privateFiles.js';
 import { probeHello } from '../ipc/helloProbe.js';
+import { DEFAULT_LOG_KEEP, DEFAULT_LOG_MAX_BYTES, checkRotation } from '../log/rotation.js';
+import type { LogFormat } from '../log/logger.js';
+
+/** How the detached conductor writes conductor.log (rotated by size: it would grow forever). */
+export interface DetachedLog {
+  maxBytes?: number;
+  keep?: number;
+  format?: LogFormat;
+}
 
 /** Starts it; resolves with its pid once it answers hello. */
-export async function startDetached(p: ConductorPaths, entry: string, timeoutSeconds: number): Promise<number> {
+export async function startDetached(p: ConductorPaths, entry: string, timeoutSeconds: number, log: DetachedLog = {}): Promise<number> {
+  const rotation = { maxBytes: log.maxBytes ?? DEFAULT_LOG_MAX_BYTES, keep: log.keep ?? DEFAULT_LOG_KEEP };
+  checkRotation(rotation); // before anything starts
   const live = await probeHello(p.socketPath, 2000);
   if (live.alive) throw new Error(alreadyRunning(p, live.hello.pid));
   fs.mkdirSync(p.home, { recursive: true, mode: 0o700 });
   ensurePrivateFile(p.logFile);
+  // Append mode: the child rotates it by copy-and-truncate, which needs O_APPEND (log/rotation.ts).
   const logFd = fs.openSync(p.logFile, 'a');
   const logStart = fs.fstatSync(logFd).size;
-  const child = spawn(process.execPath, [entry, 'conductor', 'start'], {
+  const args = [entry, 'conductor', 'start', '--log-max-bytes', String(rotation.maxBytes), '--log-keep', String(rotation.keep)];
+  if (log.format) args.push('--log-format', log.format);
+  const child = spawn(process.execPath, args, {
     detached: true,
     stdio: ['ignore', logFd, logFd],
     env: process.env,

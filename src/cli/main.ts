@@ -18,6 +18,8 @@ import { jobRow, printJob } from './jobView.js';
 import { duration, localTime, printJson, table } from './output.js';
 import { TOP_KEYS, runTop, type TopSort } from './top.js';
 import { startDetached } from './detach.js';
+import { DEFAULT_LOG_KEEP, DEFAULT_LOG_MAX_BYTES, StderrRotation } from '../log/rotation.js';
+import type { LogFormat } from '../log/logger.js';
 import { addJobControlCommands } from './jobControl.js';
 import { collect, parseInteger, parseNumber, UsageError } from './args.js';
 import { addSubmitCommand } from './submit.js';
@@ -68,11 +70,18 @@ function buildProgram(): Command {
     .option('--detach', 'run in the background, logging to $MZT_HOME/conductor.log')
     .option('--home <dir>', 'data directory (default: $MZT_HOME or ~/.mzt)')
     .addOption(new Option('--timeout <seconds>', 'with --detach: how long to wait for it to be ready').default(15).argParser(parseNumber('--timeout')))
-    .action(async (opts: { detach?: boolean; home?: string; timeout: number }) => {
+    .addOption(new Option('--log-format <format>', 'log lines as text or JSON lines (default: config log_format, text)').choices(['text', 'json']))
+    .addOption(
+      new Option('--log-max-bytes <bytes>', `rotate the log when it reaches this size (--detach: default ${DEFAULT_LOG_MAX_BYTES}; in the foreground stderr must be a file opened for append)`).argParser(
+        parseInteger('--log-max-bytes'),
+      ),
+    )
+    .addOption(new Option('--log-keep <n>', `rotated logs kept (conductor.log.1 newest; default ${DEFAULT_LOG_KEEP})`).argParser(parseInteger('--log-keep')))
+    .action(async (opts: { detach?: boolean; home?: string; timeout: number; logFormat?: LogFormat; logMaxBytes?: number; logKeep?: number }) => {
       if (opts.home) process.env.MZT_HOME = opts.home;
       const p = paths();
       if (opts.detach) {
-        const pid = await startDetached(p, fileURLToPath(import.meta.url), opts.timeout);
+        const pid = await startDetached(p, fileURLToPath(import.meta.url), opts.timeout, { maxBytes: opts.logMaxBytes, keep: opts.logKeep, format: opts.logFormat });
         const status = await withClient((c) => c.call('daemon.status', {})).catch(() => undefined);
         process.stdout.write(
           `conductor started (pid ${pid}), socket ${p.socketPath}, log ${p.logFile}` +
@@ -80,8 +89,16 @@ function buildProgram(): Command {
         );
         return;
       }
+      let rotation: StderrRotation | undefined;
+      if (opts.logMaxBytes !== undefined || opts.logKeep !== undefined) {
+        try {
+          rotation = StderrRotation.open({ maxBytes: opts.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES, keep: opts.logKeep ?? DEFAULT_LOG_KEEP });
+        } catch (err) {
+          throw new UsageError((err as Error).message);
+        }
+      }
       const { runConductor } = await import('../conductor/main.js');
-      const handle = await runConductor({ home: p.home, handleSignals: true });
+      const handle = await runConductor({ home: p.home, handleSignals: true, logFormat: opts.logFormat, rotation });
       await handle.stopped;
     });
 
@@ -253,7 +270,9 @@ function buildProgram(): Command {
     .option('--token <token>', 'require this token (other accounts see argv in ps: prefer $MZT_DASHBOARD_TOKEN; default: that, else the one in $MZT_HOME/run/dashboard.token, created if missing)')
     .action(async (opts: { host: string; port: number; token?: string }) => {
       const { DashboardServer } = await import('../dashboard/server.js');
-      const log = (line: string) => process.stderr.write(`${new Date().toISOString()} mzt-dashboard[${process.pid}] ${line}\n`);
+      // Same line format as the conductor's log, levels named (info level: no config to read here).
+      const { Logger } = await import('../log/logger.js');
+      const log = new Logger({ name: 'mzt-dashboard' }).log;
       const dashboard = new DashboardServer({
         host: opts.host,
         port: opts.port,

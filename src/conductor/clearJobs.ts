@@ -14,6 +14,7 @@ import type { JobStatus } from '../events/jobRecord.js';
 import { TERMINAL_JOB_STATUSES } from '../events/jobRecord.js';
 import type { MonitorStorage } from '../storage/monitorStorage.js';
 import { jobDir, type ConductorPaths } from './paths.js';
+import type { LogFn } from '../log/logger.js';
 
 /** Jobs cleared by one call at most; `has_more` says to call again. */
 export const CLEAR_MAX_JOBS = 10_000;
@@ -30,7 +31,7 @@ export interface ClearDeps {
   store: EventStore;
   paths: ConductorPaths;
   storage: MonitorStorage | undefined;
-  log(line: string): void;
+  log: LogFn;
 }
 
 export async function clearJobs(deps: ClearDeps, p: ClearParams): Promise<{ cleared: number; job_ids: string[]; has_more: boolean }> {
@@ -66,12 +67,12 @@ export async function clearJobs(deps: ClearDeps, p: ClearParams): Promise<{ clea
   // The rows are gone (committed); what is left on disk is removed after. A failure here
   // leaves files of a job nobody lists: logged, not an error for the caller.
   for (const id of ids) {
-    await fs.rm(jobDir(deps.paths, id), { recursive: true, force: true }).catch((err: Error) => deps.log(`job.clear: could not remove the log of ${id}: ${err.message}`));
+    await fs.rm(jobDir(deps.paths, id), { recursive: true, force: true }).catch((err: Error) => deps.log(`job.clear: could not remove the log of ${id}: ${err.message}`, 'warn'));
   }
   try {
     deps.storage?.deleteJobs(ids);
   } catch (err) {
-    deps.log(`job.clear: could not delete ledger rows: ${(err as Error).message}`);
+    deps.log(`job.clear: could not delete ledger rows: ${(err as Error).message}`, 'warn');
   }
   return { cleared: ids.length, job_ids: ids.slice(0, CLEAR_LIST_MAX), has_more: hasMore };
 }

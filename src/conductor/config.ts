@@ -21,6 +21,8 @@ export interface ConductorConfig {
   /** Events older than this are deleted (except those of jobs still active). */
   events_retention_days: number;
   log_level: 'debug' | 'info' | 'warn' | 'error';
+  /** Log lines as text or JSON lines; `mzt conductor start --log-format` overrides it. */
+  log_format: 'text' | 'json';
   /** Memory limit for the conductor AND everything it runs (sum of RSS); default 75% of the machine's memory. */
   max_memory_mb: number;
   /** Limit on the conductor's descendant processes; default max(512, 64 per core), at most half the user's process limit. */

@@ -36,11 +36,17 @@ import {
 import { VERSION } from './version.js';
 import { startFleet, type Fleet } from '../fleet/index.js';
 import { buildHostReport, fleetJobLogs, hasRoomForFleetJob, submitFleetJob } from './fleetBridge.js';
+import { Logger, type LogFn, type LogFormat } from '../log/logger.js';
+import type { StderrRotation } from '../log/rotation.js';
 
 export interface RunConductorOptions {
   home?: string;
-  /** Log to stderr (foreground) — the only mode; `--detach` redirects stderr to a file. */
-  log?: (line: string) => void;
+  /** Where log lines go instead of the logger (level filtering and format are then the caller's). */
+  log?: LogFn;
+  /** Overrides config `log_format` (`--log-format`). */
+  logFormat?: LogFormat;
+  /** stderr is a file to rotate by size (`--detach`, `--log-max-bytes`). */
+  rotation?: StderrRotation;
   /** Install SIGTERM/SIGINT/SIGHUP handlers and exit the process at the end (the CLI does). */
   handleSignals?: boolean;
 }
@@ -57,9 +63,9 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
   const home = options.home ?? resolveHome();
   const paths = conductorPaths(home);
   const startedAt = Date.now() / 1000;
-  const log =
-    options.log ??
-    ((line: string) => process.stderr.write(`${new Date().toISOString()} mzt-conductor[${process.pid}] ${line}\n`));
+  // Info and text until the config is read; every module gets `log` (logger.log: info unless told).
+  const logger = new Logger({ name: 'mzt-conductor', format: options.logFormat, rotation: options.rotation });
+  const log: LogFn = options.log ?? logger.log;
 
   // A SIGHUP while starting must not kill it (earlySighup.ts); the CLI installs this earlier still.
   if (options.handleSignals) catchSighupEarly();
@@ -73,6 +79,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
   ensurePrivateFile(paths.monitorDb);
 
   let config: ConductorConfig = loadConfigFile(paths.configFile);
+  logger.configure(config.log_level, options.logFormat ?? config.log_format);
   sighupConfigLoaded();
 
   const releaseLock = acquireStartLock(paths.startLockFile);
@@ -162,22 +169,22 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
         monitoring?.stop();
         heapRelease?.stop();
         await reloads;
-        await dashboard?.stop().catch((err: Error) => log(`dashboard stop failed: ${err.message}`));
+        await dashboard?.stop().catch((err: Error) => log(`dashboard stop failed: ${err.message}`, 'warn'));
         const orphansStopped = Promise.all([orphanStops.finish(), escapedStops.finish()]);
         try {
           await jobs.shutdown();
         } catch (err) {
-          log(`job shutdown failed: ${(err as Error).message}`);
+          log(`job shutdown failed: ${(err as Error).message}`, 'error');
         }
         await orphansStopped;
         try {
           await openedStore.append({ type: 'daemon.stopping', data: { reason } });
         } catch (err) {
-          log(`could not record daemon.stopping: ${(err as Error).message}`);
+          log(`could not record daemon.stopping: ${(err as Error).message}`, 'error');
         }
         // Export what it can (daemon.stopping included) before the store closes; the next
         // start resumes from what the stream holds anyway.
-        await fleet?.stop().catch((err: Error) => log(`fleet stop failed: ${err.message}`));
+        await fleet?.stop().catch((err: Error) => log(`fleet stop failed: ${err.message}`, 'warn'));
         await server?.close(reason);
         openedStore.close();
         removePidFile(paths.pidFile);
@@ -236,7 +243,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
         next = loadConfigFile(paths.configFile);
       } catch (err) {
         const message = err instanceof ConfigError ? err.message : String(err);
-        log(`config reload rejected, keeping the running config: ${message}`);
+        log(`config reload rejected, keeping the running config: ${message}`, 'warn');
         void openedStore.append({ type: 'config.reload_failed', data: { error: message } }).catch(() => undefined);
         return;
       }
@@ -245,6 +252,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       // Dashboard keys count as applied only once the dashboard runs with them.
       const previous = config;
       config = { ...next, ...pickDashboard(previous) };
+      logger.configure(next.log_level, options.logFormat ?? next.log_format);
       monitoring?.applyConfig(config);
       jobs.updateConfig({
         max_concurrent_jobs: next.max_concurrent_jobs,
@@ -260,12 +268,12 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
         } else {
           changed = changed.filter((k) => !dashboardChanged.includes(k));
           const message = `${dashboardChanged.join(', ')} not applied: ${error}; the dashboard keeps its previous settings`;
-          log(`config reload: ${message}`);
+          log(`config reload: ${message}`, 'warn');
           void openedStore.append({ type: 'config.reload_failed', data: { error: message, keys: dashboardChanged } }).catch(() => undefined);
         }
       }
       if (changed.includes('fleet') && !shuttingDown) {
-        await fleet?.stop().catch((err: Error) => log(`fleet stop failed: ${err.message}`));
+        await fleet?.stop().catch((err: Error) => log(`fleet stop failed: ${err.message}`, 'warn'));
         fleet = startFleetFor(next);
       }
       log(`config reloaded (${changed.length ? changed.join(', ') : 'no changes'})`);
@@ -274,7 +282,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
 
     /** Stops the dashboard and starts it with `next`; on failure brings back `previous` and says why. */
     const restartDashboard = async (next: ConductorConfig, previous: ConductorConfig): Promise<string | undefined> => {
-      await dashboard?.stop().catch((err: Error) => log(`dashboard stop failed: ${err.message}`));
+      await dashboard?.stop().catch((err: Error) => log(`dashboard stop failed: ${err.message}`, 'warn'));
       dashboard = undefined;
       if (!next.dashboard_enabled) {
         log('dashboard stopped (dashboard_enabled is false)');
@@ -299,7 +307,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
             submit: (job) => submitFleetJob(jobs, job),
             logs: (request) => fleetJobLogs(openedStore, paths, request),
             rejected: (reason, detail) => {
-              log(`fleet: a message on the work queue was refused: ${reason}`);
+              log(`fleet: a message on the work queue was refused: ${reason}`, 'warn');
               // The job id stays in data: the envelope's job_id would make it a job of this conductor.
               void openedStore.append({ type: 'fleet.job_rejected', data: { reason, ...detail } }).catch(() => undefined);
             },
@@ -309,7 +317,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
     fleet = startFleetFor(config);
 
     const reloadConfig = () => {
-      reloads = reloads.then(reloadOnce).catch((err: Error) => log(`config reload failed: ${err.stack ?? err}`));
+      reloads = reloads.then(reloadOnce).catch((err: Error) => log(`config reload failed: ${err.stack ?? err}`, 'error'));
     };
 
     const applyRetention = () => {
@@ -317,7 +325,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
         const { deleted_events } = openedStore.applyRetention(config.events_retention_days * 86400);
         if (deleted_events > 0) log(`retention: deleted ${deleted_events} event(s) older than ${config.events_retention_days} days`);
       } catch (err) {
-        log(`retention failed: ${(err as Error).message}`);
+        log(`retention failed: ${(err as Error).message}`, 'error');
       }
     };
     applyRetention();
@@ -389,7 +397,7 @@ function pickDashboard(config: ConductorConfig): Partial<ConductorConfig> {
 async function startDashboard(
   config: ConductorConfig,
   paths: ConductorPaths,
-  log: (line: string) => void,
+  log: LogFn,
 ): Promise<{ dashboard?: DashboardServer; error?: string }> {
   try {
     // Loaded only when enabled: a conductor without a dashboard does not carry its modules.
@@ -414,7 +422,7 @@ async function startDashboard(
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'EADDRINUSE' ? `${config.dashboard_host}:${config.dashboard_port} is in use` : (err as Error).message;
-    log(`dashboard not started: ${why} (set dashboard_port in config.json, 0 for any free port, or dashboard_enabled: false)`);
+    log(`dashboard not started: ${why} (set dashboard_port in config.json, 0 for any free port, or dashboard_enabled: false)`, 'warn');
     return { error: why };
   }
 }

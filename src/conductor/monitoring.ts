@@ -25,6 +25,7 @@ import type { ConductorConfig } from './config.js';
 import { MonitorStorage } from '../storage/monitorStorage.js';
 import { Shedder } from './shedding.js';
 import { JsonlWriter } from '../storage/jsonl.js';
+import type { LogFn } from '../log/logger.js';
 
 /** Taken when a snapshot is published, for the sinks that run after it. */
 export interface SampleContext {
@@ -76,12 +77,12 @@ export function startMonitoring(deps: {
   bus: EventBus;
   jobs: () => JobManager;
   startedAtMs: number;
-  log: (msg: string) => void;
+  log: LogFn;
   monitorDb: string;
   monitorJsonl: string;
 }): Monitoring {
   const record = (e: NewEvent) => {
-    deps.store.append(e).catch((err: Error) => deps.log(`could not record ${e.type}: ${err.message}`));
+    deps.store.append(e).catch((err: Error) => deps.log(`could not record ${e.type}: ${err.message}`, 'error'));
   };
   const sinks: SnapshotSink[] = [];
   let firstSample = true;
@@ -201,7 +202,7 @@ export function startMonitoring(deps: {
         } catch (err) {
           // Once per distinct error, not once a second while a disk is full.
           const message = (err as Error).message;
-          if (message !== lastSinkError) deps.log(`snapshot sink failed: ${message}`);
+          if (message !== lastSinkError) deps.log(`snapshot sink failed: ${message}`, 'warn');
           lastSinkError = message;
         }
         setImmediate(runSink, i + 1);
@@ -233,7 +234,7 @@ export function startMonitoring(deps: {
     try {
       storage.cleanup({ fullResolutionHours: 24, downsampledDays: 30 });
     } catch (err) {
-      deps.log(`monitor storage cleanup failed: ${(err as Error).message}`);
+      deps.log(`monitor storage cleanup failed: ${(err as Error).message}`, 'warn');
     }
   };
   cleanup();

@@ -13,6 +13,7 @@ import type { NewEvent } from '../events/types.js';
 import type { CheckReading } from '../monitor/resourceMonitor.js';
 import type { JobCost } from '../monitor/snapshot.js';
 import { decideJobLimits, decidePressure, type Candidate, type JobLimitAction, type MonitorPause } from '../monitor/shedPolicy.js';
+import type { LogFn } from '../log/logger.js';
 
 export interface ShedderDeps {
   jobs(): JobManager;
@@ -21,7 +22,7 @@ export interface ShedderDeps {
   /** job_costs of the latest snapshot. */
   costs(): readonly JobCost[] | undefined;
   record(event: NewEvent): void;
-  log(msg: string): void;
+  log: LogFn;
   /** How long a job the monitor paused may stay paused over a limit before it is cancelled. */
   graceSeconds(): number;
 }
@@ -165,10 +166,10 @@ export class Shedder {
     try {
       jobs.pause(jobId, 'resource_monitor');
     } catch (err) {
-      this.deps.log(`could not pause job ${jobId}: ${(err as Error).message}`);
+      this.deps.log(`could not pause job ${jobId}: ${(err as Error).message}`, 'warn');
       return false;
     }
-    this.deps.log(`paused job ${jobId}: ${why}`);
+    this.deps.log(`paused job ${jobId}: ${why}`, 'warn');
     return true;
   }
 
@@ -179,7 +180,7 @@ export class Shedder {
     try {
       this.deps.jobs().resume(p.job_id, 'resource_monitor');
     } catch (err) {
-      this.deps.log(`could not resume job ${p.job_id}: ${(err as Error).message}`);
+      this.deps.log(`could not resume job ${p.job_id}: ${(err as Error).message}`, 'warn');
       return;
     }
     this.deps.log(`resumed job ${p.job_id}: ${why}`);
@@ -188,11 +189,11 @@ export class Shedder {
 
   private async cancel(jobId: string, reason: string): Promise<void> {
     this.acting.add(jobId);
-    this.deps.log(`cancelling job ${jobId}: ${reason}`);
+    this.deps.log(`cancelling job ${jobId}: ${reason}`, 'warn');
     try {
       await this.deps.jobs().cancel(jobId, { reason, by: 'resource_monitor' });
     } catch (err) {
-      this.deps.log(`cancelling job ${jobId} failed: ${(err as Error).message}`);
+      this.deps.log(`cancelling job ${jobId} failed: ${(err as Error).message}`, 'error');
     } finally {
       this.acting.delete(jobId);
       this.pauses.delete(jobId);

@@ -26,5 +26,7 @@ export interface RouteContext {
   /** Starts an SSE response; 503 when the limit of concurrent streams is reached. */
   openSse(r: RouteRequest): SseStream;
   sseClients(): number;
+  /** /metrics includes this process's `process_*`/`nodejs_*` series (metrics/exposition.ts). */
+  processMetrics: boolean;
   stopping(): boolean;
 }

@@ -25,6 +25,7 @@ import { jobDetail, jobHistory, jobLogDownload, jobLogInfo, jobLogs, jobStream, 
 import { metrics } from './routes/metrics.js';
 import { monitorHistory, monitorSnapshot, monitorStream } from './routes/monitor.js';
 import { RateLimiter, type RateLimitOptions } from './rateLimit.js';
+import type { LogFn } from '../log/logger.js';
 
 export { isLoopbackAddress };
 
@@ -51,7 +52,9 @@ export interface DashboardOptions {
   bridgeMaxQueuedBytes?: number;
   /** How long the bridge keeps following the conductor after the last page left (tests shorten it). */
   bridgeLingerMs?: number;
-  log?: (line: string) => void;
+  log?: LogFn;
+  /** /metrics adds the serving process's process_* and nodejs_* series (default true). */
+  processMetrics?: boolean;
 }
 
 
@@ -151,6 +154,7 @@ export class DashboardServer {
       maxDownloadBytes: options.maxDownloadBytes ?? 50 * 1024 * 1024,
       openSse: (r) => this.openSse(r),
       sseClients: () => this.sse.size,
+      processMetrics: options.processMetrics ?? true,
       stopping: () => this.stoppingFlag,
     };
     this.server = http.createServer((req, res) => void this.handle(req, res));
@@ -184,9 +188,9 @@ export class DashboardServer {
     if (log) {
       // The token stays out of logs (they get pasted around): `mzt dashboard` prints the URL.
       log(`dashboard on ${this.url.replace(/\?token=.*$/, '')}${this.token ? ' (login URL: mzt dashboard)' : ''}`);
-      if (!isLoopbackAddress(this.host)) log(`dashboard: bound to ${this.host}, reachable from other machines`);
+      if (!isLoopbackAddress(this.host)) log(`dashboard: bound to ${this.host}, reachable from other machines`, 'warn');
       if (this.auth.mode === 'none') {
-        log('dashboard: WARNING dashboard_auth is "none": every account on this machine can read every job\'s output, argv and processes here');
+        log('dashboard: WARNING dashboard_auth is "none": every account on this machine can read every job\'s output, argv and processes here', 'warn');
       }
     }
     return this.url;
@@ -285,7 +289,7 @@ export class DashboardServer {
     } catch (err) {
       const status = err instanceof HttpError ? err.status : err instanceof TooManyConsumers ? 503 : 500;
       const headers = err instanceof HttpError ? err.headers : {};
-      if (status === 500) this.options.log?.(`dashboard: ${req.method} ${pathname} failed: ${(err as Error).stack ?? err}`);
+      if (status === 500) this.options.log?.(`dashboard: ${req.method} ${pathname} failed: ${(err as Error).stack ?? err}`, 'error');
       if (!res.headersSent) sendError(res, status, (err as Error).message, headers);
       else res.end();
     }

@@ -16,6 +16,7 @@ import { ErrorCode, MSG_NOTIFICATION } from './messages.js';
 import { DEFAULT_OUTBOUND_LIMITS } from './outbound.js';
 import type { ReplayableLog } from './subscription.js';
 import type { EventEnvelope } from '../events/types.js';
+import type { LogFn } from '../log/logger.js';
 
 export interface ServerLimits {
   max_frame_bytes: number;
@@ -55,7 +56,7 @@ export interface IpcServerOptions {
   events: LiveEventSource;
   dispatch: Dispatch;
   limits?: ServerLimits;
-  logger?: (msg: string) => void;
+  logger?: LogFn;
 }
 
 export class IpcServer {
@@ -110,7 +111,7 @@ export class IpcServer {
       const server = this.ipc.server;
       server.on('connect', (socket: Socket) => this.accept(socket));
       server.on('data', (data: Buffer, socket: Socket) => this.route(socket, data));
-      server.on('error', (err: unknown) => this.options.logger?.(`socket server error: ${String(err)}`));
+      server.on('error', (err: unknown) => this.options.logger?.(`socket server error: ${String(err)}`, 'warn'));
       server.start();
       server.server.once('error', (err) => {
         process.umask(previousUmask);
@@ -122,7 +123,7 @@ export class IpcServer {
           try {
             c.deliver(event, bytes);
           } catch (err) {
-            this.options.logger?.(`connection ${c.id}: delivery failed, closing it: ${(err as Error).message}`);
+            this.options.logger?.(`connection ${c.id}: delivery failed, closing it: ${(err as Error).message}`, 'warn');
             c.destroy();
           }
         }
@@ -181,9 +182,13 @@ export class IpcServer {
       limits,
       this.options.dispatch,
       this.options.log,
-      (c) => this.connections.delete(c),
+      (c) => {
+        this.connections.delete(c);
+        this.options.logger?.(`connection ${c.id} closed`, 'debug');
+      },
     );
     this.connections.add(connection);
+    this.options.logger?.(`connection ${connection.id} opened`, 'debug');
     this.bySocket.set(socket, connection);
   }
 
@@ -195,7 +200,7 @@ export class IpcServer {
       connection.receive(data);
     } catch (err) {
       // Nothing a client sends may take the conductor down.
-      this.options.logger?.(`connection ${connection.id}: ${(err as Error).stack ?? String(err)}`);
+      this.options.logger?.(`connection ${connection.id}: ${(err as Error).stack ?? String(err)}`, 'error');
       connection.destroy();
     }
   }

@@ -14,6 +14,7 @@ import type { PressureLevel } from './pressure.js';
 import { profilerMachine, type ProfilerContext, type ProfilerSettings } from './profilerMachine.js';
 import type { JobProgress, SystemSnapshot } from './snapshot.js';
 import { JobCostAggregator } from './jobCosts.js';
+import type { LogFn } from '../log/logger.js';
 
 export const DEFAULT_PROFILER_SETTINGS: ProfilerSettings = {
   interval_seconds: 1,
@@ -31,7 +32,7 @@ export interface ProfilerDeps {
   record(event: NewEvent): void;
   settings: ProfilerSettings;
   startedAtMs: number;
-  log?: (msg: string) => void;
+  log?: LogFn;
   /** Called when the actor fails (the supervisor restarts it). */
   onFailure?: (err: unknown) => void;
   /** Per-job cost aggregation; passed in so its peaks outlive a restart of the profiler. */
@@ -58,7 +59,7 @@ export class Profiler {
     this.actor.on('interval_widened', ({ type: _type, ...data }) => {
       const cost = round1(data.sample_cost_ms);
       deps.record({ type: 'profiler.interval_widened', data: { ...data, sample_cost_ms: cost } });
-      deps.log?.(`profiler over budget (${cost} ms per sample): interval ${data.from_seconds}s → ${data.to_seconds}s`);
+      deps.log?.(`profiler over budget (${cost} ms per sample): interval ${data.from_seconds}s → ${data.to_seconds}s`, 'warn');
     });
   }
 
@@ -158,7 +159,7 @@ export class Profiler {
     try {
       this.deps.publish(snapshot);
     } catch (err) {
-      this.deps.log?.(`publishing a snapshot failed: ${(err as Error).message}`);
+      this.deps.log?.(`publishing a snapshot failed: ${(err as Error).message}`, 'error');
     }
     return { ok: true, cost_ms };
   }

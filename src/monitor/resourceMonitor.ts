@@ -14,6 +14,7 @@ import {
   type MonitorSettings,
   type ResourceCheck,
 } from './resourceMonitorMachine.js';
+import type { LogFn } from '../log/logger.js';
 
 type Clock = NonNullable<ActorOptions<typeof resourceMonitorMachine>['clock']>;
 
@@ -45,7 +46,7 @@ export interface ResourceMonitorDeps {
   /** Called after every successful check (never two at once: a check while one runs is skipped). */
   afterCheck?(reading: CheckReading): Promise<void>;
   settings: MonitorSettings;
-  log?: (msg: string) => void;
+  log?: LogFn;
   /** Called when the actor fails (the supervisor restarts it). */
   onFailure?: (err: unknown) => void;
   /** Time of a check (tests); the machine's delays run on `clock` (an XState SimulatedClock in tests). */
@@ -81,7 +82,7 @@ export class ResourceMonitor {
     // The machine says what happened; here it becomes durable events and shed decisions.
     this.actor.on('pressure_changed', ({ type: _type, ...data }) => deps.record({ type: 'monitor.pressure_changed', data }));
     this.actor.on('degraded', (e) => {
-      deps.log?.(`resource monitor degraded after ${e.consecutive_failures} failed checks: ${e.error}`);
+      deps.log?.(`resource monitor degraded after ${e.consecutive_failures} failed checks: ${e.error}`, 'warn');
       deps.record({ type: 'monitor.degraded', data: { consecutive_failures: e.consecutive_failures, error: e.error } });
     });
     this.actor.on('recovered', (e) => deps.record({ type: 'monitor.recovered', data: { after_failures: e.after_failures } }));
@@ -150,7 +151,7 @@ export class ResourceMonitor {
         settings: e.settings,
       });
     } catch (err) {
-      this.deps.log?.(`shed policy failed: ${(err as Error).message}`);
+      this.deps.log?.(`shed policy failed: ${(err as Error).message}`, 'error');
     } finally {
       this.acting = false;
     }

@@ -4,6 +4,7 @@
  * recorded as a durable `actor.restarted` event. Restart counts feed `daemon.health`.
  */
 import type { NewEvent } from '../events/types.js';
+import type { LogFn } from '../log/logger.js';
 
 export interface SupervisedActor {
   start(): void;
@@ -12,7 +13,7 @@ export interface SupervisedActor {
 
 export interface SupervisorOptions {
   record(event: NewEvent): void;
-  log?: (msg: string) => void;
+  log?: LogFn;
   initialDelayMs?: number;
   maxDelayMs?: number;
   /** Restarts within this window count as "repeated". */
@@ -41,7 +42,7 @@ export class Supervisor {
         const history = this.restarts.get(name) ?? [];
         history.push(Date.now());
         this.restarts.set(name, history.slice(-100));
-        this.options.log?.(`${name} failed (${message}); restarting in ${delay} ms`);
+        this.options.log?.(`${name} failed (${message}); restarting in ${delay} ms`, 'warn');
         try {
           actor.stop();
         } catch {

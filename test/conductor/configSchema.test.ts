@@ -39,6 +39,7 @@ describe('config.json schema', () => {
       default_sheet_timeout_seconds: null,
       events_retention_days: null,
       log_level: null,
+      log_format: null,
       max_memory_mb: null,
       max_processes: null,
       warn_percent: null,

@@ -29,15 +29,16 @@ function parse(text: string): Map<string, number> {
   const out = new Map<string, number>();
   const declared = new Set<string>();
   for (const line of text.trimEnd().split('\n')) {
-    if (line.startsWith('# HELP ')) continue;
-    const type = /^# TYPE (\w+) (gauge|counter)$/.exec(line);
+    if (line === '' || line.startsWith('# HELP ')) continue;
+    const type = /^# TYPE (\w+) (gauge|counter|histogram)$/.exec(line);
     if (type) {
       declared.add(type[1]!);
       continue;
     }
-    const m = /^(\w+)(\{[^}]*\})? (-?[0-9.e+-]+)$/.exec(line);
+    const m = /^(\w+)(\{[^}]*\})? (-?[0-9.e+-]+|[+-]Inf|NaN|Nan)$/.exec(line);
     expect(m, `malformed line: ${line}`).not.toBeNull();
-    expect(declared.has(m![1]!), `${m![1]} has no TYPE line`).toBe(true);
+    const base = m![1]!.replace(/_(bucket|sum|count)$/, '');
+    expect(declared.has(m![1]!) || declared.has(base), `${m![1]} has no TYPE line`).toBe(true);
     out.set(`${m![1]}${m![2] ?? ''}`, Number(m![3]));
   }
   return out;
@@ -66,6 +67,8 @@ describe('/metrics', () => {
     const after = await client.call('daemon.status', {});
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    // Base units only (the series used to be in megabytes).
+    expect(res.body).not.toMatch(/_megabytes/);
     const m = parse(res.body);
 
     expect(m.get('mzt_up')).toBe(1);
@@ -84,22 +87,26 @@ describe('/metrics', () => {
       const report = await client.call('monitor.resource_report', { job_id: id });
       const name = id === big.job_id ? 'holder' : 'bad';
       const earlier = reportsBefore.get(id)!;
-      const peak = m.get(`mzt_job_peak_rss_megabytes{job_id="${id}",name="${name}"}`)!;
-      expect(peak).toBeGreaterThanOrEqual(earlier.peak_rss_mb);
-      expect(peak).toBeLessThanOrEqual(report.peak_rss_mb);
-      const cpu = m.get(`mzt_job_cpu_seconds{job_id="${id}",name="${name}"}`)!;
-      expect(cpu).toBeGreaterThanOrEqual(earlier.total_cpu_seconds);
-      expect(cpu).toBeLessThanOrEqual(report.total_cpu_seconds);
+      const peak = m.get(`mzt_job_peak_rss_bytes{job_id="${id}",name="${name}"}`)!;
+      expect(peak).toBeGreaterThanOrEqual(Math.round(earlier.peak_rss_mb * 1048576));
+      expect(peak).toBeLessThanOrEqual(Math.round(report.peak_rss_mb * 1048576));
+      // The old gauge of a growing figure is gone: CPU seconds are a counter only.
+      expect(m.has(`mzt_job_cpu_seconds{job_id="${id}",name="${name}"}`)).toBe(false);
     }
-    expect(m.get(`mzt_job_peak_rss_megabytes{job_id="${big.job_id}",name="holder"}`)).toBeGreaterThan(50);
+    // (mzt_job_cpu_seconds_total against job.get's cost: costSurfaces.test.ts.)
+    expect(m.get(`mzt_job_cpu_seconds_total{job_id="${big.job_id}",name="holder"}`)).toBeGreaterThan(0);
+    expect(m.get(`mzt_job_peak_rss_bytes{job_id="${big.job_id}",name="holder"}`)).toBeGreaterThan(50 * 1048576);
 
     const snap = await client.call('monitor.snapshot', {});
     expect(m.get(`mzt_pressure_level{level="${snap.pressure_level}"}`)).toBe(['none', 'low', 'medium', 'high', 'critical'].indexOf(snap.pressure_level));
     // Conductor RSS moves between samples: the scraped value is a real one, close to now.
-    const rss = m.get('mzt_conductor_rss_megabytes')!;
+    const rss = m.get('mzt_conductor_rss_bytes')! / 1048576;
     expect(rss).toBeGreaterThan(snap.conductor.rss_mb * 0.8);
     expect(rss).toBeLessThan(snap.conductor.rss_mb * 1.2);
-    expect(m.get('mzt_system_memory_total_megabytes')).toBe(snap.system_memory_total_mb);
+    expect(m.get('mzt_system_memory_total_bytes')).toBe(Math.round(snap.system_memory_total_mb * 1048576));
+    // The serving process's defaults (here: the test process hosts the dashboard).
+    expect(m.get('process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(m.has('process_cpu_seconds_total')).toBe(true);
     // The bridge subscribes only while a page is open (none here): the socket's own count.
     expect(m.get('mzt_subscriptions')).toBe((await client.call('daemon.status', {})).subscriptions);
   });
