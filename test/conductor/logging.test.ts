@@ -61,7 +61,7 @@ describe('conductor log', () => {
       expect(l.pid).toBe(c.pid);
       expect(Number.isNaN(Date.parse(l.time))).toBe(false);
     }
-    expect(atWarn.some((l) => l.msg.includes('must be one of debug, info, warn, error'))).toBe(true);
+    expect(atWarn.some((l) => /"log_level" must be one of "?debug"?, "?info"?, "?warn"?, "?error"?/.test(l.msg))).toBe(true);
 
     fs.writeFileSync(path.join(c.home, 'config.json'), JSON.stringify({ dashboard_enabled: false, log_level: 'debug' }));
     process.kill(c.pid, 'SIGHUP');
