@@ -493,7 +493,7 @@ describe('EventStore WAL checkpoints', () => {
     await burst(store, 2_000); // starts the worker
     await vi.waitFor(() => expect(store.checkpointStats.done).toBeGreaterThan(0), { timeout: 5000 });
     // From here on the worker never hears of a request, as if it never got the CPU.
-    const worker = (store as unknown as { checkpointer: { postMessage: (m: unknown) => void } }).checkpointer;
+    const worker = (store as unknown as { wal: { worker: { postMessage: (m: unknown) => void } } }).wal.worker;
     const post = worker.postMessage;
     worker.postMessage = () => undefined;
     const done = store.checkpointStats.done;
