@@ -14,4 +14,4 @@ export { ErrorCode, PROTOCOL_VERSION, type RpcErrorBody } from './ipc/messages.j
 export { encodeFrame, encodeValue, decodeValue, FrameDecoder, FrameError, DEFAULT_MAX_FRAME_BYTES } from './ipc/framing.js';
 export type { EventEnvelope, DurableEvent, EventFilter } from './events/types.js';
 export type { JobSpec, SheetSpec, JobRecord, SheetRecord, JobStatus, SheetStatus } from './events/jobRecord.js';
-export { conductorPaths, resolveHome } from './conductor/paths.js';
+export { conductorPaths, resolveHome } from './shared/paths.js';

@@ -12,7 +12,7 @@
 import path from 'node:path';
 import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
 import type { JobLimits, JobSpec } from '../events/jobRecord.js';
-import { gitContext } from '../conductor/gitContext.js';
+import { gitContext } from './gitContext.js';
 import type { NewEvent } from '../events/types.js';
 import { ErrorCode, ProtocolError } from '../ipc/messages.js';
 import { AdoptedJobs } from './adoptedJobs.js';

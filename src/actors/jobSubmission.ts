@@ -5,7 +5,7 @@
 import type { GitContext, JobSpec } from '../events/jobRecord.js';
 import { generateJobId } from '../events/jobIds.js';
 import { ErrorCode, ProtocolError } from '../ipc/messages.js';
-import { isValidJobId } from '../conductor/paths.js';
+import { isValidJobId } from '../shared/paths.js';
 import type { RestartPolicy } from './restartPolicy.js';
 
 /** Refuse a client-chosen job id that is not a valid file name part. */

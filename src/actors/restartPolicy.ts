@@ -13,28 +13,10 @@
  *   `job.retry` starts a new series: the policy gets its attempts again.
  * - Delay before run k+1 after run k failed: min(max_seconds, initial_seconds × factor^(k-1)).
  */
+import type { RestartBackoff, RestartOn, RestartPolicy, RestartPolicyInput } from '../events/jobRecord.js';
 import { ErrorCode, ProtocolError } from '../ipc/messages.js';
 
-export type RestartOn = 'failure' | 'always' | 'never';
-
-export interface RestartBackoff {
-  initial_seconds: number;
-  factor: number;
-  max_seconds: number;
-}
-
-export interface RestartPolicy {
-  on: RestartOn;
-  max_attempts: number;
-  backoff: RestartBackoff;
-}
-
-/** As submitted: every field optional, defaults below. */
-export interface RestartPolicyInput {
-  on?: RestartOn;
-  max_attempts?: number;
-  backoff?: Partial<RestartBackoff>;
-}
+export type { RestartBackoff, RestartOn, RestartPolicy, RestartPolicyInput };
 
 /** pm2's exp_backoff_restart_delay grows ×1.5 to 15 s; agent runs are long, so ×2 to 5 min. */
 export const DEFAULT_BACKOFF: RestartBackoff = { initial_seconds: 1, factor: 2, max_seconds: 300 };

@@ -3,7 +3,7 @@
  * live_restore), write its lines into the job log, record its process and sheet events, and
  * resolve with how it ended. What it needs of the job manager comes through SheetRunHost.
  */
-import { gitContext } from '../conductor/gitContext.js';
+import { gitContext } from './gitContext.js';
 import type { NewEvent } from '../events/types.js';
 import { markerValue, type ProcIdentity } from '../probe/sheetMarker.js';
 import type { Restored } from './adoptedJobs.js';

@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { ConductorPaths } from '../conductor/paths.js';
+import type { ConductorPaths } from '../shared/paths.js';
 import type { DaemonClient } from '../ipc/client.js';
 import { ConductorNotRunning } from '../ipc/clientErrors.js';
 import { probeHello } from '../ipc/helloProbe.js';

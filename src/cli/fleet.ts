@@ -4,7 +4,7 @@
  */
 import { Command } from 'commander';
 import { loadConfigFile } from '../conductor/config.js';
-import { conductorPaths, resolveHome } from '../conductor/paths.js';
+import { conductorPaths, resolveHome } from '../shared/paths.js';
 import type { FleetClient } from '../fleet/client.js';
 import os from 'node:os';
 import { generateJobId } from '../events/jobIds.js';

@@ -12,7 +12,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { DaemonClient, type StreamItem } from '../ipc/client.js';
 import { ConductorNotRunning, RpcError, TimeoutError } from '../ipc/clientErrors.js';
 import { DEFAULT_CONFIG } from '../conductor/config.js';
-import { conductorPaths, resolveHome } from '../conductor/paths.js';
+import { conductorPaths, resolveHome } from '../shared/paths.js';
 import { probeHello } from '../ipc/helloProbe.js';
 import { jobRow, printJob } from './jobView.js';
 import { duration, localTime, printJson, table } from './output.js';

@@ -13,7 +13,7 @@ import type { EventStore } from '../events/store.js';
 import type { JobStatus } from '../events/jobRecord.js';
 import { TERMINAL_JOB_STATUSES } from '../events/jobRecord.js';
 import type { MonitorStorage } from '../storage/monitorStorage.js';
-import { jobDir, type ConductorPaths } from './paths.js';
+import { jobDir, type ConductorPaths } from '../shared/paths.js';
 import type { LogFn } from '../log/logger.js';
 
 /** Jobs cleared by one call at most; `has_more` says to call again. */

@@ -12,7 +12,7 @@ import { validateParams } from '../ipc/schema.js';
 import type { JobSpec } from '../events/jobRecord.js';
 import { FLEET_LOG_ANSWER_BYTES } from '../fleet/logService.js';
 import { jobLogExists, readJobLogFrom, readJobLogTail } from '../actors/jobLogRead.js';
-import { isValidJobId, jobDir, type ConductorPaths } from './paths.js';
+import { isValidJobId, jobDir, type ConductorPaths } from '../shared/paths.js';
 import type { ConductorConfig } from './config.js';
 import type { Monitoring } from './monitoring.js';
 import { VERSION } from './version.js';

@@ -23,7 +23,7 @@ import { startMonitoring, type Monitoring } from './monitoring.js';
 import { stopOrphans } from './orphans.js';
 import { stopEscapedOrphans, takeMarkerInstance } from './escapedOrphans.js';
 import { LiveHost, forgetLiveState } from '../actors/liveRestore/liveHost.js';
-import { conductorPaths, resolveHome, type ConductorPaths } from './paths.js';
+import { conductorPaths, resolveHome, type ConductorPaths } from '../shared/paths.js';
 import { catchSighupEarly, releaseSighup, routeSighup, sighupConfigLoaded } from './earlySighup.js';
 import { PRIVATE_UMASK, ensurePrivateFile, tightenEntries } from './privateFiles.js';
 import {

@@ -8,7 +8,7 @@ import { encodeEphemeral, type EventBus } from '../events/bus.js';
 import type { EventStore } from '../events/store.js';
 import type { NewEvent } from '../events/types.js';
 import { GpuProbe } from '../probe/gpuProbe.js';
-import { gitChildPids } from './gitContext.js';
+import { gitChildPids } from '../actors/gitContext.js';
 import { SystemProbe } from '../probe/systemProbe.js';
 import type { ProcessTag, TagCpu } from '../probe/types.js';
 import type { ProcIdentity } from '../probe/sheetMarker.js';

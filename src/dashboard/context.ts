@@ -1,6 +1,6 @@
 /** What every route handler gets: the request, and the dashboard's shared parts. */
 import type http from 'node:http';
-import type { ConductorPaths } from '../conductor/paths.js';
+import type { ConductorPaths } from '../shared/paths.js';
 import type { EventBridge } from './bridge.js';
 import type { SseStream } from './sse.js';
 

@@ -3,7 +3,7 @@
  * query parameters validated with messages that name the parameter and its range.
  */
 import type http from 'node:http';
-import { isValidJobId } from '../conductor/paths.js';
+import { isValidJobId } from '../shared/paths.js';
 
 export class HttpError extends Error {
   constructor(

@@ -12,7 +12,7 @@ import type net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_CONFIG } from '../conductor/config.js';
-import { conductorPaths, resolveHome, type ConductorPaths } from '../conductor/paths.js';
+import { conductorPaths, resolveHome, type ConductorPaths } from '../shared/paths.js';
 import { eventTypes } from '../ipc/schema.js';
 import { DashboardAuth, isLoopbackAddress, loadOrCreateToken, type DashboardAuthMode } from './auth.js';
 import { EventBridge, TooManyConsumers } from './bridge.js';

@@ -4,7 +4,7 @@
  * one transaction. A failed transaction rolls back; the caller leaves the head where it was.
  */
 import type Database from 'better-sqlite3';
-import { encodeValue } from '../ipc/framing.js';
+import { encodeValue } from '../shared/msgpack.js';
 import { buildEnvelope } from './envelope.js';
 import type { JobRecord } from './jobRecord.js';
 import type { JobTable } from './jobTable.js';

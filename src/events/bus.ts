@@ -11,7 +11,7 @@
  * offers the same stream as an RxJS Observable for operator pipelines.
  */
 import { Subject, type Observable } from 'rxjs';
-import { encodeValue } from '../ipc/framing.js';
+import { encodeValue } from '../shared/msgpack.js';
 import { buildEnvelope } from './envelope.js';
 import { nowSeconds, type EncodedEvent, type EphemeralEvent, type StoredEvent } from './types.js';
 

@@ -2,7 +2,27 @@
  * The job model: what a client submits (JobSpec) and what the projection of the event log
  * says about a job (JobRecord). Sheets are numbered from 1, as in Marianne.
  */
-import type { RestartPolicy, RestartPolicyInput } from '../actors/restartPolicy.js';
+/** A job's restart policy (what it means and how it is applied: actors/restartPolicy.ts). */
+export type RestartOn = 'failure' | 'always' | 'never';
+
+export interface RestartBackoff {
+  initial_seconds: number;
+  factor: number;
+  max_seconds: number;
+}
+
+export interface RestartPolicy {
+  on: RestartOn;
+  max_attempts: number;
+  backoff: RestartBackoff;
+}
+
+/** As submitted: every field optional, defaults in actors/restartPolicy.ts. */
+export interface RestartPolicyInput {
+  on?: RestartOn;
+  max_attempts?: number;
+  backoff?: Partial<RestartBackoff>;
+}
 
 export interface SheetSpec {
   /** Program and arguments; argv[0] is looked up on PATH. No shell is involved. */
@@ -39,7 +59,7 @@ export interface JobLimits {
   processes?: number;
 }
 
-/** The git work tree of a job's cwd (src/conductor/gitContext.ts). */
+/** The git work tree of a job's cwd (src/actors/gitContext.ts). */
 export interface GitContext {
   sha: string | null;
   /** Null when HEAD is detached. */

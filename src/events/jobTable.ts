@@ -3,7 +3,7 @@
  * written in the same transaction as the events that change it.
  */
 import type Database from 'better-sqlite3';
-import { decodeValue } from '../ipc/framing.js';
+import { decodeValue } from '../shared/msgpack.js';
 import { ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, type JobRecord, type JobStatus } from './jobRecord.js';
 import { applyJobEvent } from './projection.js';
 import type { DurableEvent } from './types.js';

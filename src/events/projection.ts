@@ -16,8 +16,7 @@
  *   sheets from `from_sheet` on are pending again; those before keep what they were.
  * - The reducer never throws on odd data: fields of the wrong type are ignored.
  */
-import type { RestartPolicy } from '../actors/restartPolicy.js';
-import type { GitContext, JobRecord, JobStatus, SheetRecord, SheetStatus } from './jobRecord.js';
+import type { GitContext, JobRecord, JobStatus, RestartPolicy, SheetRecord, SheetStatus } from './jobRecord.js';
 import { TERMINAL_JOB_STATUSES } from './jobRecord.js';
 import type { DurableEvent } from './types.js';
 

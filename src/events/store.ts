@@ -20,7 +20,7 @@
  * - `journal_size_limit` keeps the WAL file from staying large after a burst.
  */
 import type Database from 'better-sqlite3';
-import { decodeValue } from '../ipc/framing.js';
+import { decodeValue } from '../shared/msgpack.js';
 import { BatchWriter, invalidEvent, type CommitWork, type Pending } from './batchWriter.js';
 import { Delivery, type CommittedEventSink } from './delivery.js';
 import { EventReader, type FramedPage, type RawEventRow } from './eventReader.js';

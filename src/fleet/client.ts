@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { decodeValue } from '../ipc/framing.js';
+import { decodeValue } from '../shared/msgpack.js';
 import type { DurableEvent } from '../events/types.js';
 import { HOSTS_BUCKET, HOST_TTL_MS, type HostEntry } from './hostRegistry.js';
 import { EVENTS_STREAM, EVENTS_SUBJECTS, hostEventsFilter } from './subjects.js';

@@ -14,7 +14,7 @@
  *   stored before an earlier one.
  */
 import { headers } from '@nats-io/transport-node';
-import { encodeValue } from '../ipc/framing.js';
+import { encodeValue } from '../shared/msgpack.js';
 import type { RawEventRow } from '../events/store.js';
 import type { FleetConnection, FleetLink } from './connection.js';
 import { EVENTS_STREAM, EVENTS_SUBJECTS, eventMessageId, eventSubject, hostEventsFilter, seqOfMessageId } from './subjects.js';

@@ -8,7 +8,7 @@
 import { DeliverPolicy, jetstream, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { decodeValue } from '../ipc/framing.js';
+import { decodeValue } from '../shared/msgpack.js';
 import type { DurableEvent } from '../events/types.js';
 import { HEARTBEAT_MS, HOSTS_BUCKET, HOST_TTL_MS, type HostEntry } from './hostRegistry.js';
 import { EVENTS_STREAM, EVENTS_SUBJECTS } from './subjects.js';

@@ -5,7 +5,7 @@
  * last seq it delivered, so a consumer sees each durable event once, without gaps.
  */
 import net from 'node:net';
-import { conductorPaths } from '../conductor/paths.js';
+import { conductorPaths } from '../shared/paths.js';
 import type { EventEnvelope } from '../events/types.js';
 import { ConductorNotRunning, ConnectionClosed, RpcError, TimeoutError } from './clientErrors.js';
 import { QueuedIterator } from './queuedIterator.js';

@@ -22,7 +22,7 @@ import { adoptLiveSheet, readState, startLiveSheet, type LiveSheetHandle, type L
 import { readCursor } from './spool.js';
 import { SPEC_FILE } from '../jobRetry.js';
 import { findPerl } from './waiter.js';
-import { isValidJobId } from '../../conductor/paths.js';
+import { isValidJobId } from '../../shared/paths.js';
 import type { LogPosition } from '../jobLog.js';
 
 const HEARTBEAT_FILE = '.live-heartbeat';

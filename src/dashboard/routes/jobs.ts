@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { jobLogStat, readJobLogFrom, readJobLogTail } from '../../actors/jobLogRead.js';
-import { jobDir } from '../../conductor/paths.js';
+import { jobDir } from '../../shared/paths.js';
 import type { JobRecord, JobStatus } from '../../events/jobRecord.js';
 import { isTerminalStatus } from '../../events/projection.js';
 import { RpcError } from '../../ipc/client.js';
