@@ -139,7 +139,13 @@ describe('pause and resume', () => {
     const pid = await startedPid(job_id);
     await waitFor(() => groupStates(pid).size >= 4, 10_000, 'four processes');
     await client.call('job.pause', { job_id });
-    await waitFor(() => [...groupStates(pid).values()].every((s) => s === 'T'), 10_000, 'stopped');
+    // The trap tree's shell forks `sleep 0.2` all the time, and dash starts commands with vfork:
+    // a SIGSTOP that lands between vfork and exec stops the child (T) while the shell waits
+    // for it in the kernel (D) until it is continued. Both are frozen.
+    const frozen = (states: string[]) => states.every((s) => s === 'T' || s === 'D') && states.some((s) => s === 'T');
+    await waitFor(() => frozen([...groupStates(pid).values()]), 10_000, 'stopped').catch((err: Error) => {
+      throw new Error(`${err.message}: group ${pid} states ${JSON.stringify([...groupStates(pid)])}, job ${JSON.stringify(job_id)}`);
+    });
     const t0 = Date.now();
     expect(await client.call('job.cancel', { job_id })).toEqual({ job_id, status: 'cancelled' });
     const took = Date.now() - t0;
