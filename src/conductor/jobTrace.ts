@@ -10,29 +10,11 @@ import { procReader } from '../actors/escapedProcesses.js';
 import type { EventStore } from '../events/store.js';
 import { ErrorCode, ProtocolError } from '../ipc/messages.js';
 import { descendantsOf, runSliced } from '../probe/procReader.js';
-import { MAX_TRACE_SECONDS, runStrace, TraceUnavailable, type StraceRun, type SyscallRow } from '../monitor/syscallTrace.js';
+import { MAX_TRACE_SECONDS, runStrace, TraceUnavailable, type StraceRun, type TraceData, type TraceResult } from '../monitor/syscallTrace.js';
 import type { Monitoring } from './monitoring.js';
 
 /** strace takes every pid as an argument; a tree beyond this is traced from its first pids (and -f follows new children). */
 const MAX_PIDS = 2000;
-
-export interface TraceData {
-  seconds_requested: number;
-  duration_seconds: number;
-  pids_traced: number;
-  unattached_pids: number;
-  ended_by: 'time' | 'processes_ended' | 'stopped';
-  total_calls: number;
-  total_seconds: number;
-  /** Most called first; at most 40. */
-  syscalls: SyscallRow[];
-}
-
-export interface TraceResult extends TraceData {
-  job_id: string;
-  sheet_num: number;
-  seq: number;
-}
 
 export class JobTracer {
   private readonly active = new Map<string, { run: StraceRun; done: Promise<unknown>; endsAt: number }>();

@@ -24,7 +24,6 @@ export interface ExportSource {
   readonly headSeq: number;
   readonly firstSeq: number;
   readRaw(afterSeq: number, limit: number): RawEventRow[];
-  payloadBytesAfter(afterSeq: number, maxEvents: number): { bytes: number; events: number };
 }
 
 export const EXPORT_STATES = ['connecting', 'exporting', 'caught_up', 'retrying', 'refused', 'stopped'] as const;
@@ -45,7 +44,7 @@ export interface ExportStatus {
   /** Last seq of this host the stream is known to hold (0: none). */
   exported_seq: number;
   lag_events: number;
-  /** Payload bytes of the lag, counted over at most LAG_BYTES_MAX_EVENTS events. */
+  /** Payload bytes of the lag, counted over at most LAG_BYTES_COUNT_LIMIT events. */
   lag_bytes: number;
   lag_bytes_capped: boolean;
   /** Events published by this run (repeats the stream dropped included). */
@@ -55,7 +54,6 @@ export interface ExportStatus {
 
 export const WINDOW_EVENTS = 1024;
 export const WINDOW_BYTES = 4 * 1024 * 1024;
-const LAG_BYTES_MAX_EVENTS = 100_000;
 const IDLE_POLL_MS = 1000;
 /**
  * How long a window's last event waits for its ack. Short: a window cut by an outage is
@@ -63,7 +61,8 @@ const IDLE_POLL_MS = 1000;
  */
 const PUBLISH_ACK_TIMEOUT_MS = 3000;
 
-export const LAG_BYTES_COUNT_LIMIT = LAG_BYTES_MAX_EVENTS;
+/** The lag's payload bytes are counted over at most this many events (a bounded read per status). */
+export const LAG_BYTES_COUNT_LIMIT = 100_000;
 
 /**
  * The stream, as the first conductor creates it. Bounded by age like the local log (30 days;
@@ -127,23 +126,6 @@ export class EventExporter {
 
   progress(): ExportProgress {
     return { state: this.state, exported_seq: this.cursor, published_total: this.published, last_error: this.lastError };
-  }
-
-  status(): ExportStatus {
-    const { source } = this.options;
-    const lag = this.lagEvents;
-    const bytes = lag > 0 ? source.payloadBytesAfter(this.cursor, LAG_BYTES_MAX_EVENTS) : { bytes: 0, events: 0 };
-    return {
-      host: this.options.host,
-      connected: this.options.connection.connected,
-      state: this.state,
-      exported_seq: this.cursor,
-      lag_events: lag,
-      lag_bytes: bytes.bytes,
-      lag_bytes_capped: lag > LAG_BYTES_MAX_EVENTS,
-      published_total: this.published,
-      last_error: this.lastError ?? (this.options.connection.connected ? null : this.options.connection.lastError),
-    };
   }
 
   private async run(): Promise<void> {

@@ -12,7 +12,6 @@ export class ReadOnlyEventSource implements ExportSource {
   private readonly rows: Database.Statement;
   private readonly head: Database.Statement;
   private readonly first: Database.Statement;
-  private readonly bytes: Database.Statement;
 
   constructor(dbPath: string) {
     this.db = new Database(dbPath, { readonly: true, fileMustExist: true });
@@ -23,7 +22,6 @@ export class ReadOnlyEventSource implements ExportSource {
       .prepare("SELECT max(coalesce((SELECT max(seq) FROM events), 0), coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'head_seq'), 0))")
       .pluck();
     this.first = this.db.prepare('SELECT min(seq) FROM events').pluck();
-    this.bytes = this.db.prepare('SELECT coalesce(sum(length(payload)), 0), count(*) FROM (SELECT payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?)').raw(true);
   }
 
   get headSeq(): number {
@@ -37,11 +35,6 @@ export class ReadOnlyEventSource implements ExportSource {
   readRaw(afterSeq: number, limit: number): RawEventRow[] {
     const rows = this.rows.all(afterSeq, limit) as Array<[number, string, string | null, Buffer]>;
     return rows.map(([seq, type, job_id, bytes]) => ({ seq, type, job_id, bytes }));
-  }
-
-  payloadBytesAfter(afterSeq: number, maxEvents: number): { bytes: number; events: number } {
-    const [bytes, events] = this.bytes.get(afterSeq, maxEvents) as [number, number];
-    return { bytes, events };
   }
 
   close(): void {

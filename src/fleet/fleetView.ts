@@ -10,7 +10,7 @@ import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { decodeValue } from '../shared/msgpack.js';
 import type { DurableEvent } from '../events/types.js';
-import { HEARTBEAT_MS, HOSTS_BUCKET, HOST_TTL_MS, type HostEntry } from './hostRegistry.js';
+import { HEARTBEAT_MS, HOSTS_BUCKET, HOST_TTL_MS, type HostEntry, type HostReport } from './hostRegistry.js';
 import { EVENTS_STREAM, EVENTS_SUBJECTS } from './subjects.js';
 
 export const FLEET_VIEW_MAX_HOSTS = 200;
@@ -23,24 +23,13 @@ const STALE_AFTER_S = (3 * HEARTBEAT_MS) / 1000;
 
 export type FleetQuery = { kind: 'hosts' } | { kind: 'events'; since_stream_seq?: number; limit: number };
 
-export interface FleetHostView {
-  host: string;
+/** A host's entry as the view shows it: its report, without its identity and head, plus state and lag. */
+export interface FleetHostView extends Omit<HostReport, 'head_seq'>, Pick<HostEntry, 'host' | 'pid' | 'last_seen'> {
   state: 'up' | 'stale';
   age_seconds: number;
-  version: string;
-  pid: number;
-  started_at: number;
-  max_concurrent_jobs: number;
-  running_jobs: number;
-  queued_jobs: number;
-  paused_jobs: number;
-  accepting_work: boolean;
-  pressure_level: string;
-  last_seen: number;
   exported_seq: number;
   /** The host's local head minus what it exported, as of its last report; null from a host that does not report its head. */
   export_lag_events: number | null;
-  jobs: HostEntry['jobs'];
 }
 
 export interface FleetHostsAnswer {

@@ -33,15 +33,8 @@ export interface ConnectOptions {
   onDisconnect?: () => void;
 }
 
-export interface SubscribeOptions {
-  since?: number;
-  job_id?: string;
-  types?: string[];
-  include_snapshots?: boolean;
-  on_overflow?: 'lag' | 'disconnect';
-  max_queued_events?: number;
-  max_queued_bytes?: number;
-}
+/** The params of daemon.monitor.stream, as the method table types them. */
+export type SubscribeOptions = TableParams<'daemon.monitor.stream'>;
 
 export type StreamItem =
   | { kind: 'event'; event: EventEnvelope }

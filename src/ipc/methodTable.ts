@@ -13,6 +13,7 @@ import type { EventEnvelope } from '../events/types.js';
 import type { JobRecord, JobSpec, JobStatus } from '../events/jobRecord.js';
 import type { CostFigures, SheetCost } from '../monitor/snapshot.js';
 import type { RequestContext } from './connection.js';
+import type { TraceResult } from '../monitor/syscallTrace.js';
 
 /** optional: may be absent; defaulted: optional for a caller, always set for a handler. */
 export type ParamKind = 'required' | 'optional' | 'defaulted';
@@ -46,19 +47,6 @@ export interface HelloResult {
   limits: Record<string, any>;
 }
 
-export interface JobTraceResult {
-  job_id: string;
-  sheet_num: number;
-  seq: number;
-  seconds_requested: number;
-  duration_seconds: number;
-  pids_traced: number;
-  unattached_pids: number;
-  ended_by: 'time' | 'processes_ended' | 'stopped';
-  total_calls: number;
-  total_seconds: number;
-  syscalls: Array<{ syscall: string; calls: number; errors: number; seconds: number }>;
-}
 
 /**
  * Results not spelled out here (daemon.*, monitor.*): their schema in methods.json is the
@@ -127,7 +115,7 @@ export const METHODS = {
     statuses: 'optional',
     older_than_seconds: 'optional',
   }),
-  'job.trace': method<{ job_id: string; seconds?: number }, JobTraceResult>()({ job_id: 'required', seconds: 'defaulted' }),
+  'job.trace': method<{ job_id: string; seconds?: number }, TraceResult>()({ job_id: 'required', seconds: 'defaulted' }),
   'debug.emit': method<{ count: number; size?: number; type?: string; stamp?: boolean }, { first_seq: number | null; last_seq: number | null }>()({
     count: 'required',
     size: 'defaulted',

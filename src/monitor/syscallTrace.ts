@@ -18,6 +18,25 @@ export interface SyscallRow {
   seconds: number;
 }
 
+/** A finished trace as stored in `monitor.trace` (TraceData) and answered by `job.trace` (TraceResult). */
+export interface TraceData {
+  seconds_requested: number;
+  duration_seconds: number;
+  pids_traced: number;
+  unattached_pids: number;
+  ended_by: 'time' | 'processes_ended' | 'stopped';
+  total_calls: number;
+  total_seconds: number;
+  /** Most called first; at most 40. */
+  syscalls: SyscallRow[];
+}
+
+export interface TraceResult extends TraceData {
+  job_id: string;
+  sheet_num: number;
+  seq: number;
+}
+
 export interface StraceOutcome {
   rows: SyscallRow[];
   total_calls: number;
