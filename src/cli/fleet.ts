@@ -97,7 +97,7 @@ export function addFleetCommands(program: Command): void {
     .action(async (argv: string[], opts: SubmitOptions & NatsOptions & { host?: string }) => {
       if (opts.host !== undefined && !HOST_NAME.test(opts.host)) throw new UsageError(`--host must be a fleet host name (letters, digits, '-', '_'), got "${opts.host}"`);
       const explicitCwd = opts.cwd !== undefined;
-      const jobs = specsFromOptions(argv, opts).map((spec) => {
+      const jobs = (await specsFromOptions(argv, opts)).map((spec) => {
         // The job runs on another machine: a working directory is sent only when one was given.
         const { cwd, ...rest } = spec;
         const job = { ...rest, ...(explicitCwd || opts.file !== undefined ? (cwd !== undefined ? { cwd } : {}) : {}), job_id: spec.job_id ?? generateJobId(spec.name) };

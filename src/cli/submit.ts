@@ -11,7 +11,6 @@ import type { DaemonClient } from '../ipc/client.js';
 import type { JobRecord, JobSpec, SheetSpec } from '../events/jobRecord.js';
 import { collect, keyValues, parseNumber, UsageError } from './args.js';
 import { followLog, parseLogLine } from './follow.js';
-import { JobFileError, readJobFile } from './jobFile.js';
 import { printJson } from './output.js';
 
 type WithClient = <T>(fn: (client: DaemonClient) => Promise<T>) => Promise<T>;
@@ -61,7 +60,7 @@ function sheetsFromArgs(argv: string[], opts: SubmitOptions): SheetSpec[] {
 }
 
 /** The jobs a submit command line names (a command, --sheet, or a job file). */
-export function specsFromOptions(argv: string[], opts: SubmitOptions): JobSpec[] {
+export async function specsFromOptions(argv: string[], opts: SubmitOptions): Promise<JobSpec[]> {
   const labels = keyValues(opts.label, '--label');
   const withLabels = (spec: JobSpec): JobSpec =>
     Object.keys(labels).length ? { ...spec, labels: { ...spec.labels, ...labels } } : spec;
@@ -70,6 +69,9 @@ export function specsFromOptions(argv: string[], opts: SubmitOptions): JobSpec[]
     for (const [flag, set] of [['--timeout', opts.timeout !== undefined], ['--cwd', opts.cwd !== undefined], ['--env', opts.env.length > 0]] as const) {
       if (set) throw new UsageError(`${flag} does not go with -f: set it in the job file`);
     }
+    // Loaded only for -f: the YAML parser adds ~4 MB to every process that imports it, and the
+    // conductor runs from this same CLI entry.
+    const { JobFileError, readJobFile } = await import('./jobFile.js');
     let specs: JobSpec[];
     try {
       specs = readJobFile(opts.file);
@@ -176,7 +178,7 @@ export function addSubmitCommand(program: Command, withClient: WithClient): void
     .option('--json', 'print the result as JSON')
     .action(async (argv: string[], opts: SubmitOptions) => {
       if (opts.quiet && !opts.wait) throw new UsageError('--quiet goes with --wait');
-      const specs = specsFromOptions(argv, opts);
+      const specs = await specsFromOptions(argv, opts);
       if (opts.wait && specs.length > 1) throw new UsageError(`--wait follows one job; ${opts.file} has ${specs.length}`);
       await withClient(async (client) => {
         const results = [];

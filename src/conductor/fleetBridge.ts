@@ -10,7 +10,7 @@ import type { FleetLogAnswer, FleetLogRequest } from '../fleet/logService.js';
 import { ErrorCode, ProtocolError } from '../ipc/messages.js';
 import { validateParams } from '../ipc/schema.js';
 import type { JobSpec } from '../events/jobRecord.js';
-import { FLEET_LOG_ANSWER_BYTES } from '../fleet/logService.js';
+import { FLEET_LOG_ANSWER_BYTES } from '../fleet/fleetWorkerProtocol.js';
 import { jobLogExists, readJobLogFrom, readJobLogTail } from '../actors/jobLogRead.js';
 import { isValidJobId, jobDir, type ConductorPaths } from '../shared/paths.js';
 import type { ConductorConfig } from './config.js';

@@ -17,6 +17,7 @@ import { headers } from '@nats-io/transport-node';
 import { encodeValue } from '../shared/msgpack.js';
 import type { RawEventRow } from '../events/store.js';
 import type { FleetConnection, FleetLink } from './connection.js';
+import type { ExportState } from './fleetWorkerProtocol.js';
 import { EVENTS_STREAM, EVENTS_SUBJECTS, eventMessageId, eventSubject, hostEventsFilter, seqOfMessageId } from './subjects.js';
 
 /** What the exporter reads: the event store fits. */
@@ -26,10 +27,8 @@ export interface ExportSource {
   readRaw(afterSeq: number, limit: number): RawEventRow[];
 }
 
-export const EXPORT_STATES = ['connecting', 'exporting', 'caught_up', 'retrying', 'refused', 'stopped'] as const;
-
 export interface ExportProgress {
-  state: (typeof EXPORT_STATES)[number];
+  state: ExportState;
   /** Last seq of this host the stream is known to hold (0: none). */
   exported_seq: number;
   /** Events published by this run (repeats the stream dropped included). */
@@ -40,7 +39,7 @@ export interface ExportProgress {
 export interface ExportStatus {
   host: string;
   connected: boolean;
-  state: (typeof EXPORT_STATES)[number];
+  state: ExportState;
   /** Last seq of this host the stream is known to hold (0: none). */
   exported_seq: number;
   lag_events: number;
@@ -61,8 +60,6 @@ const IDLE_POLL_MS = 1000;
  */
 const PUBLISH_ACK_TIMEOUT_MS = 3000;
 
-/** The lag's payload bytes are counted over at most this many events (a bounded read per status). */
-export const LAG_BYTES_COUNT_LIMIT = 100_000;
 
 /**
  * The stream, as the first conductor creates it. Bounded by age like the local log (30 days;

@@ -5,10 +5,8 @@
  */
 import type { FleetConnection } from './connection.js';
 import { readEvents, readHosts, type FleetQuery } from './fleetView.js';
-import type { FleetQueryAnswer } from './fleetWorkerProtocol.js';
+import { QUERY_NATS_MS, type FleetQueryAnswer } from './fleetWorkerProtocol.js';
 
-/** The NATS side of one query; the main thread gives up a little later (index.ts). */
-export const QUERY_NATS_MS = 4000;
 
 export async function answerQuery(connection: FleetConnection, query: FleetQuery): Promise<FleetQueryAnswer> {
   if (!connection.connected) {

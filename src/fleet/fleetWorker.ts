@@ -10,13 +10,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { KV } from '@nats-io/kv';
 import { FleetConnection } from './connection.js';
-import { EventExporter, EXPORT_STATES } from './eventExport.js';
+import { EventExporter } from './eventExport.js';
 import { ReadOnlyEventSource } from './exportSource.js';
 import { HEARTBEAT_MS, HostClashError, HostRegistry, newIdentity, openHostsBucket, type HostEntry, type HostReport } from './hostRegistry.js';
 import { WorkPuller, type SubmitOutcome } from './workQueue.js';
 import { serveLogs, type FleetLogAnswer } from './logService.js';
 import { answerQuery } from './fleetViewQuery.js';
-import { STATUS_SLOTS, type FleetWorkerData, type MainMessage, type WorkerMessage } from './fleetWorkerProtocol.js';
+import { EXPORT_STATES, STATUS_SLOTS, type FleetWorkerData, type MainMessage, type WorkerMessage } from './fleetWorkerProtocol.js';
 
 /** How often the worker looks for new events once it has caught up. */
 const HEAD_POLL_MS = 20;

@@ -17,6 +17,21 @@ export interface FleetWorkerData {
   status: SharedArrayBuffer;
 }
 
+// Figures both threads use live here, not in the NATS-side modules: the main thread must not
+// import those (the NATS client adds ~8 MB to a conductor that has no fleet configured).
+
+export const EXPORT_STATES = ['connecting', 'exporting', 'caught_up', 'retrying', 'refused', 'stopped'] as const;
+export type ExportState = (typeof EXPORT_STATES)[number];
+
+/** The lag's payload bytes are counted over at most this many events (a bounded read per status). */
+export const LAG_BYTES_COUNT_LIMIT = 100_000;
+
+/** The NATS side of one fleet-view query; the main thread gives up a little later (index.ts). */
+export const QUERY_NATS_MS = 4000;
+
+/** Rendered log bytes in one `mzt fleet logs` answer: a NATS message is at most 1 MiB by default. */
+export const FLEET_LOG_ANSWER_BYTES = 512 * 1024;
+
 /** Slots of the shared status buffer. */
 export const STATUS_SLOTS = { exportedSeq: 0, publishedTotal: 1, state: 2, connected: 3, /** written by main: 1 while it has room for a job */ room: 4 } as const;
 

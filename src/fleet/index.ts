@@ -6,13 +6,12 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { FleetConfig } from './config.js';
-import { EXPORT_STATES, LAG_BYTES_COUNT_LIMIT, type ExportStatus } from './eventExport.js';
+import type { ExportStatus } from './eventExport.js';
 import type { HostReport } from './hostRegistry.js';
 import type { FleetJobMessage, SubmitOutcome } from './workQueue.js';
 import type { FleetLogAnswer, FleetLogRequest } from './logService.js';
-import { REPORT_MS, ROOM_MS, STATUS_SLOTS, type FleetQueryAnswer, type FleetWorkerData, type MainMessage, type WorkerMessage } from './fleetWorkerProtocol.js';
+import { EXPORT_STATES, LAG_BYTES_COUNT_LIMIT, QUERY_NATS_MS, REPORT_MS, ROOM_MS, STATUS_SLOTS, type FleetQueryAnswer, type FleetWorkerData, type MainMessage, type WorkerMessage } from './fleetWorkerProtocol.js';
 import type { FleetQuery } from './fleetView.js';
-import { QUERY_NATS_MS } from './fleetViewQuery.js';
 
 /** Fleet-view queries waiting for the worker at once; more are refused (each dashboard tab polls). */
 const MAX_QUERIES_IN_FLIGHT = 32;

@@ -5,8 +5,6 @@
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 
-/** Rendered log bytes in one answer: a NATS message is at most 1 MiB by default. */
-export const FLEET_LOG_ANSWER_BYTES = 512 * 1024;
 
 export const logsSubject = (host: string) => `mzt.${host}.logs`;
 
