@@ -8,8 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isMap, isNode, isScalar, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { validateValue } from '../ipc/schema.js';
-import type { RestartPolicyInput } from '../actors/restartPolicy.js';
-import { LABEL_KEY, type JobLimits, type JobSpec, type SheetSpec } from '../events/jobRecord.js';
+import { LABEL_KEY, type JobSpec, type SheetSpec } from '../events/jobRecord.js';
 
 export const MAX_JOBS_PER_FILE = 100;
 /** Job files are small; a bigger one is most likely the wrong file. */
@@ -17,25 +16,11 @@ const MAX_FILE_BYTES = 1024 * 1024;
 
 export class JobFileError extends Error {}
 
-interface FileSheet {
-  name?: string;
-  argv?: string[];
-  command?: string;
-  cwd?: string;
-  env?: Record<string, string>;
-  timeout_seconds?: number;
-}
+/** A sheet as a file writes it: `argv`, or a `command` run by `sh -c`. */
+type FileSheet = Omit<SheetSpec, 'argv'> & { argv?: string[]; command?: string };
 
-interface FileJob {
-  name?: string;
-  job_id?: string;
-  cwd?: string;
-  env?: Record<string, string>;
-  labels?: Record<string, string>;
-  restart?: RestartPolicyInput;
-  limits?: JobLimits;
-  sheets: FileSheet[];
-}
+/** A job as a file writes it: a JobSpec whose sheets may use `command`. */
+type FileJob = Omit<JobSpec, 'sheets'> & { sheets: FileSheet[] };
 
 /** `sheets[1].timeout_seconds` → ['sheets', 1, 'timeout_seconds']. */
 function fieldPath(field: string): Array<string | number> {

@@ -3,7 +3,7 @@
  * Field names follow Marianne's SystemSnapshot (SEED-NOTES §3.1); `conductor` adds the
  * watcher's own cost, which Marianne did not publish. Unknown values are null, never 0.
  */
-import type { GpuMetric, ProcessMetric } from '../probe/types.js';
+import type { GpuMetric, MachineFigures, ProcessMetric } from '../probe/types.js';
 import type { PressureLevel } from './pressure.js';
 
 export interface JobProgress {
@@ -27,19 +27,11 @@ export interface ConductorCost {
   interval_seconds: number;
 }
 
-export interface SystemSnapshot {
+export interface SystemSnapshot extends MachineFigures {
   timestamp: number;
   daemon_pid: number;
-  system_memory_total_mb: number;
-  system_memory_available_mb: number;
-  system_memory_used_mb: number;
   daemon_rss_mb: number;
   daemon_cpu_percent: number | null;
-  load_avg_1: number;
-  load_avg_5: number;
-  load_avg_15: number;
-  cpu_count: number;
-  system_cpu_percent: number | null;
   processes: ProcessMetric[];
   gpus: GpuMetric[];
   pressure_level: PressureLevel;

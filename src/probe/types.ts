@@ -53,11 +53,8 @@ export interface TagCpu extends ProcessTag {
 
 export type ProbeSource = 'proc' | 'systeminformation';
 
-export interface ProbeSample {
-  ok: true;
-  source: ProbeSource;
-  /** Unix epoch seconds at the start of the sample. */
-  timestamp: number;
+/** The whole machine's figures, as a probe sample and a snapshot both carry them. */
+export interface MachineFigures {
   system_memory_total_mb: number;
   system_memory_available_mb: number;
   system_memory_used_mb: number;
@@ -67,6 +64,13 @@ export interface ProbeSample {
   cpu_count: number;
   /** Busy share of all cores, 0..100; null on the first sample (needs a delta). */
   system_cpu_percent: number | null;
+}
+
+export interface ProbeSample extends MachineFigures {
+  ok: true;
+  source: ProbeSource;
+  /** Unix epoch seconds at the start of the sample. */
+  timestamp: number;
   /** Descendants of the root (the root included), zombies excluded. */
   processes: ProcessMetric[];
   zombie_count: number;
