@@ -6,10 +6,10 @@
 import fs from 'node:fs';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
 import { decodeValue } from '../shared/msgpack.js';
 import type { DurableEvent } from '../events/types.js';
-import { HOSTS_BUCKET, HOST_TTL_MS, type HostEntry } from './hostRegistry.js';
+import type { HostEntry } from './hostRegistry.js';
+import { readLiveHosts } from './fleetView.js';
 import { EVENTS_STREAM, EVENTS_SUBJECTS, hostEventsFilter } from './subjects.js';
 import { logsSubject, type FleetLogAnswer, type FleetLogRequest } from './logService.js';
 import { WORK_ANY_SUBJECT, WORK_MAX_MESSAGE_BYTES, ensureWorkStream, workHostSubject, type FleetJobMessage } from './workQueue.js';
@@ -25,6 +25,9 @@ export interface HostRow extends HostEntry {
   /** Seconds since its last heartbeat. */
   age_seconds: number;
 }
+
+/** Hosts `mzt fleet status` reads at most: far more than a fleet of workstations has. */
+const CLIENT_MAX_HOSTS = 10_000;
 
 export class FleetClient {
   private constructor(private readonly nc: NatsConnection) {}
@@ -44,20 +47,8 @@ export class FleetClient {
 
   /** Every host with a live entry (entries expire HOST_TTL_MS after their last heartbeat), by name. */
   async hosts(): Promise<HostRow[]> {
-    const kv = await new Kvm(this.nc).open(HOSTS_BUCKET).catch(() => undefined);
-    if (!kv) return [];
-    const names: string[] = [];
-    for await (const key of await kv.keys()) names.push(key);
-    const rows: HostRow[] = [];
-    for (const name of names.sort()) {
-      const entry = await kv.get(name);
-      if (!entry || entry.operation !== 'PUT') continue;
-      const value = entry.json<HostEntry>();
-      const age = Date.now() / 1000 - value.last_seen;
-      if (age * 1000 > HOST_TTL_MS) continue;
-      rows.push({ ...value, age_seconds: Math.max(0, Math.round(age * 10) / 10) });
-    }
-    return rows;
+    const { hosts } = await readLiveHosts(this.nc, await jetstreamManager(this.nc), CLIENT_MAX_HOSTS);
+    return hosts.map(({ entry, age }) => ({ ...entry, age_seconds: Math.round(age * 10) / 10 }));
   }
 
   /**

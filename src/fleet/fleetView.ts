@@ -54,7 +54,17 @@ export interface FleetEventsAnswer {
   skipped: number;
 }
 
-export async function readHosts(nc: NatsConnection, jsm: JetStreamManager): Promise<FleetHostsAnswer> {
+/** A live host entry (younger than HOST_TTL_MS) with its age in seconds. */
+export interface LiveHost {
+  entry: HostEntry;
+  age: number;
+}
+
+/**
+ * The live entries of the host table by name, at most `max` names read. Used by the dashboard's
+ * view (through the worker) and by `mzt fleet` (FleetClient.hosts).
+ */
+export async function readLiveHosts(nc: NatsConnection, jsm: JetStreamManager, max: number): Promise<{ hosts: LiveHost[]; truncated: boolean; ts: number }> {
   const kv = await new Kvm(nc).open(HOSTS_BUCKET).catch(() => undefined);
   const ts = Date.now() / 1000;
   if (!kv) return { hosts: [], truncated: false, ts };
@@ -64,39 +74,47 @@ export async function readHosts(nc: NatsConnection, jsm: JetStreamManager): Prom
   const info = await jsm.streams.info(`KV_${HOSTS_BUCKET}`, { subjects_filter: `${prefix}>` });
   const names = Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
   names.sort();
-  const hosts: FleetHostView[] = [];
-  for (const name of names.slice(0, FLEET_VIEW_MAX_HOSTS)) {
-    const entry = await kv.get(name);
-    if (!entry || entry.operation !== 'PUT') continue;
-    let e: HostEntry;
+  const hosts: LiveHost[] = [];
+  for (const name of names.slice(0, max)) {
+    const stored = await kv.get(name);
+    if (!stored || stored.operation !== 'PUT') continue;
+    let entry: HostEntry;
     try {
-      e = entry.json();
+      entry = stored.json();
     } catch {
       continue; // not a host entry this version can read
     }
-    const age = Math.max(0, ts - e.last_seen);
-    if (age * 1000 > HOST_TTL_MS) continue;
-    const exported = e.export?.exported_seq ?? 0;
-    hosts.push({
-      host: e.host,
-      state: age > STALE_AFTER_S ? 'stale' : 'up',
-      age_seconds: Math.round(age * 10) / 10,
-      version: e.version,
-      pid: e.pid,
-      started_at: e.started_at,
-      max_concurrent_jobs: e.max_concurrent_jobs,
-      running_jobs: e.running_jobs,
-      queued_jobs: e.queued_jobs,
-      paused_jobs: e.paused_jobs,
-      accepting_work: e.accepting_work,
-      pressure_level: e.pressure_level,
-      last_seen: e.last_seen,
-      exported_seq: exported,
-      export_lag_events: typeof e.head_seq === 'number' ? Math.max(0, e.head_seq - exported) : null,
-      jobs: Array.isArray(e.jobs) ? e.jobs.slice(0, 50) : [],
-    });
+    const age = Math.max(0, ts - entry.last_seen);
+    if (age * 1000 <= HOST_TTL_MS) hosts.push({ entry, age });
   }
-  return { hosts, truncated: names.length > FLEET_VIEW_MAX_HOSTS, ts };
+  return { hosts, truncated: names.length > max, ts };
+}
+
+export async function readHosts(nc: NatsConnection, jsm: JetStreamManager): Promise<FleetHostsAnswer> {
+  const { hosts, truncated, ts } = await readLiveHosts(nc, jsm, FLEET_VIEW_MAX_HOSTS);
+  return { hosts: hosts.map(({ entry: e, age }) => hostView(e, age)), truncated, ts };
+}
+
+function hostView(e: HostEntry, age: number): FleetHostView {
+  const exported = e.export?.exported_seq ?? 0;
+  return {
+    host: e.host,
+    state: age > STALE_AFTER_S ? 'stale' : 'up',
+    age_seconds: Math.round(age * 10) / 10,
+    version: e.version,
+    pid: e.pid,
+    started_at: e.started_at,
+    max_concurrent_jobs: e.max_concurrent_jobs,
+    running_jobs: e.running_jobs,
+    queued_jobs: e.queued_jobs,
+    paused_jobs: e.paused_jobs,
+    accepting_work: e.accepting_work,
+    pressure_level: e.pressure_level,
+    last_seen: e.last_seen,
+    exported_seq: exported,
+    export_lag_events: typeof e.head_seq === 'number' ? Math.max(0, e.head_seq - exported) : null,
+    jobs: Array.isArray(e.jobs) ? e.jobs.slice(0, 50) : [],
+  };
 }
 
 /**
