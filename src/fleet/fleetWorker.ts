@@ -16,7 +16,7 @@ import { HEARTBEAT_MS, HostClashError, HostRegistry, newIdentity, openHostsBucke
 import { WorkPuller, type SubmitOutcome } from './workQueue.js';
 import { serveLogs, type FleetLogAnswer } from './logService.js';
 import { answerQuery } from './fleetViewQuery.js';
-import { EXPORT_STATES, STATUS_SLOTS, type FleetWorkerData, type MainMessage, type WorkerMessage } from './fleetWorkerProtocol.js';
+import { STATUS_SLOTS, type ExportView, type FleetWorkerData, type MainMessage, type WorkerMessage } from './fleetWorkerProtocol.js';
 
 /** How often the worker looks for new events once it has caught up. */
 const HEAD_POLL_MS = 20;
@@ -37,7 +37,7 @@ function main(): void {
   let refused: string | undefined;
   let stopping = false;
   let kv: KV | undefined;
-  let lastError: string | null = null;
+  let lastView: ExportView = { state: 'connecting', connected: false, error: null };
   // Jobs pulled from the fleet queue wait here for the main thread to record them.
   let nextSubmit = 1;
   const submits = new Map<number, (outcome: SubmitOutcome) => void>();
@@ -68,11 +68,13 @@ function main(): void {
     const s = exporter.progress();
     slots[STATUS_SLOTS.exportedSeq] = s.exported_seq;
     slots[STATUS_SLOTS.publishedTotal] = s.published_total;
-    slots[STATUS_SLOTS.state] = EXPORT_STATES.indexOf(refused ? 'refused' : s.state);
-    slots[STATUS_SLOTS.connected] = connection.connected ? 1 : 0;
-    const error = refused ?? s.last_error ?? (connection.connected ? null : connection.lastError);
-    if (error !== lastError) post({ kind: 'error', error });
-    lastError = error;
+    const view: ExportView = {
+      state: refused ? 'refused' : s.state,
+      connected: connection.connected,
+      error: refused ?? s.last_error ?? (connection.connected ? null : connection.lastError),
+    };
+    if (view.state !== lastView.state || view.connected !== lastView.connected || view.error !== lastView.error) post({ kind: 'state', ...view });
+    lastView = view;
   };
   const statusTimer = setInterval(publishStatus, 50);
 

@@ -33,12 +33,24 @@ export const QUERY_NATS_MS = 4000;
 export const FLEET_LOG_ANSWER_BYTES = 512 * 1024;
 
 /** Slots of the shared status buffer. */
-export const STATUS_SLOTS = { exportedSeq: 0, publishedTotal: 1, state: 2, connected: 3, /** written by main: 1 while it has room for a job */ room: 4 } as const;
+/**
+ * Slots of the shared status buffer: the counters that move with every window. The export's
+ * state, connection and error travel together in one 'state' message instead, so the main
+ * thread never shows a state without its error (a slot is seen at once, a message later).
+ */
+export const STATUS_SLOTS = { exportedSeq: 0, publishedTotal: 1, /** written by main: 1 while it has room for a job */ room: 2 } as const;
+
+/** How the export stands, as the main thread shows it. */
+export interface ExportView {
+  state: ExportState;
+  connected: boolean;
+  error: string | null;
+}
 
 /** Worker → main. */
 export type WorkerMessage =
   | { kind: 'log'; message: string }
-  | { kind: 'error'; error: string | null }
+  | ({ kind: 'state' } & ExportView)
   /** A job pulled from the fleet queue, to record (answered by 'submitted'). */
   | { kind: 'submit'; id: number; job: FleetJobMessage['job'] }
   | { kind: 'rejected'; reason: string; detail: { job_id?: string; subject: string; bytes: number } }

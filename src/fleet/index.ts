@@ -10,7 +10,7 @@ import type { ExportStatus } from './eventExport.js';
 import type { HostReport } from './hostRegistry.js';
 import type { FleetJobMessage, SubmitOutcome } from './workQueue.js';
 import type { FleetLogAnswer, FleetLogRequest } from './logService.js';
-import { EXPORT_STATES, LAG_BYTES_COUNT_LIMIT, QUERY_NATS_MS, REPORT_MS, ROOM_MS, STATUS_SLOTS, type FleetQueryAnswer, type FleetWorkerData, type MainMessage, type WorkerMessage } from './fleetWorkerProtocol.js';
+import { LAG_BYTES_COUNT_LIMIT, QUERY_NATS_MS, REPORT_MS, ROOM_MS, STATUS_SLOTS, type ExportView, type FleetQueryAnswer, type FleetWorkerData, type MainMessage, type WorkerMessage } from './fleetWorkerProtocol.js';
 import type { FleetQuery } from './fleetView.js';
 
 /** Fleet-view queries waiting for the worker at once; more are refused (each dashboard tab polls). */
@@ -54,7 +54,7 @@ export function startFleet(deps: {
   rejected(reason: string, detail: { job_id?: string; subject: string; bytes: number }): void;
   log: (message: string) => void;
 }): Fleet {
-  const status = new SharedArrayBuffer(8 * 5);
+  const status = new SharedArrayBuffer(8 * Object.keys(STATUS_SLOTS).length);
   const slots = new Float64Array(status);
   const data: FleetWorkerData = { config: deps.config, eventsDb: deps.eventsDb, home: deps.home, status };
   const worker = new Worker(new URL('./fleetWorker.js', import.meta.url), { workerData: data });
@@ -74,7 +74,8 @@ export function startFleet(deps: {
   writeRoom();
   const roomTimer = setInterval(writeRoom, ROOM_MS);
   roomTimer.unref();
-  let lastError: string | null = null;
+  let view: ExportView = { state: 'connecting', connected: false, error: null };
+  let workerError: string | undefined;
   let exited = false;
   let nextQuery = 1;
   const queries = new Map<number, (answer: FleetQueryAnswer) => void>();
@@ -93,7 +94,7 @@ export function startFleet(deps: {
       queries.get(m.id)?.(m.answer);
       queries.delete(m.id);
     }
-    else if (m.kind === 'error') lastError = m.error;
+    else if (m.kind === 'state') view = { state: m.state, connected: m.connected, error: m.error };
     else if (m.kind === 'rejected') deps.rejected(m.reason, m.detail);
     else if (m.kind === 'logs') {
       let answer: FleetLogAnswer;
@@ -115,8 +116,8 @@ export function startFleet(deps: {
     }
   });
   worker.on('error', (err) => {
-    lastError = `export worker failed: ${err.message}`;
-    deps.log(`fleet: ${lastError}`);
+    workerError = `export worker failed: ${err.message}`;
+    deps.log(`fleet: ${workerError}`);
   });
   return {
     status() {
@@ -126,15 +127,15 @@ export function startFleet(deps: {
       return {
         host: deps.config.host,
         nats_url: deps.config.nats_url,
-        connected: !exited && slots[STATUS_SLOTS.connected] === 1,
+        connected: !exited && view.connected,
         export: {
-          state: exited ? 'stopped' : EXPORT_STATES[slots[STATUS_SLOTS.state]!] ?? 'connecting',
+          state: exited ? 'stopped' : view.state,
           exported_seq: exported,
           lag_events: lag,
           lag_bytes: bytes,
           lag_bytes_capped: lag > LAG_BYTES_COUNT_LIMIT,
           published_total: slots[STATUS_SLOTS.publishedTotal]!,
-          last_error: lastError,
+          last_error: workerError ?? view.error,
         },
       };
     },

@@ -132,8 +132,8 @@ describe('event export to JetStream', () => {
     const { client } = await start('alpha');
     const status = await waitFor(async () => {
       const s = await client.call('daemon.status', {});
-      // The state comes through shared memory, the error by message a moment later: wait for both.
-      return s.fleet?.export.state === 'refused' && s.fleet.export.last_error ? s : undefined;
+      // The state and its error arrive together: no status shows `refused` without its reason.
+      return s.fleet?.export.state === 'refused' ? s : undefined;
     }, 20_000, 'refused');
     expect(status.fleet!.export.last_error).toContain(`"alpha" is held by a live conductor (pid ${holder.pid}`);
     expect((await client.call('job.submit', { name: 'local', sheets: [{ argv: ['true'] }] })).job_id).toBeDefined();
@@ -145,8 +145,8 @@ describe('event export to JetStream', () => {
     const { client } = await start('alpha');
     const status = await waitFor(async () => {
       const s = await client.call('daemon.status', {});
-      // The state comes through shared memory, the error by message a moment later: wait for both.
-      return s.fleet?.export.state === 'refused' && s.fleet.export.last_error ? s : undefined;
+      // The state and its error arrive together: no status shows `refused` without its reason.
+      return s.fleet?.export.state === 'refused' ? s : undefined;
     }, 20_000, 'export refused');
     expect(status.fleet!.export.last_error).toMatch(/another event store uses this host name/);
     await client.close();
