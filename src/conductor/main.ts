@@ -25,14 +25,8 @@ import { stopEscapedOrphans, takeMarkerInstance } from './escapedOrphans.js';
 import { LiveHost, forgetLiveState } from '../actors/liveRestore/liveHost.js';
 import { conductorPaths, resolveHome, type ConductorPaths } from '../shared/paths.js';
 import { catchSighupEarly, releaseSighup, routeSighup, sighupConfigLoaded } from './earlySighup.js';
-import { PRIVATE_UMASK, ensurePrivateFile, tightenEntries } from './privateFiles.js';
-import {
-  acquireStartLock,
-  clearStaleSocket,
-  ensurePrivateDir,
-  removePidFile,
-  writePidFile,
-} from './startGuard.js';
+import { PRIVATE_UMASK, ensurePrivateDir, ensurePrivateFile, tightenEntries } from '../shared/privateFiles.js';
+import { acquireStartLock, clearStaleSocket, removePidFile, writePidFile } from './startGuard.js';
 import { VERSION } from './version.js';
 import { startFleet, type Fleet } from '../fleet/index.js';
 import { buildHostReport, fleetJobLogs, hasRoomForFleetJob, submitFleetJob } from './fleetBridge.js';
@@ -69,7 +63,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
 
   // A SIGHUP while starting must not kill it (earlySighup.ts); the CLI installs this earlier still.
   if (options.handleSignals) catchSighupEarly();
-  // Before anything creates a file (privateFiles.ts).
+  // Before anything creates a file (shared/privateFiles.ts).
   process.umask(PRIVATE_UMASK);
   ensurePrivateDir(paths.home);
   ensurePrivateDir(paths.runDir);
