@@ -3,11 +3,9 @@
  * `mzt retry ID [--from-sheet N]`: run an ended job again under its id.
  */
 import type { Command } from 'commander';
-import type { DaemonClient } from '../ipc/client.js';
 import { printJson } from './output.js';
 import { parseInteger } from './args.js';
-
-type WithClient = <T>(fn: (client: DaemonClient) => Promise<T>) => Promise<T>;
+import type { WithClient } from './conductorClient.js';
 
 export function addJobControlCommands(program: Command, withClient: WithClient): void {
   for (const [name, method, what] of [

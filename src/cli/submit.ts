@@ -13,8 +13,7 @@ import { collect, keyValues, parseNumber, UsageError } from './args.js';
 import { followLog, parseLogLine } from './follow.js';
 import { JobFileError, readJobFile } from './jobFile.js';
 import { printJson } from './output.js';
-
-type WithClient = <T>(fn: (client: DaemonClient) => Promise<T>) => Promise<T>;
+import type { WithClient } from './conductorClient.js';
 
 export interface SubmitOptions {
   file?: string;
