@@ -1,6 +1,6 @@
 /**
- * `mzt jobs`, `mzt job ID`, `mzt cancel ID`, `mzt logs ID [-f]` and `mzt diagnose ID`: list
- * the jobs, read one, stop one, print its output, and report what it cost.
+ * `mzt jobs`, `mzt job ID`, `mzt logs ID [-f]` and `mzt diagnose ID`: list the jobs, read
+ * one, print its output, and report what it cost (controlling a job: jobControl.ts).
  */
 import { Option, type Command } from 'commander';
 import { collect, parseInteger } from './args.js';
@@ -39,17 +39,6 @@ export function addJobCommands(program: Command, withClient: WithClient): void {
       const job = await withClient((c) => c.call('job.get', { job_id: id }));
       if (opts.json) printJson(job);
       else printJob(job);
-    });
-
-  program
-    .command('cancel')
-    .description('cancel a job (its whole process tree is stopped)')
-    .argument('<id>')
-    .option('--json', 'print as JSON')
-    .action(async (id: string, opts: { json?: boolean }) => {
-      const res = await withClient((c) => c.call('job.cancel', { job_id: id }, { timeoutMs: 120_000 }));
-      if (opts.json) printJson(res);
-      else process.stdout.write(`${res.job_id} ${res.status}\n`);
     });
 
   program
