@@ -6,9 +6,10 @@
  * Start-up order: umask 077, private dirs and files → config → start lock → stale-socket
  * check → event store (projection caught up) → close jobs a dead conductor left active
  * (`job.interrupted`) → jobs → socket server built → dashboard → bind → pid file → fleet →
- * retention → monitoring → `daemon.started`. Shutdown (SIGTERM/SIGINT or `daemon.shutdown`):
- * stop taking work, interrupt running jobs (their process groups get SIGTERM then SIGKILL),
- * append `daemon.stopping`, tell clients, flush and close the store, remove socket and pid file.
+ * retention → monitoring → heap release → `daemon.started`. Shutdown (SIGTERM/SIGINT or
+ * `daemon.shutdown`; the whole order in shutdown.ts): stop taking work, interrupt running jobs
+ * (their process groups get SIGTERM then SIGKILL), append `daemon.stopping`, tell clients,
+ * flush and close the store, remove socket and pid file.
  */
 import { EventBus } from '../events/bus.js';
 import { EventStore } from '../events/store.js';
