@@ -3,11 +3,9 @@
  * With nothing to select by it refuses rather than clear everything: `--all` says so.
  */
 import { Command } from 'commander';
-import type { DaemonClient } from '../ipc/client.js';
 import { collect, UsageError } from './args.js';
 import { printJson } from './output.js';
-
-type WithClient = <T>(fn: (client: DaemonClient) => Promise<T>) => Promise<T>;
+import type { WithClient } from './conductorClient.js';
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 

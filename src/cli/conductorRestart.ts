@@ -6,45 +6,28 @@
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { ConductorPaths } from '../shared/paths.js';
-import type { DaemonClient } from '../ipc/client.js';
 import { ConductorNotRunning } from '../ipc/clientErrors.js';
 import { probeHello } from '../ipc/helloProbe.js';
 import { parseNumber } from './args.js';
 import { startDetached } from './detach.js';
+import { cliPaths, withClient } from './conductorClient.js';
+import { waitForExit } from './pids.js';
 
-export interface RestartDeps {
-  paths(): ConductorPaths;
-  withClient<T>(fn: (client: DaemonClient) => Promise<T>): Promise<T>;
-  /** The CLI's entry file (the detached conductor runs it). */
-  entry: string;
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-export function addConductorRestart(conductor: Command, deps: RestartDeps): void {
+/** `entry`: the CLI's entry file, which the new, detached conductor runs. */
+export function addConductorRestart(conductor: Command, entry: string): void {
   conductor
     .command('restart')
     .description('stop the conductor gracefully and start a new one in the background (with live_restore, running sheets carry on)')
     .addOption(new Option('--timeout <seconds>', 'how long to wait for the old one to exit, and the new one to be ready').default(30).argParser(parseNumber('--timeout')))
     .action(async (opts: { timeout: number }) => {
-      const p = deps.paths();
+      const p = cliPaths();
       const probe = await probeHello(p.socketPath, 2000);
       if (!probe.alive) throw new ConductorNotRunning(p.socketPath);
       const oldPid = probe.hello.pid as number;
       const started = Date.now();
-      await deps.withClient((c) => c.call('daemon.shutdown', { graceful: true }));
-      const deadline = started + opts.timeout * 1000;
-      while (alive(oldPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      if (alive(oldPid)) throw new Error(`the conductor (pid ${oldPid}) did not stop within ${opts.timeout}s; nothing was restarted (see mzt conductor stop --force)`);
-      const pid = await startDetached(p, deps.entry, opts.timeout);
+      await withClient((c) => c.call('daemon.shutdown', { graceful: true }));
+      if (!(await waitForExit(oldPid, opts.timeout * 1000, 50, started))) throw new Error(`the conductor (pid ${oldPid}) did not stop within ${opts.timeout}s; nothing was restarted (see mzt conductor stop --force)`);
+      const pid = await startDetached(p, entry, opts.timeout);
       process.stdout.write(`conductor restarted (pid ${oldPid} → ${pid}) in ${((Date.now() - started) / 1000).toFixed(1)}s, log ${p.logFile}\n`);
     });
 }

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type { ConductorPaths } from '../shared/paths.js';
-import { ensurePrivateFile } from '../conductor/privateFiles.js';
+import { ensurePrivateFile } from '../shared/privateFiles.js';
 import { probeHello } from '../ipc/helloProbe.js';
 import { DEFAULT_LOG_KEEP, DEFAULT_LOG_MAX_BYTES, checkRotation } from '../log/rotation.js';
 import type { LogFormat } from '../log/logger.js';

@@ -1,18 +1,19 @@
 /**
+ * `mzt cancel ID`: stop a job's whole process tree.
  * `mzt pause ID` / `mzt resume ID`: SIGSTOP / SIGCONT of a running job's sheet tree.
  * `mzt retry ID [--from-sheet N]`: run an ended job again under its id.
  */
 import type { Command } from 'commander';
-import type { DaemonClient } from '../ipc/client.js';
 import { printJson } from './output.js';
 import { parseInteger } from './args.js';
-
-type WithClient = <T>(fn: (client: DaemonClient) => Promise<T>) => Promise<T>;
+import type { WithClient } from './conductorClient.js';
 
 export function addJobControlCommands(program: Command, withClient: WithClient): void {
-  for (const [name, method, what] of [
-    ['pause', 'job.pause', "pause a running job (SIGSTOP to its sheet's whole tree; its timeout is held)"],
-    ['resume', 'job.resume', 'resume a paused job (SIGCONT; its timeout runs again for the time that was left)'],
+  // A cancel waits until the tree is gone (SIGTERM, the grace, SIGKILL): longer than the usual request timeout.
+  for (const [name, method, what, timeoutMs] of [
+    ['cancel', 'job.cancel', 'cancel a job (its whole process tree is stopped)', 120_000],
+    ['pause', 'job.pause', "pause a running job (SIGSTOP to its sheet's whole tree; its timeout is held)", undefined],
+    ['resume', 'job.resume', 'resume a paused job (SIGCONT; its timeout runs again for the time that was left)', undefined],
   ] as const) {
     program
       .command(name)
@@ -20,7 +21,7 @@ export function addJobControlCommands(program: Command, withClient: WithClient):
       .argument('<id>')
       .option('--json', 'print as JSON')
       .action(async (id: string, opts: { json?: boolean }) => {
-        const res = await withClient((c) => c.call(method, { job_id: id }));
+        const res = await withClient((c) => c.call(method, { job_id: id }, { timeoutMs }));
         if (opts.json) printJson(res);
         else process.stdout.write(`${res.job_id} ${res.status}\n`);
       });

@@ -12,8 +12,7 @@ import type { JobRecord, JobSpec, SheetSpec } from '../events/jobRecord.js';
 import { collect, keyValues, parseNumber, UsageError } from './args.js';
 import { followLog, parseLogLine } from './follow.js';
 import { printJson } from './output.js';
-
-type WithClient = <T>(fn: (client: DaemonClient) => Promise<T>) => Promise<T>;
+import type { WithClient } from './conductorClient.js';
 
 export interface SubmitOptions {
   file?: string;

@@ -3,11 +3,9 @@
  * its sheet's tree, bounded), and the text both it and `mzt diagnose` print for a trace.
  */
 import { Command, Option } from 'commander';
-import type { DaemonClient } from '../ipc/client.js';
 import { parseNumber, UsageError } from './args.js';
 import { printJson, table } from './output.js';
-
-type WithClient = <T>(fn: (client: DaemonClient) => Promise<T>) => Promise<T>;
+import type { WithClient } from './conductorClient.js';
 
 /** The server's cap (protocol/schemas/methods.json job.trace). */
 export const MAX_TRACE_SECONDS = 300;

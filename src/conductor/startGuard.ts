@@ -1,7 +1,8 @@
 /**
  * Only one conductor per socket, and only its owner gets in.
  *
- * - The run directory is created 0700 and must be a real directory owned by us.
+ * - The run directory is created 0700 and must be a real directory owned by us
+ *   (ensurePrivateDir, shared/privateFiles.ts).
  * - A start lock (O_EXCL file) serialises concurrent starters, so two of them cannot both
  *   decide a socket is stale and steal it from each other.
  * - An existing socket is live only if it answers `hello`; then we refuse. Otherwise it is
@@ -19,16 +20,6 @@ export class AlreadyRunningError extends Error {
     super(message);
     this.name = 'AlreadyRunningError';
   }
-}
-
-export function ensurePrivateDir(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = fs.lstatSync(dir);
-  if (!st.isDirectory()) throw new Error(`${dir} is not a directory (a symlink or file is in the way)`);
-  if (typeof process.getuid === 'function' && st.uid !== process.getuid()) {
-    throw new Error(`${dir} belongs to uid ${st.uid}, not to us (uid ${process.getuid()}); refusing to use it`);
-  }
-  if ((st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
 }
 
 function pidAlive(pid: number): boolean {

@@ -12,7 +12,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
-import { ensurePrivateDir } from '../conductor/startGuard.js';
+import { ensurePrivateDir } from '../shared/privateFiles.js';
 
 /** Shortest token accepted, from the config or a file. */
 export const MIN_DASHBOARD_TOKEN_LENGTH = 16;

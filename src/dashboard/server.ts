@@ -11,7 +11,6 @@ import { createRequire } from 'node:module';
 import type net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CONFIG } from '../conductor/config.js';
 import { conductorPaths, resolveHome, type ConductorPaths } from '../shared/paths.js';
 import { eventTypes } from '../ipc/schema.js';
 import { DashboardAuth, isLoopbackAddress, loadOrCreateToken, type DashboardAuthMode } from './auth.js';
@@ -33,8 +32,8 @@ export interface DashboardOptions {
   home?: string;
   socketPath?: string;
   host?: string;
-  /** 0 picks a free port. */
-  port?: number;
+  /** 0 picks a free port. No default here: the caller's config holds it (dashboard_port). */
+  port: number;
   /** The token every request must carry; when absent, the one kept in tokenFile (created if missing). */
   token?: string;
   /** "none" turns the token off (loopback only, with a warning at start). Default "token". */
@@ -125,7 +124,7 @@ export class DashboardServer {
   private stoppingFlag = false;
   private boundPort = 0;
 
-  constructor(private readonly options: DashboardOptions = {}) {
+  constructor(private readonly options: DashboardOptions) {
     this.paths = conductorPaths(options.home ?? resolveHome());
     const socketPath = options.socketPath ?? this.paths.socketPath;
     this.host = options.host ?? '127.0.0.1';
@@ -177,7 +176,7 @@ export class DashboardServer {
   async start(): Promise<string> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(this.options.port ?? DEFAULT_CONFIG.dashboard_port, this.host, () => {
+      this.server.listen(this.options.port, this.host, () => {
         this.server.off('error', reject);
         resolve();
       });

@@ -5,8 +5,7 @@
  * (monitor/jobCosts.ts), so every surface shows the same numbers.
  */
 import type { JobStatus } from '../events/jobRecord.js';
-import type { SheetCost as LedgerRow } from '../storage/monitorStorage.js';
-import type { CostFigures, SheetCost, SystemSnapshot } from './snapshot.js';
+import type { CostFigures, LedgerSheetCost, SheetCost, SystemSnapshot } from './snapshot.js';
 
 export interface RecordCost extends CostFigures {
   sheets: SheetCost[];
@@ -28,7 +27,7 @@ export function liveCost(snapshot: SystemSnapshot | undefined, jobId: string): R
  * tied to no sheet). Nothing runs any more: no CPU%, no RSS, no process, no GPU memory held.
  * The job's peak is the highest sheet peak: its sheets run one after another.
  */
-export function endedCost(rows: readonly LedgerRow[]): RecordCost | null {
+export function endedCost(rows: readonly LedgerSheetCost[]): RecordCost | null {
   if (rows.length === 0) return null;
   const ended = (cpuSeconds: number, peak: number): CostFigures => ({
     cpu_percent: null,
@@ -51,7 +50,7 @@ export function endedCost(rows: readonly LedgerRow[]): RecordCost | null {
 
 export function recordCost(
   record: { job_id: string; status: JobStatus },
-  sources: { snapshot: SystemSnapshot | undefined; ledger(jobId: string): readonly LedgerRow[] },
+  sources: { snapshot: SystemSnapshot | undefined; ledger(jobId: string): readonly LedgerSheetCost[] },
 ): RecordCost | null {
   switch (record.status) {
     case 'queued':

@@ -70,6 +70,21 @@ export interface SheetCost extends CostFigures {
   sheet_num: number;
 }
 
+/**
+ * A sheet's row of the cost ledger (storage/monitorStorage.ts): its figures over its whole
+ * run, kept after the job ends. Defined here with the live figures it is read beside.
+ */
+export interface LedgerSheetCost {
+  sheet_num: number | null;
+  peak_rss_mb: number;
+  cpu_seconds: number;
+  exited_cpu_seconds: number;
+  max_cpu_percent: number;
+  pids_seen: number;
+  /** Highest GPU memory the sheet's processes held at once; null when never known. */
+  gpu_memory_peak_mb: number | null;
+}
+
 export interface JobCost extends CostFigures {
   job_id: string;
   sheets: SheetCost[];

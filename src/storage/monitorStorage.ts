@@ -11,7 +11,7 @@
  *   the distinct pids seen. It outlives the job and conductor restarts.
  */
 import Database from 'better-sqlite3';
-import type { SystemSnapshot } from '../monitor/snapshot.js';
+import type { LedgerSheetCost, SystemSnapshot } from '../monitor/snapshot.js';
 import type { TagCpu } from '../probe/types.js';
 import { SQLITE_CACHE_SIZE } from '../events/store.js';
 
@@ -25,17 +25,6 @@ export interface MinuteRow {
   daemon_cpu_percent_avg: number | null;
   processes_avg: number;
   processes_max: number;
-}
-
-export interface SheetCost {
-  sheet_num: number | null;
-  peak_rss_mb: number;
-  cpu_seconds: number;
-  exited_cpu_seconds: number;
-  max_cpu_percent: number;
-  pids_seen: number;
-  /** Highest GPU memory the sheet's processes held at once; null when never known. */
-  gpu_memory_peak_mb: number | null;
 }
 
 export interface RetentionPolicy {
@@ -219,8 +208,8 @@ export class MonitorStorage {
   }
 
   /** The ledger of one job, per sheet (sheet_num null = processes not tied to a sheet). */
-  jobCosts(jobId: string): SheetCost[] {
-    const rows = this.selectCosts.all(jobId) as Array<SheetCost & { sheet_num: number }>;
+  jobCosts(jobId: string): LedgerSheetCost[] {
+    const rows = this.selectCosts.all(jobId) as Array<LedgerSheetCost & { sheet_num: number }>;
     return rows.map((r) => ({ ...r, sheet_num: r.sheet_num < 0 ? null : r.sheet_num }));
   }
 

@@ -5,7 +5,7 @@
  */
 import type { JobRecord } from '../events/jobRecord.js';
 import type { DurableEvent } from '../events/types.js';
-import type { SheetCost } from './monitorStorage.js';
+import type { LedgerSheetCost } from '../monitor/snapshot.js';
 
 export interface ResourceReport {
   job_id: string;
@@ -29,7 +29,7 @@ export interface ResourceReport {
 
 const f1 = (n: number) => n.toFixed(1);
 
-export function buildResourceReport(jobId: string, job: JobRecord | undefined, costs: SheetCost[], events: DurableEvent[]): ResourceReport {
+export function buildResourceReport(jobId: string, job: JobRecord | undefined, costs: LedgerSheetCost[], events: DurableEvent[]): ResourceReport {
   const spawns = events.filter((e) => e.type === 'process.spawn').length;
   const exits = events.filter((e) => e.type === 'process.exit').length;
   const signals: ResourceReport['signals'] = [];

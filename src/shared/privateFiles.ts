@@ -8,11 +8,25 @@
  *   with the database file's mode: so the database files are created 0600 before it opens them.
  * - Files an older conductor (or an editor) left readable are tightened at start: the event
  *   log holds every job's argv and environment, config.json may hold the dashboard token.
+ *
+ * Here, below every folder that writes such files (conductor, cli, dashboard), so none of
+ * them reaches into another for it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 
 export const PRIVATE_UMASK = 0o077;
+
+/** Create `dir` 0700 (parents too) and insist it is a real directory of ours, nobody else's to read. */
+export function ensurePrivateDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = fs.lstatSync(dir);
+  if (!st.isDirectory()) throw new Error(`${dir} is not a directory (a symlink or file is in the way)`);
+  if (typeof process.getuid === 'function' && st.uid !== process.getuid()) {
+    throw new Error(`${dir} belongs to uid ${st.uid}, not to us (uid ${process.getuid()}); refusing to use it`);
+  }
+  if ((st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
+}
 
 /** Create `file` 0600 if missing; take group/other bits off it if present. */
 export function ensurePrivateFile(file: string): void {

@@ -4,10 +4,10 @@
  * Without config `fleet`, or while NATS cannot be reached, they answer NOT_AVAILABLE with
  * `data.reason` (not_in_fleet | nats_unreachable | failed) so a client can tell them apart.
  */
-import { ErrorCode, ProtocolError } from '../ipc/messages.js';
-import type { Fleet } from '../fleet/index.js';
-import type { FleetQuery } from '../fleet/fleetView.js';
-import type { Handlers } from '../ipc/methodTable.js';
+import { ErrorCode, ProtocolError } from '../../ipc/messages.js';
+import type { Fleet } from '../../fleet/index.js';
+import type { FleetQuery } from '../../fleet/fleetView.js';
+import type { Handlers } from '../../ipc/methodTable.js';
 
 async function ask(fleet: Fleet | undefined, query: FleetQuery): Promise<unknown> {
   if (!fleet) {
