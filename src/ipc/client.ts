@@ -9,7 +9,8 @@ import { conductorPaths } from '../shared/paths.js';
 import type { EventEnvelope } from '../events/types.js';
 import { ConductorNotRunning, ConnectionClosed, RpcError, TimeoutError } from './clientErrors.js';
 import { QueuedIterator } from './queuedIterator.js';
-import { FrameDecoder, decodeValue, encodeFrame } from './framing.js';
+import { SocketFrameWriter, socketFrameReader, type FrameWriter } from './frameIO.js';
+import { decodeValue } from './framing.js';
 import type { HelloResult, JobWithCost, MethodName, ParamsOf as TableParams, ResultOf as TableResult } from './methodTable.js';
 import { MSG_NOTIFICATION, MSG_REQUEST, MSG_RESPONSE, PROTOCOL_VERSION, type RpcErrorBody } from './messages.js';
 
@@ -58,6 +59,9 @@ interface PendingCall {
   /** Runs synchronously when the result arrives, before later frames of the same chunk. */
   onResult?: (result: unknown) => void;
 }
+
+/** Largest frame the client accepts from the conductor. */
+const CLIENT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
 /** Items buffered per subscription before the client stops reading the socket. */
 const SUBSCRIPTION_BUFFER = 10_000;
@@ -142,7 +146,7 @@ export class Subscription implements AsyncIterable<StreamItem> {
 export class DaemonClient {
   server!: HelloResult;
   private socket: net.Socket | undefined;
-  private decoder = new FrameDecoder(64 * 1024 * 1024);
+  private writer: FrameWriter | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, PendingCall>();
   private readonly subscriptions = new Set<Subscription>();
@@ -205,11 +209,11 @@ export class DaemonClient {
       void this.connected.then(
         () => {
           if (!this.pending.has(id)) return;
-          if (!this.socket || this.socket.destroyed) {
+          if (!this.socket || this.socket.destroyed || !this.writer) {
             this.settle(id, new ConnectionClosed());
             return;
           }
-          this.socket.write(encodeFrame([MSG_REQUEST, id, method, params ?? {}]));
+          this.writer.write([MSG_REQUEST, id, method, params ?? {}]);
         },
         (err) => this.settle(id, err as Error),
       );
@@ -343,18 +347,20 @@ export class DaemonClient {
 
   private attach(socket: net.Socket): void {
     this.socket = socket;
-    this.decoder = new FrameDecoder(64 * 1024 * 1024);
+    this.writer = new SocketFrameWriter(socket);
     this.readingPaused = false;
-    socket.on('data', (chunk: Buffer) => {
-      let frames: Buffer[];
-      try {
-        frames = this.decoder.push(chunk);
-        for (const frame of frames) this.dispatch(decodeValue(frame));
-      } catch {
-        // Undecodable data: the stream may be out of sync; drop this connection.
-        socket.destroy();
-      }
-    });
+    // Undecodable data: the stream may be out of sync; drop this connection.
+    socketFrameReader(socket, CLIENT_MAX_FRAME_BYTES).listen(
+      (frame) => {
+        if (socket.destroyed) return; // the rest of a chunk after a bad frame
+        try {
+          this.dispatch(decodeValue(frame));
+        } catch {
+          socket.destroy();
+        }
+      },
+      () => socket.destroy(),
+    );
     socket.on('error', () => undefined);
     socket.on('close', () => this.onDisconnect(socket));
   }
