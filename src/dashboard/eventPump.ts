@@ -7,7 +7,8 @@
  *   browser takes it;
  * - live events already sent during a replay are skipped by seq.
  */
-import type { Consumer, DurableEnvelope, EventBridge } from './bridge.js';
+import type { EventBridge } from './bridge.js';
+import type { Consumer, DurableEnvelope } from './consumer.js';
 import { ConductorNotRunning } from '../ipc/clientErrors.js';
 import type { SystemSnapshot } from '../monitor/snapshot.js';
 import type { SseStream } from './sse.js';

@@ -6,15 +6,15 @@
  */
 import net from 'node:net';
 import { conductorPaths } from '../shared/paths.js';
-import type { EventEnvelope } from '../events/types.js';
 import { ConductorNotRunning, ConnectionClosed, RpcError, TimeoutError } from './clientErrors.js';
-import { QueuedIterator } from './queuedIterator.js';
+import { SUBSCRIPTION_BUFFER, Subscription, streamItemOf, type StreamItem, type SubscribeOptions } from './clientSubscription.js';
 import { SocketFrameWriter, socketFrameReader, type FrameWriter } from './frameIO.js';
 import { decodeValue } from './framing.js';
 import type { HelloResult, JobWithCost, MethodName, ParamsOf as TableParams, ResultOf as TableResult } from './methodTable.js';
 import { MSG_NOTIFICATION, MSG_REQUEST, MSG_RESPONSE, PROTOCOL_VERSION, type RpcErrorBody } from './messages.js';
 
 export { ConductorNotRunning, ConnectionClosed, RpcError, TimeoutError };
+export { Subscription, type StreamItem, type SubscribeOptions };
 
 export interface ReconnectOptions {
   /** Longest wait between attempts (backoff doubles from 50 ms up to this). */
@@ -33,14 +33,6 @@ export interface ConnectOptions {
   /** Called when an established connection drops (a reconnect follows unless disabled). */
   onDisconnect?: () => void;
 }
-
-/** The params of daemon.monitor.stream, as the method table types them. */
-export type SubscribeOptions = TableParams<'daemon.monitor.stream'>;
-
-export type StreamItem =
-  | { kind: 'event'; event: EventEnvelope }
-  | { kind: 'caught_up'; seq: number }
-  | { kind: 'lagged'; lost: number; resume_from: number; head_seq: number };
 
 /**
  * Typed params/results of every method, from the one method table (methodTable.ts) the
@@ -62,86 +54,6 @@ interface PendingCall {
 
 /** Largest frame the client accepts from the conductor. */
 const CLIENT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
-
-/** Items buffered per subscription before the client stops reading the socket. */
-const SUBSCRIPTION_BUFFER = 10_000;
-
-export class Subscription implements AsyncIterable<StreamItem> {
-  /** Last durable seq delivered to the consumer. */
-  lastSeq: number | undefined;
-  /** Highest durable seq received (delivered or still buffered): resume and dedup point. */
-  private lastReceived: number | undefined;
-  /** Server-side id on the current connection. */
-  serverId: number | undefined;
-  private startHead: number | undefined;
-  // Past SUBSCRIPTION_BUFFER items the client stops reading the socket (the conductor then
-  // holds, or lags, this subscription under its own bounds) until half of them were taken.
-  private readonly queue: QueuedIterator<StreamItem>;
-
-  constructor(
-    private readonly client: DaemonClient,
-    readonly options: SubscribeOptions,
-  ) {
-    this.queue = new QueuedIterator<StreamItem>({
-      highWater: SUBSCRIPTION_BUFFER,
-      onFull: () => client._pauseReading(),
-      onTake: (item) => {
-        if (item.kind === 'event' && item.event.seq !== undefined) this.lastSeq = item.event.seq;
-        // Reading resumes once every subscription of the client has room (another may still be full).
-        if (this.queue.length < SUBSCRIPTION_BUFFER / 2) client._maybeResumeReading();
-      },
-      onReturn: () => client._unsubscribe(this),
-    });
-  }
-
-  get buffered(): number {
-    return this.queue.length;
-  }
-
-  get isEnded(): boolean {
-    return this.queue.isEnded;
-  }
-
-  /** Resolves once the subscription ended and everything it received was taken. */
-  get closed(): Promise<void> {
-    return this.queue.closed;
-  }
-
-  /** Where to resume after a reconnect. */
-  resumeSince(): number | undefined {
-    return this.lastReceived ?? this.options.since ?? this.startHead;
-  }
-
-  /** @internal */
-  started(headSeq: number): void {
-    if (this.startHead === undefined) this.startHead = headSeq;
-  }
-
-  /** @internal */
-  push(item: StreamItem): void {
-    if (this.queue.isEnded) return;
-    if (item.kind === 'event' && item.event.seq !== undefined) {
-      if (this.lastReceived !== undefined && item.event.seq <= this.lastReceived) return; // seen already
-      this.lastReceived = item.event.seq;
-    }
-    this.queue.push(item);
-  }
-
-  /** @internal */
-  end(): void {
-    this.queue.end();
-  }
-
-  async unsubscribe(): Promise<void> {
-    if (this.queue.isEnded) return;
-    this.queue.end();
-    await this.client._unsubscribe(this);
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<StreamItem> {
-    return this.queue[Symbol.asyncIterator]();
-  }
-}
 
 export class DaemonClient {
   server!: HelloResult;
@@ -381,30 +293,22 @@ export class DaemonClient {
     const params = (message[2] ?? {}) as Record<string, any>;
     const sub = typeof params.subscription === 'number' ? this.byServerId.get(params.subscription) : undefined;
     if (!sub) return;
-    switch (method) {
-      case 'stream.event':
-        sub.push({ kind: 'event', event: params.event as EventEnvelope });
-        break;
-      case 'stream.caught_up':
-        sub.push({ kind: 'caught_up', seq: params.seq });
-        break;
-      case 'stream.lagged':
-        sub.push({ kind: 'lagged', lost: params.lost, resume_from: params.resume_from, head_seq: params.head_seq });
-        break;
-      case 'stream.closed':
-        // "shutdown" and "overflow" end the connection too; with reconnect the stream resumes.
-        // "error" (the log could not be read) leaves the connection up: subscribe again.
-        this.byServerId.delete(params.subscription);
-        sub.serverId = undefined;
-        if (!this.reconnect) {
-          this.subscriptions.delete(sub);
-          sub.end();
-        } else if (params.reason === 'error') {
-          setTimeout(() => {
-            if (!sub.isEnded && !this.closing && sub.serverId === undefined) void this.startSubscription(sub, sub.resumeSince());
-          }, 500).unref();
-        }
-        break;
+    if (method !== 'stream.closed') {
+      const item = streamItemOf(method, params);
+      if (item) sub.push(item);
+      return;
+    }
+    // "shutdown" and "overflow" end the connection too; with reconnect the stream resumes.
+    // "error" (the log could not be read) leaves the connection up: subscribe again.
+    this.byServerId.delete(params.subscription);
+    sub.serverId = undefined;
+    if (!this.reconnect) {
+      this.subscriptions.delete(sub);
+      sub.end();
+    } else if (params.reason === 'error') {
+      setTimeout(() => {
+        if (!sub.isEnded && !this.closing && sub.serverId === undefined) void this.startSubscription(sub, sub.resumeSince());
+      }, 500).unref();
     }
   }
 
