@@ -11,6 +11,7 @@
  */
 import { matchesFilter, type EventEnvelope } from '../events/types.js';
 import type { SystemSnapshot } from '../monitor/snapshot.js';
+import type { SseStream } from './sse.js';
 
 export interface DurableEnvelope extends EventEnvelope {
   seq: number;
@@ -160,4 +161,27 @@ export class Consumer {
     this.connected = undefined;
     return batch;
   }
+}
+
+/**
+ * Wait for the consumer's next batch and do what every SSE route does with one: tell the page
+ * when the conductor connection changed, and end with `bridge_stopped` when the bridge stops.
+ * 'idle': nothing came within `timeoutMs`; 'end': the stream is over.
+ */
+export async function nextBatch(consumer: Consumer, sse: SseStream, timeoutMs: number): Promise<ConsumerBatch | 'idle' | 'end'> {
+  const woke = await consumer.wait(timeoutMs);
+  if (sse.closed) return 'end';
+  if (!woke) return 'idle';
+  const batch = consumer.take();
+  if (batch.stopped) {
+    sse.send('bridge_stopped', { reason: 'the dashboard is stopping' });
+    return 'end';
+  }
+  if (batch.connected !== undefined) sse.send('conductor', { connected: batch.connected });
+  return batch;
+}
+
+/** The idle message; false when the socket buffer is full (then wait for `sse.drained()`). */
+export function sendHeartbeat(sse: SseStream, connected: boolean): boolean {
+  return sse.send('heartbeat', { ts: Date.now() / 1000, connected });
 }
