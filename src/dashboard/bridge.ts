@@ -6,7 +6,8 @@
  * (BENCHMARKS.md). A subscription starts at the conductor's head; each consumer then reads
  * what came before it from the log (`catchUp`), so no consumer misses an event either way.
  *
- * Every consumer has a bounded queue. A consumer that falls behind (a slow browser) does not
+ * Every consumer has a bounded queue (consumer.ts, which says why it is not the client's
+ * QueuedIterator). A consumer that falls behind (a slow browser) does not
  * grow the server: once its queue is full it keeps only the seq of the first event it missed
  * (`gapFrom`), and its route re-reads from that seq out of the conductor's log
  * (`events.read`) when it has room again. Snapshots are ephemeral: a consumer holds at most the
