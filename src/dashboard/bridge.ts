@@ -6,7 +6,8 @@
  * (BENCHMARKS.md). A subscription starts at the conductor's head; each consumer then reads
  * what came before it from the log (`catchUp`), so no consumer misses an event either way.
  *
- * Every consumer has a bounded queue. A consumer that falls behind (a slow browser) does not
+ * Every consumer has a bounded queue (consumer.ts, which says why it is not the client's
+ * QueuedIterator). A consumer that falls behind (a slow browser) does not
  * grow the server: once its queue is full it keeps only the seq of the first event it missed
  * (`gapFrom`), and its route re-reads from that seq out of the conductor's log
  * (`events.read`) when it has room again. Snapshots are ephemeral: a consumer holds at most the
@@ -18,158 +19,9 @@
  */
 import { DaemonClient, RpcError } from '../ipc/client.js';
 import { ConductorNotRunning } from '../ipc/clientErrors.js';
-import { matchesFilter, type EventEnvelope } from '../events/types.js';
 import type { SystemSnapshot } from '../monitor/snapshot.js';
-
-export interface DurableEnvelope extends EventEnvelope {
-  seq: number;
-}
-
-export interface ConsumerFilter {
-  /** Only this job's events (events without a job_id are skipped). */
-  jobId?: string;
-  /** Only events whose type starts with one of these (empty or absent: all). */
-  types?: string[];
-  /** Receive durable events (false: snapshots and status only). */
-  events: boolean;
-  snapshots: boolean;
-}
-
-/** What a consumer's route should do next; everything pending, taken at once. */
-export interface ConsumerBatch {
-  events: DurableEnvelope[];
-  /** First seq that did not fit in the queue: read from the log from here. */
-  gapFrom: number | undefined;
-  /** Why there is a gap: this consumer was slow, or the bridge itself lagged. */
-  gapReason: 'slow_consumer' | 'bridge_lagged' | undefined;
-  snapshot: SystemSnapshot | undefined;
-  /** The bridge (re)started its subscription: read what came before it from the log. */
-  catchUp: boolean;
-  /** Set when the conductor connection went up or down since the last batch. */
-  connected: boolean | undefined;
-  stopped: boolean;
-}
-
-export class Consumer {
-  private queue: DurableEnvelope[] = [];
-  private gapFrom: number | undefined;
-  private gapReason: ConsumerBatch['gapReason'];
-  private snapshot: SystemSnapshot | undefined;
-  private catchUp = false;
-  private connected: boolean | undefined;
-  private stopped = false;
-  private wake: (() => void) | undefined;
-
-  constructor(
-    readonly filter: ConsumerFilter,
-    readonly queueLimit: number,
-  ) {}
-
-  get queued(): number {
-    return this.queue.length;
-  }
-
-  /** @internal */
-  pushEvent(event: DurableEnvelope): void {
-    if (!this.filter.events) return;
-    if (!matchesFilter(event, { job_id: this.filter.jobId, types: this.filter.types })) return;
-    if (this.gapFrom !== undefined) return; // re-read from the log with the rest of the gap
-    if (this.queue.length >= this.queueLimit) {
-      this.gapFrom = event.seq;
-      this.gapReason = 'slow_consumer';
-    } else {
-      this.queue.push(event);
-    }
-    this.notify();
-  }
-
-  /** @internal */
-  markGap(fromSeq: number, reason: NonNullable<ConsumerBatch['gapReason']>): void {
-    if (!this.filter.events) return;
-    if (this.gapFrom === undefined || fromSeq < this.gapFrom) {
-      this.gapFrom = fromSeq;
-      this.gapReason = reason;
-    }
-    this.notify();
-  }
-
-  /** @internal The bridge's subscription (re)started at the head: earlier events come from the log. */
-  markCatchUp(): void {
-    if (!this.filter.events) return;
-    this.catchUp = true;
-    this.notify();
-  }
-
-  /** @internal */
-  pushSnapshot(snapshot: SystemSnapshot): void {
-    if (!this.filter.snapshots) return;
-    this.snapshot = snapshot;
-    this.notify();
-  }
-
-  /** @internal */
-  setConnected(connected: boolean): void {
-    this.connected = connected;
-    this.notify();
-  }
-
-  /** @internal */
-  stop(): void {
-    this.stopped = true;
-    this.notify();
-  }
-
-  private hasPending(): boolean {
-    return (
-      this.stopped ||
-      this.queue.length > 0 ||
-      this.gapFrom !== undefined ||
-      this.snapshot !== undefined ||
-      this.connected !== undefined ||
-      this.catchUp
-    );
-  }
-
-  private notify(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
-  }
-
-  /** Resolves when something is pending, or after `timeoutMs` (the caller then sends a heartbeat). */
-  wait(timeoutMs: number): Promise<boolean> {
-    if (this.hasPending()) return Promise.resolve(true);
-    return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = undefined;
-        resolve(false);
-      }, timeoutMs);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-    });
-  }
-
-  take(): ConsumerBatch {
-    const batch: ConsumerBatch = {
-      events: this.queue,
-      gapFrom: this.gapFrom,
-      gapReason: this.gapReason,
-      snapshot: this.snapshot,
-      catchUp: this.catchUp,
-      connected: this.connected,
-      stopped: this.stopped,
-    };
-    this.catchUp = false;
-    this.queue = [];
-    this.gapFrom = undefined;
-    this.gapReason = undefined;
-    this.snapshot = undefined;
-    this.connected = undefined;
-    return batch;
-  }
-}
+import { Consumer, type ConsumerFilter, type DurableEnvelope } from './consumer.js';
+import { RateMeter } from './rateMeter.js';
 
 export interface BridgeOptions {
   socketPath: string;
@@ -193,31 +45,6 @@ export class TooManyConsumers extends Error {
 
 /** A page reload within this keeps the subscription. */
 export const LINGER_MS = 10_000;
-
-/** Durable events received per second over the last 10 seconds. */
-class RateMeter {
-  private readonly buckets = new Array<number>(10).fill(0);
-  private second = Math.floor(Date.now() / 1000);
-
-  add(n: number): void {
-    this.roll();
-    this.buckets[this.second % 10]! += n;
-  }
-
-  perSecond(): number {
-    this.roll();
-    // The current second is incomplete: average the 9 complete ones.
-    let sum = 0;
-    for (let i = 1; i < 10; i++) sum += this.buckets[(this.second - i + 10) % 10]!;
-    return sum / 9;
-  }
-
-  private roll(): void {
-    const now = Math.floor(Date.now() / 1000);
-    for (let s = Math.max(this.second + 1, now - 9); s <= now; s++) this.buckets[s % 10] = 0;
-    this.second = Math.max(this.second, now);
-  }
-}
 
 export class EventBridge {
   private client: DaemonClient | undefined;

@@ -7,7 +7,8 @@
  *   browser takes it;
  * - live events already sent during a replay are skipped by seq.
  */
-import type { Consumer, DurableEnvelope, EventBridge } from './bridge.js';
+import type { EventBridge } from './bridge.js';
+import { nextBatch, sendHeartbeat, type Consumer, type DurableEnvelope } from './consumer.js';
 import { ConductorNotRunning } from '../ipc/clientErrors.js';
 import type { SystemSnapshot } from '../monitor/snapshot.js';
 import type { SseStream } from './sse.js';
@@ -84,19 +85,13 @@ async function pump(o: PumpOptions): Promise<void> {
   if (pendingFrom !== undefined && bridge.connected && !(await catchUp())) return;
 
   while (!sse.closed) {
-    const woke = await consumer.wait(o.heartbeatMs);
-    if (sse.closed) return;
-    if (!woke) {
-      if (!sse.send('heartbeat', { ts: Date.now() / 1000, connected: bridge.connected })) await sse.drained();
+    const batch = await nextBatch(consumer, sse, o.heartbeatMs);
+    if (batch === 'end') return;
+    if (batch === 'idle') {
+      if (!sendHeartbeat(sse, bridge.connected)) await sse.drained();
       if (pendingFrom !== undefined && bridge.connected && !(await catchUp())) return;
       continue;
     }
-    const batch = consumer.take();
-    if (batch.stopped) {
-      sse.send('bridge_stopped', { reason: 'the dashboard is stopping' });
-      return;
-    }
-    if (batch.connected !== undefined) sse.send('conductor', { connected: batch.connected });
     const sent: DurableEnvelope[] = [];
     for (const e of batch.events) {
       if (e.seq <= lastSent) continue;

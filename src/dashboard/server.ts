@@ -67,6 +67,7 @@ const STATIC: Record<string, { file: string; type: string }> = {
   '/jobPage.js': { file: path.join(WEB_DIR, 'jobPage.js'), type: 'text/javascript; charset=utf-8' },
   '/timeline.js': { file: path.join(WEB_DIR, 'timeline.js'), type: 'text/javascript; charset=utf-8' },
   '/fleet.js': { file: path.join(WEB_DIR, 'fleet.js'), type: 'text/javascript; charset=utf-8' },
+  '/monitorView.js': { file: path.join(WEB_DIR, 'monitorView.js'), type: 'text/javascript; charset=utf-8' },
   '/style.css': { file: path.join(WEB_DIR, 'style.css'), type: 'text/css; charset=utf-8' },
   '/vendor/uPlot.iife.min.js': { file: path.join(UPLOT_DIR, 'uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
   '/vendor/uPlot.min.css': { file: path.join(UPLOT_DIR, 'uPlot.min.css'), type: 'text/css; charset=utf-8' },

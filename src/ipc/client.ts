@@ -6,14 +6,15 @@
  */
 import net from 'node:net';
 import { conductorPaths } from '../shared/paths.js';
-import type { EventEnvelope } from '../events/types.js';
 import { ConductorNotRunning, ConnectionClosed, RpcError, TimeoutError } from './clientErrors.js';
-import { QueuedIterator } from './queuedIterator.js';
-import { FrameDecoder, decodeValue, encodeFrame } from './framing.js';
+import { SUBSCRIPTION_BUFFER, Subscription, streamItemOf, type StreamItem, type SubscribeOptions } from './clientSubscription.js';
+import { SocketFrameWriter, socketFrameReader, type FrameWriter } from './frameIO.js';
+import { decodeValue } from './framing.js';
 import type { HelloResult, JobWithCost, MethodName, ParamsOf as TableParams, ResultOf as TableResult } from './methodTable.js';
 import { MSG_NOTIFICATION, MSG_REQUEST, MSG_RESPONSE, PROTOCOL_VERSION, type RpcErrorBody } from './messages.js';
 
 export { ConductorNotRunning, ConnectionClosed, RpcError, TimeoutError };
+export { Subscription, type StreamItem, type SubscribeOptions };
 
 export interface ReconnectOptions {
   /** Longest wait between attempts (backoff doubles from 50 ms up to this). */
@@ -33,14 +34,6 @@ export interface ConnectOptions {
   onDisconnect?: () => void;
 }
 
-/** The params of daemon.monitor.stream, as the method table types them. */
-export type SubscribeOptions = TableParams<'daemon.monitor.stream'>;
-
-export type StreamItem =
-  | { kind: 'event'; event: EventEnvelope }
-  | { kind: 'caught_up'; seq: number }
-  | { kind: 'lagged'; lost: number; resume_from: number; head_seq: number };
-
 /**
  * Typed params/results of every method, from the one method table (methodTable.ts) the
  * handlers use too; other method names are allowed, untyped.
@@ -59,90 +52,13 @@ interface PendingCall {
   onResult?: (result: unknown) => void;
 }
 
-/** Items buffered per subscription before the client stops reading the socket. */
-const SUBSCRIPTION_BUFFER = 10_000;
-
-export class Subscription implements AsyncIterable<StreamItem> {
-  /** Last durable seq delivered to the consumer. */
-  lastSeq: number | undefined;
-  /** Highest durable seq received (delivered or still buffered): resume and dedup point. */
-  private lastReceived: number | undefined;
-  /** Server-side id on the current connection. */
-  serverId: number | undefined;
-  private startHead: number | undefined;
-  // Past SUBSCRIPTION_BUFFER items the client stops reading the socket (the conductor then
-  // holds, or lags, this subscription under its own bounds) until half of them were taken.
-  private readonly queue: QueuedIterator<StreamItem>;
-
-  constructor(
-    private readonly client: DaemonClient,
-    readonly options: SubscribeOptions,
-  ) {
-    this.queue = new QueuedIterator<StreamItem>({
-      highWater: SUBSCRIPTION_BUFFER,
-      onFull: () => client._pauseReading(),
-      onTake: (item) => {
-        if (item.kind === 'event' && item.event.seq !== undefined) this.lastSeq = item.event.seq;
-        // Reading resumes once every subscription of the client has room (another may still be full).
-        if (this.queue.length < SUBSCRIPTION_BUFFER / 2) client._maybeResumeReading();
-      },
-      onReturn: () => client._unsubscribe(this),
-    });
-  }
-
-  get buffered(): number {
-    return this.queue.length;
-  }
-
-  get isEnded(): boolean {
-    return this.queue.isEnded;
-  }
-
-  /** Resolves once the subscription ended and everything it received was taken. */
-  get closed(): Promise<void> {
-    return this.queue.closed;
-  }
-
-  /** Where to resume after a reconnect. */
-  resumeSince(): number | undefined {
-    return this.lastReceived ?? this.options.since ?? this.startHead;
-  }
-
-  /** @internal */
-  started(headSeq: number): void {
-    if (this.startHead === undefined) this.startHead = headSeq;
-  }
-
-  /** @internal */
-  push(item: StreamItem): void {
-    if (this.queue.isEnded) return;
-    if (item.kind === 'event' && item.event.seq !== undefined) {
-      if (this.lastReceived !== undefined && item.event.seq <= this.lastReceived) return; // seen already
-      this.lastReceived = item.event.seq;
-    }
-    this.queue.push(item);
-  }
-
-  /** @internal */
-  end(): void {
-    this.queue.end();
-  }
-
-  async unsubscribe(): Promise<void> {
-    if (this.queue.isEnded) return;
-    this.queue.end();
-    await this.client._unsubscribe(this);
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<StreamItem> {
-    return this.queue[Symbol.asyncIterator]();
-  }
-}
+/** Largest frame the client accepts from the conductor. */
+const CLIENT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
 export class DaemonClient {
   server!: HelloResult;
   private socket: net.Socket | undefined;
-  private decoder = new FrameDecoder(64 * 1024 * 1024);
+  private writer: FrameWriter | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, PendingCall>();
   private readonly subscriptions = new Set<Subscription>();
@@ -205,11 +121,11 @@ export class DaemonClient {
       void this.connected.then(
         () => {
           if (!this.pending.has(id)) return;
-          if (!this.socket || this.socket.destroyed) {
+          if (!this.socket || this.socket.destroyed || !this.writer) {
             this.settle(id, new ConnectionClosed());
             return;
           }
-          this.socket.write(encodeFrame([MSG_REQUEST, id, method, params ?? {}]));
+          this.writer.write([MSG_REQUEST, id, method, params ?? {}]);
         },
         (err) => this.settle(id, err as Error),
       );
@@ -343,18 +259,20 @@ export class DaemonClient {
 
   private attach(socket: net.Socket): void {
     this.socket = socket;
-    this.decoder = new FrameDecoder(64 * 1024 * 1024);
+    this.writer = new SocketFrameWriter(socket);
     this.readingPaused = false;
-    socket.on('data', (chunk: Buffer) => {
-      let frames: Buffer[];
-      try {
-        frames = this.decoder.push(chunk);
-        for (const frame of frames) this.dispatch(decodeValue(frame));
-      } catch {
-        // Undecodable data: the stream may be out of sync; drop this connection.
-        socket.destroy();
-      }
-    });
+    // Undecodable data: the stream may be out of sync; drop this connection.
+    socketFrameReader(socket, CLIENT_MAX_FRAME_BYTES).listen(
+      (frame) => {
+        if (socket.destroyed) return; // the rest of a chunk after a bad frame
+        try {
+          this.dispatch(decodeValue(frame));
+        } catch {
+          socket.destroy();
+        }
+      },
+      () => socket.destroy(),
+    );
     socket.on('error', () => undefined);
     socket.on('close', () => this.onDisconnect(socket));
   }
@@ -375,30 +293,22 @@ export class DaemonClient {
     const params = (message[2] ?? {}) as Record<string, any>;
     const sub = typeof params.subscription === 'number' ? this.byServerId.get(params.subscription) : undefined;
     if (!sub) return;
-    switch (method) {
-      case 'stream.event':
-        sub.push({ kind: 'event', event: params.event as EventEnvelope });
-        break;
-      case 'stream.caught_up':
-        sub.push({ kind: 'caught_up', seq: params.seq });
-        break;
-      case 'stream.lagged':
-        sub.push({ kind: 'lagged', lost: params.lost, resume_from: params.resume_from, head_seq: params.head_seq });
-        break;
-      case 'stream.closed':
-        // "shutdown" and "overflow" end the connection too; with reconnect the stream resumes.
-        // "error" (the log could not be read) leaves the connection up: subscribe again.
-        this.byServerId.delete(params.subscription);
-        sub.serverId = undefined;
-        if (!this.reconnect) {
-          this.subscriptions.delete(sub);
-          sub.end();
-        } else if (params.reason === 'error') {
-          setTimeout(() => {
-            if (!sub.isEnded && !this.closing && sub.serverId === undefined) void this.startSubscription(sub, sub.resumeSince());
-          }, 500).unref();
-        }
-        break;
+    if (method !== 'stream.closed') {
+      const item = streamItemOf(method, params);
+      if (item) sub.push(item);
+      return;
+    }
+    // "shutdown" and "overflow" end the connection too; with reconnect the stream resumes.
+    // "error" (the log could not be read) leaves the connection up: subscribe again.
+    this.byServerId.delete(params.subscription);
+    sub.serverId = undefined;
+    if (!this.reconnect) {
+      this.subscriptions.delete(sub);
+      sub.end();
+    } else if (params.reason === 'error') {
+      setTimeout(() => {
+        if (!sub.isEnded && !this.closing && sub.serverId === undefined) void this.startSubscription(sub, sub.resumeSince());
+      }, 500).unref();
     }
   }
 

@@ -1,4 +1,5 @@
 /** The errors a DaemonClient user can meet, each its own class. */
+import { CodedError } from './messages.js';
 
 export class ConductorNotRunning extends Error {
   constructor(
@@ -10,16 +11,8 @@ export class ConductorNotRunning extends Error {
   }
 }
 
-export class RpcError extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-    readonly data?: Record<string, unknown>,
-  ) {
-    super(message);
-    this.name = 'RpcError';
-  }
-}
+/** The conductor answered a call with an error response (code and data as it sent them). */
+export class RpcError extends CodedError {}
 
 export class TimeoutError extends Error {
   constructor(message: string) {

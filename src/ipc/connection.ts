@@ -1,10 +1,12 @@
 /**
- * One client connection: splits frames, decodes requests, runs each independently (a slow
- * call or an open subscription never blocks the next request), and sends everything back
- * through one Outbound queue.
+ * One client connection, built from a frame reader and a frame writer (frameIO.ts): decodes
+ * the requests the reader hands over, runs each independently (a slow call or an open
+ * subscription never blocks the next request), and sends everything back through the one
+ * writer, the connection's Outbound queue.
  */
 import type { Socket } from 'node:net';
-import { FrameDecoder, FrameError, decodeValue, encodeFrame, encodeValue } from './framing.js';
+import { ChunkFrameReader } from './frameIO.js';
+import { decodeValue } from './framing.js';
 import { ErrorCode, MSG_NOTIFICATION, MSG_REQUEST, MSG_RESPONSE, ProtocolError, type RpcErrorBody } from './messages.js';
 import { Outbound, type OutboundLimits } from './outbound.js';
 import { ServerSubscription, type ReplayableLog, type SubscriptionOptions } from './subscription.js';
@@ -27,7 +29,8 @@ export interface ConnectionLimits {
 
 export class Connection {
   readonly id: number;
-  private readonly decoder: FrameDecoder;
+  /** Fed by the server with the socket's bytes (node-ipc delivers them). */
+  readonly reader: ChunkFrameReader;
   readonly out: Outbound;
   private inflight = 0;
   readonly subscriptions = new Map<number, ServerSubscription>();
@@ -44,7 +47,11 @@ export class Connection {
     private readonly onClose: (c: Connection) => void,
   ) {
     this.id = id;
-    this.decoder = new FrameDecoder(limits.maxFrameBytes);
+    this.reader = new ChunkFrameReader(limits.maxFrameBytes);
+    this.reader.listen(
+      (frame) => this.handleFrame(frame),
+      (err) => this.closeWithError(ErrorCode.FRAME_ERROR, err.message),
+    );
     this.out = new Outbound(socket, limits.outbound, () => this.destroy());
     this.out.onFlushed = () => {
       for (const sub of this.subscriptions.values()) sub.onFlushed();
@@ -59,18 +66,7 @@ export class Connection {
 
   /** Raw bytes from the socket. */
   receive(chunk: Buffer): void {
-    if (this.closed) return;
-    let frames: Buffer[];
-    try {
-      frames = this.decoder.push(chunk);
-    } catch (err) {
-      if (err instanceof FrameError) {
-        this.closeWithError(ErrorCode.FRAME_ERROR, err.message);
-        return;
-      }
-      throw err;
-    }
-    for (const frame of frames) this.handleFrame(frame);
+    if (!this.closed) this.reader.receive(chunk);
   }
 
   /** Live event from the bus. */
@@ -80,7 +76,7 @@ export class Connection {
   }
 
   notify(method: string, params: unknown): void {
-    this.out.push(encodeValue([MSG_NOTIFICATION, method, params]));
+    this.out.write([MSG_NOTIFICATION, method, params]);
   }
 
   addSubscription(options: Omit<SubscriptionOptions, 'id'>, id: number): ServerSubscription {
@@ -95,7 +91,7 @@ export class Connection {
       { ...options, id },
       this.log,
       this.out,
-      () => this.socket.writableLength,
+      () => this.out.socketBufferedBytes,
       (s) => this.overflowDisconnect(s),
     );
     this.subscriptions.set(id, sub);
@@ -115,8 +111,7 @@ export class Connection {
   /** Queue-less end: tell the peer why, then close (framing violations, overflow policy, shutdown). */
   closeWithError(code: number, message: string): void {
     if (this.closed) return;
-    this.out.close();
-    this.endWith(encodeFrame([MSG_NOTIFICATION, 'server.error', { code, message }]));
+    this.endWith([MSG_NOTIFICATION, 'server.error', { code, message }]);
   }
 
   /** Graceful end after everything queued so far has been written (shutdown). */
@@ -124,13 +119,7 @@ export class Connection {
     if (this.closed) return;
     if (finalNotification) this.notify(finalNotification.method, finalNotification.params);
     this.closed = true;
-    const finish = () => {
-      if (this.out.queuedEntries === 0) this.endWith(undefined);
-      else setTimeout(finish, 20);
-    };
-    finish();
-    // Never wait forever on a peer that does not read.
-    setTimeout(() => this.destroy(), 2000).unref();
+    this.out.endWhenWritten();
   }
 
   destroy(): void {
@@ -138,15 +127,11 @@ export class Connection {
     this.teardown();
   }
 
-  private endWith(last: Buffer | undefined): void {
+  /** Drop what is still queued, send `last`, end. */
+  private endWith(last: unknown): void {
     this.closed = true;
     for (const sub of this.subscriptions.values()) sub.close();
-    if (!this.socket.destroyed) {
-      if (last) this.socket.end(last);
-      else this.socket.end();
-      // A peer that never reads would keep the socket half-open; do not wait for it.
-      setTimeout(() => this.socket.destroy(), 1000).unref();
-    }
+    this.out.abort(last);
   }
 
   private teardown(): void {
@@ -162,8 +147,7 @@ export class Connection {
   private tornDown = false;
 
   private overflowDisconnect(sub: ServerSubscription): void {
-    this.out.close();
-    this.endWith(encodeFrame([MSG_NOTIFICATION, 'stream.closed', { subscription: sub.id, reason: 'overflow' }]));
+    this.endWith([MSG_NOTIFICATION, 'stream.closed', { subscription: sub.id, reason: 'overflow' }]);
   }
 
   private handleFrame(frame: Buffer): void {
@@ -231,7 +215,7 @@ export class Connection {
     const ctx: RequestContext = { connection: this, afterResponse: (fn) => after.push(fn) };
     const finish = (error: RpcErrorBody | null, result: unknown) => {
       if (this.closed) return;
-      this.out.push(encodeValue([MSG_RESPONSE, id, error, error ? null : (result ?? null)]));
+      this.out.write([MSG_RESPONSE, id, error, error ? null : (result ?? null)]);
       for (const fn of after) fn();
     };
     let outcome: unknown;
@@ -259,7 +243,7 @@ export class Connection {
   }
 
   private respondError(id: number, error: RpcErrorBody): void {
-    this.out.push(encodeValue([MSG_RESPONSE, id, error, null]));
+    this.out.write([MSG_RESPONSE, id, error, null]);
   }
 }
 

@@ -12,11 +12,22 @@ export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
 export { decodeValue, encodeValue } from '../shared/msgpack.js';
 
+/**
+ * Write one frame, header then `prefix + body`, into `out` at `at`; returns where it ended.
+ * The only place a frame header is written: a batch of frames is built in one buffer this way.
+ */
+export function putFrame(out: Buffer, at: number, body: Buffer, prefix?: Buffer): number {
+  const prefixLength = prefix ? prefix.length : 0;
+  out.writeUInt32BE(prefixLength + body.length, at);
+  at += FRAME_HEADER_BYTES;
+  if (prefix) at += prefix.copy(out, at);
+  return at + body.copy(out, at);
+}
+
 /** Header + body for a value that is already encoded. */
-export function frameBytes(body: Uint8Array): Buffer {
+export function frameBytes(body: Buffer): Buffer {
   const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
-  out.writeUInt32BE(body.length, 0);
-  out.set(body, FRAME_HEADER_BYTES);
+  putFrame(out, 0, body);
   return out;
 }
 
@@ -67,12 +78,15 @@ export class FrameDecoder {
     return this.buffered;
   }
 
-  push(chunk: Buffer): Buffer[] {
+  /**
+   * `frames` collects the bodies; pass your own array to keep the frames that came before a
+   * bad length in the same chunk (they are whole and valid) when push throws.
+   */
+  push(chunk: Buffer, frames: Buffer[] = []): Buffer[] {
     if (this.broken) throw new FrameError('frame stream is out of sync', -1);
-    if (chunk.length === 0) return [];
+    if (chunk.length === 0) return frames;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
-    const frames: Buffer[] = [];
     for (;;) {
       if (this.expected < 0) {
         if (this.buffered < FRAME_HEADER_BYTES) break;

@@ -4,7 +4,9 @@
  * `hello` response does.
  */
 import net from 'node:net';
-import { FrameDecoder, decodeValue, encodeFrame } from './framing.js';
+import { SocketFrameWriter, socketFrameReader } from './frameIO.js';
+import { decodeValue } from './framing.js';
+import { MSG_REQUEST, MSG_RESPONSE } from './messages.js';
 
 export type HelloProbeResult =
   | { alive: true; hello: Record<string, unknown> }
@@ -13,7 +15,6 @@ export type HelloProbeResult =
 export function probeHello(socketPath: string, timeoutMs = 2000): Promise<HelloProbeResult> {
   return new Promise((resolve) => {
     const socket = net.createConnection({ path: socketPath });
-    const decoder = new FrameDecoder(1024 * 1024);
     let settled = false;
     const done = (result: HelloProbeResult) => {
       if (settled) return;
@@ -23,21 +24,22 @@ export function probeHello(socketPath: string, timeoutMs = 2000): Promise<HelloP
       resolve(result);
     };
     const timer = setTimeout(() => done({ alive: false, reason: `no hello answer within ${timeoutMs} ms` }), timeoutMs);
-    socket.on('connect', () => socket.write(encodeFrame([0, 1, 'hello', { client: 'mzt-probe' }])));
+    socket.on('connect', () => new SocketFrameWriter(socket).write([MSG_REQUEST, 1, 'hello', { client: 'mzt-probe' }]));
     socket.on('error', (err) => done({ alive: false, reason: (err as NodeJS.ErrnoException).code ?? err.message }));
     socket.on('close', () => done({ alive: false, reason: 'connection closed without a hello answer' }));
-    socket.on('data', (chunk) => {
+    const notOurProtocol = () => done({ alive: false, reason: 'the peer does not speak the conductor protocol' });
+    socketFrameReader(socket, 1024 * 1024).listen((frame) => {
+      if (settled) return;
+      let msg: unknown;
       try {
-        for (const frame of decoder.push(chunk)) {
-          const msg = decodeValue(frame);
-          if (Array.isArray(msg) && msg[0] === 1 && msg[1] === 1 && msg[2] == null && msg[3] && typeof msg[3] === 'object') {
-            done({ alive: true, hello: msg[3] as Record<string, unknown> });
-            return;
-          }
-        }
+        msg = decodeValue(frame);
       } catch {
-        done({ alive: false, reason: 'the peer does not speak the conductor protocol' });
+        notOurProtocol();
+        return;
       }
-    });
+      if (Array.isArray(msg) && msg[0] === MSG_RESPONSE && msg[1] === 1 && msg[2] == null && msg[3] && typeof msg[3] === 'object') {
+        done({ alive: true, hello: msg[3] as Record<string, unknown> });
+      }
+    }, notOurProtocol);
   });
 }

@@ -52,17 +52,20 @@ export const ErrorCode = {
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** Error thrown by method handlers; the server turns it into an error response as is. */
-export class ProtocolError extends Error {
+/** An error that carries a protocol error code and data: what an error response holds. */
+export class CodedError extends Error {
   constructor(
     readonly code: number,
     message: string,
     readonly data?: Record<string, unknown>,
   ) {
     super(message);
-    this.name = 'ProtocolError';
+    this.name = new.target.name; // the subclass: ProtocolError, RpcError
   }
+}
 
+/** Error thrown by method handlers; the server turns it into an error response as is. */
+export class ProtocolError extends CodedError {
   toBody(): RpcErrorBody {
     return this.data === undefined
       ? { code: this.code, message: this.message }

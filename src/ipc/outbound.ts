@@ -9,7 +9,8 @@
  */
 import type { Socket } from 'node:net';
 import { Soon } from '../events/soon.js';
-import { FRAME_HEADER_BYTES } from './framing.js';
+import { endSocket, type FrameWriter } from './frameIO.js';
+import { FRAME_HEADER_BYTES, encodeFrame, encodeValue, putFrame } from './framing.js';
 
 /** Who an entry belongs to, so per-subscription counts can be kept. */
 export interface QueueOwner {
@@ -45,7 +46,11 @@ export const DEFAULT_OUTBOUND_LIMITS: OutboundLimits = {
   hardLimitBytes: 128 * 1024 * 1024,
 };
 
-export class Outbound {
+/** How long a graceful end waits for a peer that does not read. */
+const GRACEFUL_END_MS = 2000;
+
+/** The server's FrameWriter: bounded, one socket write per batch, backpressure per owner. */
+export class Outbound implements FrameWriter {
   private entries: Entry[] = [];
   private head = 0; // index of the first unsent entry (avoids O(n) shift)
   private bytes = 0;
@@ -72,8 +77,33 @@ export class Outbound {
     return this.bytes + this.socket.writableLength;
   }
 
+  /** Bytes the socket itself still holds (not yet taken by the kernel). */
+  get socketBufferedBytes(): number {
+    return this.socket.writableLength;
+  }
+
   get queuedEntries(): number {
     return this.entries.length - this.head;
+  }
+
+  write(message: unknown): void {
+    this.push(encodeValue(message));
+  }
+
+  abort(last?: unknown): void {
+    this.close();
+    endSocket(this.socket, last === undefined ? undefined : encodeFrame(last));
+  }
+
+  /** Write everything queued, then end the stream; a peer that does not read is cut off. */
+  endWhenWritten(): void {
+    const finish = () => {
+      if (this.closed) return;
+      if (this.queuedEntries === 0) this.abort();
+      else setTimeout(finish, 20);
+    };
+    finish();
+    setTimeout(() => this.socket.destroy(), GRACEFUL_END_MS).unref();
   }
 
   /** Queue one frame whose body is `prefix + body` (prefix optional). */
@@ -162,18 +192,11 @@ export class Outbound {
         }
         continue;
       }
-      const bodyLength = (e.prefix ? e.prefix.length : 0) + e.body.length;
-      out.writeUInt32BE(bodyLength, at);
-      at += FRAME_HEADER_BYTES;
-      if (e.prefix) {
-        e.prefix.copy(out, at);
-        at += e.prefix.length;
-      }
-      e.body.copy(out, at);
-      at += e.body.length;
+      const start = at;
+      at = putFrame(out, at, e.body, e.prefix);
       if (e.owner) {
         e.owner.queuedEvents -= 1;
-        e.owner.queuedBytes -= FRAME_HEADER_BYTES + bodyLength;
+        e.owner.queuedBytes -= at - start;
       }
     }
     this.head = end;

@@ -11,7 +11,8 @@ import fs from 'node:fs';
 import type { Socket } from 'node:net';
 import { IPCModule } from 'node-ipc';
 import { Connection, type ConnectionLimits, type Dispatch } from './connection.js';
-import { DEFAULT_MAX_FRAME_BYTES, encodeFrame } from './framing.js';
+import { SocketFrameWriter } from './frameIO.js';
+import { DEFAULT_MAX_FRAME_BYTES } from './framing.js';
 import { ErrorCode, MSG_NOTIFICATION } from './messages.js';
 import { DEFAULT_OUTBOUND_LIMITS } from './outbound.js';
 import type { ReplayableLog } from './subscription.js';
@@ -163,11 +164,10 @@ export class IpcServer {
       const message = this.accepting
         ? `too many connections (limit ${this.limits.max_connections})`
         : 'the conductor is shutting down';
-      socket.end(encodeFrame([MSG_NOTIFICATION, 'server.error', {
+      new SocketFrameWriter(socket).abort([MSG_NOTIFICATION, 'server.error', {
         code: this.accepting ? ErrorCode.LIMIT_EXCEEDED : ErrorCode.SHUTTING_DOWN,
         message,
-      }]));
-      setTimeout(() => socket.destroy(), 1000).unref();
+      }]);
       return;
     }
     const limits: ConnectionLimits = {

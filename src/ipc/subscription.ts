@@ -11,7 +11,7 @@
  * (plus the socket's own buffer). Over the bound it either drops events and later sends one
  * `stream.lagged` with the count and the seq to resume from, or closes the connection.
  */
-import { encodeValue, notificationPrefix } from './framing.js';
+import { notificationPrefix } from './framing.js';
 import { MSG_NOTIFICATION } from './messages.js';
 import type { Outbound, QueueOwner } from './outbound.js';
 import { matchesFilter, type EventEnvelope, type EventFilter } from '../events/types.js';
@@ -136,7 +136,7 @@ export class ServerSubscription implements QueueOwner {
   }
 
   notify(method: string, fields: Record<string, unknown>): void {
-    this.out.push(encodeValue([MSG_NOTIFICATION, method, { subscription: this.id, ...fields }]));
+    this.out.write([MSG_NOTIFICATION, method, { subscription: this.id, ...fields }]);
   }
 
   private isOverBound(): boolean {

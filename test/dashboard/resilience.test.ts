@@ -37,21 +37,29 @@ async function setup(opts: { start?: boolean; queueLimit?: number; bridgeMaxQueu
   cleanups.push(() => dashboard.stop());
   // Every route needs the token (kept in this home's run/dashboard.token).
   const auth = (headers: Record<string, string> = {}) => ({ authorization: `Bearer ${dashboard.token}`, ...headers });
+  const base = `http://127.0.0.1:${dashboard.port}`;
+  if (conductor) await waitFor(() => dashboard.bridge.connected, 10_000, 'bridge');
+  const sse = (url: string, headers?: Record<string, string>) => openSse(url, auth(headers));
   return {
     home,
     dashboard,
-    base: `http://127.0.0.1:${dashboard.port}`,
+    base,
     start,
     conductor: () => conductor!,
     get: (url: string, headers?: Record<string, string>) => httpGet(url, auth(headers)),
-    sse: (url: string, headers?: Record<string, string>) => openSse(url, auth(headers)),
+    sse,
+    /** The debug events' stream, open (its `connected` came). */
+    async debugStream() {
+      const stream = await sse(`${base}/api/events?types=debug.`);
+      await stream.waitFor((e) => e.event === 'connected');
+      return stream;
+    },
   };
 }
 
 describe('monitor source fallback', () => {
   it('conductor → JSONL → SQLite → 503, and /api/monitor/snapshot follows', async () => {
     const t = await setup();
-    await waitFor(() => t.dashboard.bridge.connected, 10_000, 'bridge');
     // Running: the conductor is the source.
     const live = await t.sse(`${t.base}/api/monitor/stream`);
     expect((await live.waitFor((e) => e.event === 'connected')).data.source).toBe('daemon');
@@ -107,7 +115,6 @@ describe('monitor source fallback', () => {
 describe('conductor restart', () => {
   it('a live stream continues across the restart with no gap; Last-Event-ID resumes a reconnecting browser', async () => {
     const t = await setup();
-    await waitFor(() => t.dashboard.bridge.connected, 10_000, 'bridge');
     const live = await t.sse(`${t.base}/api/events?types=debug.`);
     const c1 = await DaemonClient.connect({ socketPath: t.conductor().socketPath, reconnect: false });
     const before = await c1.call('debug.emit', { count: 100 });
@@ -143,9 +150,7 @@ describe('conductor restart', () => {
 describe('a browser that stops reading', () => {
   it('holds at most queueLimit events, is told it lagged, then gets every event from the log', async () => {
     const t = await setup({ queueLimit: 200 });
-    await waitFor(() => t.dashboard.bridge.connected, 10_000, 'bridge');
-    const slow = await t.sse(`${t.base}/api/events?types=debug.`);
-    await slow.waitFor((e) => e.event === 'connected');
+    const slow = await t.debugStream();
     slow.pause();
     const client = await DaemonClient.connect({ socketPath: t.conductor().socketPath, reconnect: false });
     // 20k events of 1 KB: 20 MB the stalled browser cannot take.
@@ -184,9 +189,7 @@ describe('a browser that stops reading', () => {
 describe('the bridge itself falls behind', () => {
   it('the conductor reports the lag, and every stream reads the lost range from the log', async () => {
     const t = await setup({ bridgeMaxQueuedBytes: 65_536 });
-    await waitFor(() => t.dashboard.bridge.connected, 10_000, 'bridge');
-    const sse = await t.sse(`${t.base}/api/events?types=debug.`);
-    await sse.waitFor((e) => e.event === 'connected');
+    const sse = await t.debugStream();
     // The bridge follows the stream once a page wants it: live before the burst.
     await waitFor(() => t.dashboard.bridge.following, 10_000, 'bridge following');
     // spawnSync blocks this process (and so the bridge) while another process makes a
@@ -209,7 +212,6 @@ describe('the bridge itself falls behind', () => {
 describe('the conductor is down', () => {
   it('job list → 503 naming it; a finished job’s log is still served from disk; unknown → 404', async () => {
     const t = await setup();
-    await waitFor(() => t.dashboard.bridge.connected, 10_000, 'bridge');
     const client = await DaemonClient.connect({ socketPath: t.conductor().socketPath, reconnect: false });
     const { job_id } = await client.call('job.submit', { sheets: [{ argv: ['sh', '-c', 'echo kept-on-disk'] }] });
     await waitFor(async () => (await client.call('job.get', { job_id })).status === 'completed', 10_000, 'completed');

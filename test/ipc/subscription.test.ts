@@ -2,14 +2,12 @@
  * ServerSubscription logic over a real socket pair: replay → live switch without gap or duplicate,
  * and the overflow policies, with an in-memory log standing in for the store.
  */
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import fs from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import type net from 'node:net';
+import { describe, expect, it } from 'vitest';
 import { FrameDecoder, decodeValue, encodeValue } from '../../src/ipc/framing.js';
 import { Outbound, DEFAULT_OUTBOUND_LIMITS } from '../../src/ipc/outbound.js';
 import { ServerSubscription, type ReplayableLog, type RawLogRow } from '../../src/ipc/subscription.js';
+import { afterThisTest, socketPair } from './socketPair.js';
 import { matchesFilter, type EventEnvelope, type EventFilter } from '../../src/events/types.js';
 
 class MemoryLog implements ReplayableLog {
@@ -32,28 +30,6 @@ class MemoryLog implements ReplayableLog {
     }
     return out;
   }
-}
-
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
-
-async function socketPair(): Promise<{ server: net.Socket; client: net.Socket }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-sub-'));
-  const sock = path.join(dir, 's');
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(sock, r));
-  const accepted = new Promise<net.Socket>((r) => srv.once('connection', r));
-  const client = net.createConnection(sock);
-  const server = await accepted;
-  cleanups.push(() => {
-    client.destroy();
-    server.destroy();
-    srv.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return { server, client };
 }
 
 function reader(client: net.Socket): { messages: any[]; until(pred: (m: any) => boolean): Promise<void> } {
@@ -101,7 +77,7 @@ describe('ServerSubscription', () => {
       for (let i = 0; i < 50; i++) log.append('a.y');
       if (++extra === 20) clearInterval(timer);
     }, 1);
-    cleanups.push(() => clearInterval(timer));
+    afterThisTest(() => clearInterval(timer));
     await r.until(() => extra === 20 && r.messages.filter((m) => m[1] === 'stream.event').at(-1)?.[2].event.seq === log.headSeq);
     const seqs = r.messages.filter((m) => m[1] === 'stream.event').map((m) => m[2].event.seq);
     expect(seqs[0]).toBe(101);

@@ -12,7 +12,7 @@ import type { JobRecord, JobStatus } from '../../events/jobRecord.js';
 import { isTerminalStatus } from '../../events/projection.js';
 import { RpcError } from '../../ipc/client.js';
 import { ErrorCode } from '../../ipc/messages.js';
-import type { DurableEnvelope } from '../bridge.js';
+import type { DurableEnvelope } from '../consumer.js';
 import { ConductorNotRunning } from '../../ipc/clientErrors.js';
 import { pumpEvents } from '../eventPump.js';
 import { HttpError, booleanParam, checkJobId, numberParam, resumeSeq, sendJson } from '../http.js';

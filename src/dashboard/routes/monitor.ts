@@ -15,6 +15,7 @@ import { ConductorNotRunning } from '../../ipc/clientErrors.js';
 import { HttpError, numberParam, sendJson } from '../http.js';
 import type { RouteContext, RouteRequest } from '../context.js';
 import type { SseStream } from '../sse.js';
+import { nextBatch, sendHeartbeat } from '../consumer.js';
 
 const SOURCES = ['auto', 'daemon', 'jsonl', 'sqlite'] as const;
 type Source = (typeof SOURCES)[number];
@@ -63,18 +64,12 @@ async function streamFromBridge(ctx: RouteContext, r: RouteRequest, pollMs: numb
         lastSentAt = Date.now();
       }
       const waitMs = pending ? Math.max(1, pollMs - (Date.now() - lastSentAt)) : ctx.heartbeatMs;
-      const woke = await consumer.wait(waitMs);
-      if (sse.closed) break;
-      if (!woke) {
-        if (!pending) sse.send('heartbeat', { ts: Date.now() / 1000, connected: ctx.bridge.connected });
+      const batch = await nextBatch(consumer, sse, waitMs);
+      if (batch === 'end') break;
+      if (batch === 'idle') {
+        if (!pending) sendHeartbeat(sse, ctx.bridge.connected);
         continue;
       }
-      const batch = consumer.take();
-      if (batch.stopped) {
-        sse.send('bridge_stopped', { reason: 'the dashboard is stopping' });
-        break;
-      }
-      if (batch.connected !== undefined) sse.send('conductor', { connected: batch.connected });
       if (batch.snapshot) pending = batch.snapshot;
     }
   } finally {
@@ -153,7 +148,7 @@ async function pollNewest(ctx: RouteContext, sse: SseStream, pollMs: number, nex
       if (!send()) await sse.drained();
       idleSince = Date.now();
     } else if (Date.now() - idleSince >= ctx.heartbeatMs) {
-      sse.send('heartbeat', { ts: Date.now() / 1000, connected: ctx.bridge.connected });
+      sendHeartbeat(sse, ctx.bridge.connected);
       idleSince = Date.now();
     }
   }
