@@ -113,11 +113,9 @@ export async function jobStream(ctx: RouteContext, r: RouteRequest): Promise<voi
   sse.onClose(() => ctx.bridge.unregister(consumer));
   sse.send('job_status', summary(first));
   let lastStatusAt = Date.now();
-  let finished = false;
   let sentUpTo = since;
   const finish = (job: JobRecord) => {
     sse.send('job_finished', { job_id: job.job_id, final_status: job.status, reason: job.reason ?? null });
-    finished = true;
     return true;
   };
   try {
