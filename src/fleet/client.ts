@@ -95,6 +95,17 @@ export class FleetClient {
     }
   }
 
+  /** The event stream's last seq now (0: empty), or undefined when no conductor has exported yet. */
+  async eventsHead(): Promise<number | undefined> {
+    const info = await (await jetstreamManager(this.nc)).streams.info(EVENTS_STREAM).catch(() => undefined);
+    return info?.state.last_seq;
+  }
+
+  /** Resolves when the connection is closed for good (reconnects given up, or close()), with the error if any. */
+  closed(): Promise<Error | void> {
+    return this.nc.closed();
+  }
+
   /**
    * Puts a job on the fleet's work queue (any host with room, or `host` alone); resolves once
    * JetStream stored it. The job id is the message id: the same job submitted twice within
