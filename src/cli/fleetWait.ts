@@ -44,11 +44,14 @@ async function within<T>(promise: Promise<T>, ms: number, message: string): Prom
   }
 }
 
-/** Writes the job's output here (stdout to stdout, stderr to stderr) until the host says it ended. */
-async function pumpLogs(client: FleetClient, jobId: string, host: string, endedByEvents: () => boolean): Promise<void> {
+/**
+ * Writes the job's output here (stdout to stdout, stderr to stderr) until the host says it
+ * ended; `abandoned()`: the wait failed elsewhere, stop asking (a pending retry would keep mzt alive).
+ */
+async function pumpLogs(client: FleetClient, jobId: string, host: string, endedByEvents: () => boolean, abandoned: () => boolean): Promise<void> {
   let offset = 0;
   let silentSince: number | undefined;
-  for (;;) {
+  while (!abandoned()) {
     let page: Awaited<ReturnType<FleetClient['logs']>>;
     try {
       page = await client.logs({ job_id: jobId, offset }, host);
@@ -147,7 +150,7 @@ export async function waitForFleetJob(client: FleetClient, jobId: string, headSe
     const watched = Promise.race([failed, hostLeaves(client, taker, jobId, () => finished)]);
     watched.catch(() => undefined);
     if (!opts.quiet && !opts.json) {
-      await Promise.race([pumpLogs(client, jobId, taker, () => record !== undefined && isTerminalStatus(record.status)), watched]);
+      await Promise.race([pumpLogs(client, jobId, taker, () => record !== undefined && isTerminalStatus(record.status), () => finished), watched]);
       await within(Promise.race([ended, watched]), END_EVENTS_GRACE_MS, `host ${taker} says job ${jobId} ended, but its last events did not reach the fleet's stream within ${END_EVENTS_GRACE_MS / 1000} s (see mzt conductor status there: export)`);
     }
     const job = await Promise.race([ended, watched]);

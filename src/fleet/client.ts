@@ -37,6 +37,10 @@ export class FleetClient {
       const nc = await connect({
         servers: url.split(',').map((s) => s.trim()),
         timeout: options.timeoutMs ?? 5000,
+        // A command waits on the fleet (submit --wait): a server gone ~10 s closes the connection,
+        // which ends the wait with an error rather than hanging on reconnects.
+        reconnectTimeWait: 1000,
+        maxReconnectAttempts: 10,
         ...(options.credentials ? { authenticator: credsAuthenticator(fs.readFileSync(options.credentials)) } : {}),
       });
       return new FleetClient(nc);
