@@ -6,6 +6,8 @@ import { Command } from 'commander';
 import { loadConfigFile } from '../conductor/config.js';
 import { conductorPaths, resolveHome } from '../shared/paths.js';
 import type { FleetClient } from '../fleet/client.js';
+import type { LocalHost } from './fleetWait.js';
+import { cliPaths, withClient } from './conductorClient.js';
 import os from 'node:os';
 import { generateJobId } from '../events/jobIds.js';
 import { HOST_NAME } from '../fleet/config.js';
@@ -66,7 +68,24 @@ async function submitAndWait(
   if (queued.duplicate) throw new Error(`job ${job.job_id} was queued before (the same id within the queue's duplicate window); --wait follows only a job it queues: use another --id`);
   if (!opts.json) (opts.quiet ? process.stdout : process.stderr).write(`${job.job_id} queued on ${queued.queue}\n`);
   const { waitForFleetJob } = await import('./fleetWait.js');
-  return waitForFleetJob(client, job.job_id, head, { quiet: opts.quiet, json: opts.json, claimTimeoutSeconds: opts.claimTimeout ?? 60 });
+  return waitForFleetJob(client, job.job_id, head, { quiet: opts.quiet, json: opts.json, claimTimeoutSeconds: opts.claimTimeout ?? 60, local: localHost() });
+}
+
+/** This machine's conductor as a fleet host (config.json's fleet.host), if it is one. */
+function localHost(): LocalHost | undefined {
+  let host: string | undefined;
+  try {
+    host = loadConfigFile(cliPaths().configFile).fleet?.host;
+  } catch {
+    return undefined; // a broken config.json: no local cancel, the wait itself still works
+  }
+  if (!host) return undefined;
+  return {
+    host,
+    cancel: async (jobId) => {
+      await withClient((c) => c.call('job.cancel', { job_id: jobId, reason: 'cancelled by mzt fleet submit --wait (signal)' }, { timeoutMs: 120_000 }));
+    },
+  };
 }
 
 export function addFleetCommands(program: Command): void {
@@ -109,7 +128,7 @@ export function addFleetCommands(program: Command): void {
   )
     .option('--host <host>', 'only this host may take it')
     .option(...natsOption)
-    .option('--wait', "like mzt submit --wait: stream the job's output from the host that takes it and exit with its exit code (128+signal if killed); Ctrl-C stops waiting, the job goes on")
+    .option('--wait', "like mzt submit --wait: stream the job's output from the host that takes it and exit with its exit code (128+signal if killed); Ctrl-C stops waiting (the job goes on), or cancels it when it runs on this machine's conductor")
     .option('--quiet', 'with --wait: print status lines instead of the output')
     .option('--claim-timeout <seconds>', 'with --wait: give up when no host has taken the job within this time (default 60)', parseInteger('--claim-timeout'))
     .option('--json', 'print the result as JSON (with --wait: the ended job\'s record and its host)')

@@ -6,14 +6,15 @@
  * - The output is paged from that host's log service (FleetClient.logs), as `mzt fleet logs --all`.
  * - The end and the exit code come from folding the job's events with the conductor's own
  *   projection, so the record is the one `job.get` on that host would give.
- * There is no fleet-wide cancel: Ctrl-C stops waiting and says where the job goes on running.
+ * There is no fleet-wide cancel: Ctrl-C stops waiting and says where the job goes on running,
+ * unless that is this machine's own conductor: then it cancels the job as `mzt submit --wait` does.
  * Every wait is bounded by something that can be seen: the claim by --claim-timeout, the rest
  * by the NATS connection and by the host staying in the host table.
  */
 import type { FleetClient } from '../fleet/client.js';
 import type { JobRecord } from '../events/jobRecord.js';
 import { applyJobEvent, isTerminalStatus } from '../events/projection.js';
-import { parseLogLine } from './follow.js';
+import { jobOutput } from './follow.js';
 import { printJson } from './output.js';
 import { exitCodeOf } from './submit.js';
 
@@ -25,10 +26,17 @@ const HOST_SILENT_MS = 30_000;
 /** Once the host's log says the job ended, how long its last events may take to be exported. */
 const END_EVENTS_GRACE_MS = 30_000;
 
+/** This machine's conductor, when it is a host of the fleet: a job it took can be cancelled through its socket. */
+export interface LocalHost {
+  host: string;
+  cancel(jobId: string): Promise<void>;
+}
+
 export interface FleetWaitOptions {
   quiet?: boolean;
   json?: boolean;
   claimTimeoutSeconds: number;
+  local?: LocalHost;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -65,15 +73,9 @@ async function pumpLogs(client: FleetClient, jobId: string, host: string, endedB
       await sleep(1000);
       continue;
     }
-    let out = '';
-    let errText = '';
-    for (const raw of page.lines) {
-      const line = parseLogLine(raw);
-      if (line?.stream === 'out') out += `${line.text}\n`;
-      else if (line?.stream === 'err') errText += `${line.text}\n`;
-    }
+    const { out, err } = jobOutput(page.lines);
     if (out && !process.stdout.write(out)) await new Promise((r) => process.stdout.once('drain', r));
-    if (errText) process.stderr.write(errText);
+    if (err) process.stderr.write(err);
     const drained = page.next_offset >= page.size;
     offset = page.next_offset;
     if (drained && (isTerminalStatus(page.status as JobRecord['status']) || endedByEvents())) return;
@@ -129,7 +131,20 @@ export async function waitForFleetJob(client: FleetClient, jobId: string, headSe
   const failed = Promise.race([reading, lost]);
   failed.catch(() => undefined);
 
+  let signals = 0;
   const onSignal = () => {
+    signals += 1;
+    // The one cancel there is: a job that landed on this machine's own conductor, through its socket.
+    const here = host !== undefined && opts.local?.host === host ? opts.local : undefined;
+    if (here && signals === 1) {
+      process.stderr.write(`mzt: cancelling job ${jobId} on host ${host}, this machine's conductor (Ctrl-C again to stop waiting)\n`);
+      here.cancel(jobId).catch((err: Error) => process.stderr.write(`mzt: could not cancel ${jobId} here: ${err.message}; it keeps running on host ${host}\n`));
+      return;
+    }
+    if (here) {
+      process.stderr.write(`mzt: stopped waiting; job ${jobId} is being cancelled on host ${host}\n`);
+      process.exit(130);
+    }
     process.stderr.write(
       host
         ? `mzt: stopped waiting; job ${jobId} keeps running on host ${host} (the fleet has no cancel: on ${host}, mzt cancel ${jobId})\n`

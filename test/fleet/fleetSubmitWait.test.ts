@@ -34,8 +34,8 @@ async function mzt(args: string[]): Promise<Result> {
 }
 
 /** A running `mzt fleet submit --wait`, to signal or to outlive its NATS server. */
-function spawnWait(args: string[]) {
-  const proc = spawn(process.execPath, [CLI, 'fleet', 'submit', '--wait', '--nats', nats.url, ...args], { env: { ...process.env, MZT_HOME: emptyHome }, stdio: ['ignore', 'pipe', 'pipe'] });
+function spawnWait(args: string[], home = emptyHome) {
+  const proc = spawn(process.execPath, [CLI, 'fleet', 'submit', '--wait', '--nats', nats.url, ...args], { env: { ...process.env, MZT_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   proc.stdout.on('data', (d) => (stdout += d));
@@ -127,6 +127,16 @@ describe('mzt fleet submit --wait', () => {
     const client = await DaemonClient.connect({ socketPath: conductors.w2!.socketPath, reconnect: false });
     await client.call('job.cancel', { job_id: 'fw-ctrlc' });
     await client.close();
+  }, 60_000);
+
+  it("Ctrl-C cancels a job that runs on this machine's own conductor, and waits for its end", async () => {
+    const w = spawnWait(['--host', 'w1', '--id', 'fw-local', '--', 'sleep', '60'], conductors.w1!.home);
+    await waitFor(() => w.stderr().includes('fw-local taken by host w1'), 30_000, 'the job taken');
+    await waitFor(async () => (await jobOn('w1', 'fw-local')).status === 'running', 10_000, 'running');
+    w.proc.kill('SIGINT');
+    expect(await w.exited).toBe(128 + 15); // its sleep ended by the cancel's SIGTERM
+    expect(w.stderr()).toContain("cancelling job fw-local on host w1, this machine's conductor");
+    expect((await jobOn('w1', 'fw-local')).status).toBe('cancelled');
   }, 60_000);
 
   it('the NATS server going away ends the wait with a clear error', async () => {
