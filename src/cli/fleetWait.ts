@@ -125,7 +125,7 @@ export async function waitForFleetJob(client: FleetClient, jobId: string, headSe
     throw new Error(`the fleet event stream ended before job ${jobId} did`);
   })();
   const lost = client.closed().then((err) => {
-    throw new Error(`lost the fleet's NATS server${err ? ` (${err.message})` : ''} while waiting for job ${jobId}${host ? `; it goes on on host ${host}` : ''}`);
+    throw new Error(`lost the fleet's NATS server${err ? ` (${err.message})` : ''} while waiting for job ${jobId}${host ? `; it keeps running on host ${host}` : ''}`);
   });
   // Either settles only as a failure; whichever comes first ends the wait.
   const failed = Promise.race([reading, lost]);
@@ -161,7 +161,7 @@ export async function waitForFleetJob(client: FleetClient, jobId: string, headSe
       n * 1000,
       `job ${jobId} was not taken by any host within ${n} s (--claim-timeout); it stays in the fleet's queue (mzt fleet jobs shows it once a host takes it)`,
     );
-    (opts.quiet ? process.stdout : process.stderr).write(opts.json ? '' : `${jobId} taken by host ${taker}\n`);
+    if (!opts.json) (opts.quiet ? process.stdout : process.stderr).write(`${jobId} taken by host ${taker}\n`);
     const watched = Promise.race([failed, hostLeaves(client, taker, jobId, () => finished)]);
     watched.catch(() => undefined);
     if (!opts.quiet && !opts.json) {

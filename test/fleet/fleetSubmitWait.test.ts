@@ -147,7 +147,7 @@ describe('mzt fleet submit --wait', () => {
     const code = await w.exited;
     expect(code).not.toBe(0);
     const gaveUpMs = Date.now() - stoppedAt;
-    expect(w.stderr()).toMatch(/lost the fleet's NATS server.*while waiting for job fw-natsgone; it goes on on host w1/);
+    expect(w.stderr()).toMatch(/lost the fleet's NATS server.*while waiting for job fw-natsgone; it keeps running on host w1/);
     console.log(`fleet submit --wait gave up ${gaveUpMs} ms after the NATS server stopped`);
     expect(gaveUpMs).toBeLessThan(25_000);
     await nats.restart();
