@@ -139,6 +139,21 @@ describe('mzt fleet submit --wait', () => {
     expect((await jobOn('w1', 'fw-local')).status).toBe('cancelled');
   }, 60_000);
 
+  it('a host that dies under its job ends the wait once it leaves the host table', async () => {
+    const w = spawnWait(['--quiet', '--host', 'w2', '--id', 'fw-hostdies', '--', 'sleep', '90']);
+    await waitFor(() => w.stdout().includes('fw-hostdies taken by host w2'), 30_000, 'the job taken');
+    const pid = await waitFor(async () => (await jobOn('w2', 'fw-hostdies')).sheets[0]!.pid, 10_000, 'its sheet pid');
+    const diedAt = Date.now();
+    await conductors.w2!.kill9();
+    try {
+      expect(await w.exited).not.toBe(0);
+      expect(w.stderr()).toContain('host w2 left the fleet (no heartbeat) before job fw-hostdies ended');
+      console.log(`fleet submit --wait gave up ${Date.now() - diedAt} ms after its host was killed`);
+    } finally {
+      process.kill(pid, 'SIGKILL'); // the sheet outlived its conductor
+    }
+  }, 90_000);
+
   it('the NATS server going away ends the wait with a clear error', async () => {
     const w = spawnWait(['--host', 'w1', '--id', 'fw-natsgone', '--', 'sleep', '120']);
     await waitFor(() => w.stderr().includes('fw-natsgone taken by host w1'), 30_000, 'the job taken');
