@@ -125,6 +125,11 @@ export class JobManager {
     return this.manager.getSnapshot().context.waiting.length;
   }
 
+  /** Jobs waiting out a restart backoff (`pending`): they hold no slot and are not queued yet. */
+  get pendingCount(): number {
+    return this.manager.getSnapshot().context.delayed.length;
+  }
+
   get activeSheets(): number {
     return this.live.activeSheets;
   }

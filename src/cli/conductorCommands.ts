@@ -99,7 +99,7 @@ export function addConductorCommands(program: Command, entry: string): void {
       process.stdout.write(
         [
           `conductor ${status.server_version} running (pid ${status.pid}), up ${duration(status.uptime_seconds)}`,
-          `jobs      ${status.running_jobs} running (${status.paused_jobs} paused), ${status.queued_jobs} queued, ${status.total_jobs} in all`,
+          `jobs      ${status.running_jobs} running (${status.paused_jobs} paused), ${status.queued_jobs} queued, ${status.pending_jobs} waiting to restart, ${status.total_jobs} in all`,
           `events    head seq ${status.head_seq}; storage ${status.storage?.writable ? 'writable' : `NOT writable: ${status.storage?.last_error}`}`,
           `clients   ${status.connections} connection(s), ${status.subscriptions} subscription(s)`,
           `memory    ${status.memory_usage_mb} MB`,

@@ -6,6 +6,8 @@ import { Command } from 'commander';
 import { loadConfigFile } from '../conductor/config.js';
 import { conductorPaths, resolveHome } from '../shared/paths.js';
 import type { FleetClient } from '../fleet/client.js';
+import type { LocalHost } from './fleetWait.js';
+import { cliPaths, withClient } from './conductorClient.js';
 import os from 'node:os';
 import { generateJobId } from '../events/jobIds.js';
 import { HOST_NAME } from '../fleet/config.js';
@@ -53,6 +55,39 @@ export function fleetLine(fleet: {
   );
 }
 
+/** `mzt fleet submit --wait`: queue one job, then follow it on the host that takes it. */
+async function submitAndWait(
+  client: FleetClient,
+  job: Parameters<FleetClient['submit']>[0],
+  opts: SubmitOptions & { host?: string; claimTimeout?: number },
+): Promise<number> {
+  // Read before the submit: the job's events can only come after this seq.
+  const head = await client.eventsHead();
+  if (head === undefined) throw new Error('the fleet has no event stream yet (no conductor has exported to this NATS server), so --wait has nothing to follow');
+  const queued = await client.submit(job, { host: opts.host, from: `mzt@${os.hostname()}` });
+  if (queued.duplicate) throw new Error(`job ${job.job_id} was queued before (the same id within the queue's duplicate window); --wait follows only a job it queues: use another --id`);
+  if (!opts.json) (opts.quiet ? process.stdout : process.stderr).write(`${job.job_id} queued on ${queued.queue}\n`);
+  const { waitForFleetJob } = await import('./fleetWait.js');
+  return waitForFleetJob(client, job.job_id, head, { quiet: opts.quiet, json: opts.json, claimTimeoutSeconds: opts.claimTimeout ?? 60, local: localHost() });
+}
+
+/** This machine's conductor as a fleet host (config.json's fleet.host), if it is one. */
+function localHost(): LocalHost | undefined {
+  let host: string | undefined;
+  try {
+    host = loadConfigFile(cliPaths().configFile).fleet?.host;
+  } catch {
+    return undefined; // a broken config.json: no local cancel, the wait itself still works
+  }
+  if (!host) return undefined;
+  return {
+    host,
+    cancel: async (jobId) => {
+      await withClient((c) => c.call('job.cancel', { job_id: jobId, reason: 'cancelled by mzt fleet submit --wait (signal)' }, { timeoutMs: 120_000 }));
+    },
+  };
+}
+
 export function addFleetCommands(program: Command): void {
   const fleet = program.command('fleet').description('the fleet of conductors sharing a NATS server (read from NATS alone)');
   const natsOption = ['--nats <url>', 'the fleet NATS server (default: MZT_NATS_URL, then config.json fleet.nats_url)'] as const;
@@ -93,9 +128,14 @@ export function addFleetCommands(program: Command): void {
   )
     .option('--host <host>', 'only this host may take it')
     .option(...natsOption)
-    .option('--json', 'print the result as JSON')
-    .action(async (argv: string[], opts: SubmitOptions & NatsOptions & { host?: string }) => {
+    .option('--wait', "like mzt submit --wait: stream the job's output from the host that takes it and exit with its exit code (128+signal if killed); Ctrl-C stops waiting (the job goes on), or cancels it when it runs on this machine's conductor")
+    .option('--quiet', 'with --wait: print status lines instead of the output')
+    .option('--claim-timeout <seconds>', 'with --wait: give up when no host has taken the job within this time (default 60)', parseInteger('--claim-timeout'))
+    .option('--json', 'print the result as JSON (with --wait: the ended job\'s record and its host)')
+    .action(async (argv: string[], opts: SubmitOptions & NatsOptions & { host?: string; claimTimeout?: number }) => {
       if (opts.host !== undefined && !HOST_NAME.test(opts.host)) throw new UsageError(`--host must be a fleet host name (letters, digits, '-', '_'), got "${opts.host}"`);
+      if ((opts.quiet || opts.claimTimeout !== undefined) && !opts.wait) throw new UsageError('--quiet and --claim-timeout go with --wait');
+      if (opts.claimTimeout !== undefined && opts.claimTimeout < 1) throw new UsageError('--claim-timeout must be 1 second or more');
       const explicitCwd = opts.cwd !== undefined;
       const jobs = (await specsFromOptions(argv, opts)).map((spec) => {
         // The job runs on another machine: a working directory is sent only when one was given.
@@ -105,6 +145,11 @@ export function addFleetCommands(program: Command): void {
         if (!checked.ok) throw new UsageError(checked.message);
         return job;
       });
+      if (opts.wait) {
+        if (jobs.length > 1) throw new UsageError(`--wait follows one job; ${opts.file} has ${jobs.length}`);
+        process.exitCode = await withReader(opts, (client) => submitAndWait(client, jobs[0]!, opts));
+        return;
+      }
       const results = await withReader(opts, async (client) => {
         if (opts.host && !(await client.hosts()).some((h) => h.host === opts.host)) {
           process.stderr.write(`mzt: no live conductor is named "${opts.host}" now; the job waits in the queue until one joins\n`);

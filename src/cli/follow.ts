@@ -42,3 +42,18 @@ export function parseLogLine(line: string): LogLine | undefined {
   const m = LOG_LINE.exec(line);
   return m ? { sheet: Number(m[1]), stream: m[2] as LogLine['stream'], text: m[3]! } : undefined;
 }
+
+/**
+ * The job's own output in log lines, as its process wrote it: stdout and stderr text apart,
+ * the conductor's own (sys) lines left out. For `--wait`, which gives the job's streams back.
+ */
+export function jobOutput(lines: string[]): { out: string; err: string } {
+  let out = '';
+  let err = '';
+  for (const raw of lines) {
+    const line = parseLogLine(raw);
+    if (line?.stream === 'out') out += `${line.text}\n`;
+    else if (line?.stream === 'err') err += `${line.text}\n`;
+  }
+  return { out, err };
+}

@@ -21,13 +21,18 @@ export function attemptCell(job: JobRecord, now = Date.now() / 1000): string {
   return `${n} (next in ${Math.max(0, Math.ceil(job.restart_at - now))}s)`;
 }
 
-/** Lines of `mzt job ID` for its attempt and restart policy. */
+/** Lines of `mzt job ID` for its attempt, restart policy and own limits. */
 export function attemptLines(job: JobRecord): string[] {
   const lines = [`attempt   ${attemptCell(job)}`];
   const r = job.restart;
   if (r && r.on !== 'never') {
     const b = r.backoff;
     lines.push(`restart   on ${r.on}, at most ${r.max_attempts} runs, backoff ${b.initial_seconds}s x${b.factor} up to ${b.max_seconds}s`);
+  }
+  const l = job.limits;
+  if (l) {
+    const parts = [l.memory_mb !== undefined ? `memory ${l.memory_mb} MB` : '', l.processes !== undefined ? `${l.processes} processes` : ''].filter(Boolean);
+    lines.push(`limits    ${parts.join(', ')}`);
   }
   return lines;
 }

@@ -10,7 +10,7 @@ import { Command } from 'commander';
 import type { DaemonClient } from '../ipc/client.js';
 import type { JobRecord, JobSpec, SheetSpec } from '../events/jobRecord.js';
 import { collect, keyValues, parseNumber, UsageError } from './args.js';
-import { followLog, parseLogLine } from './follow.js';
+import { followLog, jobOutput } from './follow.js';
 import { printJson } from './output.js';
 import type { WithClient } from './conductorClient.js';
 
@@ -132,13 +132,7 @@ async function waitForJob(client: DaemonClient, res: { job_id: string; seq: numb
     await (opts.quiet || opts.json
       ? followToEnd(client, id, res.seq - 1)
       : followLog(client, id, 0, (lines) => {
-          let out = '';
-          let err = '';
-          for (const raw of lines) {
-            const line = parseLogLine(raw);
-            if (line?.stream === 'out') out += `${line.text}\n`;
-            else if (line?.stream === 'err') err += `${line.text}\n`;
-          }
+          const { out, err } = jobOutput(lines);
           if (out) process.stdout.write(out);
           if (err) process.stderr.write(err);
         }));

@@ -126,4 +126,6 @@ export interface JobRecord {
   restart?: RestartPolicy;
   /** While `pending`: when the next attempt is queued (epoch seconds). */
   restart_at?: number;
+  /** The job's own resource limits, as submitted (absent: none). */
+  limits?: JobLimits;
 }

@@ -16,7 +16,7 @@
  *   sheets from `from_sheet` on are pending again; those before keep what they were.
  * - The reducer never throws on odd data: fields of the wrong type are ignored.
  */
-import type { GitContext, JobRecord, JobStatus, RestartPolicy, SheetRecord, SheetStatus } from './jobRecord.js';
+import type { GitContext, JobLimits, JobRecord, JobStatus, RestartPolicy, SheetRecord, SheetStatus } from './jobRecord.js';
 import { TERMINAL_JOB_STATUSES } from './jobRecord.js';
 import type { DurableEvent } from './types.js';
 
@@ -79,6 +79,16 @@ function restartPolicy(v: unknown): RestartPolicy | undefined {
   return { on: v.on as RestartPolicy['on'], max_attempts: v.max_attempts as number, backoff: { initial_seconds: initial, factor, max_seconds: max } };
 }
 
+/** The limits job.submitted recorded; keys that are not positive numbers are ignored. */
+function jobLimits(v: unknown): JobLimits | undefined {
+  if (!isObject(v)) return undefined;
+  const out: JobLimits = {};
+  const [memory, processes] = [num(v.memory_mb), num(v.processes)];
+  if (memory !== undefined && memory > 0) out.memory_mb = memory;
+  if (processes !== undefined && processes > 0) out.processes = processes;
+  return Object.keys(out).length ? out : undefined;
+}
+
 /** job.retried: the job is queued again, from `from_sheet` on its sheets are pending again. */
 function reopen(record: JobRecord, event: DurableEvent, d: Record<string, unknown>): JobRecord {
   const from = num(d.from_sheet) ?? 1;
@@ -132,6 +142,8 @@ function createRecord(jobId: string, event: DurableEvent): JobRecord {
   if (l) record.labels = l;
   const git = gitContext(d.git);
   if (git) record.git = git;
+  const limits = jobLimits(d.limits);
+  if (limits) record.limits = limits;
   return record;
 }
 

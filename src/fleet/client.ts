@@ -37,6 +37,10 @@ export class FleetClient {
       const nc = await connect({
         servers: url.split(',').map((s) => s.trim()),
         timeout: options.timeoutMs ?? 5000,
+        // A command waits on the fleet (submit --wait): a server gone ~10 s closes the connection,
+        // which ends the wait with an error rather than hanging on reconnects.
+        reconnectTimeWait: 1000,
+        maxReconnectAttempts: 10,
         ...(options.credentials ? { authenticator: credsAuthenticator(fs.readFileSync(options.credentials)) } : {}),
       });
       return new FleetClient(nc);
@@ -93,6 +97,17 @@ export class FleetClient {
     } finally {
       await messages.close();
     }
+  }
+
+  /** The event stream's last seq now (0: empty), or undefined when no conductor has exported yet. */
+  async eventsHead(): Promise<number | undefined> {
+    const info = await (await jetstreamManager(this.nc)).streams.info(EVENTS_STREAM).catch(() => undefined);
+    return info?.state.last_seq;
+  }
+
+  /** Resolves when the connection is closed for good (reconnects given up, or close()), with the error if any. */
+  closed(): Promise<Error | void> {
+    return this.nc.closed();
   }
 
   /**

@@ -43,6 +43,7 @@ export function daemonHandlers(deps: MethodDeps, methods: () => string[]): Pick<
         running_jobs: jobs.runningCount,
         queued_jobs: jobs.queuedCount,
         paused_jobs: jobs.pausedCount,
+        pending_jobs: jobs.pendingCount,
         active_sheets: jobs.activeSheets,
         total_jobs: store.listJobs({ limit: 1 }).total,
         head_seq: store.headSeq,

@@ -1,0 +1,170 @@
+/**
+ * `mzt fleet submit --wait` against a real nats-server and two real conductors, run from a home
+ * with no conductor: the output of the job comes back from whichever host took it, mzt exits
+ * with the job's exit code (128+signal when killed), and every wait is bounded with a clear
+ * error (no host takes it, Ctrl-C, the NATS server gone).
+ */
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DaemonClient } from '../../src/ipc/client.js';
+import { CLI, makeHome, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { startNatsServer, type NatsServer } from '../helpers/natsServer.js';
+
+const run = promisify(execFile);
+let nats: NatsServer;
+let emptyHome: string;
+const homes: string[] = [];
+const conductors: Record<string, RunningConductor> = {};
+
+interface Result {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+async function mzt(args: string[]): Promise<Result> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, MZT_HOME: emptyHome }, timeout: 90_000 });
+    return { stdout, stderr, code: 0 };
+  } catch (err) {
+    const e = err as { stdout: string; stderr: string; code: number };
+    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
+  }
+}
+
+/** A running `mzt fleet submit --wait`, to signal or to outlive its NATS server. */
+function spawnWait(args: string[], home = emptyHome) {
+  const proc = spawn(process.execPath, [CLI, 'fleet', 'submit', '--wait', '--nats', nats.url, ...args], { env: { ...process.env, MZT_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (d) => (stdout += d));
+  proc.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  return { proc, exited, stdout: () => stdout, stderr: () => stderr };
+}
+
+async function jobOn(host: string, job_id: string) {
+  const client = await DaemonClient.connect({ socketPath: conductors[host]!.socketPath, reconnect: false });
+  try {
+    return await client.call('job.get', { job_id });
+  } finally {
+    await client.close();
+  }
+}
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  emptyHome = makeHome();
+  for (const host of ['w1', 'w2']) {
+    const home = makeHome();
+    homes.push(home);
+    conductors[host] = await startConductor(home, { config: { fleet: { nats_url: nats.url, host } } });
+  }
+  // Both hosts in the table and exporting (the event stream exists) before any test submits.
+  await waitFor(async () => {
+    const r = await mzt(['fleet', 'status', '--json', '--nats', nats.url]);
+    return r.code === 0 && (JSON.parse(r.stdout) as unknown[]).length === 2;
+  }, 30_000, 'two hosts');
+}, 120_000);
+
+afterAll(async () => {
+  for (const c of Object.values(conductors)) await c.stop();
+  for (const h of [...homes, emptyHome]) if (h) removeHome(h);
+  await nats?.dispose();
+});
+
+describe('mzt fleet submit --wait', () => {
+  it("streams the job's stdout and stderr from the host that took it and exits with its exit code", async () => {
+    const r = await mzt(['fleet', 'submit', '--wait', '--nats', nats.url, '--id', 'fw-exit3', '--', 'sh', '-c', 'for i in 1 2 3; do echo out$i; done; echo oops >&2; exit 3']);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe('out1\nout2\nout3\n');
+    expect(r.stderr).toContain('oops\n');
+    const host = /fw-exit3 taken by host (w[12])/.exec(r.stderr)?.[1];
+    expect(host).toBeDefined();
+    expect(r.stderr).toContain(`mzt: job fw-exit3 failed`);
+    // The record the host itself keeps agrees.
+    const job = await jobOn(host!, 'fw-exit3');
+    expect(job.status).toBe('failed');
+    expect(job.sheets[0]!.exit_code).toBe(3);
+  }, 90_000);
+
+  it('a job pinned to a host runs there; killed by a signal it exits 128+signal; --json gives its record', async () => {
+    const killed = await mzt(['fleet', 'submit', '--wait', '--host', 'w2', '--nats', nats.url, '--id', 'fw-killed', '--', 'sh', '-c', 'kill -TERM $$']);
+    expect(killed.code).toBe(128 + 15);
+    expect(killed.stderr).toContain('fw-killed taken by host w2');
+    const ok = await mzt(['fleet', 'submit', '--wait', '--json', '--host', 'w1', '--nats', nats.url, '--id', 'fw-json', '--', 'true']);
+    expect(ok.code).toBe(0);
+    const record = JSON.parse(ok.stdout) as { host: string; job_id: string; status: string };
+    expect(record).toMatchObject({ host: 'w1', job_id: 'fw-json', status: 'completed' });
+  }, 90_000);
+
+  it('--quiet prints status lines, not the output', async () => {
+    const r = await mzt(['fleet', 'submit', '--wait', '--quiet', '--host', 'w1', '--nats', nats.url, '--id', 'fw-quiet', '--', 'sh', '-c', 'echo hidden']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('fw-quiet queued on mzt_work.host.w1\nfw-quiet taken by host w1\nfw-quiet completed\n');
+  }, 90_000);
+
+  it('a job no host takes ends the wait after --claim-timeout; a second submit of the same id is refused', async () => {
+    const started = Date.now();
+    const r = await mzt(['fleet', 'submit', '--wait', '--host', 'nobody', '--claim-timeout', '2', '--nats', nats.url, '--id', 'fw-unclaimed', '--', 'true']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('job fw-unclaimed was not taken by any host within 2 s');
+    expect(Date.now() - started).toBeLessThan(15_000);
+    const again = await mzt(['fleet', 'submit', '--wait', '--host', 'nobody', '--nats', nats.url, '--id', 'fw-unclaimed', '--', 'true']);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain('was queued before');
+  }, 60_000);
+
+  it('Ctrl-C stops waiting and says the job keeps running on its host', async () => {
+    const w = spawnWait(['--host', 'w2', '--id', 'fw-ctrlc', '--', 'sleep', '60']);
+    await waitFor(() => w.stderr().includes('fw-ctrlc taken by host w2'), 30_000, 'the job taken');
+    await waitFor(async () => (await jobOn('w2', 'fw-ctrlc')).status === 'running', 10_000, 'running');
+    w.proc.kill('SIGINT');
+    expect(await w.exited).toBe(130);
+    expect(w.stderr()).toContain('job fw-ctrlc keeps running on host w2');
+    expect((await jobOn('w2', 'fw-ctrlc')).status).toBe('running');
+    const client = await DaemonClient.connect({ socketPath: conductors.w2!.socketPath, reconnect: false });
+    await client.call('job.cancel', { job_id: 'fw-ctrlc' });
+    await client.close();
+  }, 60_000);
+
+  it("Ctrl-C cancels a job that runs on this machine's own conductor, and waits for its end", async () => {
+    const w = spawnWait(['--host', 'w1', '--id', 'fw-local', '--', 'sleep', '60'], conductors.w1!.home);
+    await waitFor(() => w.stderr().includes('fw-local taken by host w1'), 30_000, 'the job taken');
+    await waitFor(async () => (await jobOn('w1', 'fw-local')).status === 'running', 10_000, 'running');
+    w.proc.kill('SIGINT');
+    expect(await w.exited).toBe(128 + 15); // its sleep ended by the cancel's SIGTERM
+    expect(w.stderr()).toContain("cancelling job fw-local on host w1, this machine's conductor");
+    expect((await jobOn('w1', 'fw-local')).status).toBe('cancelled');
+  }, 60_000);
+
+  it('a host that dies under its job ends the wait once it leaves the host table', async () => {
+    const w = spawnWait(['--quiet', '--host', 'w2', '--id', 'fw-hostdies', '--', 'sleep', '90']);
+    await waitFor(() => w.stdout().includes('fw-hostdies taken by host w2'), 30_000, 'the job taken');
+    const pid = await waitFor(async () => (await jobOn('w2', 'fw-hostdies')).sheets[0]!.pid, 10_000, 'its sheet pid');
+    const diedAt = Date.now();
+    await conductors.w2!.kill9();
+    try {
+      expect(await w.exited).not.toBe(0);
+      expect(w.stderr()).toContain('host w2 left the fleet (no heartbeat) before job fw-hostdies ended');
+      console.log(`fleet submit --wait gave up ${Date.now() - diedAt} ms after its host was killed`);
+    } finally {
+      process.kill(pid, 'SIGKILL'); // the sheet outlived its conductor
+    }
+  }, 90_000);
+
+  it('the NATS server going away ends the wait with a clear error', async () => {
+    const w = spawnWait(['--host', 'w1', '--id', 'fw-natsgone', '--', 'sleep', '120']);
+    await waitFor(() => w.stderr().includes('fw-natsgone taken by host w1'), 30_000, 'the job taken');
+    const stoppedAt = Date.now();
+    await nats.stop();
+    const code = await w.exited;
+    expect(code).not.toBe(0);
+    const gaveUpMs = Date.now() - stoppedAt;
+    expect(w.stderr()).toMatch(/lost the fleet's NATS server.*while waiting for job fw-natsgone; it keeps running on host w1/);
+    console.log(`fleet submit --wait gave up ${gaveUpMs} ms after the NATS server stopped`);
+    expect(gaveUpMs).toBeLessThan(25_000);
+    await nats.restart();
+  }, 120_000);
+});
