@@ -56,3 +56,14 @@ export async function rpcError(p: Promise<unknown>): Promise<RpcError> {
   expect(err).toBeInstanceOf(RpcError);
   return err as RpcError;
 }
+
+/** Every event the conductor has recorded, read page by page from seq 0. */
+export async function readAllEvents(client: DaemonClient): Promise<EventEnvelope[]> {
+  const all: EventEnvelope[] = [];
+  for (let since = 0; ; ) {
+    const page = await client.call('events.read', { since, limit: 1000 });
+    all.push(...page.events);
+    since = page.next_since;
+    if (!page.has_more) return all;
+  }
+}
