@@ -67,3 +67,12 @@ export async function readAllEvents(client: DaemonClient): Promise<EventEnvelope
     if (!page.has_more) return all;
   }
 }
+
+/** A collectUntil condition: met once `count` different jobs have completed, failed or been cancelled. */
+export function untilJobsEnded(count: number): (e: EventEnvelope) => boolean {
+  const ended = new Set<string>();
+  return (e) => {
+    if (['job.completed', 'job.failed', 'job.cancelled'].includes(e.type)) ended.add(e.job_id!);
+    return ended.size === count;
+  };
+}
