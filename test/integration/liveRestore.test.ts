@@ -12,8 +12,8 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
 import { resolveRef, validateValue } from '../../src/ipc/schema.js';
-import { collectUntil } from '../helpers/collect.js';
 import { CLI, makeHome, pidAlive, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { eventsUntilEnd } from '../helpers/jobs.js';
 
 const homes: string[] = [];
 let conductor: RunningConductor | undefined;
@@ -52,8 +52,6 @@ function procState(pid: number): string | undefined {
   }
 }
 
-const isEnd = (e: { type: string }) => ['job.completed', 'job.failed', 'job.cancelled', 'job.interrupted'].includes(e.type);
-
 async function up(home: string): Promise<DaemonClient> {
   conductor = await startConductor(home, { config: { live_restore: true, kill_grace_seconds: 2, profiler_interval_seconds: 0.25 } });
   client = await DaemonClient.connect({ socketPath: conductor.socketPath });
@@ -78,7 +76,7 @@ async function logText(c: DaemonClient, job_id: string): Promise<string> {
 }
 
 async function events(c: DaemonClient, job_id: string): Promise<Array<{ type: string; sheet_num?: number; data: any }>> {
-  return collectUntil(c.subscribe({ since: 0, job_id }), isEnd, 60_000);
+  return eventsUntilEnd(c, job_id, 60_000);
 }
 
 // Sheet 2: 600 numbered lines (every 50th also on stderr), ~15 ms of busy CPU each, holding 40 MB.
