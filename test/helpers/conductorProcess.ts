@@ -129,7 +129,7 @@ export function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-type StartOptions = NonNullable<Parameters<typeof startConductor>[1]>;
+export type StartOptions = NonNullable<Parameters<typeof startConductor>[1]>;
 
 export interface ConductorFixtureOptions extends StartOptions {
   /** Prefix of the temp MZT_HOME's name (tells whose home a leftover is). */
