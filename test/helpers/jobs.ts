@@ -76,3 +76,8 @@ export function untilJobsEnded(count: number): (e: EventEnvelope) => boolean {
     return ended.size === count;
   };
 }
+
+/** The pid of a job's first sheet (its process group's leader) once it runs. */
+export function sheetPid(client: DaemonClient, job_id: string, ms = 10_000, what = 'sheet pid'): Promise<number> {
+  return waitFor(async () => (await client.call('job.get', { job_id })).sheets[0]?.pid as number | undefined, ms, what);
+}

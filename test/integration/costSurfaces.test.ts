@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { JobCost, SystemSnapshot } from '../../src/monitor/snapshot.js';
 import { CLI, useConductor, waitFor } from '../helpers/conductorProcess.js';
 import { sumGroup } from '../helpers/procGroup.js';
+import { sheetPid } from '../helpers/jobs.js';
 
 // A wide interval: all the reads of one round fit between two samples.
 const INTERVAL = 3;
@@ -33,7 +34,7 @@ beforeAll(async () => {
   base = url.origin;
   for (const [name, argv] of Object.entries(SPECS) as Array<[keyof typeof SPECS, readonly string[]]>) {
     const { job_id } = await ctx.client.call('job.submit', { name, sheets: [{ argv: [...argv] }] });
-    const pgid = await waitFor(async () => (await ctx.client.call('job.get', { job_id })).sheets[0]?.pid, 10_000, `${name} pid`);
+    const pgid = await sheetPid(ctx.client, job_id, 10_000, `${name} pid`);
     jobs[name] = { job_id, pgid };
   }
   // Every job's tree seen twice (CPU% known) with all its processes.

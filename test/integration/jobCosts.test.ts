@@ -10,6 +10,7 @@ import { ErrorCode } from '../../src/ipc/messages.js';
 import { collectUntil } from '../helpers/collect.js';
 import { useConductor, waitFor } from '../helpers/conductorProcess.js';
 import { sumGroup } from '../helpers/procGroup.js';
+import { sheetPid } from '../helpers/jobs.js';
 
 // A fast cadence the profiler keeps (budget 100%: it does not widen on a loaded machine).
 const fixture = useConductor({ prefix: 'mzt-cost-', config: { profiler_interval_seconds: 0.25, profiler_budget_percent: 100, kill_grace_seconds: 1, max_concurrent_jobs: 1 } });
@@ -19,7 +20,7 @@ const BUSY = ['sh', '-c', `python3 -c "import time; a=b'x'*(80*2**20); time.slee
 describe('job cost', () => {
   it('job.get, job.list and the snapshot agree with /proc for a busy job, and the ledger takes over at the end', async () => {
     const { job_id, seq } = await fixture.client.call('job.submit', { name: 'busy', sheets: [{ argv: BUSY }] });
-    const pgid: number = await waitFor(async () => (await fixture.client.call('job.get', { job_id })).sheets[0]?.pid, 10_000, 'sheet pid');
+    const pgid: number = await sheetPid(fixture.client, job_id);
     // Both processes seen twice (CPU% known) and the 80 MB allocated: RSS steady (within 0.5 MB
     // over two samples; a loaded machine fills the pages slowly).
     let previous = -1;

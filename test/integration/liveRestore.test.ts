@@ -13,7 +13,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
 import { resolveRef, validateValue } from '../../src/ipc/schema.js';
 import { CLI, makeHome, pidAlive, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
-import { eventsUntilEnd } from '../helpers/jobs.js';
+import { eventsUntilEnd, sheetPid } from '../helpers/jobs.js';
 
 const homes: string[] = [];
 let conductor: RunningConductor | undefined;
@@ -182,7 +182,7 @@ describe('live_restore', () => {
       name: 'ends-alone',
       sheets: [{ argv: ['sh', '-c', `echo before; sleep 1.5; echo after; touch ${marker}; exit 7`] }, { argv: ['true'] }],
     });
-    const pid = await waitFor(async () => (await c.call('job.get', { job_id })).sheets[0]?.pid, 15_000, 'sheet pid');
+    const pid = await sheetPid(c, job_id, 15_000);
     sheetPids.push(pid);
     await kill9();
     await waitFor(() => fs.existsSync(marker) && !pidAlive(pid), 15_000, 'the sheet to end with no conductor');
@@ -203,7 +203,7 @@ describe('live_restore', () => {
     let c = await up(home);
     const started = Date.now();
     const { job_id } = await c.call('job.submit', { name: 'timeout', sheets: [{ argv: ['sleep', '60'], timeout_seconds: 6 }] });
-    const pid = await waitFor(async () => (await c.call('job.get', { job_id })).sheets[0]?.pid, 15_000, 'sheet pid');
+    const pid = await sheetPid(c, job_id, 15_000);
     sheetPids.push(pid);
     await kill9();
     // 4 s with no conductor: a timeout counted from the adoption would end the sheet after
@@ -231,7 +231,7 @@ describe('live_restore', () => {
       name: 'paused',
       sheets: [{ argv: ['sh', '-c', "trap 'echo got-term; exit 0' TERM; echo ready; while :; do sleep 0.2; done"] }],
     });
-    const pid = await waitFor(async () => (await c.call('job.get', { job_id })).sheets[0]?.pid, 15_000, 'sheet pid');
+    const pid = await sheetPid(c, job_id, 15_000);
     sheetPids.push(pid);
     await waitFor(async () => / 1 out ready$/m.test(await logText(c, job_id)), 10_000, 'ready');
     await c.call('job.pause', { job_id });
@@ -257,7 +257,7 @@ describe('live_restore', () => {
     homes.push(home);
     const c = await up(home);
     const { job_id } = await c.call('job.submit', { name: 'waiterless', sheets: [{ argv: ['sleep', '2'] }] });
-    const pid = await waitFor(async () => (await c.call('job.get', { job_id })).sheets[0]?.pid, 15_000, 'sheet pid');
+    const pid = await sheetPid(c, job_id, 15_000);
     sheetPids.push(pid);
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const waiter = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);

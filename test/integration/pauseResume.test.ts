@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { DaemonClient, RpcError } from '../../src/ipc/client.js';
 import { ErrorCode } from '../../src/ipc/messages.js';
 import { makeHome, pidAlive, removeHome, startConductor, useConductor, waitFor } from '../helpers/conductorProcess.js';
-import { eventsUntilEnd } from '../helpers/jobs.js';
+import { eventsUntilEnd, sheetPid } from '../helpers/jobs.js';
 
 const fixture = useConductor({ prefix: 'mzt-pause-', config: { kill_grace_seconds: 2 } });
 
@@ -36,7 +36,7 @@ const TREE = ['sh', '-c', 'sleep 60 & sleep 60 & sleep 60 & wait'];
 const trapTree = (marker: string) => ['sh', '-c', `trap 'echo term > ${marker}; exit 0' TERM; sleep 60 & sleep 60 & while :; do sleep 0.2; done`];
 
 async function startedPid(job_id: string): Promise<number> {
-  return waitFor(async () => (await fixture.client.call('job.get', { job_id })).sheets[0]?.pid, 10_000, 'sheet pid');
+  return sheetPid(fixture.client, job_id);
 }
 
 async function expectCode(p: Promise<unknown>, code: number): Promise<RpcError> {
@@ -149,7 +149,7 @@ describe('conductor shutdown while a job is paused', () => {
     let cl = await DaemonClient.connect({ socketPath: c.socketPath });
     try {
       const { job_id } = await cl.call('job.submit', { name: 'paused-stop', sheets: [{ argv: TREE }] });
-      const pid = await waitFor(async () => (await cl.call('job.get', { job_id })).sheets[0]?.pid, 10_000, 'pid');
+      const pid = await sheetPid(cl, job_id, 10_000, 'pid');
       await waitFor(() => groupStates(pid).size >= 4, 10_000, 'four processes');
       await cl.call('job.pause', { job_id });
       await waitFor(() => [...groupStates(pid).values()].every((s) => s === 'T'), 10_000, 'stopped');
@@ -181,7 +181,7 @@ describe('kill -9 of the conductor while a job is paused', () => {
     let cl = await DaemonClient.connect({ socketPath: c.socketPath });
     try {
       const { job_id } = await cl.call('job.submit', { name: 'paused-crash', sheets: [{ argv: trapTree(marker) }] });
-      const pid = await waitFor(async () => (await cl.call('job.get', { job_id })).sheets[0]?.pid, 10_000, 'pid');
+      const pid = await sheetPid(cl, job_id, 10_000, 'pid');
       await waitFor(() => groupStates(pid).size >= 4, 10_000, 'four processes');
       await cl.call('job.pause', { job_id });
       await waitFor(() => [...groupStates(pid).values()].every((s) => s === 'T'), 10_000, 'stopped');

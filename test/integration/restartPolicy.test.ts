@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
 import { ErrorCode } from '../../src/ipc/messages.js';
 import { makeHome, pidAlive, removeHome, startConductor, useConductor, waitFor } from '../helpers/conductorProcess.js';
-import { rpcError, validJobEvents, waitStatus } from '../helpers/jobs.js';
+import { rpcError, sheetPid, validJobEvents, waitStatus } from '../helpers/jobs.js';
 import { runMzt } from '../helpers/cli.js';
 
 const fixture = useConductor({ prefix: 'mzt-restart-', config: { kill_grace_seconds: 1 } });
@@ -77,7 +77,7 @@ describe('restart policy', () => {
       sheets: [{ argv: ['sleep', '60'] }],
       restart: { on: 'always', max_attempts: 5, backoff: { initial_seconds: 0.1 } },
     });
-    await waitFor(async () => (await fixture.client.call('job.get', { job_id })).sheets[0]?.pid, 10_000, 'running');
+    await sheetPid(fixture.client, job_id, 10_000, 'running');
     await fixture.client.call('job.cancel', { job_id });
     await new Promise((r) => setTimeout(r, 1000)); // ten backoffs' worth
     const after = await fixture.client.call('job.get', { job_id });
@@ -156,7 +156,7 @@ describe('conductor stops with jobs paused or in a backoff', () => {
     const F = path.join(h, 'k9.txt');
     try {
       await cl.call('job.submit', { job_id: 'k9-paused', sheets: [{ argv: PAUSED }] });
-      const pid = await waitFor(async () => (await cl.call('job.get', { job_id: 'k9-paused' })).sheets[0]?.pid, 10_000, 'pid');
+      const pid = await sheetPid(cl, 'k9-paused', 10_000, 'pid');
       await cl.call('job.pause', { job_id: 'k9-paused' });
       // Fails on its first run only; env values must survive the restart for the retry.
       await cl.call('job.submit', {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/ipc/messages.js';
 import { useConductor, waitFor } from '../helpers/conductorProcess.js';
-import { expectSchemaValid, jobEvents, rpcError, waitStatus } from '../helpers/jobs.js';
+import { expectSchemaValid, jobEvents, rpcError, sheetPid, waitStatus } from '../helpers/jobs.js';
 import { runMzt } from '../helpers/cli.js';
 
 // One slot: a second job waits queued (the error for retrying a queued job).
@@ -122,7 +122,7 @@ describe('job.retry', () => {
     expect(unknown.message).toBe('no job with id "no-such-job"');
 
     await fixture.client.call('job.submit', { job_id: 'retry-running', sheets: [{ argv: ['sleep', '60'] }] });
-    await waitFor(async () => (await fixture.client.call('job.get', { job_id: 'retry-running' })).sheets[0]?.pid, 10_000, 'running');
+    await sheetPid(fixture.client, 'retry-running', 10_000, 'running');
     const running = await rpcError(fixture.client.call('job.retry', { job_id: 'retry-running' }));
     expect(running.code).toBe(ErrorCode.INVALID_STATE);
     expect(running.message).toBe('cannot retry job "retry-running": it is running');

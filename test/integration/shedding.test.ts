@@ -15,13 +15,10 @@ import type { EventEnvelope } from '../../src/events/types.js';
 import { collectUntil } from '../helpers/collect.js';
 import { useConductor, waitFor } from '../helpers/conductorProcess.js';
 import { readGroup } from '../helpers/procGroup.js';
-import { untilJobsEnded } from '../helpers/jobs.js';
+import { sheetPid, untilJobsEnded } from '../helpers/jobs.js';
 
 // Fast checks the profiler keeps on a loaded machine (budget 100%: it never widens).
 const FAST = { profiler_interval_seconds: 0.2, profiler_budget_percent: 100, monitor_interval_seconds: 0.2, kill_grace_seconds: 1 };
-
-const sheetPid = (client: DaemonClient, job_id: string) =>
-  waitFor(async () => (await client.call('job.get', { job_id })).sheets[0]?.pid as number | undefined, 10_000, `${job_id} pid`);
 
 /** Every event of these types recorded so far (from seq 0), checked against events.json. */
 async function eventsOf(client: DaemonClient, types: string[]): Promise<EventEnvelope[]> {

@@ -18,7 +18,7 @@ import { CLI, makeHome, pidAlive, removeHome, startConductor, useConductor, wait
 import type { SystemSnapshot } from '../../src/monitor/snapshot.js';
 import { killEscaped, track } from '../helpers/escaped.js';
 import { descendants, ensureStrace, readProc, tracersUnder } from '../helpers/strace.js';
-import { rpcError } from '../helpers/jobs.js';
+import { rpcError, sheetPid } from '../helpers/jobs.js';
 
 // Reads and writes as fast as it can: dd's read/write and cat's.
 const IO_LOOP = ['sh', '-c', 'while :; do dd if=/dev/zero bs=4k count=256 2>/dev/null | cat > /dev/null; done'];
@@ -38,7 +38,7 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: numbe
 
 async function submit(c: DaemonClient, argv: string[]): Promise<{ job_id: string; pid: number }> {
   const { job_id } = await c.call('job.submit', { name: 'trace-me', sheets: [{ argv }] });
-  const pid = await waitFor(async () => (await c.call('job.get', { job_id })).sheets[0]?.pid, 10_000, 'sheet pid');
+  const pid = await sheetPid(c, job_id);
   return { job_id, pid };
 }
 

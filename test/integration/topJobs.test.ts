@@ -8,6 +8,7 @@ import type { SystemSnapshot } from '../../src/monitor/snapshot.js';
 import { applyKey, headerLines, jobLines, orderProcesses, processLines, renderTopScreen, treeLines, type TopView } from '../../src/cli/top.js';
 import { useConductor, waitFor } from '../helpers/conductorProcess.js';
 import { ptyTop } from '../helpers/ptyTop.js';
+import { sheetPid } from '../helpers/jobs.js';
 
 const ctx = useConductor({ config: { profiler_interval_seconds: 0.25, kill_grace_seconds: 2 } });
 let busy: { job_id: string; pid: number };
@@ -16,7 +17,7 @@ const BUSY = ['sh', '-c', 'sh -c "while :; do :; done" & while :; do sleep 0.2; 
 
 beforeAll(async () => {
   const { job_id } = await ctx.client.call('job.submit', { name: 'top-busy-with-a-rather-long-name', sheets: [{ argv: BUSY }] });
-  const pid = await waitFor(async () => (await ctx.client.call('job.get', { job_id })).sheets[0]?.pid, 10_000, 'sheet pid');
+  const pid = await sheetPid(ctx.client, job_id);
   busy = { job_id, pid };
   // Until its cost has a CPU% (two samples of the tree).
   const snap = () => ctx.client.call('monitor.snapshot', {}).then((s) => s as SystemSnapshot, () => undefined);
