@@ -12,10 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
 import { waitFor } from '../helpers/conductorProcess.js';
 import { useConductorSet } from '../helpers/conductorSet.js';
-import { startNatsServer, type NatsServer } from '../helpers/natsServer.js';
+import { useNatsServer } from '../helpers/natsServer.js';
 import { TEST_OUTPUT, launchChromium } from '../helpers/browser.js';
 
-let nats: NatsServer;
 let browser: Browser;
 let page: Page;
 const pageErrors: string[] = [];
@@ -52,12 +51,7 @@ async function noSidewaysOverflow(p: Page): Promise<void> {
   expect(m.scrollWidth, JSON.stringify(m)).toBeLessThanOrEqual(m.innerWidth);
 }
 
-beforeAll(async () => {
-  nats = await startNatsServer();
-}, 120_000);
-afterAll(async () => {
-  await nats?.dispose();
-});
+const nats = useNatsServer();
 // Registered after NATS: its conductors stop before the server goes.
 const fleet = useConductorSet();
 

@@ -7,22 +7,16 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, useConductor, waitFor } from '../helpers/conductorProcess.js';
-import { startNatsServer, type NatsServer } from '../helpers/natsServer.js';
+import { useNatsServer } from '../helpers/natsServer.js';
 import { ensurePromtool, promtool } from '../helpers/promtool.js';
 import { httpGet } from '../helpers/sse.js';
 
 const TOKEN = 'promtool-test-token-0123456789';
-let nats: NatsServer;
 // Registered before the fixture: promtool and nats-server are ready before the conductor starts, and NATS goes after it stops.
-beforeAll(async () => {
-  ensurePromtool();
-  nats = await startNatsServer();
-}, 120_000);
-afterAll(async () => {
-  await nats?.dispose();
-});
+beforeAll(() => ensurePromtool(), 120_000);
+const nats = useNatsServer();
 const fixture = useConductor({
   client: { reconnect: false },
   // The fleet settings name the NATS server, known only once it runs.

@@ -6,21 +6,14 @@
  */
 import path from 'node:path';
 import fs from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
 import { startConductor, waitFor } from '../helpers/conductorProcess.js';
 import { useConductorSet, type StartedConductor } from '../helpers/conductorSet.js';
-import { startNatsServer, type NatsServer } from '../helpers/natsServer.js';
+import { useNatsServer } from '../helpers/natsServer.js';
 import { checkExactlyOnce, readHostEvents } from './streamReader.js';
 
-let nats: NatsServer;
-
-beforeAll(async () => {
-  nats = await startNatsServer();
-}, 120_000);
-afterAll(async () => {
-  await nats?.dispose();
-});
+const nats = useNatsServer();
 // Registered after NATS: its conductors stop before the server goes.
 const fleet = useConductorSet();
 const conductors = fleet.conductors;

@@ -7,28 +7,22 @@
  */
 import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DaemonClient, RpcError } from '../../src/ipc/client.js';
 import { ErrorCode } from '../../src/ipc/messages.js';
 import { validateResult } from '../../src/ipc/schema.js';
 import { waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
 import { useConductorSet } from '../helpers/conductorSet.js';
-import { startNatsServer, type NatsServer } from '../helpers/natsServer.js';
+import { useNatsServer } from '../helpers/natsServer.js';
 import { rpcError } from '../helpers/jobs.js';
 
-let nats: NatsServer;
 let a: DaemonClient;
 let b: DaemonClient;
 let local: DaemonClient;
 
 const byHost = new Map<string, RunningConductor>();
 
-beforeAll(async () => {
-  nats = await startNatsServer();
-}, 120_000);
-afterAll(async () => {
-  await nats?.dispose();
-});
+const nats = useNatsServer();
 // Registered after NATS: its conductors stop before the server goes.
 const fleet = useConductorSet();
 

@@ -13,10 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
 import { CLI, makeHome, removeHome, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
 import { useConductorSet } from '../helpers/conductorSet.js';
-import { startNatsServer, type NatsServer } from '../helpers/natsServer.js';
+import { useNatsServer } from '../helpers/natsServer.js';
 
 const run = promisify(execFile);
-let nats: NatsServer;
 let scratch: string;
 const conductors: Record<string, RunningConductor> = {};
 const clients: Record<string, DaemonClient> = {};
@@ -47,13 +46,12 @@ function ranLines(): Array<{ host: string; job: string }> {
 /** A sheet that burns a little CPU, then says which host ran which job. */
 const sheet = (host: string) => `i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done; echo "${host} $MZT_FLEET_JOB" >> ${path.join(scratch, 'ran.txt')}`;
 
-beforeAll(async () => {
-  nats = await startNatsServer();
+const nats = useNatsServer();
+beforeAll(() => {
   scratch = makeHome('mzt-fleet-work-');
-}, 120_000);
-afterAll(async () => {
+});
+afterAll(() => {
   if (scratch) removeHome(scratch);
-  await nats?.dispose();
 });
 // Registered after NATS: its conductors stop before the server goes.
 const fleet = useConductorSet();
