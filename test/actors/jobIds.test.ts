@@ -1,20 +1,14 @@
 /** Generated job ids: one that is already taken is drawn again rather than refused. */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { JobManager } from '../../src/actors/jobManager.js';
 import type { SheetHandle } from '../../src/actors/sheetProcess.js';
+import { useTempDirs } from '../helpers/tempDirs.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+const tempDir = useTempDirs('mzt-jobids-');
 
 describe('generated job ids', () => {
   it('a generated id that exists is replaced; a chosen one that exists is refused', async () => {
-    const jobsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-jobids-'));
-    dirs.push(jobsDir);
+    const jobsDir = tempDir();
     const asked: string[] = [];
     const manager = new JobManager({
       append: async () => ({}),

@@ -4,21 +4,13 @@
  * cut mid-line by a killed conductor gets its line ended first.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { JobLog, TAIL_FILE } from '../../src/actors/jobLog.js';
 import { readJobLogFrom } from '../../src/actors/jobLogRead.js';
+import { useTempDirs } from '../helpers/tempDirs.js';
 
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-joblogcont-'));
-  dirs.push(d);
-  return d;
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+const tempDir = useTempDirs('mzt-joblogcont-');
 
 const text = (dir: string) => readJobLogFrom(dir, 0, 1 << 22).lines.map((l) => l.split(' ').slice(1).join(' '));
 

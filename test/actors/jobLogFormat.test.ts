@@ -4,22 +4,16 @@
  * destroyed, and the write queue stays bounded by pausing the pipe.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { JobLog, MAX_LINE_BYTES } from '../../src/actors/jobLog.js';
 import { readJobLogFrom, readJobLogTail } from '../../src/actors/jobLogRead.js';
+import { useTempDirs } from '../helpers/tempDirs.js';
 
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-joblogfmt-'));
-  dirs.push(d);
-  return d;
-};
+const tempDir = useTempDirs('mzt-joblogfmt-');
 afterEach(() => {
   vi.restoreAllMocks();
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
 describe('job log format', () => {

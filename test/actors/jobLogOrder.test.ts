@@ -4,17 +4,16 @@
  * are slowed here (as on a busy disk or a saturated libuv pool) so that the order shows.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { JobManager } from '../../src/actors/jobManager.js';
 import { readJobLogFrom } from '../../src/actors/jobLogRead.js';
 import type { NewEvent } from '../../src/events/types.js';
+import { useTempDirs } from '../helpers/tempDirs.js';
 
-const dirs: string[] = [];
+const tempDir = useTempDirs('mzt-joblog-');
 afterEach(() => {
   vi.restoreAllMocks();
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
 /** Every fs.writev (the job log's writes) takes `ms` longer before it reaches the file. */
@@ -27,8 +26,7 @@ function slowFileWrites(ms: number): void {
 
 describe('job log before job end', () => {
   it('the end events are appended after the last log line is in the file', async () => {
-    const jobsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-joblog-'));
-    dirs.push(jobsDir);
+    const jobsDir = tempDir();
     slowFileWrites(150);
     const seenAtEnd = new Map<string, string>();
     let ended!: () => void;

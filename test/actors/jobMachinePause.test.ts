@@ -2,30 +2,14 @@
  * The job machine's pause/resume transitions, driven directly with fakes: the sheet is a
  * promise the test settles, side effects are recorded calls.
  */
-import { createActor, fromPromise, setup, type ActorRefFrom } from 'xstate';
+import { createActor, setup, type ActorRefFrom } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { jobMachine } from '../../src/actors/jobMachine.js';
 import type { SheetOutcome } from '../../src/actors/sheetProcess.js';
-import type { NewEvent } from '../../src/events/types.js';
+import { fakeJobMachine } from '../helpers/jobMachineFakes.js';
 
 function harness(sheetCount = 1) {
-  const calls: string[] = [];
-  const recorded: NewEvent[] = [];
-  const finish: Array<(o: SheetOutcome) => void> = [];
-  const machine = jobMachine.provide({
-    actions: {
-      record: (_, e: NewEvent) => void recorded.push(e),
-      stopSheet: () => void calls.push('stop'),
-      pauseSheet: () => void calls.push('pause'),
-      resumeSheet: () => void calls.push('resume'),
-    },
-    actors: {
-      runSheet: fromPromise<SheetOutcome, { jobId: string; sheetNum: number }>(({ input }) => {
-        calls.push(`run ${input.sheetNum}`);
-        return new Promise((r) => finish.push(r));
-      }),
-    },
-  });
+  const { machine, calls, recorded, finish } = fakeJobMachine((input) => `run ${input.sheetNum}`);
   // A job reports its end to its parent (the job manager machine): give it a minimal one.
   const ended: string[] = [];
   const parent = setup({ actors: { job: machine } }).createMachine({

@@ -2,29 +2,16 @@
  * The job machine's restarts and retries, driven directly with fakes and XState's simulated
  * clock: the backoff is the machine's own `after` transition, so the test moves time itself.
  */
-import { createActor, fromPromise, sendTo, setup, SimulatedClock, type ActorRefFrom } from 'xstate';
+import { createActor, sendTo, setup, SimulatedClock, type ActorRefFrom } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { jobMachine, type JobMachineInput } from '../../src/actors/jobMachine.js';
 import { normalizeRestartPolicy, type RestartPolicyInput } from '../../src/actors/restartPolicy.js';
 import type { SheetOutcome } from '../../src/actors/sheetProcess.js';
 import type { NewEvent } from '../../src/events/types.js';
+import { fakeJobMachine } from '../helpers/jobMachineFakes.js';
 
 function harness(input: Omit<JobMachineInput, 'jobId'>) {
-  const calls: string[] = [];
-  const recorded: NewEvent[] = [];
-  const finish: Array<(o: SheetOutcome) => void> = [];
-  const machine = jobMachine.provide({
-    actions: {
-      record: (_, e: NewEvent) => void recorded.push(e),
-      stopSheet: () => void calls.push('stop'),
-    },
-    actors: {
-      runSheet: fromPromise<SheetOutcome, { jobId: string; sheetNum: number; attempt: number }>(({ input }) => {
-        calls.push(`run ${input.sheetNum} attempt ${input.attempt}`);
-        return new Promise((r) => finish.push(r));
-      }),
-    },
-  });
+  const { machine, calls, recorded, finish } = fakeJobMachine((input) => `run ${input.sheetNum} attempt ${input.attempt}`);
   // A stand-in for the job manager machine: it notes slot releases and starts a requeued job.
   const parentSaw: string[] = [];
   const parent = setup({ actors: { job: machine } }).createMachine({

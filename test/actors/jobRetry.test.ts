@@ -1,21 +1,13 @@
 /** job.retry's plan: the spec from spec.json, or from job.submitted when it holds everything. */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { planRetry, SPEC_FILE, writeJobSpec } from '../../src/actors/jobRetry.js';
 import type { JobRecord } from '../../src/events/jobRecord.js';
 import type { DurableEvent } from '../../src/events/types.js';
+import { useTempDirs } from '../helpers/tempDirs.js';
 
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-jobretry-'));
-  dirs.push(d);
-  return d;
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+const tempDir = useTempDirs('mzt-jobretry-');
 
 const record = (status: JobRecord['status'], sheetStatuses: string[]): JobRecord => ({
   job_id: 'j1',

@@ -7,22 +7,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { JobLog, MAX_LINE_BYTES } from '../../src/actors/jobLog.js';
 import { readJobLogFrom } from '../../src/actors/jobLogRead.js';
 import { SpoolTailer, readCursor } from '../../src/actors/liveRestore/spool.js';
 import { MAX_SEGMENTS, SEGMENT_BYTES, readSheetPid, readStatus, startWaiter, type WaiterStatus } from '../../src/actors/liveRestore/waiter.js';
 import { waitFor } from '../helpers/conductorProcess.js';
+import { useTempDirs } from '../helpers/tempDirs.js';
 
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-live-'));
-  dirs.push(d);
-  return d;
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+const tempDir = useTempDirs('mzt-live-');
 
 async function run(argv: string[], during?: (dir: string, pid: number) => void | Promise<void>): Promise<{ dir: string; status: WaiterStatus }> {
   const dir = path.join(tempDir(), 'sheet');

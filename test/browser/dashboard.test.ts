@@ -11,7 +11,6 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DaemonClient } from '../../src/ipc/client.js';
 import { CLI, useConductor } from '../helpers/conductorProcess.js';
 import { TEST_OUTPUT, launchChromium } from '../helpers/browser.js';
 
@@ -21,12 +20,12 @@ fs.writeFileSync(path.join(fakeBin, 'nvidia-smi'), '#!/bin/sh\ncase "$1" in --qu
 fs.chmodSync(path.join(fakeBin, 'nvidia-smi'), 0o755);
 
 const fixture = useConductor({
+  client: { reconnect: false },
   env: { MZT_DEBUG_METHODS: '1', PATH: `${fakeBin}:${process.env.PATH}` },
   config: { dashboard_enabled: true, dashboard_port: 0, profiler_interval_seconds: 0.5, max_processes: 2000 },
 });
 let browser: Browser;
 let page: Page;
-let client: DaemonClient;
 /** The dashboard's address without the token: after the one login, the page works by its cookie. */
 let url: string;
 let loginUrl: string;
@@ -34,8 +33,7 @@ let loginUrl: string;
 beforeAll(async () => {
   fs.mkdirSync(TEST_OUTPUT, { recursive: true });
   browser = await launchChromium();
-  client = await DaemonClient.connect({ socketPath: fixture.conductor.socketPath, reconnect: false });
-  loginUrl = (await client.call('daemon.status', {})).dashboard_url;
+  loginUrl = (await fixture.client.call('daemon.status', {})).dashboard_url;
   url = loginUrl.replace(/\?token=.*$/, '');
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on('pageerror', (err) => {
@@ -46,7 +44,6 @@ beforeAll(async () => {
 afterAll(async () => {
   fs.rmSync(fakeBin, { recursive: true, force: true });
   await browser?.close();
-  await client?.close();
 });
 
 function cli(...args: string[]): string {
@@ -122,11 +119,11 @@ describe('dashboard page', () => {
     // Paced single events: each one's commit time (ts) against its arrival in the page.
     const seqs: number[] = [];
     for (let i = 0; i < 60; i++) {
-      seqs.push((await client.call('debug.emit', { count: 1 })).first_seq);
+      seqs.push((await fixture.client.call('debug.emit', { count: 1 })).first_seq);
       await new Promise((r) => setTimeout(r, 25));
     }
     await page.waitForFunction((last) => (window as any).mzt.received.has(last), seqs.at(-1), { timeout: 10_000 });
-    const { events } = await client.call('events.read', { since: seqs[0]! - 1, types: ['debug.'], limit: 100 });
+    const { events } = await fixture.client.call('events.read', { since: seqs[0]! - 1, types: ['debug.'], limit: 100 });
     const arrived: Record<number, number> = await page.evaluate((s) => Object.fromEntries(s.map((q: number) => [q, (window as any).mzt.received.get(q)])), seqs);
     const delays = events.map((e) => arrived[e.seq!]! - e.ts * 1000).sort((a, b) => a - b);
     expect(delays).toHaveLength(60);
@@ -136,7 +133,7 @@ describe('dashboard page', () => {
 
     // A burst of 5,000: all arrive, the timeline keeps at most 200 rows.
     const t0 = Date.now();
-    const burst = await client.call('debug.emit', { count: 5000 });
+    const burst = await fixture.client.call('debug.emit', { count: 5000 });
     await page.waitForFunction((last) => (window as any).mzt.received.has(last), burst.last_seq, { timeout: 30_000 });
     const burstMs = Date.now() - t0;
     const rows = await page.locator('#timeline li').count();
@@ -170,7 +167,7 @@ describe('dashboard page', () => {
       console.log(`process table render with ${await page.locator('#processes tr[data-pid]').count()} rows: ${renderMs.toFixed(1)} ms`);
       await page.screenshot({ path: path.join(TEST_OUTPUT, 'dashboard-processes.png'), fullPage: false });
     } finally {
-      await client.call('job.cancel', { job_id: jobId });
+      await fixture.client.call('job.cancel', { job_id: jobId });
     }
   });
 });

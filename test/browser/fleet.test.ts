@@ -10,16 +10,13 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
-import { makeHome, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
-import { startNatsServer, type NatsServer } from '../helpers/natsServer.js';
+import { waitFor } from '../helpers/conductorProcess.js';
+import { useConductorSet } from '../helpers/conductorSet.js';
+import { useNatsServer } from '../helpers/natsServer.js';
 import { TEST_OUTPUT, launchChromium } from '../helpers/browser.js';
 
-let nats: NatsServer;
 let browser: Browser;
 let page: Page;
-const homes: string[] = [];
-const conductors: RunningConductor[] = [];
-const clients: DaemonClient[] = [];
 const pageErrors: string[] = [];
 let a: DaemonClient;
 let b: DaemonClient;
@@ -27,13 +24,7 @@ let urlA: string;
 const LONG_NAME = `long-${'y'.repeat(195)}`;
 
 async function start(config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<DaemonClient> {
-  const home = makeHome();
-  homes.push(home);
-  const conductor = await startConductor(home, { config, env });
-  conductors.push(conductor);
-  const client = await DaemonClient.connect({ socketPath: conductor.socketPath, reconnect: false });
-  clients.push(client);
-  return client;
+  return (await fleet.start({ config, env })).client;
 }
 
 async function completed(client: DaemonClient, name: string): Promise<string> {
@@ -60,9 +51,12 @@ async function noSidewaysOverflow(p: Page): Promise<void> {
   expect(m.scrollWidth, JSON.stringify(m)).toBeLessThanOrEqual(m.innerWidth);
 }
 
+const nats = useNatsServer();
+// Registered after NATS: its conductors stop before the server goes.
+const fleet = useConductorSet();
+
 beforeAll(async () => {
   fs.mkdirSync(TEST_OUTPUT, { recursive: true });
-  nats = await startNatsServer();
   browser = await launchChromium();
   const dashboard = { dashboard_enabled: true, dashboard_port: 0 };
   [a, b] = await Promise.all([
@@ -76,10 +70,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  for (const c of clients) await c.close();
-  for (const c of conductors) await c.stop();
-  for (const h of homes) removeHome(h);
-  await nats?.dispose();
 });
 
 describe('dashboard: fleet view', () => {

@@ -12,15 +12,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DaemonClient } from '../../src/ipc/client.js';
 import { useConductor, waitFor } from '../helpers/conductorProcess.js';
 import { ensureStrace } from '../helpers/strace.js';
 import { TEST_OUTPUT, launchChromium } from '../helpers/browser.js';
 
-const fixture = useConductor({ config: { dashboard_enabled: true, dashboard_port: 0, profiler_interval_seconds: 0.5 } });
+const fixture = useConductor({ client: { reconnect: false }, config: { dashboard_enabled: true, dashboard_port: 0, profiler_interval_seconds: 0.5 } });
 let browser: Browser;
 let page: Page;
-let client: DaemonClient;
 let url: string;
 const ids: Record<string, string> = {};
 
@@ -34,17 +32,16 @@ beforeAll(async () => {
   fs.mkdirSync(TEST_OUTPUT, { recursive: true });
   ensureStrace();
   browser = await launchChromium();
-  client = await DaemonClient.connect({ socketPath: fixture.conductor.socketPath, reconnect: false });
-  const loginUrl = (await client.call('daemon.status', {})).dashboard_url as string;
+  const loginUrl = (await fixture.client.call('daemon.status', {})).dashboard_url as string;
   url = loginUrl.replace(/\?token=.*$/, '');
-  ids.busy = (await client.call('job.submit', { name: 'busy', sheets: [{ argv: BUSY }] })).job_id;
-  ids.hog = (await client.call('job.submit', { name: 'hog', sheets: [{ argv: HOG }] })).job_id;
-  ids.failed = (await client.call('job.submit', { name: LONG_NAME, sheets: [{ argv: ['sh', '-c', 'exit 3'] }] })).job_id;
-  ids.ok = (await client.call('job.submit', { name: 'ok', sheets: [{ argv: ['true'] }] })).job_id;
-  ids.twoSheets = (await client.call('job.submit', { name: 'two', sheets: [{ argv: ['sh', '-c', 'exit 1'] }, { argv: ['true'] }] })).job_id;
+  ids.busy = (await fixture.client.call('job.submit', { name: 'busy', sheets: [{ argv: BUSY }] })).job_id;
+  ids.hog = (await fixture.client.call('job.submit', { name: 'hog', sheets: [{ argv: HOG }] })).job_id;
+  ids.failed = (await fixture.client.call('job.submit', { name: LONG_NAME, sheets: [{ argv: ['sh', '-c', 'exit 3'] }] })).job_id;
+  ids.ok = (await fixture.client.call('job.submit', { name: 'ok', sheets: [{ argv: ['true'] }] })).job_id;
+  ids.twoSheets = (await fixture.client.call('job.submit', { name: 'two', sheets: [{ argv: ['sh', '-c', 'exit 1'] }, { argv: ['true'] }] })).job_id;
   // A few seconds of stored samples with the busy job's cost: the job page must open with them.
   await waitFor(async () => {
-    const h = await client.call('monitor.job_history', { job_id: ids.busy });
+    const h = await fixture.client.call('monitor.job_history', { job_id: ids.busy });
     return (h as { samples: unknown[] }).samples.length >= 4;
   }, 20_000, 'stored history of the busy job');
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
@@ -56,7 +53,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await client?.close();
 });
 
 /** Sideways overflow: the document is no wider than the window. */
@@ -109,7 +105,7 @@ describe('dashboard: job cost', () => {
 
   it('timeline: process.* hidden until toggled, failures red for job and sheet, one time format, a one-sheet job shows its running sheet', async () => {
     await page.waitForSelector(`#timeline li[data-type="job.failed"]`, { timeout: 10_000 });
-    const processEvents = (await client.call('events.read', { since: 0, types: ['process.'] })).events.length;
+    const processEvents = (await fixture.client.call('events.read', { since: 0, types: ['process.'] })).events.length;
     expect(processEvents).toBeGreaterThan(0);
     expect(await page.locator('#timeline li[data-type^="process."]').count()).toBe(0);
     await page.locator('#view-overview input.show-process').check();
@@ -151,10 +147,10 @@ describe('dashboard: job cost', () => {
   it('job page: live CPU% / RSS charts opening with the stored history, peak, CPU seconds, processes', async () => {
     await page.setViewportSize({ width: 1400, height: 1000 });
     // A syscall trace (real strace) of a job reading and writing, shown on its page.
-    const io = (await client.call('job.submit', { name: 'io', sheets: [{ argv: ['sh', '-c', 'while :; do dd if=/dev/zero bs=4k count=64 2>/dev/null | cat > /dev/null; done'] }] })).job_id;
-    await waitFor(async () => (await client.call('job.get', { job_id: io })).status === 'running', 10_000, 'io running');
-    const trace = await client.call('job.trace', { job_id: io, seconds: 1 }, { timeoutMs: 30_000 });
-    await client.call('job.cancel', { job_id: io });
+    const io = (await fixture.client.call('job.submit', { name: 'io', sheets: [{ argv: ['sh', '-c', 'while :; do dd if=/dev/zero bs=4k count=64 2>/dev/null | cat > /dev/null; done'] }] })).job_id;
+    await waitFor(async () => (await fixture.client.call('job.get', { job_id: io })).status === 'running', 10_000, 'io running');
+    const trace = await fixture.client.call('job.trace', { job_id: io, seconds: 1 }, { timeoutMs: 30_000 });
+    await fixture.client.call('job.cancel', { job_id: io });
     await page.goto(`${url}#/jobs/${encodeURIComponent(io)}`);
     await page.waitForSelector('#job-trace tr[data-syscall]', { timeout: 10_000 });
     expect(await page.getAttribute('#job-trace tr[data-syscall]', 'data-syscall')).toBe(trace.syscalls[0]!.syscall);
@@ -167,7 +163,7 @@ describe('dashboard: job cost', () => {
     await page.waitForSelector('#chart-job-rss canvas');
     const cpuNow = await page.textContent('#job-cost .job-cpu');
     expect(parseFloat(cpuNow!)).toBeGreaterThan(5);
-    const job = await client.call('job.get', { job_id: ids.busy });
+    const job = await fixture.client.call('job.get', { job_id: ids.busy });
     const shownSeconds = parseFloat((await page.textContent('#job-cost .job-cpu-seconds'))!);
     expect(Math.abs(shownSeconds - job.cost!.cpu_seconds)).toBeLessThan(3);
     expect(await page.textContent('#job-cost .job-peak')).toMatch(/MB$/);

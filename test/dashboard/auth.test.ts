@@ -11,13 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOrCreateToken } from '../../src/dashboard/auth.js';
 import { RateLimiter } from '../../src/dashboard/rateLimit.js';
 import { DASHBOARD_ROUTES, DashboardServer } from '../../src/dashboard/server.js';
-import { DaemonClient } from '../../src/ipc/client.js';
 import { makeHome, removeHome, useConductor, waitFor } from '../helpers/conductorProcess.js';
 import { createSecondUser, type SecondUser } from '../helpers/secondUser.js';
 import { httpGet, openSse } from '../helpers/sse.js';
 
-const fixture = useConductor({ config: { dashboard_enabled: true, dashboard_port: 0, profiler_interval_seconds: 0.3 } });
-let client: DaemonClient;
+const fixture = useConductor({ client: { reconnect: false }, config: { dashboard_enabled: true, dashboard_port: 0, profiler_interval_seconds: 0.3 } });
 let base: string;
 let token: string;
 let jobId: string;
@@ -25,19 +23,17 @@ let other: SecondUser;
 
 beforeAll(async () => {
   other = createSecondUser();
-  client = await DaemonClient.connect({ socketPath: fixture.conductor.socketPath, reconnect: false });
-  const loginUrl: string = (await client.call('daemon.status', {})).dashboard_url;
+  const loginUrl: string = (await fixture.client.call('daemon.status', {})).dashboard_url;
   base = loginUrl.replace(/\/\?token=.*$/, '');
   token = fs.readFileSync(path.join(fixture.home, 'run', 'dashboard.token'), 'utf8').trim();
   expect(loginUrl).toBe(`${base}/?token=${token}`);
-  ({ job_id: jobId } = await client.call('job.submit', { name: 'secret', sheets: [{ argv: ['sh', '-c', 'echo the-secret-output'] }] }));
-  await waitFor(async () => (await client.call('job.get', { job_id: jobId })).status === 'completed', 15_000, 'job completed');
+  ({ job_id: jobId } = await fixture.client.call('job.submit', { name: 'secret', sheets: [{ argv: ['sh', '-c', 'echo the-secret-output'] }] }));
+  await waitFor(async () => (await fixture.client.call('job.get', { job_id: jobId })).status === 'completed', 15_000, 'job completed');
   // So that every route has something to answer the owner with (the snapshot route 503s before the first one).
   await waitFor(async () => (await httpGet(`${base}/api/monitor/snapshot`, { authorization: `Bearer ${token}` })).status === 200, 15_000, 'a snapshot');
 });
 
 afterAll(async () => {
-  await client?.close();
   other?.remove();
 });
 

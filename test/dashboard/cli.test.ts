@@ -11,7 +11,7 @@ import { DaemonClient } from '../../src/ipc/client.js';
 import { CLI, makeHome, removeHome, startConductor, useConductor, waitFor } from '../helpers/conductorProcess.js';
 import { httpGet } from '../helpers/sse.js';
 
-const fixture = useConductor();
+const fixture = useConductor({ client: false });
 
 describe('mzt dashboard serve', () => {
   it('prints its address with the token, serves the conductor it finds, and exits 0 on SIGTERM', async () => {

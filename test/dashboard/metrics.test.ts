@@ -4,23 +4,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DashboardServer } from '../../src/dashboard/server.js';
-import { DaemonClient } from '../../src/ipc/client.js';
 import { useConductor, waitFor } from '../helpers/conductorProcess.js';
 import { httpGet } from '../helpers/sse.js';
 
-const fixture = useConductor({ config: { profiler_interval_seconds: 0.2 } });
+const fixture = useConductor({ client: { reconnect: false }, config: { profiler_interval_seconds: 0.2 } });
 let dashboard: DashboardServer;
-let client: DaemonClient;
 
 beforeAll(async () => {
   dashboard = new DashboardServer({ home: fixture.home, port: 0 });
   await dashboard.start();
-  client = await DaemonClient.connect({ socketPath: fixture.conductor.socketPath, reconnect: false });
   await waitFor(() => dashboard.bridge.connected, 10_000, 'bridge connected');
 });
 
 afterAll(async () => {
-  await client?.close();
   await dashboard?.stop();
 });
 
@@ -47,24 +43,24 @@ function parse(text: string): Map<string, number> {
 describe('/metrics', () => {
   it('matches the socket: jobs by state, events, pressure, conductor memory, per-job peak RSS', async () => {
     // A job that holds ~60 MB for a while, so the profiler sees its peak, and one that fails.
-    const big = await client.call('job.submit', {
+    const big = await fixture.client.call('job.submit', {
       name: 'holder',
       sheets: [{ argv: [process.execPath, '-e', 'const b = Buffer.alloc(60 * 1024 * 1024, 1); setTimeout(() => b.length, 1500)'] }],
     });
-    const bad = await client.call('job.submit', { name: 'bad', sheets: [{ argv: ['sh', '-c', 'exit 3'] }] });
+    const bad = await fixture.client.call('job.submit', { name: 'bad', sheets: [{ argv: ['sh', '-c', 'exit 3'] }] });
     for (const id of [big.job_id, bad.job_id]) {
-      await waitFor(async () => !['queued', 'running'].includes((await client.call('job.get', { job_id: id })).status), 15_000, `${id} ended`);
+      await waitFor(async () => !['queued', 'running'].includes((await fixture.client.call('job.get', { job_id: id })).status), 15_000, `${id} ended`);
     }
-    await waitFor(async () => (await client.call('monitor.resource_report', { job_id: big.job_id })).peak_rss_mb > 50, 5000, 'peak recorded');
+    await waitFor(async () => (await fixture.client.call('monitor.resource_report', { job_id: big.job_id })).peak_rss_mb > 50, 5000, 'peak recorded');
 
     // A job's CPU seconds can still grow after it ended (its reaped children are counted at the
     // next sample), so the scraped value must lie between the reports read before and after.
     const reportsBefore = new Map<string, { peak_rss_mb: number; total_cpu_seconds: number }>();
-    for (const id of [big.job_id, bad.job_id]) reportsBefore.set(id, await client.call('monitor.resource_report', { job_id: id }));
-    const before = await client.call('daemon.status', {});
+    for (const id of [big.job_id, bad.job_id]) reportsBefore.set(id, await fixture.client.call('monitor.resource_report', { job_id: id }));
+    const before = await fixture.client.call('daemon.status', {});
     // As Prometheus scrapes it: Authorization: Bearer with the token.
     const res = await httpGet(`http://127.0.0.1:${dashboard.port}/metrics`, { authorization: `Bearer ${dashboard.token}` });
-    const after = await client.call('daemon.status', {});
+    const after = await fixture.client.call('daemon.status', {});
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
     // Base units only (the series used to be in megabytes).
@@ -76,7 +72,7 @@ describe('/metrics', () => {
     expect(events).toBeGreaterThanOrEqual(before.head_seq);
     expect(events).toBeLessThanOrEqual(after.head_seq);
 
-    const { jobs } = await client.call('job.list', { limit: 1000 });
+    const { jobs } = await fixture.client.call('job.list', { limit: 1000 });
     for (const state of ['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted']) {
       expect(m.get(`mzt_jobs{state="${state}"}`), state).toBe(jobs.filter((j) => j.status === state).length);
     }
@@ -84,7 +80,7 @@ describe('/metrics', () => {
     expect(m.get('mzt_jobs{state="failed"}')).toBe(1);
 
     for (const id of [big.job_id, bad.job_id]) {
-      const report = await client.call('monitor.resource_report', { job_id: id });
+      const report = await fixture.client.call('monitor.resource_report', { job_id: id });
       const name = id === big.job_id ? 'holder' : 'bad';
       const earlier = reportsBefore.get(id)!;
       const peak = m.get(`mzt_job_peak_rss_bytes{job_id="${id}",name="${name}"}`)!;
@@ -97,7 +93,7 @@ describe('/metrics', () => {
     expect(m.get(`mzt_job_cpu_seconds_total{job_id="${big.job_id}",name="holder"}`)).toBeGreaterThan(0);
     expect(m.get(`mzt_job_peak_rss_bytes{job_id="${big.job_id}",name="holder"}`)).toBeGreaterThan(50 * 1048576);
 
-    const snap = await client.call('monitor.snapshot', {});
+    const snap = await fixture.client.call('monitor.snapshot', {});
     expect(m.get(`mzt_pressure_level{level="${snap.pressure_level}"}`)).toBe(['none', 'low', 'medium', 'high', 'critical'].indexOf(snap.pressure_level));
     // Conductor RSS moves between samples: the scraped value is a real one, close to now.
     const rss = m.get('mzt_conductor_rss_bytes')! / 1048576;
@@ -108,7 +104,7 @@ describe('/metrics', () => {
     expect(m.get('process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(m.has('process_cpu_seconds_total')).toBe(true);
     // The bridge subscribes only while a page is open (none here): the socket's own count.
-    expect(m.get('mzt_subscriptions')).toBe((await client.call('daemon.status', {})).subscriptions);
+    expect(m.get('mzt_subscriptions')).toBe((await fixture.client.call('daemon.status', {})).subscriptions);
   });
 
   it('says mzt_up 0 (and nothing made up) when the conductor is unreachable', async () => {

@@ -7,18 +7,29 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DaemonClient } from '../../src/ipc/client.js';
-import { REPO_ROOT, makeHome, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
-import { startNatsServer, type NatsServer } from '../helpers/natsServer.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, useConductor, waitFor } from '../helpers/conductorProcess.js';
+import { useNatsServer } from '../helpers/natsServer.js';
 import { ensurePromtool, promtool } from '../helpers/promtool.js';
 import { httpGet } from '../helpers/sse.js';
 
 const TOKEN = 'promtool-test-token-0123456789';
-let nats: NatsServer;
-let home: string;
-let conductor: RunningConductor;
-let client: DaemonClient;
+// Registered before the fixture: promtool and nats-server are ready before the conductor starts, and NATS goes after it stops.
+beforeAll(() => ensurePromtool(), 120_000);
+const nats = useNatsServer();
+const fixture = useConductor({
+  client: { reconnect: false },
+  // The fleet settings name the NATS server, known only once it runs.
+  prepare: () => ({
+    config: {
+      dashboard_enabled: true,
+      dashboard_port: 0,
+      dashboard_token: TOKEN,
+      profiler_interval_seconds: 0.2,
+      fleet: { nats_url: nats.url, host: 'prom-a' },
+    },
+  }),
+});
 let origin: string;
 
 const scrape = async (): Promise<string> => {
@@ -28,7 +39,7 @@ const scrape = async (): Promise<string> => {
 };
 /** Submits a job that sleeps; resolves once all of its per-job series are in a scrape. */
 async function runningJob(name: string): Promise<string> {
-  const { job_id } = await client.call('job.submit', { name, sheets: [{ argv: ['sleep', '30'] }] });
+  const { job_id } = await fixture.client.call('job.submit', { name, sheets: [{ argv: ['sleep', '30'] }] });
   // Its cost is in the snapshot after a profiler sample or two (CPU% after two).
   await waitFor(
     async () => {
@@ -45,33 +56,13 @@ async function runningJob(name: string): Promise<string> {
 const families = (text: string) => new Set([...text.matchAll(/^# TYPE (\w+) /gm)].map((m) => m[1]!));
 
 beforeAll(async () => {
-  ensurePromtool();
-  nats = await startNatsServer();
-  home = makeHome();
-  conductor = await startConductor(home, {
-    config: {
-      dashboard_enabled: true,
-      dashboard_port: 0,
-      dashboard_token: TOKEN,
-      profiler_interval_seconds: 0.2,
-      fleet: { nats_url: nats.url, host: 'prom-a' },
-    },
-  });
-  client = await DaemonClient.connect({ socketPath: conductor.socketPath, reconnect: false });
-  origin = new URL((await client.call('daemon.status', {})).dashboard_url!).origin;
-}, 120_000);
-
-afterAll(async () => {
-  await client?.close();
-  await conductor?.stop();
-  await nats?.dispose();
-  if (home) removeHome(home);
+  origin = new URL((await fixture.client.call('daemon.status', {})).dashboard_url!).origin;
 });
 
 describe('/metrics and Prometheus', () => {
   it('promtool check metrics finds nothing wrong in a real scrape with jobs, fleet and process series', async () => {
-    const done = await client.call('job.submit', { name: 'quick', sheets: [{ argv: ['true'] }] });
-    await waitFor(async () => (await client.call('job.get', { job_id: done.job_id })).status === 'completed', 10_000, 'quick ended');
+    const done = await fixture.client.call('job.submit', { name: 'quick', sheets: [{ argv: ['true'] }] });
+    await waitFor(async () => (await fixture.client.call('job.get', { job_id: done.job_id })).status === 'completed', 10_000, 'quick ended');
     // A name with a quote, a backslash and a newline: label values must come out escaped.
     const running = { job_id: await runningJob('sleeper "q" \\ \n x') };
     await waitFor(async () => /^mzt_fleet_connected 1$/m.test(await scrape()), 15_000, 'fleet export connected');
@@ -98,13 +89,13 @@ describe('/metrics and Prometheus', () => {
     // process_* describe the conductor (it serves its own dashboard): its start time is its pid's.
     const started = Number(/^process_start_time_seconds (\d+)/m.exec(text)![1]);
     const bootTime = Number(/^btime (\d+)/m.exec(fs.readFileSync('/proc/stat', 'utf8'))![1]);
-    const startTicks = Number(fs.readFileSync(`/proc/${conductor.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]);
+    const startTicks = Number(fs.readFileSync(`/proc/${fixture.conductor.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]);
     expect(Math.abs(started - (bootTime + startTicks / 100))).toBeLessThanOrEqual(2);
 
     // A cleared job leaves no series behind.
-    await client.call('job.cancel', { job_id: running.job_id });
-    await waitFor(async () => (await client.call('job.get', { job_id: running.job_id })).status === 'cancelled', 15_000, 'sleeper cancelled');
-    await client.call('job.clear', { job_ids: [running.job_id, done.job_id] });
+    await fixture.client.call('job.cancel', { job_id: running.job_id });
+    await waitFor(async () => (await fixture.client.call('job.get', { job_id: running.job_id })).status === 'cancelled', 15_000, 'sleeper cancelled');
+    await fixture.client.call('job.clear', { job_ids: [running.job_id, done.job_id] });
     const after = await scrape();
     expect(after).not.toContain(running.job_id);
     expect(after).not.toContain(done.job_id);
@@ -115,10 +106,10 @@ describe('/metrics and Prometheus', () => {
     const value = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
     await nats.stop();
     await waitFor(async () => value(await scrape(), 'mzt_fleet_connected') === 0, 20_000, 'export disconnected');
-    for (let i = 0; i < 3; i++) await client.call('job.submit', { name: `offline-${i}`, sheets: [{ argv: ['true'] }] });
-    const before = (await client.call('daemon.status', {})).fleet!;
+    for (let i = 0; i < 3; i++) await fixture.client.call('job.submit', { name: `offline-${i}`, sheets: [{ argv: ['true'] }] });
+    const before = (await fixture.client.call('daemon.status', {})).fleet!;
     const down = await scrape();
-    const after = (await client.call('daemon.status', {})).fleet!;
+    const after = (await fixture.client.call('daemon.status', {})).fleet!;
     expect(before.connected).toBe(false);
     const lag = value(down, 'mzt_fleet_export_lag_events');
     expect(lag).toBeGreaterThanOrEqual(Math.min(before.export.lag_events, after.export.lag_events));
@@ -192,7 +183,7 @@ describe('/metrics and Prometheus', () => {
     expect(used.size).toBeGreaterThanOrEqual(10);
     const job_id = await runningJob('grafana');
     const names = families(await scrape());
-    await client.call('job.cancel', { job_id });
+    await fixture.client.call('job.cancel', { job_id });
     const missing = [...used].filter((n) => !names.has(n));
     expect(missing).toEqual([]);
   });

@@ -8,13 +8,11 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DashboardServer } from '../../src/dashboard/server.js';
-import { DaemonClient } from '../../src/ipc/client.js';
 import { useConductor, waitFor } from '../helpers/conductorProcess.js';
 import { httpGet, openSse } from '../helpers/sse.js';
 
-const fixture = useConductor({ env: { MZT_DEBUG_METHODS: '1' }, config: { profiler_interval_seconds: 0.5 } });
+const fixture = useConductor({ client: { reconnect: false }, env: { MZT_DEBUG_METHODS: '1' }, config: { profiler_interval_seconds: 0.5 } });
 let dashboard: DashboardServer;
-let client: DaemonClient;
 let base: string;
 
 beforeAll(async () => {
@@ -22,12 +20,10 @@ beforeAll(async () => {
   dashboard = new DashboardServer({ home: fixture.home, port: 0, heartbeatMs: 300, logPollMs: 50, maxSseClients: 8, rateLimit: { burst: 100_000 } });
   await dashboard.start();
   base = `http://127.0.0.1:${dashboard.port}`;
-  client = await DaemonClient.connect({ socketPath: fixture.conductor.socketPath, reconnect: false });
   await waitFor(() => dashboard.bridge.connected, 10_000, 'bridge connected');
 });
 
 afterAll(async () => {
-  await client?.close();
   await dashboard?.stop();
 });
 
@@ -37,12 +33,12 @@ const authGet = (url: string, headers?: Record<string, string>) => httpGet(url, 
 const authSse = (url: string, headers?: Record<string, string>) => openSse(url, authed(headers));
 
 async function runJob(script: string, name = 'job'): Promise<string> {
-  const { job_id } = await client.call('job.submit', { name, sheets: [{ argv: ['sh', '-c', script] }] });
+  const { job_id } = await fixture.client.call('job.submit', { name, sheets: [{ argv: ['sh', '-c', script] }] });
   return job_id;
 }
 
 async function waitJobEnd(jobId: string): Promise<void> {
-  await waitFor(async () => ['completed', 'failed', 'cancelled'].includes((await client.call('job.get', { job_id: jobId })).status), 15_000, `job ${jobId} to end`);
+  await waitFor(async () => ['completed', 'failed', 'cancelled'].includes((await fixture.client.call('job.get', { job_id: jobId })).status), 15_000, `job ${jobId} to end`);
 }
 
 describe('monitor routes', () => {
@@ -150,14 +146,14 @@ describe('job routes', () => {
     expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
     expect(new Set(seqs).size).toBe(seqs.length);
     // Exactly the job's events, as the log has them.
-    const fromLog = await client.call('events.read', { since: 0, job_id: id, limit: 1000 });
+    const fromLog = await fixture.client.call('events.read', { since: 0, job_id: id, limit: 1000 });
     expect(seqs).toEqual(fromLog.events.map((e) => e.seq));
   });
 
   it('a job stream resumed with Last-Event-ID sends only what follows', async () => {
     const id = await runJob('echo a');
     await waitJobEnd(id);
-    const { events } = await client.call('events.read', { since: 0, job_id: id, limit: 1000 });
+    const { events } = await fixture.client.call('events.read', { since: 0, job_id: id, limit: 1000 });
     const mid = events[1]!.seq;
     const sse = await authSse(`${base}/api/jobs/${id}/stream`, { 'last-event-id': String(mid) });
     await sse.ended;
@@ -170,7 +166,7 @@ describe('job routes', () => {
     const sse = await authSse(`${base}/api/jobs/${id}/logs?tail_lines=100&follow=true`);
     // Lines arrive while the job still runs.
     await sse.waitFor((e) => e.event === 'log' && e.data.text === 'line-1', 5000);
-    expect((await client.call('job.get', { job_id: id })).status).toBe('running');
+    expect((await fixture.client.call('job.get', { job_id: id })).status).toBe('running');
     await sse.waitFor((e) => e.event === 'log_complete', 10_000);
     const lines = sse.events.filter((e) => e.event === 'log').map((e) => e.data);
     expect(lines.filter((l) => l.stream === 'out').map((l) => l.text)).toEqual(['line-1', 'line-2', 'line-3', 'line-4', 'line-5']);
@@ -212,7 +208,7 @@ describe('job routes', () => {
 
 describe('event stream, heartbeats, limits', () => {
   it('/api/events resumes from Last-Event-ID without gaps', async () => {
-    const { first_seq, last_seq } = await client.call('debug.emit', { count: 50 });
+    const { first_seq, last_seq } = await fixture.client.call('debug.emit', { count: 50 });
     const sse = await authSse(`${base}/api/events?types=debug.`, { 'last-event-id': String(first_seq + 9) });
     await sse.waitFor((e) => e.data?.seq === last_seq);
     const seqs = sse.events.filter((e) => e.id !== undefined).map((e) => Number(e.id));
@@ -278,6 +274,6 @@ describe('stopping the dashboard', () => {
       await s.ended;
       expect(s.events.at(-1)!.event).toBe('bridge_stopped');
     }
-    await client.call('job.cancel', { job_id: id });
+    await fixture.client.call('job.cancel', { job_id: id });
   });
 });

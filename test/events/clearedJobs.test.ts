@@ -3,20 +3,15 @@
  * rebuild from the log agrees, labels and git context land in the record, and the seq of the
  * log stays gap-free.
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EventStore } from '../../src/events/store.js';
+import { useTempDirs } from '../helpers/tempDirs.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  while (dirs.length) fs.rmSync(dirs.pop()!, { recursive: true, force: true });
-});
+const tempDir = useTempDirs('mzt-cleared-');
 
 function openStore(): EventStore {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-cleared-'));
-  dirs.push(dir);
+  const dir = tempDir();
   return EventStore.open(path.join(dir, 'events.db'));
 }
 

@@ -6,32 +6,20 @@
  */
 import path from 'node:path';
 import fs from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
-import { makeHome, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
-import { startNatsServer, type NatsServer } from '../helpers/natsServer.js';
+import { startConductor, waitFor } from '../helpers/conductorProcess.js';
+import { useConductorSet, type StartedConductor } from '../helpers/conductorSet.js';
+import { useNatsServer } from '../helpers/natsServer.js';
 import { checkExactlyOnce, readHostEvents } from './streamReader.js';
 
-let nats: NatsServer;
-const homes: string[] = [];
-const conductors: RunningConductor[] = [];
+const nats = useNatsServer();
+// Registered after NATS: its conductors stop before the server goes.
+const fleet = useConductorSet();
+const conductors = fleet.conductors;
 
-beforeAll(async () => {
-  nats = await startNatsServer();
-}, 120_000);
-
-afterAll(async () => {
-  for (const c of conductors) await c.stop();
-  for (const h of homes) removeHome(h);
-  await nats?.dispose();
-});
-
-async function start(host: string, home = makeHome(), extra: Record<string, unknown> = {}): Promise<{ conductor: RunningConductor; client: DaemonClient; home: string }> {
-  if (!homes.includes(home)) homes.push(home);
-  const conductor = await startConductor(home, { env: { MZT_DEBUG_METHODS: '1' }, config: { fleet: { nats_url: nats.url, host }, ...extra } });
-  conductors.push(conductor);
-  const client = await DaemonClient.connect({ socketPath: conductor.socketPath, reconnect: false });
-  return { conductor, client, home };
+function start(host: string, home = fleet.newHome(), extra: Record<string, unknown> = {}): Promise<StartedConductor> {
+  return fleet.start({ home, env: { MZT_DEBUG_METHODS: '1' }, config: { fleet: { nats_url: nats.url, host }, ...extra } });
 }
 
 async function caughtUp(client: DaemonClient, timeoutMs = 30_000): Promise<{ head: number }> {
@@ -54,7 +42,7 @@ describe('event export to JetStream', () => {
   }, 60_000);
 
   it('keeps serving while NATS is down for 10 s (submit, a live subscription, the dashboard) and catches up after, without gap or duplicate', async () => {
-    const { client } = await start('beta', makeHome(), { dashboard_enabled: true, dashboard_port: 0 });
+    const { client } = await start('beta', fleet.newHome(), { dashboard_enabled: true, dashboard_port: 0 });
     await caughtUp(client);
     const login = new URL((await client.call('daemon.status', {})).dashboard_url as string);
     const token = login.searchParams.get('token')!;
@@ -153,11 +141,7 @@ describe('event export to JetStream', () => {
   }, 60_000);
 
   it('an unreachable NATS leaves the conductor serving and says where it tried', async () => {
-    const home = makeHome();
-    homes.push(home);
-    const conductor = await startConductor(home, { config: { fleet: { nats_url: 'nats://127.0.0.1:1', host: 'nowhere' } } });
-    conductors.push(conductor);
-    const client = await DaemonClient.connect({ socketPath: conductor.socketPath, reconnect: false });
+    const { client } = await fleet.start({ config: { fleet: { nats_url: 'nats://127.0.0.1:1', host: 'nowhere' } } });
     const status = await waitFor(async () => {
       const s = await client.call('daemon.status', {});
       return s.fleet?.export.last_error ? s : undefined;
@@ -168,8 +152,7 @@ describe('event export to JetStream', () => {
   }, 30_000);
 
   it('a malformed fleet config stops the start with an error naming the key', async () => {
-    const home = makeHome();
-    homes.push(home);
+    const home = fleet.newHome();
     fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify({ dashboard_enabled: false, fleet: { nats_url: 'http://x', host: 'ok' } }));
     await expect(startConductor(home, { timeoutMs: 10_000 })).rejects.toThrow(/fleet\.nats_url/);
     fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify({ dashboard_enabled: false, fleet: { nats_url: 'nats://127.0.0.1:4222', host: 'has space' } }));

@@ -7,10 +7,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
 import { CLI, makeHome, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
-import { startNatsServer, type NatsServer } from '../helpers/natsServer.js';
+import { useNatsServer } from '../helpers/natsServer.js';
 
 const run = promisify(execFile);
-let nats: NatsServer;
 let emptyHome: string;
 const homes: string[] = [];
 const conductors: Record<string, RunningConductor> = {};
@@ -25,8 +24,10 @@ async function mzt(args: string[]): Promise<{ stdout: string; stderr: string; co
   }
 }
 
+// Registered before the conductors' hooks: NATS goes after they stop.
+const nats = useNatsServer();
+
 beforeAll(async () => {
-  nats = await startNatsServer();
   emptyHome = makeHome();
   for (const host of ['h1', 'h2']) {
     const home = makeHome();
@@ -38,7 +39,6 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of Object.values(conductors)) await c.stop();
   for (const h of [...homes, emptyHome]) if (h) removeHome(h);
-  await nats?.dispose();
 });
 
 describe('mzt fleet', () => {

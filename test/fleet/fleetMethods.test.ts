@@ -7,33 +7,32 @@
  */
 import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DaemonClient, RpcError } from '../../src/ipc/client.js';
 import { ErrorCode } from '../../src/ipc/messages.js';
 import { validateResult } from '../../src/ipc/schema.js';
-import { makeHome, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
-import { startNatsServer, type NatsServer } from '../helpers/natsServer.js';
+import { waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { useConductorSet } from '../helpers/conductorSet.js';
+import { useNatsServer } from '../helpers/natsServer.js';
+import { rpcError } from '../helpers/jobs.js';
 
-let nats: NatsServer;
-const homes: string[] = [];
-const conductors: RunningConductor[] = [];
 let a: DaemonClient;
 let b: DaemonClient;
 let local: DaemonClient;
 
 const byHost = new Map<string, RunningConductor>();
 
+const nats = useNatsServer();
+// Registered after NATS: its conductors stop before the server goes.
+const fleet = useConductorSet();
+
 async function start(config: Record<string, unknown>): Promise<DaemonClient> {
-  const home = makeHome();
-  homes.push(home);
-  const conductor = await startConductor(home, { env: { MZT_DEBUG_METHODS: '1' }, config });
-  conductors.push(conductor);
+  const { conductor, client } = await fleet.start({ env: { MZT_DEBUG_METHODS: '1' }, config });
   byHost.set((config.fleet as { host?: string } | undefined)?.host ?? 'local', conductor);
-  return DaemonClient.connect({ socketPath: conductor.socketPath, reconnect: false });
+  return client;
 }
 
 beforeAll(async () => {
-  nats = await startNatsServer();
   [a, b, local] = await Promise.all([
     start({ fleet: { nats_url: nats.url, host: 'fm-a' } }),
     start({ fleet: { nats_url: nats.url, host: 'fm-b' } }),
@@ -42,22 +41,6 @@ beforeAll(async () => {
   // Queries while a worker is still connecting answer nats_unreachable (tested below).
   for (const c of [a, b]) await waitFor(async () => (await c.call('daemon.status', {})).fleet?.connected, 15_000, 'connected to NATS');
 }, 120_000);
-
-afterAll(async () => {
-  for (const c of [a, b, local]) await c?.close();
-  for (const c of conductors) await c.stop();
-  for (const h of homes) removeHome(h);
-  await nats?.dispose();
-});
-
-async function rpcError(p: Promise<unknown>): Promise<RpcError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(RpcError);
-  return err as RpcError;
-}
 
 async function caughtUp(client: DaemonClient): Promise<number> {
   return waitFor(async () => {

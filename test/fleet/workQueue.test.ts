@@ -11,13 +11,12 @@ import { promisify } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
-import { CLI, makeHome, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
-import { startNatsServer, type NatsServer } from '../helpers/natsServer.js';
+import { CLI, makeHome, removeHome, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { useConductorSet } from '../helpers/conductorSet.js';
+import { useNatsServer } from '../helpers/natsServer.js';
 
 const run = promisify(execFile);
-let nats: NatsServer;
 let scratch: string;
-const homes: string[] = [];
 const conductors: Record<string, RunningConductor> = {};
 const clients: Record<string, DaemonClient> = {};
 const ACK_WAIT_MS = 2000; // claims go stale after 2x this
@@ -28,13 +27,10 @@ async function mzt(args: string[]): Promise<string> {
 }
 
 async function startHost(host: string, config: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): Promise<void> {
-  const home = makeHome();
-  homes.push(home);
-  conductors[host] = await startConductor(home, {
+  ({ conductor: conductors[host], client: clients[host] } = await fleet.start({
     env: { MZT_FLEET_ACK_WAIT_MS: String(ACK_WAIT_MS), ...env },
     config: { fleet: { nats_url: nats.url, host }, ...config },
-  });
-  clients[host] = await DaemonClient.connect({ socketPath: conductors[host]!.socketPath, reconnect: false });
+  }));
 }
 
 /** Lines "<host> <job id>" each sheet appended to ran.txt. */
@@ -50,20 +46,21 @@ function ranLines(): Array<{ host: string; job: string }> {
 /** A sheet that burns a little CPU, then says which host ran which job. */
 const sheet = (host: string) => `i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done; echo "${host} $MZT_FLEET_JOB" >> ${path.join(scratch, 'ran.txt')}`;
 
-beforeAll(async () => {
-  nats = await startNatsServer();
+const nats = useNatsServer();
+beforeAll(() => {
   scratch = makeHome('mzt-fleet-work-');
+});
+afterAll(() => {
+  if (scratch) removeHome(scratch);
+});
+// Registered after NATS: its conductors stop before the server goes.
+const fleet = useConductorSet();
+
+beforeAll(async () => {
   await startHost('w1', { max_concurrent_jobs: 2 });
   await startHost('w2', { max_concurrent_jobs: 2 });
   await startHost('w3', { max_concurrent_jobs: 1 });
 }, 120_000);
-
-afterAll(async () => {
-  for (const c of Object.values(clients)) await c.close().catch(() => undefined);
-  for (const c of Object.values(conductors)) await c.stop();
-  for (const h of [...homes, scratch]) if (h) removeHome(h);
-  await nats?.dispose();
-});
 
 async function fleetSubmit(name: string, extra: string[] = []): Promise<string> {
   // $MZT_HOME of the conductor that runs it names the host; the job id comes in through --env.

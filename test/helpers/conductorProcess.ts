@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
+import { DaemonClient, type ConnectOptions } from '../../src/ipc/client.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(REPO_ROOT, 'dist/cli/main.js');
@@ -128,29 +129,65 @@ export function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+export type StartOptions = NonNullable<Parameters<typeof startConductor>[1]>;
+
+export interface ConductorFixtureOptions extends StartOptions {
+  /** Prefix of the temp MZT_HOME's name (tells whose home a leftover is). */
+  prefix?: string;
+  /**
+   * Runs on the fresh home before the conductor starts (fake binaries, links); what it
+   * returns is merged into the start options, for settings that name paths inside the home.
+   */
+  prepare?: (home: string) => Partial<StartOptions> | void | Promise<Partial<StartOptions> | void>;
+  /** Options of the client connected after start; false for no client (the test makes its own). */
+  client?: false | Omit<ConnectOptions, 'socketPath'>;
+}
+
+export interface ConductorFixture {
+  readonly home: string;
+  readonly conductor: RunningConductor;
+  readonly client: DaemonClient;
+}
+
 /**
- * One conductor for a whole test file: started in beforeAll on a fresh MZT_HOME, stopped and
- * cleaned in afterAll. Read `.conductor` / `.home` inside tests.
+ * One conductor for a whole test file: started in beforeAll on a fresh MZT_HOME with a client
+ * connected to it, and in afterAll the client closed, the conductor stopped and the home removed.
+ * Read its fields inside tests (they are filled in beforeAll).
  */
-export function useConductor(opts: Parameters<typeof startConductor>[1] = {}): { readonly conductor: RunningConductor; readonly home: string } {
+export function useConductor(opts: ConductorFixtureOptions = {}): ConductorFixture {
+  const { prefix, prepare, client: clientOptions = {}, ...startOptions } = opts;
   let home: string | undefined;
   let conductor: RunningConductor | undefined;
+  let client: DaemonClient | undefined;
   beforeAll(async () => {
-    home = makeHome();
-    conductor = await startConductor(home, opts);
+    home = makeHome(prefix);
+    const extra = (await prepare?.(home)) ?? {};
+    conductor = await startConductor(home, {
+      ...startOptions,
+      ...extra,
+      env: { ...startOptions.env, ...extra.env },
+      config: startOptions.config || extra.config ? { ...startOptions.config, ...extra.config } : undefined,
+    });
+    if (clientOptions) client = await DaemonClient.connect({ ...clientOptions, socketPath: conductor.socketPath });
   });
   afterAll(async () => {
+    await client?.close();
     await conductor?.stop();
     if (home) removeHome(home);
   });
+  const filled = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`no ${what} (use it inside a test, after beforeAll)`);
+    return value;
+  };
   return {
-    get conductor() {
-      if (!conductor) throw new Error('the conductor is not started (use it inside a test)');
-      return conductor;
-    },
     get home() {
-      if (!home) throw new Error('no home yet (use it inside a test)');
-      return home;
+      return filled(home, 'home');
+    },
+    get conductor() {
+      return filled(conductor, 'conductor');
+    },
+    get client() {
+      return filled(client, clientOptions ? 'client' : 'client (this fixture has client: false)');
     },
   };
 }

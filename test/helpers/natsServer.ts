@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { REPO_ROOT } from './conductorProcess.js';
 
 export interface NatsServer {
@@ -88,4 +89,26 @@ export async function startNatsServer(): Promise<NatsServer> {
     },
   };
   return server;
+}
+
+/**
+ * One nats-server for a test file: started in beforeAll, disposed in afterAll. Register it
+ * before the conductors that use it: after-hooks run in reverse, so they stop first.
+ */
+export function useNatsServer(): NatsServer {
+  let server: NatsServer | undefined;
+  beforeAll(async () => {
+    server = await startNatsServer();
+  }, 120_000);
+  afterAll(async () => {
+    await server?.dispose();
+  });
+  // The server exists only once beforeAll ran: a stand-in that reads it at use.
+  return new Proxy({} as NatsServer, {
+    get(_, key) {
+      if (!server) throw new Error('no nats-server yet (use it inside a test, after beforeAll)');
+      const value = Reflect.get(server, key);
+      return typeof value === 'function' ? value.bind(server) : value;
+    },
+  });
 }

@@ -2,36 +2,14 @@
  * The `mzt` CLI as a person or a script uses it, against a real conductor.
  */
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, makeHome, removeHome, startConductor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { describe, expect, it } from 'vitest';
+import { CLI, makeHome, removeHome, useConductor } from '../helpers/conductorProcess.js';
+import { runMzt } from '../helpers/cli.js';
 
-let home: string;
-let conductor: RunningConductor;
+const fixture = useConductor({ client: false });
 
-function mzt(args: string[], opts: { home?: string; input?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, MZT_HOME: opts.home ?? home },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.stdin.end(opts.input ?? '');
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-beforeAll(async () => {
-  home = makeHome();
-  conductor = await startConductor(home);
-});
-
-afterAll(async () => {
-  await conductor?.stop();
-  removeHome(home);
-});
+/** The CLI with stdin a pipe (closed at once unless `input` is given), as in a script. */
+const mzt = (args: string[], opts: { home?: string; input?: string } = {}) => runMzt(opts.home ?? fixture.home, args, { input: opts.input ?? '' });
 
 describe('mzt CLI', () => {
   it('submit --wait follows the job and exits with its outcome', async () => {
@@ -59,7 +37,7 @@ describe('mzt CLI', () => {
   it('call prints results as JSON and errors with a non-zero exit', async () => {
     const ok = await mzt(['call', 'daemon.status']);
     expect(ok.code).toBe(0);
-    expect(JSON.parse(ok.stdout).pid).toBe(conductor.pid);
+    expect(JSON.parse(ok.stdout).pid).toBe(fixture.conductor.pid);
     const unknown = await mzt(['call', 'no.such.method', '{}']);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toMatch(/unknown method/);
@@ -71,7 +49,7 @@ describe('mzt CLI', () => {
   it('subscribe prints one JSON object per line', async () => {
     const out = await new Promise<string>((resolve) => {
       const p = spawn(process.execPath, [CLI, 'subscribe', '--since', '0', '--type', 'job.submitted'], {
-        env: { ...process.env, MZT_HOME: home },
+        env: { ...process.env, MZT_HOME: fixture.home },
       });
       let buf = '';
       p.stdout.on('data', (d) => {
@@ -101,6 +79,6 @@ describe('mzt CLI', () => {
   it('conductor status reports the live conductor', async () => {
     const r = await mzt(['conductor', 'status', '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).pid).toBe(conductor.pid);
+    expect(JSON.parse(r.stdout).pid).toBe(fixture.conductor.pid);
   });
 });

@@ -7,45 +7,31 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
 import { collectUntil } from '../helpers/collect.js';
-import { makeHome, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { makeHome, removeHome, startConductor, useConductor, waitFor } from '../helpers/conductorProcess.js';
 
-let home: string;
-let conductor: RunningConductor;
-let client: DaemonClient;
-
-beforeAll(async () => {
-  home = makeHome();
-  conductor = await startConductor(home, { config: { max_concurrent_jobs: 4 } });
-  client = await DaemonClient.connect({ socketPath: conductor.socketPath });
-});
-
-afterAll(async () => {
-  await client?.close();
-  await conductor?.stop();
-  removeHome(home);
-});
+const fixture = useConductor({ config: { max_concurrent_jobs: 4 } });
 
 describe('config reload on SIGHUP', () => {
   it('applies a valid file and rejects a broken one', async () => {
-    expect((await client.call('daemon.config', {})).max_concurrent_jobs).toBe(4);
-    const { head_seq } = await client.call('events.read', { limit: 1 });
-    const events = client.subscribe({ since: head_seq, types: ['config.'] });
+    expect((await fixture.client.call('daemon.config', {})).max_concurrent_jobs).toBe(4);
+    const { head_seq } = await fixture.client.call('events.read', { limit: 1 });
+    const events = fixture.client.subscribe({ since: head_seq, types: ['config.'] });
 
-    fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify({ dashboard_enabled: false, max_concurrent_jobs: 1 }));
-    process.kill(conductor.pid, 'SIGHUP');
+    fs.writeFileSync(path.join(fixture.home, 'config.json'), JSON.stringify({ dashboard_enabled: false, max_concurrent_jobs: 1 }));
+    process.kill(fixture.conductor.pid, 'SIGHUP');
     const [reloaded] = await collectUntil(events, (e) => e.type === 'config.reloaded');
     expect(reloaded!.data.changed).toEqual(['max_concurrent_jobs']);
-    expect((await client.call('daemon.config', {})).max_concurrent_jobs).toBe(1);
+    expect((await fixture.client.call('daemon.config', {})).max_concurrent_jobs).toBe(1);
 
-    fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify({ max_concurrent_jobs: 'lots' }));
-    process.kill(conductor.pid, 'SIGHUP');
+    fs.writeFileSync(path.join(fixture.home, 'config.json'), JSON.stringify({ max_concurrent_jobs: 'lots' }));
+    process.kill(fixture.conductor.pid, 'SIGHUP');
     const [failed] = await collectUntil(events, (e) => e.type === 'config.reload_failed');
     expect(String(failed!.data.error)).toMatch(/max_concurrent_jobs/);
-    expect((await client.call('daemon.config', {})).max_concurrent_jobs).toBe(1);
-    await waitFor(() => /config reload rejected/.test(conductor.output()));
+    expect((await fixture.client.call('daemon.config', {})).max_concurrent_jobs).toBe(1);
+    await waitFor(() => /config reload rejected/.test(fixture.conductor.output()));
   });
 });
 

@@ -6,18 +6,17 @@
  * with /proc read at the same moment within a tolerance.
  */
 import { execFile } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DaemonClient } from '../../src/ipc/client.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { JobCost, SystemSnapshot } from '../../src/monitor/snapshot.js';
 import { CLI, useConductor, waitFor } from '../helpers/conductorProcess.js';
 import { sumGroup } from '../helpers/procGroup.js';
+import { sheetPid } from '../helpers/jobs.js';
 
 // A wide interval: all the reads of one round fit between two samples.
 const INTERVAL = 3;
 const ctx = useConductor({
   config: { dashboard_enabled: true, dashboard_port: 0, profiler_interval_seconds: INTERVAL, profiler_budget_percent: 100 },
 });
-let client: DaemonClient;
 let base: string;
 let token: string;
 const jobs: Record<'busy1' | 'busy2' | 'idle', { job_id: string; pgid: number }> = {} as never;
@@ -30,26 +29,21 @@ const SPECS = {
 } as const;
 
 beforeAll(async () => {
-  client = await DaemonClient.connect({ socketPath: ctx.conductor.socketPath });
-  const url = new URL((await client.call('daemon.status', {})).dashboard_url as string);
+  const url = new URL((await ctx.client.call('daemon.status', {})).dashboard_url as string);
   token = url.searchParams.get('token')!;
   base = url.origin;
   for (const [name, argv] of Object.entries(SPECS) as Array<[keyof typeof SPECS, readonly string[]]>) {
-    const { job_id } = await client.call('job.submit', { name, sheets: [{ argv: [...argv] }] });
-    const pgid = await waitFor(async () => (await client.call('job.get', { job_id })).sheets[0]?.pid, 10_000, `${name} pid`);
+    const { job_id } = await ctx.client.call('job.submit', { name, sheets: [{ argv: [...argv] }] });
+    const pgid = await sheetPid(ctx.client, job_id, 10_000, `${name} pid`);
     jobs[name] = { job_id, pgid };
   }
   // Every job's tree seen twice (CPU% known) with all its processes.
   await waitFor(async () => {
-    const s = (await client.call('monitor.snapshot', {}).catch(() => undefined)) as SystemSnapshot | undefined;
+    const s = (await ctx.client.call('monitor.snapshot', {}).catch(() => undefined)) as SystemSnapshot | undefined;
     const c = (k: keyof typeof jobs) => s?.job_costs.find((x) => x.job_id === jobs[k].job_id);
     return c('busy1')?.cpu_percent != null && c('busy2')?.cpu_percent != null && c('busy2')!.processes >= 3 && c('busy2')!.rss_mb > 40 && c('idle')?.cpu_percent != null;
   }, 30_000, 'the three jobs measured');
 }, 60_000);
-
-afterAll(async () => {
-  await client?.close();
-});
 
 function cli(args: string[]): Promise<string> {
   return new Promise((resolve, reject) =>
@@ -108,13 +102,13 @@ describe('cost on every surface', () => {
 
   it('/metrics: an ended job keeps its CPU counter but no gauges; a cleared job has no series', async () => {
     const { job_id } = jobs.idle;
-    await client.call('job.cancel', { job_id });
-    await waitFor(async () => (await client.call('job.get', { job_id })).status === 'cancelled', 15_000, 'idle cancelled');
+    await ctx.client.call('job.cancel', { job_id });
+    await waitFor(async () => (await ctx.client.call('job.get', { job_id })).status === 'cancelled', 15_000, 'idle cancelled');
     const ended = await http('/metrics');
     expect(ended).toMatch(new RegExp(`^mzt_job_cpu_seconds_total\\{job_id="${job_id}",name="idle"\\} \\d`, 'm'));
     expect(ended).not.toMatch(new RegExp(`^mzt_job_(rss_bytes|cpu_percent|processes)\\{job_id="${job_id}"`, 'm'));
     expect(ended).toMatch(new RegExp(`^mzt_job_rss_bytes\\{job_id="${jobs.busy1.job_id}"`, 'm')); // the running ones stay
-    await client.call('job.clear', { job_ids: [job_id] });
+    await ctx.client.call('job.clear', { job_ids: [job_id] });
     expect(await http('/metrics')).not.toContain(`job_id="${job_id}"`);
   });
 
@@ -130,17 +124,17 @@ describe('cost on every surface', () => {
 });
 
 async function readAll() {
-  const before = ((await client.call('monitor.snapshot', {})) as SystemSnapshot).timestamp;
+  const before = ((await ctx.client.call('monitor.snapshot', {})) as SystemSnapshot).timestamp;
   const [cliJobs, top, apiJobs, apiSnapshot, metrics, ...gets] = await Promise.all([
     cli(['jobs', '--json']).then((t) => JSON.parse(t)),
     cli(['top', '--json', '--once']).then((t) => JSON.parse(t) as SystemSnapshot),
     http('/api/jobs?limit=50').then((t) => JSON.parse(t)),
     http('/api/monitor/snapshot').then((t) => JSON.parse(t) as SystemSnapshot),
     http('/metrics'),
-    ...Object.values(jobs).map(({ job_id }) => client.call('job.get', { job_id })),
+    ...Object.values(jobs).map(({ job_id }) => ctx.client.call('job.get', { job_id })),
   ]);
   const proc = Object.fromEntries(Object.entries(jobs).map(([name, { pgid }]) => [name, sumGroup(pgid)]));
   const procAt = Date.now() / 1000;
-  const after = ((await client.call('monitor.snapshot', {})) as SystemSnapshot).timestamp;
+  const after = ((await ctx.client.call('monitor.snapshot', {})) as SystemSnapshot).timestamp;
   return { before, after, cliJobs, top, apiJobs, apiSnapshot, metrics, gets: Object.fromEntries(gets.map((g) => [g.job_id, g])), proc, procAt };
 }

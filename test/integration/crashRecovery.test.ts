@@ -7,9 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
-import type { EventEnvelope } from '../../src/events/types.js';
 import { collectUntil, expectGapFree } from '../helpers/collect.js';
 import { makeHome, pidAlive, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { readAllEvents } from '../helpers/jobs.js';
 
 const home = makeHome();
 let conductor: RunningConductor | undefined;
@@ -18,17 +18,6 @@ afterAll(async () => {
   await conductor?.stop();
   removeHome(home);
 });
-
-async function readAll(client: DaemonClient): Promise<EventEnvelope[]> {
-  const all: EventEnvelope[] = [];
-  let since = 0;
-  for (;;) {
-    const page = await client.call('events.read', { since, limit: 1000 });
-    all.push(...page.events);
-    since = page.next_since;
-    if (!page.has_more) return all;
-  }
-}
 
 describe('crash recovery', () => {
   it('closes interrupted jobs, keeps every committed event, and resumes clients without gaps', async () => {
@@ -53,14 +42,14 @@ describe('crash recovery', () => {
       }
     });
     await waitFor(async () => (await client.call('job.get', { job_id: 'quick' })).status === 'completed');
-    const committed = await readAll(client);
+    const committed = await readAllEvents(client);
     await client.close();
 
     await conductor.kill9();
     conductor = await startConductor(home);
 
     client = await DaemonClient.connect({ socketPath: conductor.socketPath, reconnect: false });
-    const after = await readAll(client);
+    const after = await readAllEvents(client);
     // Nothing committed before the kill is lost, and the log is gap-free from 1.
     expect(after.slice(0, committed.length)).toEqual(committed);
     expectGapFree(after.map((e) => e.seq!));

@@ -5,55 +5,25 @@
  * recorded cancelled once space returns.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DaemonClient, RpcError } from '../../src/ipc/client.js';
 import { ErrorCode } from '../../src/ipc/messages.js';
 import { expectGapFree } from '../helpers/collect.js';
-import { pidAlive, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
-import { mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
+import { pidAlive, startConductor, waitFor } from '../helpers/conductorProcess.js';
+import { fillUntilRefused, useSmallDisk } from '../helpers/smallDisk.js';
+import { readAllEvents } from '../helpers/jobs.js';
 
-let disk: Tmpfs | undefined;
-let conductor: RunningConductor | undefined;
-const gate = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-gate-'));
-
-afterAll(async () => {
-  try {
-    disk?.free();
-    await conductor?.stop();
-  } finally {
-    disk?.unmount();
-    fs.rmSync(gate, { recursive: true, force: true });
-  }
-});
-
-/** Emit debug events until the store refuses even one small event. */
-async function fillUntilRefused(client: DaemonClient, d: Tmpfs): Promise<RpcError> {
-  d.fill();
-  for (const [count, size] of [[200, 1000], [20, 200], [1, 10]] as const) {
-    for (let i = 0; i < 2000; i++) {
-      try {
-        await client.call('debug.emit', { count, size });
-      } catch (err) {
-        if (size === 10) return err as RpcError;
-        break;
-      }
-      d.fill();
-    }
-  }
-  throw new Error('the store never refused a write');
-}
+const rig = useSmallDisk();
 
 describe('a job that ends while the disk is full', () => {
   it('is recorded completed/failed, in order, once space returns; health is not ready until then', async () => {
-    disk = mountTmpfs(16);
-    const home = path.join(disk.dir, 'home');
-    fs.mkdirSync(home, { mode: 0o700 });
-    conductor = await startConductor(home, { env: { MZT_DEBUG_METHODS: '1' } });
+    const home = rig.mountHome();
+    const disk = rig.disk;
+    const conductor = (rig.conductor = await startConductor(home, { env: { MZT_DEBUG_METHODS: '1' } }));
     const client = await DaemonClient.connect({ socketPath: conductor.socketPath, reconnect: false });
 
-    const go = path.join(gate, 'go');
+    const go = path.join(rig.gate, 'go');
     const { job_id } = await client.call('job.submit', {
       name: 'ends-on-full-disk',
       sheets: [
@@ -118,14 +88,7 @@ describe('a job that ends while the disk is full', () => {
       'sheet.failed#2',
       'job.failed',
     ]);
-    const all: number[] = [];
-    for (let since = 0; ; ) {
-      const p = await client.call('events.read', { since, limit: 1000 });
-      all.push(...p.events.map((e: { seq: number }) => e.seq));
-      since = p.next_since;
-      if (!p.has_more) break;
-    }
-    expectGapFree(all);
+    expectGapFree((await readAllEvents(client)).map((e) => e.seq!));
     expect(conductor.output()).toMatch(/kept, with what follows, until the store accepts writes/);
     expect(conductor.proc.exitCode).toBeNull();
     console.log(`disk full: job end recorded ${recoveredMs} ms after space returned`);

@@ -6,42 +6,35 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
 import type { DurableEvent } from '../../src/events/types.js';
 import { makeHome, removeHome, startConductor, useConductor, waitFor } from '../helpers/conductorProcess.js';
 import { escapedSession, killEscaped, liveProcess, readPidFile } from '../helpers/escaped.js';
 
-const fixture = useConductor({ config: { kill_grace_seconds: 1 } });
-let client: DaemonClient;
+const fixture = useConductor({ client: { reconnect: false }, config: { kill_grace_seconds: 1 } });
 let n = 0;
 const pidFile = () => path.join(fixture.home, `escaped-${++n}.pid`);
 
-beforeAll(async () => {
-  client = await DaemonClient.connect({ socketPath: fixture.conductor.socketPath, reconnect: false });
-});
-afterAll(async () => {
-  await client?.close();
-  killEscaped();
-});
+afterAll(() => killEscaped());
 
 async function status(jobId: string): Promise<string> {
-  return (await client.call('job.get', { job_id: jobId })).status;
+  return (await fixture.client.call('job.get', { job_id: jobId })).status;
 }
 
 async function kills(jobId: string): Promise<Record<string, unknown>[]> {
-  const { events } = await client.call('events.read', { since: 0, job_id: jobId, types: ['process.kill'], limit: 1000 });
+  const { events } = await fixture.client.call('events.read', { since: 0, job_id: jobId, types: ['process.kill'], limit: 1000 });
   return (events as DurableEvent[]).map((e) => e.data);
 }
 
 describe('escaped processes', () => {
   it('a sheet whose main process exits ends although an escaped process holds its pipes; that process is stopped', async () => {
     const file = pidFile();
-    const { job_id } = await client.call('job.submit', { sheets: [{ argv: ['sh', '-c', `setsid sleep 1000 & echo $! > ${file}; echo hi; sleep 0.5; exit 0`] }] });
+    const { job_id } = await fixture.client.call('job.submit', { sheets: [{ argv: ['sh', '-c', `setsid sleep 1000 & echo $! > ${file}; echo hi; sleep 0.5; exit 0`] }] });
     const escaped = await escapedSession(await readPidFile(file));
     await waitFor(async () => (await status(job_id)) === 'completed', 20_000, 'the job to complete');
     await waitFor(() => !liveProcess(escaped), 10_000, `escaped sleep ${escaped} to be gone`);
-    const { lines } = await client.call('job.logs', { job_id });
+    const { lines } = await fixture.client.call('job.logs', { job_id });
     expect(lines.join('\n')).toContain(' out hi');
     expect((await kills(job_id)).find((k) => k.reason === 'escaped_processes')).toMatchObject({ signal: 'SIGTERM', pids: [escaped], count: 1 });
   });
@@ -51,7 +44,7 @@ describe('escaped processes', () => {
     // The subshell is sampled in the tree while it sleeps (profiler interval 1 s), then leaves the
     // session with an empty environment; the main shell exits after it escaped.
     const script = `(sleep 2.5; exec setsid env -i sleep 1000) & echo $! > ${file}; sleep 4; exit 0`;
-    const { job_id } = await client.call('job.submit', { sheets: [{ argv: ['sh', '-c', script] }] });
+    const { job_id } = await fixture.client.call('job.submit', { sheets: [{ argv: ['sh', '-c', script] }] });
     const escaped = await readPidFile(file);
     await waitFor(async () => (await status(job_id)) === 'completed', 25_000, 'the job to complete');
     await waitFor(() => !liveProcess(escaped), 10_000, `escaped sleep ${escaped} to be gone`);
@@ -63,13 +56,13 @@ describe('escaped processes', () => {
     // at once): only the drain bound ends the sheet. The sheet waits for the pid file: exiting
     // first would let the leftover path stop the child before its setsid, as a group member.
     const file = pidFile();
-    const { job_id } = await client.call('job.submit', {
+    const { job_id } = await fixture.client.call('job.submit', {
       sheets: [{ argv: ['sh', '-c', `setsid -f env -i sh -c 'echo $$ > ${file}; exec sleep 1000'; while [ ! -s ${file} ]; do sleep 0.05; done; exit 0`] }],
     });
     const escaped = await readPidFile(file);
     try {
       await waitFor(async () => (await status(job_id)) === 'completed', 20_000, 'the job to complete');
-      const { lines } = await client.call('job.logs', { job_id });
+      const { lines } = await fixture.client.call('job.logs', { job_id });
       expect(lines.join('\n')).toMatch(/ sys output of sheet 1 cut: /);
     } finally {
       if (liveProcess(escaped)) process.kill(escaped, 'SIGKILL');
@@ -78,11 +71,11 @@ describe('escaped processes', () => {
 
   it('cancel answers promptly and stops the sheet and its escaped process', async () => {
     const file = pidFile();
-    const { job_id } = await client.call('job.submit', { sheets: [{ argv: ['sh', '-c', `setsid sleep 1000 & echo $! > ${file}; exec sleep 1000`] }] });
+    const { job_id } = await fixture.client.call('job.submit', { sheets: [{ argv: ['sh', '-c', `setsid sleep 1000 & echo $! > ${file}; exec sleep 1000`] }] });
     const escaped = await escapedSession(await readPidFile(file));
-    const main = (await client.call('job.get', { job_id })).sheets?.[0]?.pid as number | undefined;
+    const main = (await fixture.client.call('job.get', { job_id })).sheets?.[0]?.pid as number | undefined;
     const started = Date.now();
-    await client.call('job.cancel', { job_id }, { timeoutMs: 60_000 });
+    await fixture.client.call('job.cancel', { job_id }, { timeoutMs: 60_000 });
     const tookMs = Date.now() - started;
     expect(tookMs).toBeLessThan(15_000);
     expect(await status(job_id)).toBe('cancelled');
@@ -93,12 +86,12 @@ describe('escaped processes', () => {
 
   it('a 1 s timeout is enforced although an escaped process holds the pipes', async () => {
     const file = pidFile();
-    const { job_id } = await client.call('job.submit', {
+    const { job_id } = await fixture.client.call('job.submit', {
       sheets: [{ argv: ['sh', '-c', `setsid sleep 1000 & echo $! > ${file}; sleep 1000`], timeout_seconds: 1 }],
     });
     const escaped = await escapedSession(await readPidFile(file));
     await waitFor(async () => (await status(job_id)) === 'failed', 20_000, 'the job to fail by timeout');
-    expect((await client.call('job.get', { job_id })).reason).toBe('timeout');
+    expect((await fixture.client.call('job.get', { job_id })).reason).toBe('timeout');
     await waitFor(() => !liveProcess(escaped), 10_000, `escaped sleep ${escaped} to be gone`);
   });
 });

@@ -4,42 +4,28 @@
  * (a CPU loop and a process holding 80 MB); once the job ends, job.get shows the ledger's
  * final figures.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DaemonClient } from '../../src/ipc/client.js';
+import { describe, expect, it } from 'vitest';
 import { validateResult } from '../../src/ipc/schema.js';
 import { ErrorCode } from '../../src/ipc/messages.js';
 import { collectUntil } from '../helpers/collect.js';
-import { makeHome, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { useConductor, waitFor } from '../helpers/conductorProcess.js';
 import { sumGroup } from '../helpers/procGroup.js';
+import { sheetPid } from '../helpers/jobs.js';
 
-let home: string;
-let conductor: RunningConductor;
-let client: DaemonClient;
-
-beforeAll(async () => {
-  home = makeHome('mzt-cost-');
-  // A fast cadence the profiler keeps (budget 100%: it does not widen on a loaded machine).
-  conductor = await startConductor(home, { config: { profiler_interval_seconds: 0.25, profiler_budget_percent: 100, kill_grace_seconds: 1, max_concurrent_jobs: 1 } });
-  client = await DaemonClient.connect({ socketPath: conductor.socketPath });
-});
-
-afterAll(async () => {
-  await client?.close();
-  await conductor?.stop();
-  removeHome(home);
-});
+// A fast cadence the profiler keeps (budget 100%: it does not widen on a loaded machine).
+const fixture = useConductor({ prefix: 'mzt-cost-', config: { profiler_interval_seconds: 0.25, profiler_budget_percent: 100, kill_grace_seconds: 1, max_concurrent_jobs: 1 } });
 
 const BUSY = ['sh', '-c', `python3 -c "import time; a=b'x'*(80*2**20); time.sleep(120)" & while :; do :; done`];
 
 describe('job cost', () => {
   it('job.get, job.list and the snapshot agree with /proc for a busy job, and the ledger takes over at the end', async () => {
-    const { job_id, seq } = await client.call('job.submit', { name: 'busy', sheets: [{ argv: BUSY }] });
-    const pgid: number = await waitFor(async () => (await client.call('job.get', { job_id })).sheets[0]?.pid, 10_000, 'sheet pid');
+    const { job_id, seq } = await fixture.client.call('job.submit', { name: 'busy', sheets: [{ argv: BUSY }] });
+    const pgid: number = await sheetPid(fixture.client, job_id);
     // Both processes seen twice (CPU% known) and the 80 MB allocated: RSS steady (within 0.5 MB
     // over two samples; a loaded machine fills the pages slowly).
     let previous = -1;
     await waitFor(async () => {
-      const { cost } = await client.call('job.get', { job_id });
+      const { cost } = await fixture.client.call('job.get', { job_id });
       const steady = cost && cost.processes === 2 && cost.cpu_percent !== null && cost.rss_mb > 80 && Math.abs(cost.rss_mb - previous) < 0.5;
       previous = cost?.rss_mb ?? -1;
       if (!steady) await new Promise((r) => setTimeout(r, 250));
@@ -47,15 +33,15 @@ describe('job cost', () => {
     }, 20_000, 'live cost with 2 processes and a steady 80+ MB');
 
     // RSS, process count and CPU seconds: the latest sample against /proc read right after it.
-    const snapshot = await client.call('monitor.snapshot', {});
-    const got = await client.call('job.get', { job_id });
+    const snapshot = await fixture.client.call('monitor.snapshot', {});
+    const got = await fixture.client.call('job.get', { job_id });
     const proc = sumGroup(pgid);
     const lag = Date.now() / 1000 - snapshot.timestamp; // /proc is read this much later
     expect(validateResult('job.get', got).ok).toBe(true);
     const live = got.cost;
     const fromSnapshot = snapshot.job_costs.find((c: any) => c.job_id === job_id);
     // job.get reads the same snapshot (none was taken in between, or the figures moved on)
-    if ((await client.call('monitor.snapshot', {})).timestamp === snapshot.timestamp) expect({ job_id, ...live }).toEqual(fromSnapshot);
+    if ((await fixture.client.call('monitor.snapshot', {})).timestamp === snapshot.timestamp) expect({ job_id, ...live }).toEqual(fromSnapshot);
     expect(live.processes).toBe(proc.processes);
     expect(Math.abs(live.rss_mb - proc.rss_mb)).toBeLessThan(Math.max(3, proc.rss_mb * 0.05));
     expect(live.peak_rss_mb).toBeGreaterThanOrEqual(live.rss_mb);
@@ -65,7 +51,7 @@ describe('job cost', () => {
     expect(live.sheets[0]).toMatchObject({ sheet_num: 1, processes: 2 });
 
     // CPU%: the mean of the snapshots over a window against the tick delta /proc shows over it.
-    const sub = client.subscribe({ include_snapshots: true, types: ['none.'] });
+    const sub = fixture.client.subscribe({ include_snapshots: true, types: ['none.'] });
     const percents: number[] = [];
     const cpu0 = sumGroup(pgid).cpu_seconds;
     const t0 = performance.now();
@@ -85,33 +71,33 @@ describe('job cost', () => {
     expect(Math.abs(mean - procPercent)).toBeLessThan(20);
 
     // A queued job (one runs at a time here) has no cost: null, not made-up zeros.
-    const queued = await client.call('job.submit', { sheets: [{ argv: ['true'] }] });
-    expect(await client.call('job.get', { job_id: queued.job_id })).toMatchObject({ status: 'queued', cost: null });
+    const queued = await fixture.client.call('job.submit', { sheets: [{ argv: ['true'] }] });
+    expect(await fixture.client.call('job.get', { job_id: queued.job_id })).toMatchObject({ status: 'queued', cost: null });
 
-    const listed = (await client.call('job.list', { status: ['running'] })).jobs.find((j: any) => j.job_id === job_id);
+    const listed = (await fixture.client.call('job.list', { status: ['running'] })).jobs.find((j: any) => j.job_id === job_id);
     expect(listed.cost).toMatchObject({ processes: 2 });
-    expect(validateResult('job.list', await client.call('job.list', {})).ok).toBe(true);
+    expect(validateResult('job.list', await fixture.client.call('job.list', {})).ok).toBe(true);
 
     // Ended: the ledger's final figures; nothing live.
-    const before = (await client.call('job.get', { job_id })).cost;
-    await client.call('job.cancel', { job_id });
-    await collectUntil(client.subscribe({ since: seq - 1, job_id, types: ['job.cancelled'] }), (e) => e.type === 'job.cancelled', 20_000);
-    const ended = await waitFor(async () => (await client.call('job.get', { job_id })).cost, 10_000, 'ledger cost');
+    const before = (await fixture.client.call('job.get', { job_id })).cost;
+    await fixture.client.call('job.cancel', { job_id });
+    await collectUntil(fixture.client.subscribe({ since: seq - 1, job_id, types: ['job.cancelled'] }), (e) => e.type === 'job.cancelled', 20_000);
+    const ended = await waitFor(async () => (await fixture.client.call('job.get', { job_id })).cost, 10_000, 'ledger cost');
     expect(ended).toMatchObject({ cpu_percent: null, rss_mb: 0, processes: 0, gpu_memory_mb: null });
     expect(ended.cpu_seconds).toBeGreaterThanOrEqual(before.cpu_seconds - 0.01);
     expect(ended.peak_rss_mb).toBeGreaterThan(80);
     expect(ended.sheets.map((s: any) => s.sheet_num)).toEqual([1]);
-    expect(validateResult('job.get', await client.call('job.get', { job_id })).ok).toBe(true);
+    expect(validateResult('job.get', await fixture.client.call('job.get', { job_id })).ok).toBe(true);
 
     // Final: two samples later the ledger still says the same (the account was settled, not
     // rewritten), and once cleared the job stays gone from the ledger.
     const endTs = Date.now() / 1000;
-    await waitFor(async () => (await client.call('monitor.history', { since: endTs, limit: 10 })).snapshots.length >= 2, 10_000, 'two samples');
-    expect((await client.call('job.get', { job_id })).cost).toEqual(ended);
-    await client.call('job.clear', { job_ids: [job_id] });
+    await waitFor(async () => (await fixture.client.call('monitor.history', { since: endTs, limit: 10 })).snapshots.length >= 2, 10_000, 'two samples');
+    expect((await fixture.client.call('job.get', { job_id })).cost).toEqual(ended);
+    await fixture.client.call('job.clear', { job_ids: [job_id] });
     const clearedAt = Date.now() / 1000;
-    await waitFor(async () => (await client.call('monitor.history', { since: clearedAt, limit: 10 })).snapshots.length >= 3, 10_000, 'three samples after the clear');
-    const report = await client.call('monitor.resource_report', { job_id }).then(() => undefined, (e: any) => e);
+    await waitFor(async () => (await fixture.client.call('monitor.history', { since: clearedAt, limit: 10 })).snapshots.length >= 3, 10_000, 'three samples after the clear');
+    const report = await fixture.client.call('monitor.resource_report', { job_id }).then(() => undefined, (e: any) => e);
     expect(report?.code).toBe(ErrorCode.JOB_NOT_FOUND);
   });
 });

@@ -8,65 +8,29 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DaemonClient, RpcError } from '../../src/ipc/client.js';
 import { ErrorCode } from '../../src/ipc/messages.js';
-import { CLI, makeHome, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { useConductor, waitFor } from '../helpers/conductorProcess.js';
+import { rpcError } from '../helpers/jobs.js';
+import { runMzt, type CliOptions } from '../helpers/cli.js';
 
-let home: string;
 let work: string;
-let conductor: RunningConductor;
-let client: DaemonClient;
+// Registered before the fixture: the scratch folder is made first and removed last.
+beforeAll(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-jobfiles-'));
+});
+afterAll(() => {
+  if (work) fs.rmSync(work, { recursive: true, force: true });
+});
+const fixture = useConductor({ config: { kill_grace_seconds: 1, profiler_interval_seconds: 0.2, profiler_budget_percent: 100 } });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function mzt(args: string[], opts: { cwd?: string; onSpawn?: (p: ReturnType<typeof spawn>) => void } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, MZT_HOME: home },
-      cwd: opts.cwd ?? work,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    opts.onSpawn?.(p);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** The CLI run from the scratch folder `work` unless told otherwise. */
+const mzt = (args: string[], opts: CliOptions = {}) => runMzt(fixture.home, args, { cwd: work, ...opts });
 
 function write(name: string, text: string): string {
   const file = path.join(work, name);
   fs.writeFileSync(file, text);
   return file;
 }
-
-async function rpcError(p: Promise<unknown>): Promise<RpcError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(RpcError);
-  return err as RpcError;
-}
-
-beforeAll(async () => {
-  home = makeHome();
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-jobfiles-'));
-  conductor = await startConductor(home, { config: { kill_grace_seconds: 1, profiler_interval_seconds: 0.2, profiler_budget_percent: 100 } });
-  client = await DaemonClient.connect({ socketPath: conductor.socketPath });
-});
-
-afterAll(async () => {
-  await client?.close();
-  await conductor?.stop();
-  removeHome(home);
-  if (work) fs.rmSync(work, { recursive: true, force: true });
-});
 
 describe('job files', () => {
   it('an error names the file, the line and the field', async () => {
@@ -100,7 +64,7 @@ describe('job files', () => {
     expect(syntax.code).toBe(2);
     expect(syntax.stderr).toMatch(/syntax\.yaml:\d+: /);
 
-    const jobs = await client.call('job.list', { limit: 10 });
+    const jobs = await fixture.client.call('job.list', { limit: 10 });
     expect(jobs.total).toBe(0); // nothing was submitted
   });
 
@@ -129,17 +93,17 @@ describe('job files', () => {
     expect(submitted).toHaveLength(2);
     expect(submitted[1]!.job_id).toBe('multi-second');
     for (const s of submitted) {
-      await waitFor(async () => ['completed', 'failed'].includes((await client.call('job.get', { job_id: s.job_id })).status), 20_000, 'jobs to end');
+      await waitFor(async () => ['completed', 'failed'].includes((await fixture.client.call('job.get', { job_id: s.job_id })).status), 20_000, 'jobs to end');
     }
-    const first = await client.call('job.get', { job_id: submitted[0]!.job_id });
+    const first = await fixture.client.call('job.get', { job_id: submitted[0]!.job_id });
     expect(first).toMatchObject({ name: 'first', status: 'completed', labels: { team: 'infra', tier: '1', run: 'ci' } });
     expect(first.sheets[0].argv.slice(0, 2)).toEqual(['sh', '-c']);
-    const logs = await client.call('job.logs', { job_id: first.job_id });
+    const logs = await fixture.client.call('job.logs', { job_id: first.job_id });
     expect(logs.lines.join('\n')).toContain(`from ${work}`);
     expect(logs.lines.join('\n')).toContain('hello');
-    const second = await client.call('job.logs', { job_id: 'multi-second' });
+    const second = await fixture.client.call('job.logs', { job_id: 'multi-second' });
     expect(second.lines.join('\n')).toContain(path.join(work, 'sub'));
-    const submittedEvent = (await client.call('events.read', { job_id: first.job_id, types: ['job.submitted'] })).events[0];
+    const submittedEvent = (await fixture.client.call('events.read', { job_id: first.job_id, types: ['job.submitted'] })).events[0];
     expect(submittedEvent.data.labels).toEqual({ team: 'infra', tier: '1', run: 'ci' });
   });
 });
@@ -174,18 +138,18 @@ describe('submit --wait, like docker run', () => {
 
   it('a job cancelled by someone else exits 143; Ctrl-C on the waiting mzt cancels the job', async () => {
     const external = mzt(['submit', '--wait', '--id', 'wait-cancelled', '--', 'sleep', '60']);
-    await waitFor(async () => (await client.call('job.get', { job_id: 'wait-cancelled' }).catch(() => undefined))?.status === 'running', 15_000, 'job running');
-    await client.call('job.cancel', { job_id: 'wait-cancelled' }, { timeoutMs: 30_000 });
+    await waitFor(async () => (await fixture.client.call('job.get', { job_id: 'wait-cancelled' }).catch(() => undefined))?.status === 'running', 15_000, 'job running');
+    await fixture.client.call('job.cancel', { job_id: 'wait-cancelled' }, { timeoutMs: 30_000 });
     expect((await external).code).toBe(143);
 
     let child: ReturnType<typeof spawn> | undefined;
     const interrupted = mzt(['submit', '--wait', '--id', 'wait-ctrl-c', '--', 'sh', '-c', 'echo started; sleep 60'], { onSpawn: (p) => (child = p) });
-    await waitFor(async () => (await client.call('job.logs', { job_id: 'wait-ctrl-c' }).catch(() => undefined))?.lines.some((l: string) => l.endsWith('started')), 15_000, 'output');
+    await waitFor(async () => (await fixture.client.call('job.logs', { job_id: 'wait-ctrl-c' }).catch(() => undefined))?.lines.some((l: string) => l.endsWith('started')), 15_000, 'output');
     child!.kill('SIGINT');
     const res = await interrupted;
     expect(res.stderr).toMatch(/cancelling job wait-ctrl-c/);
     expect(res.code).toBe(143);
-    expect((await client.call('job.get', { job_id: 'wait-ctrl-c' })).status).toBe('cancelled');
+    expect((await fixture.client.call('job.get', { job_id: 'wait-ctrl-c' })).status).toBe('cancelled');
   });
 });
 
@@ -204,10 +168,10 @@ describe('provenance', () => {
     // Clean at submit; the sheet leaves an untracked file, so dirty at the end.
     const run = await mzt(['submit', '--wait', '--id', 'prov-clean', '--', 'sh', '-c', 'echo new > b.txt'], { cwd: repo });
     expect(run.code).toBe(0);
-    const job = await client.call('job.get', { job_id: 'prov-clean' });
+    const job = await fixture.client.call('job.get', { job_id: 'prov-clean' });
     expect(job.git).toEqual({ sha, branch: 'trunk', dirty: false });
     expect(job.git_at_end).toEqual({ sha, branch: 'trunk', dirty: true });
-    const events = (await client.call('events.read', { job_id: 'prov-clean', types: ['job.submitted', 'job.completed'] })).events;
+    const events = (await fixture.client.call('events.read', { job_id: 'prov-clean', types: ['job.submitted', 'job.completed'] })).events;
     expect(events.map((e: { data: { git?: unknown } }) => e.data.git)).toEqual([job.git, job.git_at_end]);
     const shown = await mzt(['job', 'prov-clean']);
     expect(shown.stdout).toContain(`git       ${sha.slice(0, 12)} trunk, clean (at submit)`);
@@ -217,13 +181,13 @@ describe('provenance', () => {
     fs.writeFileSync(path.join(repo, 'a.txt'), 'changed\n');
     fs.mkdirSync(path.join(repo, 'deep'));
     await mzt(['submit', '--wait', '--id', 'prov-dirty', '--', 'true'], { cwd: path.join(repo, 'deep') });
-    expect((await client.call('job.get', { job_id: 'prov-dirty' })).git).toEqual({ sha, branch: 'trunk', dirty: true });
+    expect((await fixture.client.call('job.get', { job_id: 'prov-dirty' })).git).toEqual({ sha, branch: 'trunk', dirty: true });
 
     // Not a work tree: no field at all.
     const plain = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-nogit-'));
     try {
       await mzt(['submit', '--wait', '--id', 'prov-none', '--', 'true'], { cwd: plain });
-      const none = await client.call('job.get', { job_id: 'prov-none' });
+      const none = await fixture.client.call('job.get', { job_id: 'prov-none' });
       expect(none.git).toBeUndefined();
       expect(none.git_at_end).toBeUndefined();
     } finally {
@@ -237,48 +201,48 @@ describe('clear', () => {
     // exec: no descendant whose observed exit could be recorded after the job's end.
     const run = await mzt(['submit', '--wait', '--id', 'to-clear', '--', 'sh', '-c', 'echo bye; exec sleep 2']);
     expect(run.code).toBe(0);
-    const logDir = path.join(home, 'jobs', 'to-clear');
+    const logDir = path.join(fixture.home, 'jobs', 'to-clear');
     expect(fs.existsSync(path.join(logDir, 'output.log'))).toBe(true);
     // The profiler samples every 0.2 s (budget 100%: it never widens): the 2 s sheet is in the ledger.
-    await waitFor(async () => (await client.call('monitor.resource_report', { job_id: 'to-clear' })).available, 10_000, 'ledger rows');
+    await waitFor(async () => (await fixture.client.call('monitor.resource_report', { job_id: 'to-clear' })).available, 10_000, 'ledger rows');
 
     await mzt(['submit', '--id', 'still-running', '--', 'sleep', '60']);
-    await waitFor(async () => (await client.call('job.get', { job_id: 'still-running' })).status === 'running', 15_000, 'running');
+    await waitFor(async () => (await fixture.client.call('job.get', { job_id: 'still-running' })).status === 'running', 15_000, 'running');
     const refused = await mzt(['clear', 'to-clear', 'still-running']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/job "still-running" is running: only ended jobs can be cleared/);
     expect(fs.existsSync(logDir)).toBe(true); // all or nothing
-    const refusedRpc = await rpcError(client.call('job.clear', { job_ids: ['still-running'] }));
+    const refusedRpc = await rpcError(fixture.client.call('job.clear', { job_ids: ['still-running'] }));
     expect(refusedRpc.code).toBe(ErrorCode.INVALID_STATE);
     expect(refusedRpc.data).toMatchObject({ job_id: 'still-running', status: 'running' });
 
-    const before = (await client.call('events.read', { job_id: 'to-clear', limit: 1000 })).events.map((e: { seq: number }) => e.seq);
+    const before = (await fixture.client.call('events.read', { job_id: 'to-clear', limit: 1000 })).events.map((e: { seq: number }) => e.seq);
     const cleared = await mzt(['clear', 'to-clear']);
     expect(cleared.code).toBe(0);
     expect(cleared.stdout).toBe('cleared 1 job(s): to-clear\n');
     expect(fs.existsSync(logDir)).toBe(false);
-    expect((await rpcError(client.call('job.get', { job_id: 'to-clear' }))).code).toBe(ErrorCode.JOB_NOT_FOUND);
+    expect((await rpcError(fixture.client.call('job.get', { job_id: 'to-clear' }))).code).toBe(ErrorCode.JOB_NOT_FOUND);
     // No job and no ledger rows left: the resource report knows nothing of it.
-    expect((await rpcError(client.call('monitor.resource_report', { job_id: 'to-clear' }))).code).toBe(ErrorCode.JOB_NOT_FOUND);
+    expect((await rpcError(fixture.client.call('monitor.resource_report', { job_id: 'to-clear' }))).code).toBe(ErrorCode.JOB_NOT_FOUND);
     // Its events are still in the log, followed by job.cleared; the id stays taken.
-    const after = (await client.call('events.read', { job_id: 'to-clear', limit: 1000 })).events;
+    const after = (await fixture.client.call('events.read', { job_id: 'to-clear', limit: 1000 })).events;
     expect(after.map((e: { seq: number }) => e.seq).slice(0, before.length)).toEqual(before);
     const clearedEvents = after.filter((e: { type: string }) => e.type === 'job.cleared');
     expect(clearedEvents).toHaveLength(1);
     expect(clearedEvents[0]).toMatchObject({ data: { status: 'completed', by: 'client' } });
     expect(clearedEvents[0].seq).toBeGreaterThan(before.at(-1)!);
-    expect((await rpcError(client.call('job.submit', { job_id: 'to-clear', sheets: [{ argv: ['true'] }] }))).code).toBe(ErrorCode.JOB_EXISTS);
+    expect((await rpcError(fixture.client.call('job.submit', { job_id: 'to-clear', sheets: [{ argv: ['true'] }] }))).code).toBe(ErrorCode.JOB_EXISTS);
 
     // By status: the failed jobs above go, the completed and running ones stay.
-    const failedBefore = (await client.call('job.list', { status: ['failed'], limit: 1000 })).total;
+    const failedBefore = (await fixture.client.call('job.list', { status: ['failed'], limit: 1000 })).total;
     expect(failedBefore).toBeGreaterThan(0);
     const byStatus = await mzt(['clear', '--status', 'failed', '--json']);
     expect(JSON.parse(byStatus.stdout)).toMatchObject({ cleared: failedBefore, has_more: false });
-    expect((await client.call('job.list', { status: ['failed'], limit: 10 })).total).toBe(0);
-    expect((await client.call('job.get', { job_id: 'prov-clean' })).status).toBe('completed');
+    expect((await fixture.client.call('job.list', { status: ['failed'], limit: 10 })).total).toBe(0);
+    expect((await fixture.client.call('job.get', { job_id: 'prov-clean' })).status).toBe('completed');
     // Nothing older than a day.
     expect((await mzt(['clear', '--older-than', '1d'])).stdout).toBe('nothing to clear\n');
     expect((await mzt(['clear'])).stderr).toMatch(/say what to clear/);
-    await client.call('job.cancel', { job_id: 'still-running' }, { timeoutMs: 30_000 });
+    await fixture.client.call('job.cancel', { job_id: 'still-running' }, { timeoutMs: 30_000 });
   });
 });

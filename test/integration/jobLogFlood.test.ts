@@ -7,45 +7,29 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
-import { collectUntil } from '../helpers/collect.js';
-import { CLI, makeHome, removeHome, startConductor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { CLI, useConductor } from '../helpers/conductorProcess.js';
+import { eventsUntilEnd } from '../helpers/jobs.js';
 
 // Above the long-line test's 19.7 MB (a tail stops at the capped middle), below the cap test's 80 MB.
 const CAP = 32 * 1024 * 1024;
-let home: string;
-let conductor: RunningConductor;
-let client: DaemonClient;
-
-beforeAll(async () => {
-  home = makeHome('mzt-logflood-');
-  conductor = await startConductor(home, { config: { kill_grace_seconds: 1, max_log_bytes_per_job: CAP } });
-  client = await DaemonClient.connect({ socketPath: conductor.socketPath });
-});
-
-afterAll(async () => {
-  await client?.close();
-  await conductor?.stop();
-  removeHome(home);
-});
-
-const isEnd = (e: { type: string }) => ['job.completed', 'job.failed', 'job.cancelled', 'job.interrupted'].includes(e.type);
+const fixture = useConductor({ prefix: 'mzt-logflood-', config: { kill_grace_seconds: 1, max_log_bytes_per_job: CAP } });
 
 async function runJob(argv: string[]) {
-  const { job_id } = await client.call('job.submit', { sheets: [{ argv }] });
-  const events = await collectUntil(client.subscribe({ since: 0, job_id }), isEnd);
+  const { job_id } = await fixture.client.call('job.submit', { sheets: [{ argv }] });
+  const events = await eventsUntilEnd(fixture.client, job_id);
   return { job_id, events };
 }
 
 function diskBytes(jobId: string): number {
-  const dir = path.join(home, 'jobs', jobId);
+  const dir = path.join(fixture.home, 'jobs', jobId);
   return fs.readdirSync(dir).reduce((sum, name) => sum + fs.statSync(path.join(dir, name)).size, 0);
 }
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, MZT_HOME: home }, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) =>
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, MZT_HOME: fixture.home }, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -56,7 +40,7 @@ async function followAll(jobId: string, from = 0): Promise<string[]> {
   const lines: string[] = [];
   let offset = from;
   for (let calls = 0; calls < 10_000; calls++) {
-    const part = await client.call('job.logs', { job_id: jobId, offset, max_bytes: 1048576 });
+    const part = await fixture.client.call('job.logs', { job_id: jobId, offset, max_bytes: 1048576 });
     for (const line of part.lines) lines.push(line);
     if (part.next_offset >= part.size) return lines;
     expect(part.next_offset).toBeGreaterThan(offset);
@@ -73,7 +57,7 @@ describe('job log under a flood', () => {
     const ratio = diskBytes(job_id) / written;
     expect(ratio).toBeGreaterThan(1);
     expect(ratio).toBeLessThan(1.2);
-    const part = await client.call('job.logs', { job_id, offset: 0, max_bytes: 1048576 });
+    const part = await fixture.client.call('job.logs', { job_id, offset: 0, max_bytes: 1048576 });
     expect(part.lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0)).toBeLessThanOrEqual(4 * 1024 * 1024);
     expect(part.truncated).toBe(true);
     expect(part.next_offset).toBeLessThan(part.size);
@@ -90,18 +74,18 @@ describe('job log under a flood', () => {
     expect(capped).toHaveLength(1);
     expect(capped[0]!.data).toMatchObject({ max_log_bytes: CAP });
     expect(diskBytes(job_id)).toBeLessThanOrEqual(CAP);
-    const tail = await client.call('job.logs', { job_id, tail_lines: 3 });
+    const tail = await fixture.client.call('job.logs', { job_id, tail_lines: 3 });
     expect(tail.lines).toHaveLength(3);
     expect(tail.lines[1]).toMatch(/ 1 out last-words$/);
     expect(tail.lines[2]).toMatch(/ 1 sys sheet 1 ended exit_code=0 /);
     expect(tail.next_offset).toBe(tail.size);
-    const head = await client.call('job.logs', { job_id, offset: 0, max_bytes: 4096 });
+    const head = await fixture.client.call('job.logs', { job_id, offset: 0, max_bytes: 4096 });
     expect(head.lines[0]).toMatch(/ 1 sys sheet 1 started /); // the head is kept
     const cut = capped[0]!.data.head_bytes as number;
-    const atCut = await client.call('job.logs', { job_id, offset: cut - 1000, max_bytes: 4096 });
+    const atCut = await fixture.client.call('job.logs', { job_id, offset: cut - 1000, max_bytes: 4096 });
     expect(atCut.lines.some((l) => / 0 sys log reached max_log_bytes_per_job=/.test(l))).toBe(true);
     // An offset in the dropped middle continues at the oldest byte kept.
-    const middle = await client.call('job.logs', { job_id, offset: cut + 1000, max_bytes: 4096 });
+    const middle = await fixture.client.call('job.logs', { job_id, offset: cut + 1000, max_bytes: 4096 });
     expect(middle.lines.length).toBeGreaterThan(0);
     expect(middle.next_offset).toBeGreaterThan(cut + 1024 * 1024);
     // Following the latest output reaches the end.
@@ -116,7 +100,7 @@ describe('job log under a flood', () => {
     const count = 300; // 300 lines of 64 KiB: ~19.7 MB, more than one 16 MiB frame
     const script = `const l = 'x'.repeat(65535) + '\\n'; for (let i = 0; i < ${count}; i++) process.stdout.write(l);`;
     const { job_id } = await runJob([process.execPath, '-e', script]);
-    const first = await client.call('job.logs', { job_id, tail_lines: 10000 });
+    const first = await fixture.client.call('job.logs', { job_id, tail_lines: 10000 });
     const bytes = first.lines.reduce((n, l) => n + Buffer.byteLength(l), 0);
     expect(bytes).toBeLessThan(16 * 1024 * 1024);
     // The latest lines that fit: fewer than asked, and said so.
@@ -134,8 +118,8 @@ describe('job log under a flood', () => {
   }, 120_000);
 
   it('answers other clients while a job floods its log', async () => {
-    const { job_id } = await client.call('job.submit', { sheets: [{ argv: ['yes'] }] });
-    const other = await DaemonClient.connect({ socketPath: conductor.socketPath });
+    const { job_id } = await fixture.client.call('job.submit', { sheets: [{ argv: ['yes'] }] });
+    const other = await DaemonClient.connect({ socketPath: fixture.conductor.socketPath });
     try {
       // Wait until the flood is under way (the log is past its head).
       for (let i = 0; i < 200; i++) {
@@ -157,7 +141,7 @@ describe('job log under a flood', () => {
       expect(median, `ping times ms: p50 ${median.toFixed(1)} p99 ${times[Math.floor(times.length * 0.99)]!.toFixed(1)}`).toBeLessThan(50);
     } finally {
       await other.close();
-      await client.call('job.cancel', { job_id });
+      await fixture.client.call('job.cancel', { job_id });
     }
     expect(diskBytes(job_id)).toBeLessThanOrEqual(CAP);
   }, 60_000);

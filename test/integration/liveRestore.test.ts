@@ -12,8 +12,8 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
 import { resolveRef, validateValue } from '../../src/ipc/schema.js';
-import { collectUntil } from '../helpers/collect.js';
 import { CLI, makeHome, pidAlive, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { eventsUntilEnd, sheetPid } from '../helpers/jobs.js';
 
 const homes: string[] = [];
 let conductor: RunningConductor | undefined;
@@ -52,8 +52,6 @@ function procState(pid: number): string | undefined {
   }
 }
 
-const isEnd = (e: { type: string }) => ['job.completed', 'job.failed', 'job.cancelled', 'job.interrupted'].includes(e.type);
-
 async function up(home: string): Promise<DaemonClient> {
   conductor = await startConductor(home, { config: { live_restore: true, kill_grace_seconds: 2, profiler_interval_seconds: 0.25 } });
   client = await DaemonClient.connect({ socketPath: conductor.socketPath });
@@ -78,7 +76,7 @@ async function logText(c: DaemonClient, job_id: string): Promise<string> {
 }
 
 async function events(c: DaemonClient, job_id: string): Promise<Array<{ type: string; sheet_num?: number; data: any }>> {
-  return collectUntil(c.subscribe({ since: 0, job_id }), isEnd, 60_000);
+  return eventsUntilEnd(c, job_id, 60_000);
 }
 
 // Sheet 2: 600 numbered lines (every 50th also on stderr), ~15 ms of busy CPU each, holding 40 MB.
@@ -184,7 +182,7 @@ describe('live_restore', () => {
       name: 'ends-alone',
       sheets: [{ argv: ['sh', '-c', `echo before; sleep 1.5; echo after; touch ${marker}; exit 7`] }, { argv: ['true'] }],
     });
-    const pid = await waitFor(async () => (await c.call('job.get', { job_id })).sheets[0]?.pid, 15_000, 'sheet pid');
+    const pid = await sheetPid(c, job_id, 15_000);
     sheetPids.push(pid);
     await kill9();
     await waitFor(() => fs.existsSync(marker) && !pidAlive(pid), 15_000, 'the sheet to end with no conductor');
@@ -205,7 +203,7 @@ describe('live_restore', () => {
     let c = await up(home);
     const started = Date.now();
     const { job_id } = await c.call('job.submit', { name: 'timeout', sheets: [{ argv: ['sleep', '60'], timeout_seconds: 6 }] });
-    const pid = await waitFor(async () => (await c.call('job.get', { job_id })).sheets[0]?.pid, 15_000, 'sheet pid');
+    const pid = await sheetPid(c, job_id, 15_000);
     sheetPids.push(pid);
     await kill9();
     // 4 s with no conductor: a timeout counted from the adoption would end the sheet after
@@ -233,7 +231,7 @@ describe('live_restore', () => {
       name: 'paused',
       sheets: [{ argv: ['sh', '-c', "trap 'echo got-term; exit 0' TERM; echo ready; while :; do sleep 0.2; done"] }],
     });
-    const pid = await waitFor(async () => (await c.call('job.get', { job_id })).sheets[0]?.pid, 15_000, 'sheet pid');
+    const pid = await sheetPid(c, job_id, 15_000);
     sheetPids.push(pid);
     await waitFor(async () => / 1 out ready$/m.test(await logText(c, job_id)), 10_000, 'ready');
     await c.call('job.pause', { job_id });
@@ -259,7 +257,7 @@ describe('live_restore', () => {
     homes.push(home);
     const c = await up(home);
     const { job_id } = await c.call('job.submit', { name: 'waiterless', sheets: [{ argv: ['sleep', '2'] }] });
-    const pid = await waitFor(async () => (await c.call('job.get', { job_id })).sheets[0]?.pid, 15_000, 'sheet pid');
+    const pid = await sheetPid(c, job_id, 15_000);
     sheetPids.push(pid);
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const waiter = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);

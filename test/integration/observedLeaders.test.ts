@@ -10,6 +10,7 @@ import { DaemonClient } from '../../src/ipc/client.js';
 import { useConductor, waitFor } from '../helpers/conductorProcess.js';
 
 const ctx = useConductor({
+  client: false,
   config: {
     dashboard_enabled: false,
     // Samples often and never widens: sampling covers much of the time, so sheets end mid-sample.

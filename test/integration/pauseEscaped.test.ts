@@ -5,27 +5,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DaemonClient } from '../../src/ipc/client.js';
-import { makeHome, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useConductor, waitFor } from '../helpers/conductorProcess.js';
 import { escapedSession, killEscaped, liveProcess, readPidFile } from '../helpers/escaped.js';
 
-let home: string;
-let conductor: RunningConductor;
-let client: DaemonClient;
+const fixture = useConductor({ prefix: 'mzt-pause-escaped-', config: { kill_grace_seconds: 2 } });
 
-beforeAll(async () => {
-  home = makeHome('mzt-pause-escaped-');
-  conductor = await startConductor(home, { config: { kill_grace_seconds: 2 } });
-  client = await DaemonClient.connect({ socketPath: conductor.socketPath });
-});
-
-afterAll(async () => {
-  killEscaped();
-  await client?.close();
-  await conductor?.stop();
-  removeHome(home);
-});
+// Registered after the fixture: runs before its teardown (after-hooks run in reverse).
+afterAll(() => killEscaped());
 
 const stateOf = (pid: number) => {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -34,27 +21,27 @@ const stateOf = (pid: number) => {
 
 describe('pause and escaped processes', () => {
   it('stops an escaped process with the tree, continues it on resume, and lets a cancel end it', async () => {
-    const pidFile = path.join(home, 'escaped.pid');
+    const pidFile = path.join(fixture.home, 'escaped.pid');
     // The escaped process spins (state R), so a stop shows as T and a continue as R again.
-    const { job_id } = await client.call('job.submit', {
+    const { job_id } = await fixture.client.call('job.submit', {
       name: 'escaper',
       sheets: [{ argv: ['sh', '-c', `setsid -f sh -c 'echo $$ > ${pidFile}; while :; do :; done'; sleep 600`] }],
     });
     const pid = await escapedSession(await readPidFile(pidFile));
     await waitFor(() => stateOf(pid) === 'R', 10_000, 'escaped process running');
 
-    await client.call('job.pause', { job_id });
+    await fixture.client.call('job.pause', { job_id });
     await waitFor(() => stateOf(pid) === 'T', 10_000, 'escaped process stopped');
     await new Promise((r) => setTimeout(r, 500));
     expect(stateOf(pid)).toBe('T');
 
-    await client.call('job.resume', { job_id });
+    await fixture.client.call('job.resume', { job_id });
     await waitFor(() => stateOf(pid) !== 'T', 10_000, 'escaped process continued');
 
-    await client.call('job.pause', { job_id });
+    await fixture.client.call('job.pause', { job_id });
     await waitFor(() => stateOf(pid) === 'T', 10_000, 'stopped again');
-    await client.call('job.cancel', { job_id });
-    await waitFor(async () => (await client.call('job.get', { job_id })).status === 'cancelled', 15_000, 'cancelled');
+    await fixture.client.call('job.cancel', { job_id });
+    await waitFor(async () => (await fixture.client.call('job.get', { job_id })).status === 'cancelled', 15_000, 'cancelled');
     await waitFor(() => !liveProcess(pid), 10_000, 'escaped process gone');
   }, 60_000);
 });

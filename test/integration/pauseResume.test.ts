@@ -4,29 +4,13 @@
  * paused job, and kill -9 of the conductor while a job is paused.
  */
 import fs from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DaemonClient, RpcError } from '../../src/ipc/client.js';
 import { ErrorCode } from '../../src/ipc/messages.js';
-import { collectUntil } from '../helpers/collect.js';
-import { makeHome, pidAlive, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { makeHome, pidAlive, removeHome, startConductor, useConductor, waitFor } from '../helpers/conductorProcess.js';
+import { eventsUntilEnd, sheetPid } from '../helpers/jobs.js';
 
-let home: string;
-let conductor: RunningConductor;
-let client: DaemonClient;
-
-beforeAll(async () => {
-  home = makeHome('mzt-pause-');
-  conductor = await startConductor(home, { config: { kill_grace_seconds: 2 } });
-  client = await DaemonClient.connect({ socketPath: conductor.socketPath });
-});
-
-afterAll(async () => {
-  await client?.close();
-  await conductor?.stop();
-  removeHome(home);
-});
-
-const isEnd = (e: { type: string }) => ['job.completed', 'job.failed', 'job.cancelled', 'job.interrupted'].includes(e.type);
+const fixture = useConductor({ prefix: 'mzt-pause-', config: { kill_grace_seconds: 2 } });
 
 /** State letter (R, S, T, Z…) of every live process in process group `pgid`, from /proc. */
 function groupStates(pgid: number): Map<number, string> {
@@ -52,7 +36,7 @@ const TREE = ['sh', '-c', 'sleep 60 & sleep 60 & sleep 60 & wait'];
 const trapTree = (marker: string) => ['sh', '-c', `trap 'echo term > ${marker}; exit 0' TERM; sleep 60 & sleep 60 & while :; do sleep 0.2; done`];
 
 async function startedPid(job_id: string): Promise<number> {
-  return waitFor(async () => (await client.call('job.get', { job_id })).sheets[0]?.pid, 10_000, 'sheet pid');
+  return sheetPid(fixture.client, job_id);
 }
 
 async function expectCode(p: Promise<unknown>, code: number): Promise<RpcError> {
@@ -67,36 +51,36 @@ async function expectCode(p: Promise<unknown>, code: number): Promise<RpcError> 
 
 describe('pause and resume', () => {
   it('stops every process of the tree (T) and continues them (S/R), with events and status', async () => {
-    const { job_id } = await client.call('job.submit', { name: 'tree', sheets: [{ argv: TREE }] });
+    const { job_id } = await fixture.client.call('job.submit', { name: 'tree', sheets: [{ argv: TREE }] });
     const pid = await startedPid(job_id);
     await waitFor(() => groupStates(pid).size >= 4, 10_000, 'four processes in the group');
 
-    expect(await client.call('job.pause', { job_id })).toEqual({ job_id, status: 'paused' });
+    expect(await fixture.client.call('job.pause', { job_id })).toEqual({ job_id, status: 'paused' });
     const stopped = await waitFor(() => {
       const s = groupStates(pid);
       return [...s.values()].every((st) => st === 'T') ? s : undefined;
     }, 10_000, 'every process stopped');
     expect(stopped.size).toBeGreaterThanOrEqual(4);
-    expect((await client.call('job.get', { job_id })).status).toBe('paused');
-    const listed = await client.call('job.list', { status: ['paused'], limit: 10 });
+    expect((await fixture.client.call('job.get', { job_id })).status).toBe('paused');
+    const listed = await fixture.client.call('job.list', { status: ['paused'], limit: 10 });
     expect(listed.jobs.map((j) => j.job_id)).toContain(job_id);
-    const status = await client.call('daemon.status', {});
+    const status = await fixture.client.call('daemon.status', {});
     expect(status.paused_jobs).toBe(1);
     expect(status.running_jobs).toBeGreaterThanOrEqual(1); // a paused job keeps its slot
 
     // Pausing twice is a clear error naming the state.
-    const again = await expectCode(client.call('job.pause', { job_id }), ErrorCode.INVALID_STATE);
+    const again = await expectCode(fixture.client.call('job.pause', { job_id }), ErrorCode.INVALID_STATE);
     expect(again.message).toContain('paused');
 
-    expect(await client.call('job.resume', { job_id })).toEqual({ job_id, status: 'running' });
+    expect(await fixture.client.call('job.resume', { job_id })).toEqual({ job_id, status: 'running' });
     await waitFor(() => {
       const s = groupStates(pid);
       return s.size >= 4 && [...s.values()].every((st) => st === 'S' || st === 'R');
     }, 10_000, 'every process continued');
-    expect((await client.call('job.get', { job_id })).status).toBe('running');
+    expect((await fixture.client.call('job.get', { job_id })).status).toBe('running');
 
-    await client.call('job.cancel', { job_id });
-    const events = await collectUntil(client.subscribe({ since: 0, job_id }), isEnd);
+    await fixture.client.call('job.cancel', { job_id });
+    const events = await eventsUntilEnd(fixture.client, job_id);
     const paused = events.find((e) => e.type === 'job.paused')!;
     const resumed = events.find((e) => e.type === 'job.resumed')!;
     expect(paused.data).toEqual({ by: 'client' });
@@ -105,40 +89,40 @@ describe('pause and resume', () => {
   });
 
   it('holds the timeout while paused: a 2 s timeout paused for 4 s still completes', async () => {
-    const { job_id } = await client.call('job.submit', {
+    const { job_id } = await fixture.client.call('job.submit', {
       name: 'timeout-held',
       sheets: [{ argv: ['sh', '-c', 'sleep 1.2; echo done'], timeout_seconds: 2 }],
     });
     await startedPid(job_id);
-    await client.call('job.pause', { job_id });
+    await fixture.client.call('job.pause', { job_id });
     await new Promise((r) => setTimeout(r, 4000));
-    await client.call('job.resume', { job_id });
-    const events = await collectUntil(client.subscribe({ since: 0, job_id }), isEnd);
+    await fixture.client.call('job.resume', { job_id });
+    const events = await eventsUntilEnd(fixture.client, job_id);
     expect(events.at(-1)!.type).toBe('job.completed');
   }, 30_000);
 
   it('refuses to pause a job that is not running, naming its state', async () => {
-    const done = await client.call('job.submit', { name: 'quick', sheets: [{ argv: ['true'] }] });
-    await collectUntil(client.subscribe({ since: 0, job_id: done.job_id }), isEnd);
-    const err = await expectCode(client.call('job.pause', { job_id: done.job_id }), ErrorCode.INVALID_STATE);
+    const done = await fixture.client.call('job.submit', { name: 'quick', sheets: [{ argv: ['true'] }] });
+    await eventsUntilEnd(fixture.client, done.job_id);
+    const err = await expectCode(fixture.client.call('job.pause', { job_id: done.job_id }), ErrorCode.INVALID_STATE);
     expect(err.message).toContain('completed');
-    const resumeErr = await expectCode(client.call('job.resume', { job_id: done.job_id }), ErrorCode.INVALID_STATE);
+    const resumeErr = await expectCode(fixture.client.call('job.resume', { job_id: done.job_id }), ErrorCode.INVALID_STATE);
     expect(resumeErr.message).toContain('completed');
-    await expectCode(client.call('job.pause', { job_id: 'no-such-job' }), ErrorCode.JOB_NOT_FOUND);
+    await expectCode(fixture.client.call('job.pause', { job_id: 'no-such-job' }), ErrorCode.JOB_NOT_FOUND);
 
-    const { job_id } = await client.call('job.submit', { name: 'running', sheets: [{ argv: ['sleep', '30'] }] });
+    const { job_id } = await fixture.client.call('job.submit', { name: 'running', sheets: [{ argv: ['sleep', '30'] }] });
     await startedPid(job_id);
-    const notPaused = await expectCode(client.call('job.resume', { job_id }), ErrorCode.INVALID_STATE);
+    const notPaused = await expectCode(fixture.client.call('job.resume', { job_id }), ErrorCode.INVALID_STATE);
     expect(notPaused.message).toContain('running');
-    await client.call('job.cancel', { job_id });
+    await fixture.client.call('job.cancel', { job_id });
   });
 
   it('cancels a paused job promptly (the stopped tree is continued so SIGTERM acts)', async () => {
-    const marker = `${home}/cancel-paused.term`;
-    const { job_id } = await client.call('job.submit', { name: 'cancel-paused', sheets: [{ argv: trapTree(marker) }] });
+    const marker = `${fixture.home}/cancel-paused.term`;
+    const { job_id } = await fixture.client.call('job.submit', { name: 'cancel-paused', sheets: [{ argv: trapTree(marker) }] });
     const pid = await startedPid(job_id);
     await waitFor(() => groupStates(pid).size >= 4, 10_000, 'four processes');
-    await client.call('job.pause', { job_id });
+    await fixture.client.call('job.pause', { job_id });
     // The trap tree's shell forks `sleep 0.2` all the time, and dash starts commands with vfork:
     // a SIGSTOP that lands between vfork and exec stops the child (T) while the shell waits
     // for it in the kernel (D) until it is continued. Both are frozen.
@@ -147,11 +131,11 @@ describe('pause and resume', () => {
       throw new Error(`${err.message}: group ${pid} states ${JSON.stringify([...groupStates(pid)])}, job ${JSON.stringify(job_id)}`);
     });
     const t0 = Date.now();
-    expect(await client.call('job.cancel', { job_id })).toEqual({ job_id, status: 'cancelled' });
+    expect(await fixture.client.call('job.cancel', { job_id })).toEqual({ job_id, status: 'cancelled' });
     const took = Date.now() - t0;
     expect(took).toBeLessThan(10_000);
     await waitFor(() => groupStates(pid).size === 0, 10_000, 'the group gone');
-    const events = await collectUntil(client.subscribe({ since: 0, job_id }), isEnd);
+    const events = await eventsUntilEnd(fixture.client, job_id);
     expect(events.at(-1)!.type).toBe('job.cancelled');
     expect(fs.existsSync(marker), 'SIGTERM acted (not only the SIGKILL after the grace period)').toBe(true);
     console.log(`cancel of a paused 4-process job took ${took} ms`);
@@ -165,7 +149,7 @@ describe('conductor shutdown while a job is paused', () => {
     let cl = await DaemonClient.connect({ socketPath: c.socketPath });
     try {
       const { job_id } = await cl.call('job.submit', { name: 'paused-stop', sheets: [{ argv: TREE }] });
-      const pid = await waitFor(async () => (await cl.call('job.get', { job_id })).sheets[0]?.pid, 10_000, 'pid');
+      const pid = await sheetPid(cl, job_id, 10_000, 'pid');
       await waitFor(() => groupStates(pid).size >= 4, 10_000, 'four processes');
       await cl.call('job.pause', { job_id });
       await waitFor(() => [...groupStates(pid).values()].every((s) => s === 'T'), 10_000, 'stopped');
@@ -179,7 +163,7 @@ describe('conductor shutdown while a job is paused', () => {
       const job = await cl.call('job.get', { job_id });
       expect(job.status).toBe('interrupted');
       expect(job.reason).toBe('conductor_shutdown');
-      const events = await collectUntil(cl.subscribe({ since: 0, job_id }), isEnd);
+      const events = await eventsUntilEnd(cl, job_id);
       expect(events.at(-1)!.data).toMatchObject({ reason: 'conductor_shutdown', previous_status: 'paused' });
     } finally {
       await cl.close();
@@ -197,7 +181,7 @@ describe('kill -9 of the conductor while a job is paused', () => {
     let cl = await DaemonClient.connect({ socketPath: c.socketPath });
     try {
       const { job_id } = await cl.call('job.submit', { name: 'paused-crash', sheets: [{ argv: trapTree(marker) }] });
-      const pid = await waitFor(async () => (await cl.call('job.get', { job_id })).sheets[0]?.pid, 10_000, 'pid');
+      const pid = await sheetPid(cl, job_id, 10_000, 'pid');
       await waitFor(() => groupStates(pid).size >= 4, 10_000, 'four processes');
       await cl.call('job.pause', { job_id });
       await waitFor(() => [...groupStates(pid).values()].every((s) => s === 'T'), 10_000, 'stopped');
@@ -212,7 +196,7 @@ describe('kill -9 of the conductor while a job is paused', () => {
       cl = await DaemonClient.connect({ socketPath: c.socketPath });
       const job = await cl.call('job.get', { job_id });
       expect(job.status).toBe('interrupted');
-      const events = await collectUntil(cl.subscribe({ since: 0, job_id }), isEnd);
+      const events = await eventsUntilEnd(cl, job_id);
       expect(events.at(-1)!.data).toMatchObject({ reason: 'conductor_restarted', previous_status: 'paused' });
       await waitFor(() => groupStates(pid).size === 0 && !pidAlive(pid), 15_000, 'no process left');
       // The orphan stopper continued the stopped tree, so SIGTERM ended it: no SIGKILL needed.

@@ -5,10 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame, encodeValue } from '../../src/ipc/framing.js';
 import { ErrorCode } from '../../src/ipc/messages.js';
 import { RawClient } from '../helpers/rawClient.js';
-import { makeHome, removeHome, startConductor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { useConductor } from '../helpers/conductorProcess.js';
 
-let home: string;
-let conductor: RunningConductor;
+const fixture = useConductor({ client: false });
 let bystander: RawClient;
 let nextId = 1000;
 
@@ -26,21 +25,15 @@ function frameOf(body: Buffer): Buffer {
   return Buffer.concat([header, body]);
 }
 
+// A raw client that sends nothing wrong: it must be served throughout.
 beforeAll(async () => {
-  home = makeHome();
-  conductor = await startConductor(home);
-  bystander = await RawClient.connect(conductor.socketPath);
+  bystander = await RawClient.connect(fixture.conductor.socketPath);
 });
-
-afterAll(async () => {
-  bystander?.close();
-  await conductor?.stop();
-  removeHome(home);
-});
+afterAll(() => bystander?.close());
 
 describe('protocol violations', () => {
   it('answers malformed MessagePack with a parse error and keeps the connection', async () => {
-    const c = await RawClient.connect(conductor.socketPath);
+    const c = await RawClient.connect(fixture.conductor.socketPath);
     c.send(frameOf(Buffer.from([0xc1]))); // 0xc1 is never used in msgpack
     c.send(frameOf(Buffer.from([0x01, 0x02]))); // two values in one frame
     await c.waitFor(() => c.messages.filter((m: any) => m[1] === 'server.error').length >= 2);
@@ -55,7 +48,7 @@ describe('protocol violations', () => {
   });
 
   it('answers truncated MessagePack inside a complete frame with a parse error', async () => {
-    const c = await RawClient.connect(conductor.socketPath);
+    const c = await RawClient.connect(fixture.conductor.socketPath);
     const whole = encodeValue([0, 1, 'ping', { a: 'hello world' }]);
     c.send(frameOf(whole.subarray(0, whole.length - 4)));
     const err = await c.waitFor((m) => Array.isArray(m) && m[1] === 'server.error');
@@ -65,7 +58,7 @@ describe('protocol violations', () => {
   });
 
   it('rejects wrong message shapes with invalid-request errors', async () => {
-    const c = await RawClient.connect(conductor.socketPath);
+    const c = await RawClient.connect(fixture.conductor.socketPath);
     c.send(encodeFrame({ not: 'an array' }));
     c.send(encodeFrame([7, 1, 'ping', {}]));
     c.send(encodeFrame([0, 'one', 'ping', {}]));
@@ -83,7 +76,7 @@ describe('protocol violations', () => {
   });
 
   it('rejects unknown methods and bad params with codes and field names', async () => {
-    const c = await RawClient.connect(conductor.socketPath);
+    const c = await RawClient.connect(fixture.conductor.socketPath);
     c.request(1, 'no.such.method', {});
     c.request(2, 'job.submit', { sheets: [{ argv: [] }] });
     c.request(3, 'job.get', { job_id: '../../etc/passwd' });
@@ -110,7 +103,7 @@ describe('protocol violations', () => {
   });
 
   it('closes the connection after a zero-length frame, with an error notification first', async () => {
-    const c = await RawClient.connect(conductor.socketPath);
+    const c = await RawClient.connect(fixture.conductor.socketPath);
     c.send(Buffer.from([0, 0, 0, 0]));
     await c.closed;
     const err = c.messages.find((m: any) => m[1] === 'server.error') as any;
@@ -119,7 +112,7 @@ describe('protocol violations', () => {
   });
 
   it('closes the connection after an oversized declared length, without buffering it', async () => {
-    const c = await RawClient.connect(conductor.socketPath);
+    const c = await RawClient.connect(fixture.conductor.socketPath);
     c.send(Buffer.from([0xff, 0xff, 0xff, 0xf0, 1, 2, 3]));
     await c.closed;
     const err = c.messages.find((m: any) => m[1] === 'server.error') as any;
@@ -129,7 +122,7 @@ describe('protocol violations', () => {
   });
 
   it('survives a client that disconnects mid-frame', async () => {
-    const c = await RawClient.connect(conductor.socketPath);
+    const c = await RawClient.connect(fixture.conductor.socketPath);
     const frame = encodeFrame([0, 1, 'ping', { pad: 'x'.repeat(1000) }]);
     c.send(frame.subarray(0, 500));
     c.close();
@@ -151,7 +144,7 @@ describe('protocol violations', () => {
   });
 
   it('handles requests on one connection independently and out of order', async () => {
-    const c = await RawClient.connect(conductor.socketPath);
+    const c = await RawClient.connect(fixture.conductor.socketPath);
     // A subscription stays open; calls on the same connection still get answers.
     c.request(1, 'daemon.monitor.stream', {});
     await c.response(1);

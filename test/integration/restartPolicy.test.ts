@@ -4,79 +4,40 @@
  * `restart_at` meanwhile; a cancelled job is never restarted; a cancel during the backoff ends
  * it; shutdown and kill -9 with jobs paused or in a backoff close them as interrupted.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DaemonClient, RpcError } from '../../src/ipc/client.js';
+import { describe, expect, it } from 'vitest';
+import { DaemonClient } from '../../src/ipc/client.js';
 import { ErrorCode } from '../../src/ipc/messages.js';
-import { validateValue } from '../../src/ipc/schema.js';
-import type { EventEnvelope } from '../../src/events/types.js';
-import { CLI, makeHome, pidAlive, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { makeHome, pidAlive, removeHome, startConductor, useConductor, waitFor } from '../helpers/conductorProcess.js';
+import { rpcError, sheetPid, validJobEvents, waitStatus } from '../helpers/jobs.js';
+import { runMzt } from '../helpers/cli.js';
 
-let home: string;
-let conductor: RunningConductor;
-let client: DaemonClient;
-
-beforeAll(async () => {
-  home = makeHome('mzt-restart-');
-  conductor = await startConductor(home, { config: { kill_grace_seconds: 1 } });
-  client = await DaemonClient.connect({ socketPath: conductor.socketPath });
-});
-
-afterAll(async () => {
-  await client?.close();
-  await conductor?.stop();
-  removeHome(home);
-});
-
-async function jobEvents(cl: DaemonClient, job_id: string): Promise<EventEnvelope[]> {
-  const events = (await cl.call('events.read', { since: 0, limit: 1000, job_id })).events;
-  for (const e of events) {
-    const r = validateValue(`events.json#/events/${e.type}/data`, e.data);
-    expect(r.ok, `${e.type}: ${r.ok ? '' : r.message}`).toBe(true);
-  }
-  return events;
-}
-
-const waitStatus = (cl: DaemonClient, job_id: string, status: string, ms = 20_000) =>
-  waitFor(async () => {
-    const j = await cl.call('job.get', { job_id });
-    return j.status === status ? j : undefined;
-  }, ms, `${job_id} ${status}`);
-
-async function rpcError(p: Promise<unknown>): Promise<RpcError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(RpcError);
-  return err as RpcError;
-}
+const fixture = useConductor({ prefix: 'mzt-restart-', config: { kill_grace_seconds: 1 } });
 
 describe('restart policy', () => {
   it('restarts a failing sheet with increasing, capped delays and stops after max_attempts', async () => {
-    const F = path.join(home, 'always-fails.txt');
+    const F = path.join(fixture.home, 'always-fails.txt');
     const job_id = 'restart-fails';
-    await client.call('job.submit', {
+    await fixture.client.call('job.submit', {
       job_id,
       env: { F },
       sheets: [{ argv: ['sh', '-c', 'echo first >> "$F.1"'] }, { argv: ['sh', '-c', 'echo run >> "$F"; exit 3'] }],
       restart: { on: 'failure', max_attempts: 4, backoff: { initial_seconds: 0.4, factor: 2, max_seconds: 1 } },
     });
     // While waiting for the first backoff the job is pending with restart_at.
-    const pending = await waitStatus(client, job_id, 'pending');
+    const pending = await waitStatus(fixture.client, job_id, 'pending');
     expect(pending.restart_at).toBeGreaterThan(Date.now() / 1000 - 1);
     expect(pending.attempt).toBe(1);
     expect(pending.restart).toEqual({ on: 'failure', max_attempts: 4, backoff: { initial_seconds: 0.4, factor: 2, max_seconds: 1 } });
 
-    const failed = await waitStatus(client, job_id, 'failed');
+    const failed = await waitStatus(fixture.client, job_id, 'failed');
     expect(failed.attempt).toBe(4);
     expect(failed.restart_at).toBeUndefined();
     expect(fs.readFileSync(F, 'utf8')).toBe('run\nrun\nrun\nrun\n');
     expect(fs.readFileSync(`${F}.1`, 'utf8')).toBe('first\n'); // sheet 1 ran once
 
-    const events = await jobEvents(client, job_id);
+    const events = await validJobEvents(fixture.client, job_id);
     const scheduled = events.filter((e) => e.type === 'job.restart_scheduled');
     const retried = events.filter((e) => e.type === 'job.retried');
     expect(scheduled.map((e) => e.data.delay_seconds)).toEqual([0.4, 0.8, 1]); // ×2, then the cap
@@ -96,57 +57,57 @@ describe('restart policy', () => {
   }, 30_000);
 
   it('a job that succeeds on its second run completes with attempt 2', async () => {
-    const F = path.join(home, 'second-time.txt');
+    const F = path.join(fixture.home, 'second-time.txt');
     const job_id = 'restart-recovers';
-    await client.call('job.submit', {
+    await fixture.client.call('job.submit', {
       job_id,
       env: { F },
       sheets: [{ argv: ['sh', '-c', 'echo x >> "$F"; [ "$(wc -l < "$F")" -ge 2 ]'] }],
       restart: { max_attempts: 3, backoff: { initial_seconds: 0.2 } },
     });
-    const done = await waitStatus(client, job_id, 'completed');
+    const done = await waitStatus(fixture.client, job_id, 'completed');
     expect(done.attempt).toBe(2);
     expect(fs.readFileSync(F, 'utf8')).toBe('x\nx\n');
   });
 
   it('never restarts a job a person cancelled, and a cancel during the backoff ends it there', async () => {
     const job_id = 'restart-cancelled';
-    await client.call('job.submit', {
+    await fixture.client.call('job.submit', {
       job_id,
       sheets: [{ argv: ['sleep', '60'] }],
       restart: { on: 'always', max_attempts: 5, backoff: { initial_seconds: 0.1 } },
     });
-    await waitFor(async () => (await client.call('job.get', { job_id })).sheets[0]?.pid, 10_000, 'running');
-    await client.call('job.cancel', { job_id });
+    await sheetPid(fixture.client, job_id, 10_000, 'running');
+    await fixture.client.call('job.cancel', { job_id });
     await new Promise((r) => setTimeout(r, 1000)); // ten backoffs' worth
-    const after = await client.call('job.get', { job_id });
+    const after = await fixture.client.call('job.get', { job_id });
     expect(after).toMatchObject({ status: 'cancelled', attempt: 1 });
-    const types = (await jobEvents(client, job_id)).map((e) => e.type);
+    const types = (await validJobEvents(fixture.client, job_id)).map((e) => e.type);
     expect(types).not.toContain('job.restart_scheduled');
     expect(types).not.toContain('job.retried');
 
     const waiting = 'restart-cancel-pending';
-    await client.call('job.submit', { job_id: waiting, sheets: [{ argv: ['false'] }], restart: { backoff: { initial_seconds: 30 } } });
-    await waitStatus(client, waiting, 'pending');
+    await fixture.client.call('job.submit', { job_id: waiting, sheets: [{ argv: ['false'] }], restart: { backoff: { initial_seconds: 30 } } });
+    await waitStatus(fixture.client, waiting, 'pending');
     // Not running: pause is refused, naming the state.
-    const pause = await rpcError(client.call('job.pause', { job_id: waiting }));
+    const pause = await rpcError(fixture.client.call('job.pause', { job_id: waiting }));
     expect(pause.code).toBe(ErrorCode.INVALID_STATE);
     expect(pause.message).toBe(`cannot pause job "${waiting}": it is pending, not running`);
-    const retry = await rpcError(client.call('job.retry', { job_id: waiting }));
+    const retry = await rpcError(fixture.client.call('job.retry', { job_id: waiting }));
     expect(retry.code).toBe(ErrorCode.INVALID_STATE);
     expect(retry.message).toBe(`cannot retry job "${waiting}": it is pending`);
     const t0 = Date.now();
-    expect(await client.call('job.cancel', { job_id: waiting })).toEqual({ job_id: waiting, status: 'cancelled' });
+    expect(await fixture.client.call('job.cancel', { job_id: waiting })).toEqual({ job_id: waiting, status: 'cancelled' });
     expect(Date.now() - t0).toBeLessThan(2000);
-    const ended = await client.call('job.get', { job_id: waiting });
+    const ended = await fixture.client.call('job.get', { job_id: waiting });
     expect(ended.status).toBe('cancelled');
-    const events = await jobEvents(client, waiting);
+    const events = await validJobEvents(fixture.client, waiting);
     expect(events.at(-1)).toMatchObject({ type: 'job.cancelled', data: { by: 'client' } });
     expect(events.map((e) => e.type)).not.toContain('job.retried');
   });
 
   it('bad policies in job.submit are clear errors naming the field', async () => {
-    const bad = async (restart: unknown) => rpcError(client.call('job.submit', { sheets: [{ argv: ['true'] }], restart } as never));
+    const bad = async (restart: unknown) => rpcError(fixture.client.call('job.submit', { sheets: [{ argv: ['true'] }], restart } as never));
     const many = await bad({ max_attempts: 101 });
     expect(many.code).toBe(ErrorCode.INVALID_PARAMS);
     expect(many.message).toBe('invalid params: "restart.max_attempts" must be at most 100, got 101');
@@ -158,35 +119,26 @@ describe('restart policy', () => {
   });
 });
 
-function mzt(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, MZT_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const mzt = (args: string[]) => runMzt(fixture.home, args);
 
 describe('restart policy in a job file', () => {
   it('mzt submit -f uses it; mzt jobs and mzt job show the attempt and the wait', async () => {
-    const file = path.join(home, 'restarting.yaml');
+    const file = path.join(fixture.home, 'restarting.yaml');
     fs.writeFileSync(file, ['job_id: file-restart', 'sheets:', '  - command: exit 7', 'restart:', '  max_attempts: 2', '  backoff: {initial_seconds: 30}', ''].join('\n'));
     const sub = await mzt(['submit', '-f', file]);
     expect(sub.code).toBe(0);
-    const pending = await waitStatus(client, 'file-restart', 'pending');
+    const pending = await waitStatus(fixture.client, 'file-restart', 'pending');
     expect(pending.restart).toEqual({ on: 'failure', max_attempts: 2, backoff: { initial_seconds: 30, factor: 2, max_seconds: 300 } });
     const jobs = await mzt(['jobs']);
     expect(jobs.stdout.split('\n').find((l) => l.startsWith('file-restart'))).toMatch(/pending\s+0\/1\s+1 \(next in (29|30)s\)/);
     const job = await mzt(['job', 'file-restart']);
     expect(job.stdout).toMatch(/attempt   1 \(next in (29|30)s\)/);
     expect(job.stdout).toMatch(/restart   on failure, at most 2 runs, backoff 30s x2 up to 300s/);
-    await client.call('job.cancel', { job_id: 'file-restart' });
+    await fixture.client.call('job.cancel', { job_id: 'file-restart' });
   });
 
   it('mzt submit --wait waits through the restarts and exits with the last run\'s exit code', async () => {
-    const file = path.join(home, 'wait-restart.yaml');
+    const file = path.join(fixture.home, 'wait-restart.yaml');
     fs.writeFileSync(file, ['sheets:', '  - command: echo try; exit 7', 'restart: {max_attempts: 2, backoff: {initial_seconds: 0.2}}', ''].join('\n'));
     const res = await mzt(['submit', '-f', file, '--wait']);
     expect(res.code).toBe(7);
@@ -204,7 +156,7 @@ describe('conductor stops with jobs paused or in a backoff', () => {
     const F = path.join(h, 'k9.txt');
     try {
       await cl.call('job.submit', { job_id: 'k9-paused', sheets: [{ argv: PAUSED }] });
-      const pid = await waitFor(async () => (await cl.call('job.get', { job_id: 'k9-paused' })).sheets[0]?.pid, 10_000, 'pid');
+      const pid = await sheetPid(cl, 'k9-paused', 10_000, 'pid');
       await cl.call('job.pause', { job_id: 'k9-paused' });
       // Fails on its first run only; env values must survive the restart for the retry.
       await cl.call('job.submit', {
@@ -227,7 +179,7 @@ describe('conductor stops with jobs paused or in a backoff', () => {
         const job = await cl.call('job.get', { job_id });
         expect(job.status).toBe('interrupted');
         expect(job.restart_at).toBeUndefined();
-        const end = (await jobEvents(cl, job_id)).at(-1)!;
+        const end = (await validJobEvents(cl, job_id)).at(-1)!;
         expect(end).toMatchObject({ type: 'job.interrupted', data: { reason: 'conductor_restarted', previous_status: previous } });
       }
       await waitFor(() => !pidAlive(pid), 10_000, 'the paused sheet gone');
@@ -263,7 +215,7 @@ describe('conductor stops with jobs paused or in a backoff', () => {
 
       c = await startConductor(h);
       cl = await DaemonClient.connect({ socketPath: c.socketPath });
-      const end = (await jobEvents(cl, 'stop-pending')).at(-1)!;
+      const end = (await validJobEvents(cl, 'stop-pending')).at(-1)!;
       // Closed by the stopping conductor itself, not by the next start.
       expect(end).toMatchObject({ type: 'job.interrupted', data: { reason: 'conductor_shutdown', previous_status: 'pending' } });
     } finally {

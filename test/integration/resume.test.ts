@@ -8,7 +8,7 @@ import { expectGapFree } from '../helpers/collect.js';
 import { useConductor } from '../helpers/conductorProcess.js';
 import { RawClient } from '../helpers/rawClient.js';
 
-const fixture = useConductor({ env: { MZT_DEBUG_METHODS: '1' } });
+const fixture = useConductor({ client: false, env: { MZT_DEBUG_METHODS: '1' } });
 
 describe('resume', () => {
   it('replays then goes live without gap or duplicate while events keep arriving', async () => {

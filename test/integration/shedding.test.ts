@@ -15,16 +15,10 @@ import type { EventEnvelope } from '../../src/events/types.js';
 import { collectUntil } from '../helpers/collect.js';
 import { useConductor, waitFor } from '../helpers/conductorProcess.js';
 import { readGroup } from '../helpers/procGroup.js';
+import { sheetPid, untilJobsEnded } from '../helpers/jobs.js';
 
 // Fast checks the profiler keeps on a loaded machine (budget 100%: it never widens).
 const FAST = { profiler_interval_seconds: 0.2, profiler_budget_percent: 100, monitor_interval_seconds: 0.2, kill_grace_seconds: 1 };
-
-async function connect(socketPath: string) {
-  return DaemonClient.connect({ socketPath });
-}
-
-const sheetPid = (client: DaemonClient, job_id: string) =>
-  waitFor(async () => (await client.call('job.get', { job_id })).sheets[0]?.pid as number | undefined, 10_000, `${job_id} pid`);
 
 /** Every event of these types recorded so far (from seq 0), checked against events.json. */
 async function eventsOf(client: DaemonClient, types: string[]): Promise<EventEnvelope[]> {
@@ -37,7 +31,7 @@ describe('shedding at the conductor limit (grace 4 s)', () => {
   const c = useConductor({ config: { ...FAST, max_processes: 20, shed_pause_grace_seconds: 4 } });
 
   it('pauses, then cancels, the fork-heavy old job; the innocent new job completes', async () => {
-    const client = await connect(c.conductor.socketPath);
+    const client = c.client;
     const go = path.join(c.home, 'go');
     // 11 processes now (warn is at 16); 26 once the test says go.
     const forker = await client.call('job.submit', {
@@ -65,11 +59,7 @@ describe('shedding at the conductor limit (grace 4 s)', () => {
     expect(health.monitor.shed_pauses).toEqual([{ job_id: forker.job_id, cause: 'pressure', over: 'processes', paused_seconds: expect.any(Number) }]);
 
     // Then cancelled after the grace; the innocent one runs to its end.
-    const ends = new Set<string>();
-    const rest = await collectUntil(sub, (e) => {
-      if (['job.completed', 'job.failed', 'job.cancelled'].includes(e.type)) ends.add(e.job_id!);
-      return ends.size === 2;
-    }, 30_000);
+    const rest = await collectUntil(sub, untilJobsEnded(2), 30_000);
     await sub.unsubscribe();
     const all = [...paused, ...rest];
     const cancelled = all.find((e) => e.type === 'job.cancelled')!;
@@ -92,11 +82,10 @@ describe('shedding at the conductor limit (grace 4 s)', () => {
     expect(shed.find((e) => e.data.action === 'cancelled')).toMatchObject({ job_id: forker.job_id, data: { cancelled_job_id: forker.job_id, measure: 'processes' } });
     expect(shed.every((e) => e.data.job_id !== innocent.job_id)).toBe(true);
     await waitFor(() => readGroup(pgid).length === 0, 10_000, 'the forker tree gone');
-    await client.close();
   }, 60_000);
 
   it('per-job limits: over its processes limit the job alone is paused, then cancelled; memory_mb likewise', async () => {
-    const client = await connect(c.conductor.socketPath);
+    const client = c.client;
     const { head_seq } = await client.call('events.read', { limit: 1 });
     const bystander = await client.call('job.submit', { name: 'bystander', sheets: [{ argv: ['sleep', '3'] }] });
     const forks = await client.call('job.submit', {
@@ -110,11 +99,7 @@ describe('shedding at the conductor limit (grace 4 s)', () => {
       sheets: [{ argv: ['python3', '-c', "import time\na=b'x'*(100*2**20)\ntime.sleep(300)"] }],
     });
     const sub = client.subscribe({ since: head_seq, types: ['job.', 'monitor.job_limit_exceeded'] });
-    const ended = new Set<string>();
-    const events = await collectUntil(sub, (e) => {
-      if (['job.cancelled', 'job.completed', 'job.failed'].includes(e.type)) ended.add(e.job_id!);
-      return ended.size === 3;
-    }, 40_000);
+    const events = await collectUntil(sub, untilJobsEnded(3), 40_000);
     await sub.unsubscribe();
     const of = (id: string) => events.filter((e) => e.job_id === id);
     expect(of(bystander.job_id).map((e) => e.type)).toEqual(expect.arrayContaining(['job.completed']));
@@ -134,11 +119,10 @@ describe('shedding at the conductor limit (grace 4 s)', () => {
       expect(mine.find((e) => e.type === 'job.cancelled')!.data).toMatchObject({ by: 'resource_monitor' });
       expect(mine.find((e) => e.type === 'job.cancelled')!.data.reason).toMatch(limit === 'processes' ? /processes over its processes limit of 3/ : /RSS [\d.]+ MB over its memory_mb limit of 40/);
     }
-    await client.close();
   }, 60_000);
 
   it('refuses bad limits with an error naming the field', async () => {
-    const client = await connect(c.conductor.socketPath);
+    const client = c.client;
     const sheets = [{ argv: ['true'] }];
     for (const [limits, field, message] of [
       [{ memory_mb: 0 }, 'limits.memory_mb', /"limits.memory_mb" must be greater than 0/],
@@ -152,7 +136,6 @@ describe('shedding at the conductor limit (grace 4 s)', () => {
       expect(err.message).toMatch(message);
       expect(err.data.field).toBe(field);
     }
-    await client.close();
   }, 60_000);
 });
 
@@ -160,7 +143,7 @@ describe('auto-resume after pressure falls (grace 30 s)', () => {
   const c = useConductor({ config: { ...FAST, max_processes: 20, shed_pause_grace_seconds: 30 } });
 
   it('resumes the job it paused once pressure is below warn; a job a person paused stays paused', async () => {
-    const client = await connect(c.conductor.socketPath);
+    const client = c.client;
     // A: 10 processes, the biggest; C: 1, paused by a person; then B's burst of 9 crosses 95%.
     const a = await client.call('job.submit', { name: 'a', sheets: [{ argv: ['sh', '-c', 'for i in $(seq 9); do sleep 300 & done; wait'] }] });
     const c1 = await client.call('job.submit', { name: 'c', sheets: [{ argv: ['sleep', '300'] }] });
@@ -191,7 +174,6 @@ describe('auto-resume after pressure falls (grace 30 s)', () => {
     expect((await eventsOf(client, ['job.resumed'])).filter((e) => e.job_id === c1.job_id)).toEqual([]);
     await client.call('job.cancel', { job_id: a.job_id });
     await client.call('job.cancel', { job_id: c1.job_id });
-    await client.close();
   }, 60_000);
 });
 
@@ -200,7 +182,7 @@ describe('the default limits do not shed ordinary work', () => {
   const c = useConductor({ config: FAST });
 
   it('a make -j build of 40 parallel recipes (well over the old default of 50 processes) completes untouched', async () => {
-    const client = await connect(c.conductor.socketPath);
+    const client = c.client;
     const dir = fs.mkdtempSync(path.join(c.home, 'build-'));
     // Each recipe: a shell and two children, like a compiler driver and its passes.
     const targets = Array.from({ length: 40 }, (_, i) => `t${i}`);
@@ -219,7 +201,6 @@ describe('the default limits do not shed ordinary work', () => {
     expect(events.filter((e) => ['job.paused', 'monitor.limit_exceeded', 'monitor.job_limit_exceeded'].includes(e.type))).toEqual([]);
     const config = await client.call('daemon.config', {});
     expect(most).toBeLessThan(0.8 * config.max_processes); // not even near the warn level
-    await client.close();
   }, 60_000);
 });
 
@@ -228,7 +209,7 @@ describe('shedding at the memory limit (grace 4 s)', () => {
   const c = useConductor({ config: { ...FAST, max_memory_mb: 520, shed_pause_grace_seconds: 4 } });
 
   it('blames the largest RSS, an old job, not the newer one whose growth crossed the limit', async () => {
-    const client = await connect(c.conductor.socketPath);
+    const client = c.client;
     const go = path.join(c.home, 'go-memory');
     const big = await client.call('job.submit', { name: 'big', sheets: [{ argv: ['python3', '-c', "import time\na=b'x'*(250*2**20)\ntime.sleep(300)"] }] });
     await waitFor(async () => ((await client.call('job.get', { job_id: big.job_id })).cost?.rss_mb ?? 0) > 250, 20_000, 'the big job holding 250 MB');
@@ -239,11 +220,7 @@ describe('shedding at the memory limit (grace 4 s)', () => {
     await waitFor(async () => ((await client.call('job.get', { job_id: grower.job_id })).cost?.rss_mb ?? 0) > 20, 20_000, 'the grower at 20 MB');
     const sub = client.subscribe({ since: grower.seq, types: ['job.', 'monitor.limit_exceeded'] });
     fs.writeFileSync(go, '');
-    const ends = new Set<string>();
-    const events = await collectUntil(sub, (e) => {
-      if (['job.completed', 'job.failed', 'job.cancelled'].includes(e.type)) ends.add(e.job_id!);
-      return ends.size === 2;
-    }, 40_000);
+    const events = await collectUntil(sub, untilJobsEnded(2), 40_000);
     await sub.unsubscribe();
     const shed = events.filter((e) => e.type === 'monitor.limit_exceeded');
     expect(shed.map((e) => [e.data.action, e.job_id])).toEqual([['paused', big.job_id], ['cancelled', big.job_id]]);
@@ -254,6 +231,5 @@ describe('shedding at the memory limit (grace 4 s)', () => {
     expect(events.find((e) => e.type === 'job.cancelled')).toMatchObject({ job_id: big.job_id, data: { by: 'resource_monitor' } });
     expect(events.filter((e) => e.job_id === grower.job_id && ['job.paused', 'job.cancelled'].includes(e.type))).toEqual([]);
     expect(events.some((e) => e.type === 'job.completed' && e.job_id === grower.job_id)).toBe(true);
-    await client.close();
   }, 60_000);
 });

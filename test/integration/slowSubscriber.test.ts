@@ -8,7 +8,7 @@ import { DaemonClient } from '../../src/ipc/client.js';
 import { RawClient } from '../helpers/rawClient.js';
 import { rssMb, useConductor } from '../helpers/conductorProcess.js';
 
-const fixture = useConductor({ env: { MZT_DEBUG_METHODS: '1' } });
+const fixture = useConductor({ client: false, env: { MZT_DEBUG_METHODS: '1' } });
 
 describe('slow subscribers', () => {
   it('bounds a stalled subscriber and reports its loss, while another keeps up', async () => {

@@ -11,38 +11,26 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DaemonClient, RpcError } from '../../src/ipc/client.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DaemonClient } from '../../src/ipc/client.js';
 import { ErrorCode } from '../../src/ipc/messages.js';
-import { CLI, makeHome, pidAlive, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { CLI, makeHome, pidAlive, removeHome, startConductor, useConductor, waitFor } from '../helpers/conductorProcess.js';
 import type { SystemSnapshot } from '../../src/monitor/snapshot.js';
 import { killEscaped, track } from '../helpers/escaped.js';
 import { descendants, ensureStrace, readProc, tracersUnder } from '../helpers/strace.js';
+import { rpcError, sheetPid } from '../helpers/jobs.js';
 
 // Reads and writes as fast as it can: dd's read/write and cat's.
 const IO_LOOP = ['sh', '-c', 'while :; do dd if=/dev/zero bs=4k count=256 2>/dev/null | cat > /dev/null; done'];
 const SLEEPER = ['sh', '-c', 'while :; do sleep 0.2; done'];
 
-let home: string;
-let conductor: RunningConductor;
-let client: DaemonClient;
-
-beforeAll(async () => {
-  ensureStrace();
-  home = makeHome('mzt-trace-');
-  conductor = await startConductor(home, { config: { kill_grace_seconds: 2 } });
-  client = await DaemonClient.connect({ socketPath: conductor.socketPath });
-}, 120_000);
-
-afterAll(async () => {
-  await client?.close();
-  await conductor?.stop();
-  removeHome(home);
-});
+// Registered before the fixture: strace is installed before the conductor starts.
+beforeAll(() => ensureStrace(), 120_000);
+const fixture = useConductor({ prefix: 'mzt-trace-', config: { kill_grace_seconds: 2 } });
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, MZT_HOME: home, ...env }, timeout: 60_000 }, (err, stdout, stderr) =>
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, MZT_HOME: fixture.home, ...env }, timeout: 60_000 }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -50,14 +38,8 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: numbe
 
 async function submit(c: DaemonClient, argv: string[]): Promise<{ job_id: string; pid: number }> {
   const { job_id } = await c.call('job.submit', { name: 'trace-me', sheets: [{ argv }] });
-  const pid = await waitFor(async () => (await c.call('job.get', { job_id })).sheets[0]?.pid, 10_000, 'sheet pid');
+  const pid = await sheetPid(c, job_id);
   return { job_id, pid };
-}
-
-async function rpcError(p: Promise<unknown>): Promise<RpcError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
-  expect(err).toBeInstanceOf(RpcError);
-  return err as RpcError;
 }
 
 /** No process of the tree is traced or stopped. */
@@ -71,7 +53,7 @@ function expectUntracedRunning(pids: number[]): void {
 
 describe('mzt trace', () => {
   it('shows read and write on top for a dd|cat loop, stores monitor.trace and mzt diagnose shows it; nothing stays attached', async () => {
-    const { job_id, pid } = await submit(client, IO_LOOP);
+    const { job_id, pid } = await submit(fixture.client, IO_LOOP);
     const res = await cli(['trace', job_id, '--seconds', '2', '--json']);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
@@ -87,11 +69,11 @@ describe('mzt trace', () => {
     expect(trace.total_calls).toBeGreaterThanOrEqual(trace.syscalls[0].calls);
 
     // Detached: no strace under the conductor, and the loop's processes run on untraced.
-    expect(tracersUnder(conductor.pid)).toEqual([]);
+    expect(tracersUnder(fixture.conductor.pid)).toEqual([]);
     expectUntracedRunning([pid, ...descendants(pid).map((p) => p.pid)]);
     expect(readProc(pid)).toBeDefined();
 
-    const events = await client.call('events.read', { since: 0, job_id, types: ['monitor.trace'] });
+    const events = await fixture.client.call('events.read', { since: 0, job_id, types: ['monitor.trace'] });
     expect(events.events).toHaveLength(1);
     expect(events.events[0]!.seq).toBe(trace.seq);
     expect(events.events[0]!.sheet_num).toBe(1);
@@ -100,7 +82,7 @@ describe('mzt trace', () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/by count:\nSYSCALL\s+CALLS\s+SHARE\s+ERRORS\n(read|write)\s/);
 
-    await client.call('job.cancel', { job_id });
+    await fixture.client.call('job.cancel', { job_id });
     const diag = await cli(['diagnose', job_id]);
     expect(diag.code).toBe(0);
     expect(diag.stdout).toMatch(/Syscall trace at .*\(mzt trace\):\nsheet 1: \d+ process\(es\) traced for/);
@@ -111,74 +93,74 @@ describe('mzt trace', () => {
   });
 
   it('traces a process that escaped the tree (setsid -f, reparented away) but that the profiler tagged with the job', async () => {
-    const file = path.join(home, 'escaped.pid');
+    const file = path.join(fixture.home, 'escaped.pid');
     const script = `setsid -f sh -c 'echo $$ > ${file}; while :; do dd if=/dev/zero bs=4k count=64 2>/dev/null | cat > /dev/null; done'; while :; do sleep 0.2; done`;
-    const { job_id, pid } = await submit(client, ['sh', '-c', script]);
+    const { job_id, pid } = await submit(fixture.client, ['sh', '-c', script]);
     const escaped = track(await waitFor(() => Number(fs.existsSync(file) && fs.readFileSync(file, 'utf8').trim()) || 0, 10_000, 'escaped pid'));
     try {
       // Not a descendant of the sheet any more, and the profiler has tagged it with the job.
       await waitFor(() => readProc(escaped)?.ppid !== undefined && !descendants(pid).some((p) => p.pid === escaped), 10_000, 'reparented');
-      await waitFor(async () => ((await client.call('monitor.snapshot', {}).catch(() => undefined)) as SystemSnapshot | undefined)?.processes.some((p) => p.pid === escaped && p.job_id === job_id), 10_000, 'tagged by the profiler');
-      const pending = client.call('job.trace', { job_id, seconds: 2 }, { timeoutMs: 30_000 });
+      await waitFor(async () => ((await fixture.client.call('monitor.snapshot', {}).catch(() => undefined)) as SystemSnapshot | undefined)?.processes.some((p) => p.pid === escaped && p.job_id === job_id), 10_000, 'tagged by the profiler');
+      const pending = fixture.client.call('job.trace', { job_id, seconds: 2 }, { timeoutMs: 30_000 });
       await waitFor(() => (readProc(escaped)?.tracerPid ?? 0) !== 0, 10_000, 'strace attached to the escaped process');
       const trace = await pending;
       expect(trace.pids_traced).toBeGreaterThanOrEqual(3);
       expect(trace.syscalls.slice(0, 2).map((r) => r.syscall).sort()).toEqual(['read', 'write']);
       expectUntracedRunning([escaped]);
     } finally {
-      await client.call('job.cancel', { job_id }).catch(() => undefined);
+      await fixture.client.call('job.cancel', { job_id }).catch(() => undefined);
       killEscaped();
     }
   });
 
   it('a tree that makes no syscall (a pure CPU loop, its parent blocked in wait4) is a trace with none, not an error', async () => {
-    const { job_id } = await submit(client, ['sh', '-c', 'sh -c "while :; do :; done" & wait']);
-    const trace = await client.call('job.trace', { job_id, seconds: 1 }, { timeoutMs: 30_000 });
+    const { job_id } = await submit(fixture.client, ['sh', '-c', 'sh -c "while :; do :; done" & wait']);
+    const trace = await fixture.client.call('job.trace', { job_id, seconds: 1 }, { timeoutMs: 30_000 });
     expect(trace).toMatchObject({ ended_by: 'time', total_calls: 0, syscalls: [] });
     expect(trace.pids_traced).toBe(2);
-    await client.call('job.cancel', { job_id });
+    await fixture.client.call('job.cancel', { job_id });
   });
 
     it('answers bad input and states with clear errors, one trace per job at a time', async () => {
-    expect((await rpcError(client.call('job.trace', { job_id: 'nope' }))).code).toBe(ErrorCode.JOB_NOT_FOUND);
-    const tooLong = await rpcError(client.call('job.trace', { job_id: 'nope', seconds: 301 }));
+    expect((await rpcError(fixture.client.call('job.trace', { job_id: 'nope' }))).code).toBe(ErrorCode.JOB_NOT_FOUND);
+    const tooLong = await rpcError(fixture.client.call('job.trace', { job_id: 'nope', seconds: 301 }));
     expect(tooLong.code).toBe(ErrorCode.INVALID_PARAMS);
     expect(tooLong.message).toMatch(/seconds/);
-    expect((await rpcError(client.call('job.trace', { job_id: 'nope', seconds: 0 }))).code).toBe(ErrorCode.INVALID_PARAMS);
+    expect((await rpcError(fixture.client.call('job.trace', { job_id: 'nope', seconds: 0 }))).code).toBe(ErrorCode.INVALID_PARAMS);
     const cliBad = await cli(['trace', 'x', '--seconds', '900']);
     expect(cliBad.code).toBe(2);
     expect(cliBad.stderr).toMatch(/--seconds must be more than 0 and at most 300/);
 
-    const { job_id } = await submit(client, SLEEPER);
-    const first = client.call('job.trace', { job_id, seconds: 2 }, { timeoutMs: 30_000 });
-    const second = await rpcError(client.call('job.trace', { job_id, seconds: 1 }));
+    const { job_id } = await submit(fixture.client, SLEEPER);
+    const first = fixture.client.call('job.trace', { job_id, seconds: 2 }, { timeoutMs: 30_000 });
+    const second = await rpcError(fixture.client.call('job.trace', { job_id, seconds: 1 }));
     expect(second.code).toBe(ErrorCode.INVALID_STATE);
     expect(second.message).toMatch(/a trace of job .* is already running/);
     expect((await first).ended_by).toBe('time');
 
-    await client.call('job.pause', { job_id });
-    const paused = await rpcError(client.call('job.trace', { job_id, seconds: 1 }));
+    await fixture.client.call('job.pause', { job_id });
+    const paused = await rpcError(fixture.client.call('job.trace', { job_id, seconds: 1 }));
     expect(paused.code).toBe(ErrorCode.INVALID_STATE);
     expect(paused.message).toMatch(/it is paused .*resume it first/);
-    await client.call('job.resume', { job_id });
-    await client.call('job.cancel', { job_id });
-    const ended = await rpcError(client.call('job.trace', { job_id, seconds: 1 }));
+    await fixture.client.call('job.resume', { job_id });
+    await fixture.client.call('job.cancel', { job_id });
+    const ended = await rpcError(fixture.client.call('job.trace', { job_id, seconds: 1 }));
     expect(ended.code).toBe(ErrorCode.INVALID_STATE);
     expect(ended.message).toMatch(/it is cancelled/);
   });
 
   it('cancelling the job mid-trace ends the trace early and leaves no strace', async () => {
-    const { job_id, pid } = await submit(client, IO_LOOP);
-    const pending = client.call('job.trace', { job_id, seconds: 60 }, { timeoutMs: 90_000 });
+    const { job_id, pid } = await submit(fixture.client, IO_LOOP);
+    const pending = fixture.client.call('job.trace', { job_id, seconds: 60 }, { timeoutMs: 90_000 });
     await waitFor(() => (readProc(pid)?.tracerPid ?? 0) !== 0, 10_000, 'strace attached to the sheet');
     const tree = [pid, ...descendants(pid).map((p) => p.pid)];
     const t0 = Date.now();
-    await client.call('job.cancel', { job_id }, { timeoutMs: 30_000 });
+    await fixture.client.call('job.cancel', { job_id }, { timeoutMs: 30_000 });
     const trace = await pending;
     expect(Date.now() - t0).toBeLessThan(15_000);
     expect(trace.ended_by).toBe('processes_ended');
     expect(trace.duration_seconds).toBeLessThan(60);
-    await waitFor(() => tracersUnder(conductor.pid).length === 0, 5_000, 'no strace under the conductor');
+    await waitFor(() => tracersUnder(fixture.conductor.pid).length === 0, 5_000, 'no strace under the conductor');
     await waitFor(() => tree.every((p) => !pidAlive(p) || readProc(p)?.state === 'Z'), 10_000, 'the cancelled tree gone');
   });
 

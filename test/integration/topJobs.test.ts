@@ -3,38 +3,32 @@
  * its processes), 80 columns without a cut header, and cancel / pause of the selected job from
  * the keyboard — asked first, done only on `y` — on a real pseudo-terminal.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DaemonClient } from '../../src/ipc/client.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { SystemSnapshot } from '../../src/monitor/snapshot.js';
 import { applyKey, headerLines, jobLines, orderProcesses, processLines, renderTopScreen, treeLines, type TopView } from '../../src/cli/top.js';
 import { useConductor, waitFor } from '../helpers/conductorProcess.js';
 import { ptyTop } from '../helpers/ptyTop.js';
+import { sheetPid } from '../helpers/jobs.js';
 
 const ctx = useConductor({ config: { profiler_interval_seconds: 0.25, kill_grace_seconds: 2 } });
-let client: DaemonClient;
 let busy: { job_id: string; pid: number };
 
 const BUSY = ['sh', '-c', 'sh -c "while :; do :; done" & while :; do sleep 0.2; done'];
 
 beforeAll(async () => {
-  client = await DaemonClient.connect({ socketPath: ctx.conductor.socketPath });
-  const { job_id } = await client.call('job.submit', { name: 'top-busy-with-a-rather-long-name', sheets: [{ argv: BUSY }] });
-  const pid = await waitFor(async () => (await client.call('job.get', { job_id })).sheets[0]?.pid, 10_000, 'sheet pid');
+  const { job_id } = await ctx.client.call('job.submit', { name: 'top-busy-with-a-rather-long-name', sheets: [{ argv: BUSY }] });
+  const pid = await sheetPid(ctx.client, job_id);
   busy = { job_id, pid };
   // Until its cost has a CPU% (two samples of the tree).
-  const snap = () => client.call('monitor.snapshot', {}).then((s) => s as SystemSnapshot, () => undefined);
+  const snap = () => ctx.client.call('monitor.snapshot', {}).then((s) => s as SystemSnapshot, () => undefined);
   await waitFor(async () => (await snap())?.job_costs.find((c) => c.job_id === job_id)?.cpu_percent, 10_000, 'job CPU%');
-});
-
-afterAll(async () => {
-  await client?.close();
 });
 
 const VIEW: TopView = { sort: 'cpu', reverse: false, jobFilter: null, intervalSeconds: 1, paused: false };
 
 describe('mzt top job rows', () => {
   it('the tree view puts the job row with its totals (from job_costs) above its processes, indented', async () => {
-    const s = (await client.call('monitor.snapshot', {})) as SystemSnapshot;
+    const s = (await ctx.client.call('monitor.snapshot', {})) as SystemSnapshot;
     const cost = s.job_costs.find((c) => c.job_id === busy.job_id)!;
     const lines = renderTopScreen({ view: { ...VIEW, tree: true }, snapshot: s, down: null, notice: null, socketPath: '/s', rows: 60, columns: 200 });
     const jobRow = lines.findIndex((l) => l.startsWith('JOB ') && l.includes(`▼ ${busy.job_id}`));
@@ -49,7 +43,7 @@ describe('mzt top job rows', () => {
   });
 
   it('80 columns: nothing longer, and no header line (machine lines, table headers) cut', async () => {
-    const s = (await client.call('monitor.snapshot', {})) as SystemSnapshot;
+    const s = (await ctx.client.call('monitor.snapshot', {})) as SystemSnapshot;
     for (const tree of [false, true]) {
       const wide = renderTopScreen({ view: { ...VIEW, tree }, snapshot: s, down: null, notice: null, socketPath: '/s', rows: 24, columns: 10_000 });
       const narrow = renderTopScreen({ view: { ...VIEW, tree }, snapshot: s, down: null, notice: null, socketPath: '/s', rows: 24, columns: 80 });
@@ -100,21 +94,21 @@ describe('mzt top job rows', () => {
       top.send('z');
       await top.waitFrame((fr) => fr.includes(`press y to pause job ${busy.job_id}`), 'the pause question');
       top.send('y');
-      await waitFor(async () => (await client.call('job.get', { job_id: busy.job_id })).status === 'paused', 10_000, 'paused');
+      await waitFor(async () => (await ctx.client.call('job.get', { job_id: busy.job_id })).status === 'paused', 10_000, 'paused');
       await top.waitFrame((fr) => fr.includes(`${busy.job_id}: paused`), 'the pause outcome');
       top.send('z');
       await top.waitFrame((fr) => fr.includes(`press y to resume job ${busy.job_id}`), 'the resume question');
       top.send('y');
-      await waitFor(async () => (await client.call('job.get', { job_id: busy.job_id })).status === 'running', 10_000, 'running again');
+      await waitFor(async () => (await ctx.client.call('job.get', { job_id: busy.job_id })).status === 'running', 10_000, 'running again');
       top.send('x');
       await top.waitFrame((fr) => fr.includes(`press y to cancel job ${busy.job_id}`), 'the cancel question');
       top.send('n');
       await top.waitFrame((fr) => fr.includes('cancel of') && fr.includes('not done'), 'kept');
-      expect((await client.call('job.get', { job_id: busy.job_id })).status).toBe('running');
+      expect((await ctx.client.call('job.get', { job_id: busy.job_id })).status).toBe('running');
       top.send('x');
       await top.waitFrame((fr) => fr.includes(`press y to cancel job ${busy.job_id}`), 'asked again');
       top.send('y');
-      await waitFor(async () => (await client.call('job.get', { job_id: busy.job_id })).status === 'cancelled', 15_000, 'cancelled');
+      await waitFor(async () => (await ctx.client.call('job.get', { job_id: busy.job_id })).status === 'cancelled', 15_000, 'cancelled');
       top.send('q');
       expect(await top.exited).toBe(0);
     } finally {

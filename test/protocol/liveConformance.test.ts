@@ -6,12 +6,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { methodNames, resolveRef, validateResult, validateValue } from '../../src/ipc/schema.js';
-import { makeHome, removeHome, startConductor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { useConductor } from '../helpers/conductorProcess.js';
 import { RawClient } from '../helpers/rawClient.js';
 import { ajvErrors } from '../helpers/standardSchemas.js';
 
-let home: string;
-let conductor: RunningConductor;
+const fixture = useConductor({
+  prefix: 'mzt-protocol-',
+  client: false,
+  env: { MZT_DEBUG_METHODS: '1' },
+  config: { profiler_interval_seconds: 0.2, monitor_interval_seconds: 0.2, kill_grace_seconds: 1 },
+});
 let client: RawClient;
 let nextId = 1;
 
@@ -46,19 +50,9 @@ async function waitForEvent(pred: (ev: any) => boolean, what: string): Promise<a
 }
 
 beforeAll(async () => {
-  home = makeHome('mzt-protocol-');
-  conductor = await startConductor(home, {
-    env: { MZT_DEBUG_METHODS: '1' },
-    config: { profiler_interval_seconds: 0.2, monitor_interval_seconds: 0.2, kill_grace_seconds: 1 },
-  });
-  client = await RawClient.connect(conductor.socketPath);
+  client = await RawClient.connect(fixture.conductor.socketPath);
 });
-
-afterAll(async () => {
-  client?.close();
-  await conductor?.stop();
-  if (home) removeHome(home);
-});
+afterAll(() => client?.close());
 
 describe('a real conductor conforms to the schemas', () => {
   it('announces exactly the methods that have schemas', async () => {
@@ -102,7 +96,7 @@ describe('a real conductor conforms to the schemas', () => {
     await call('monitor.snapshot');
     await call('monitor.history', { since: 0, limit: 5 });
     await call('monitor.history', { since: 0, resolution: 'minute' });
-    await call('monitor.process_history', { pid: conductor.pid, since: 0, limit: 5 });
+    await call('monitor.process_history', { pid: fixture.conductor.pid, since: 0, limit: 5 });
     await call('monitor.resource_report', { job_id: 'ok' });
     await call('monitor.resource_report', { job_id: 'slow' });
     await call('unsubscribe', { subscription: sub.subscription });
@@ -147,7 +141,7 @@ describe('a real conductor conforms to the schemas', () => {
 
   it('ends with daemon.shutdown, whose result also conforms', async () => {
     await call('daemon.shutdown', {});
-    const exit = await conductor.exited;
+    const exit = await fixture.conductor.exited;
     expect(exit.code).toBe(0);
   });
 });

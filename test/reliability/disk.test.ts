@@ -7,33 +7,27 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { DaemonClient, RpcError } from '../../src/ipc/client.js';
 import { ErrorCode } from '../../src/ipc/messages.js';
-import { makeHome, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { useConductor, waitFor } from '../helpers/conductorProcess.js';
 
-let home: string;
-let conductor: RunningConductor;
-beforeAll(async () => {
-  home = makeHome();
-  conductor = await startConductor(home, { env: { MZT_DEBUG_METHODS: '1' } });
-});
-afterAll(async () => {
+const fixture = useConductor({ client: false, env: { MZT_DEBUG_METHODS: '1' } });
+// Registered after the fixture, so it runs before the conductor is stopped: lift the file size limit the test set.
+afterAll(() => {
   try {
-    execFileSync('prlimit', ['--pid', String(conductor.pid), '--fsize=unlimited:unlimited']);
+    execFileSync('prlimit', ['--pid', String(fixture.conductor.pid), '--fsize=unlimited:unlimited']);
   } catch {
     /* already gone */
   }
-  await conductor?.stop();
-  removeHome(home);
 });
 
 describe('disk trouble', () => {
   it('degrades with clear errors when writes fail, serves reads, and recovers losing nothing acknowledged', async () => {
-    const client = await DaemonClient.connect({ socketPath: conductor.socketPath });
+    const client = await DaemonClient.connect({ socketPath: fixture.conductor.socketPath });
     let acknowledged = (await client.call('debug.emit', { count: 100, size: 100 })).last_seq as number;
-    const limit = Math.max(...['events.db', 'events.db-wal'].map((f) => fs.statSync(path.join(home, f)).size)) + 256 * 1024;
-    execFileSync('prlimit', ['--pid', String(conductor.pid), `--fsize=${limit}:unlimited`]);
+    const limit = Math.max(...['events.db', 'events.db-wal'].map((f) => fs.statSync(path.join(fixture.home, f)).size)) + 256 * 1024;
+    execFileSync('prlimit', ['--pid', String(fixture.conductor.pid), `--fsize=${limit}:unlimited`]);
 
     // Fill until even a single small event cannot be written (big batches first, then small).
     let failure: RpcError | undefined;
@@ -62,7 +56,7 @@ describe('disk trouble', () => {
     expect((await client.call('daemon.status', {})).storage.writable).toBe(false);
 
     // Space returns: writes work again, and the log is gap-free through the trouble.
-    execFileSync('prlimit', ['--pid', String(conductor.pid), '--fsize=unlimited:unlimited']);
+    execFileSync('prlimit', ['--pid', String(fixture.conductor.pid), '--fsize=unlimited:unlimited']);
     const after = await waitFor(async () => {
       try {
         return (await client.call('debug.emit', { count: 10, size: 10 })).first_seq as number;
@@ -82,7 +76,7 @@ describe('disk trouble', () => {
     }
     expect(expected - 1).toBeGreaterThanOrEqual(acknowledged + 10);
     console.log(`disk: writes failed at a ${(limit / 1024).toFixed(0)} KiB file-size limit after seq ${acknowledged} ("${failure!.message}"); reads served meanwhile; recovered at seq ${after}, log gap-free to ${expected - 1}`);
-    expect(conductor.proc.exitCode).toBeNull();
+    expect(fixture.conductor.proc.exitCode).toBeNull();
     await client.close();
   });
 });

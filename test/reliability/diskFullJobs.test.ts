@@ -6,57 +6,27 @@
  * that job as interrupted.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { DaemonClient, RpcError } from '../../src/ipc/client.js';
+import { describe, expect, it } from 'vitest';
+import { DaemonClient } from '../../src/ipc/client.js';
 import { expectGapFree } from '../helpers/collect.js';
-import { startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
-import { mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
+import { startConductor, waitFor } from '../helpers/conductorProcess.js';
+import { fillUntilRefused, useSmallDisk } from '../helpers/smallDisk.js';
+import { readAllEvents } from '../helpers/jobs.js';
 
-let disk: Tmpfs | undefined;
-let conductor: RunningConductor | undefined;
-const gate = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-gate-'));
-
-afterAll(async () => {
-  try {
-    disk?.free();
-    await conductor?.stop();
-  } finally {
-    disk?.unmount();
-    fs.rmSync(gate, { recursive: true, force: true });
-  }
-});
-
-async function fillUntilRefused(client: DaemonClient, d: Tmpfs): Promise<void> {
-  d.fill();
-  for (const [count, size] of [[200, 1000], [20, 200], [1, 10]] as const) {
-    for (let i = 0; i < 2000; i++) {
-      try {
-        await client.call('debug.emit', { count, size });
-      } catch (err) {
-        expect(err).toBeInstanceOf(RpcError);
-        if (size === 10) return;
-        break;
-      }
-      d.fill();
-    }
-  }
-  throw new Error('the store never refused a write');
-}
+const rig = useSmallDisk();
 
 const waitSheet = (go: string, code: number) => ({ argv: ['sh', '-c', `while [ ! -e ${go} ]; do sleep 0.05; done; exit ${code}`] });
 const typesOf = (events: Array<{ type: string; sheet_num?: number }>) => events.map((e) => `${e.type}${e.sheet_num ? `#${e.sheet_num}` : ''}`);
 
 describe('jobs that end while the disk is full', () => {
   it('all reach their outcome in order once space returns; a stop with a refused end is bounded and the next start closes it', async () => {
-    disk = mountTmpfs(16);
-    const home = path.join(disk.dir, 'home');
-    fs.mkdirSync(home, { mode: 0o700 });
-    conductor = await startConductor(home, { env: { MZT_DEBUG_METHODS: '1' }, config: { max_concurrent_jobs: 12 } });
+    const home = rig.mountHome();
+    const disk = rig.disk;
+    let conductor = (rig.conductor = await startConductor(home, { env: { MZT_DEBUG_METHODS: '1' }, config: { max_concurrent_jobs: 12 } }));
     let client = await DaemonClient.connect({ socketPath: conductor.socketPath, reconnect: false });
 
-    const go = path.join(gate, 'go');
+    const go = path.join(rig.gate, 'go');
     const jobs: Array<{ job_id: string; fails: boolean }> = [];
     for (let i = 0; i < 12; i++) {
       const fails = i % 3 === 0;
@@ -96,17 +66,10 @@ describe('jobs that end while the disk is full', () => {
       ]);
       expect((await client.call('job.get', { job_id })).status).toBe(fails ? 'failed' : 'completed');
     }
-    const seqs: number[] = [];
-    for (let since = 0; ; ) {
-      const p = await client.call('events.read', { since, limit: 1000 });
-      seqs.push(...p.events.map((e: { seq: number }) => e.seq));
-      since = p.next_since;
-      if (!p.has_more) break;
-    }
-    expectGapFree(seqs);
+    expectGapFree((await readAllEvents(client)).map((e) => e.seq!));
 
     // A stop while a job's end is refused: bounded, and said.
-    const go2 = path.join(gate, 'go2');
+    const go2 = path.join(rig.gate, 'go2');
     const { job_id: last } = await client.call('job.submit', { name: 'ends-then-stop', sheets: [waitSheet(go2, 0)] });
     await waitFor(async () => (await client.call('job.get', { job_id: last })).sheets[0].status === 'running', 15_000, 'sheet running');
     await fillUntilRefused(client, disk);
@@ -120,7 +83,7 @@ describe('jobs that end while the disk is full', () => {
     expect(conductor.output()).toMatch(new RegExp(`stopping with job events the store refused .*${last}: .*job\\.completed`));
 
     disk.free();
-    conductor = await startConductor(home, { env: { MZT_DEBUG_METHODS: '1' } });
+    conductor = rig.conductor = await startConductor(home, { env: { MZT_DEBUG_METHODS: '1' } });
     client = await DaemonClient.connect({ socketPath: conductor.socketPath, reconnect: false });
     const record = await client.call('job.get', { job_id: last });
     expect(record.status).toBe('interrupted');

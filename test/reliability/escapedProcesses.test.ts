@@ -5,8 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DaemonClient } from '../../src/ipc/client.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { DurableEvent } from '../../src/events/types.js';
 import type { SystemSnapshot } from '../../src/monitor/snapshot.js';
 import { useConductor, waitFor } from '../helpers/conductorProcess.js';
@@ -14,15 +13,10 @@ import { killEscaped, liveProcess, track } from '../helpers/escaped.js';
 
 const ESCAPED = 300;
 // max_processes: the escaped processes count as the job's (a low limit, like the old default of 50, would shed the job).
-const fixture = useConductor({ config: { kill_grace_seconds: 2, max_processes: 5000 } });
-let client: DaemonClient;
+const fixture = useConductor({ client: { reconnect: false }, config: { kill_grace_seconds: 2, max_processes: 5000 } });
 
-beforeAll(async () => {
-  client = await DaemonClient.connect({ socketPath: fixture.conductor.socketPath, reconnect: false });
-});
 let pidFile: string | undefined;
 afterAll(async () => {
-  await client?.close();
   // Whatever a failed run left behind (each escaped process wrote its pid).
   if (pidFile && fs.existsSync(pidFile)) for (const pid of fs.readFileSync(pidFile, 'utf8').split('\n').filter(Boolean)) track(Number(pid));
   killEscaped();
@@ -33,10 +27,10 @@ describe('escaped processes at scale', () => {
     pidFile = path.join(fixture.home, 'escaped.pids');
     const escape = `setsid -f sh -c 'echo $$ >> ${pidFile}; exec sleep 1000'`;
     const script = `i=0; while [ $i -lt ${ESCAPED} ]; do ${escape}; i=$((i+1)); done; exec sleep 999`;
-    const { job_id } = await client.call('job.submit', { sheets: [{ argv: ['sh', '-c', script] }] });
+    const { job_id } = await fixture.client.call('job.submit', { sheets: [{ argv: ['sh', '-c', script] }] });
     const escaped = await waitFor(
       async () => {
-        const snapshot = (await client.call('monitor.snapshot', {}).catch(() => undefined)) as unknown as SystemSnapshot | undefined;
+        const snapshot = (await fixture.client.call('monitor.snapshot', {}).catch(() => undefined)) as unknown as SystemSnapshot | undefined;
         if (!snapshot) return undefined; // none taken yet
         const mine = snapshot.processes.filter((p) => p.job_id === job_id && p.command === 'sleep 1000');
         return mine.length >= ESCAPED ? mine : undefined;
@@ -45,7 +39,7 @@ describe('escaped processes at scale', () => {
       `${ESCAPED} escaped sleeps tagged to the job`,
     );
     expect(escaped).toHaveLength(ESCAPED);
-    const main = (await client.call('job.get', { job_id })).sheets?.[0]?.pid;
+    const main = (await fixture.client.call('job.get', { job_id })).sheets?.[0]?.pid;
     expect(main).toBeGreaterThan(1);
     for (const p of escaped) {
       track(p.pid);
@@ -54,13 +48,13 @@ describe('escaped processes at scale', () => {
     }
 
     const started = Date.now();
-    await client.call('job.cancel', { job_id }, { timeoutMs: 60_000 });
+    await fixture.client.call('job.cancel', { job_id }, { timeoutMs: 60_000 });
     const cancelMs = Date.now() - started;
     console.log(`cancel with ${ESCAPED} escaped processes answered in ${cancelMs} ms`);
     expect(cancelMs).toBeLessThan(30_000);
     await waitFor(() => escaped.every((p) => !liveProcess(p.pid)), 30_000, `all ${ESCAPED} escaped sleeps to be gone`);
 
-    const { events } = await client.call('events.read', { since: 0, job_id, types: ['process.kill'], limit: 1000 });
+    const { events } = await fixture.client.call('events.read', { since: 0, job_id, types: ['process.kill'], limit: 1000 });
     const rounds = (events as DurableEvent[]).filter((e) => e.data.reason === 'escaped_processes' && e.data.signal === 'SIGTERM');
     const signalled = new Set(rounds.flatMap((e) => e.data.pids as number[]));
     for (const p of escaped) expect(signalled.has(p.pid)).toBe(true);

@@ -8,7 +8,7 @@ import { encodeValue } from '../../src/ipc/framing.js';
 import { DaemonClient } from '../../src/ipc/client.js';
 import { rssMb, useConductor, waitFor } from '../helpers/conductorProcess.js';
 
-const fixture = useConductor();
+const fixture = useConductor({ client: false });
 
 // A small deterministic PRNG so a failure can be replayed.
 function prng(seed: number): () => number {

@@ -10,7 +10,7 @@ import { FrameDecoder, decodeValue, encodeFrame } from '../../src/ipc/framing.js
 import { ErrorCode } from '../../src/ipc/messages.js';
 import { useConductor, waitFor } from '../helpers/conductorProcess.js';
 
-const fixture = useConductor();
+const fixture = useConductor({ client: false });
 
 const openFds = (pid: number) => fs.readdirSync(`/proc/${pid}/fd`).length;
 

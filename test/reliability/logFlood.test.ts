@@ -10,7 +10,7 @@ import { DaemonClient } from '../../src/ipc/client.js';
 import { rssMb, useConductor, waitFor } from '../helpers/conductorProcess.js';
 
 const CAP = 16 * 1024 * 1024;
-const fixture = useConductor({ config: { kill_grace_seconds: 1, max_log_bytes_per_job: CAP } });
+const fixture = useConductor({ client: false, config: { kill_grace_seconds: 1, max_log_bytes_per_job: CAP } });
 const clients: DaemonClient[] = [];
 afterAll(async () => {
   for (const c of clients) await c.close();

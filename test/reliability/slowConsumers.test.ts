@@ -10,7 +10,7 @@ import { DaemonClient } from '../../src/ipc/client.js';
 import { FrameDecoder, decodeValue, encodeFrame } from '../../src/ipc/framing.js';
 import { rssMb, useConductor, waitFor } from '../helpers/conductorProcess.js';
 
-const fixture = useConductor({ env: { MZT_DEBUG_METHODS: '1' } });
+const fixture = useConductor({ client: false, env: { MZT_DEBUG_METHODS: '1' } });
 
 describe('slow consumers', () => {
   it('10 stalled subscribers during a 100k burst: bounded memory, healthy one unaffected', async () => {

@@ -3,15 +3,12 @@
  * `tail -F` does) sees every line exactly once and never a partial one.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { JsonlWriter } from '../../src/storage/jsonl.js';
+import { useTempDirs } from '../helpers/tempDirs.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+const tempDir = useTempDirs('mzt-jsonl-');
 
 /** A minimal `tail -F`: reads complete lines, finishes the old file after a rename, then reopens. */
 function tailer(file: string) {
@@ -61,8 +58,7 @@ function tailer(file: string) {
 
 describe('JsonlWriter', () => {
   it('rotates by size keeping two old files, and a tailer misses nothing', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-jsonl-'));
-    dirs.push(dir);
+    const dir = tempDir();
     const file = path.join(dir, 'monitor.jsonl');
     const w = new JsonlWriter(file, { maxBytes: 20_000, keepRotated: 2 });
     const t = tailer(file);
@@ -85,8 +81,7 @@ describe('JsonlWriter', () => {
   });
 
   it('bounds its queue', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-jsonl-'));
-    dirs.push(dir);
+    const dir = tempDir();
     const w = new JsonlWriter(path.join(dir, 'm.jsonl'), { maxBytes: 1e9, maxQueuedLines: 10 });
     for (let i = 0; i < 100; i++) w.append({ i });
     expect(w.dropped).toBeGreaterThanOrEqual(89);

@@ -1,15 +1,11 @@
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MonitorStorage } from '../../src/storage/monitorStorage.js';
 import { buildResourceReport } from '../../src/storage/resourceReport.js';
 import type { SystemSnapshot } from '../../src/monitor/snapshot.js';
+import { useTempDirs } from '../helpers/tempDirs.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+const tempDir = useTempDirs('mzt-mon-');
 
 function snapshot(ts: number, rss: number): SystemSnapshot {
   return {
@@ -29,8 +25,7 @@ function snapshot(ts: number, rss: number): SystemSnapshot {
 
 describe('MonitorStorage', () => {
   it('round-trips snapshots losslessly, aggregates minutes, keeps the ledger across reopen, and applies retention', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-mon-'));
-    dirs.push(dir);
+    const dir = tempDir();
     const file = path.join(dir, 'monitor.db');
     let s = new MonitorStorage(file);
     const base = 1_800_000_000;
@@ -57,8 +52,7 @@ describe('MonitorStorage', () => {
   });
 
   it("writes an ended job's CPU account when it changes, not every sample: a cleared job stays cleared", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mzt-mon-'));
-    dirs.push(dir);
+    const dir = tempDir();
     const s = new MonitorStorage(path.join(dir, 'monitor.db'));
     const idle = { ...snapshot(1_800_000_000, 10), processes: [] }; // j2 has no process left
     const account = (cpu: number) => [{ job_id: 'j2', sheet_num: 1, cpu_seconds: cpu, exited_cpu_seconds: cpu }];
