@@ -7,33 +7,23 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
-import { DaemonClient } from '../../src/ipc/client.js';
-import { makeHome, removeHome, REPO_ROOT, startConductor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT, useConductor } from '../helpers/conductorProcess.js';
 
 const hook = pathToFileURL(path.join(REPO_ROOT, 'test/helpers/moduleLog.mjs')).href;
-let home: string | undefined;
-let conductor: RunningConductor | undefined;
-
-afterAll(async () => {
-  await conductor?.stop();
-  if (home) removeHome(home);
+const moduleLog = (home: string) => path.join(home, 'modules.log');
+const fixture = useConductor({
+  prefix: 'mzt-idle-modules-',
+  config: { dashboard_enabled: true, dashboard_port: 0 },
+  prepare: (home) => ({ env: { NODE_OPTIONS: `--import=${hook}`, MZT_TEST_MODULE_LOG: moduleLog(home) } }),
 });
 
 describe('an idle conductor', () => {
   it('has not loaded the NATS client nor the YAML parser, and has loaded the store and the socket server', async () => {
-    home = makeHome('mzt-idle-modules-');
-    const log = path.join(home, 'modules.log');
-    conductor = await startConductor(home, {
-      config: { dashboard_enabled: true, dashboard_port: 0 },
-      env: { NODE_OPTIONS: `--import=${hook}`, MZT_TEST_MODULE_LOG: log },
-    });
-    const client = await DaemonClient.connect({ socketPath: conductor.socketPath });
     // A job through the socket: the conductor's whole path for running work has loaded.
-    await client.call('job.submit', { sheets: [{ argv: ['true'] }] });
-    await client.call('daemon.status', {});
-    await client.close();
-    const loaded = fs.readFileSync(log, 'utf8').split('\n');
+    await fixture.client.call('job.submit', { sheets: [{ argv: ['true'] }] });
+    await fixture.client.call('daemon.status', {});
+    const loaded = fs.readFileSync(moduleLog(fixture.home), 'utf8').split('\n');
     // The hook itself works: the parts every conductor needs were recorded.
     expect(loaded.some((url) => url.includes('/node_modules/better-sqlite3/'))).toBe(true);
     expect(loaded.some((url) => url.includes('/dist/ipc/server.js'))).toBe(true);
