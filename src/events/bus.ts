@@ -1,16 +1,20 @@
 /**
- * The in-process event bus. The store publishes each event right after its commit,
- * synchronously and in seq order; ephemeral events (snapshots) are published directly.
+ * The in-process event bus: an RxJS Subject. The store publishes each event right after its
+ * commit, synchronously and in seq order; ephemeral events (snapshots) are published directly.
  *
- * Handlers registered with `subscribe` are isolated: one that throws is logged and removed,
- * and never stops delivery to the others (Marianne's bus let one subscriber break all).
+ * Everything attached here is isolated: a handler (or its pipeline) that throws is logged and
+ * removed, and never stops delivery to the others (Marianne's bus let one subscriber break
+ * all; a bare Subject reports an observer's error as unhandled, which would end the process).
  *
- * Delivery is synchronous and every handler sees the same order: an event published from
- * inside a handler is queued and delivered once the current event has reached every handler
- * (plain RxJS would deliver it first to everyone, then resume the outer event). `events$`
- * offers the same stream as an RxJS Observable for operator pipelines.
+ * Delivery is synchronous and every observer sees the same order: an event published from
+ * inside a handler is queued and delivered once the current event has reached every observer
+ * (a bare Subject would deliver it first to everyone, then resume the outer event).
+ *
+ * Hot-path note: each observer costs a few objects per event inside Subject.next (RxJS's
+ * ES5 build iterates its observer list with an iterator), so consumers with many targets
+ * attach as one observer and fan out themselves (the socket server, one per process).
  */
-import { Subject, type Observable } from 'rxjs';
+import { Subject, type OperatorFunction, type Observable } from 'rxjs';
 import { encodeValue } from '../shared/msgpack.js';
 import { buildEnvelope } from './envelope.js';
 import { nowSeconds, type EncodedEvent, type EphemeralEvent, type StoredEvent } from './types.js';
@@ -26,12 +30,7 @@ export interface EventBusOptions {
 }
 
 export class EventBus {
-  // Handlers are called straight from an array (copied when one is added or removed, so a
-  // handler may unsubscribe during delivery): a Subject's next() allocates iterators and
-  // result objects per observer per event, which a million-event burst felt as GC work.
-  private handlers: Array<{ handler: BusHandler }> = [];
-  // Made only when someone asks for events$ (operator pipelines).
-  private subject: Subject<BusEvent> | undefined;
+  private readonly subject = new Subject<BusEvent>();
   private readonly log: (message: string) => void;
   private readonly maxReentrantQueue: number;
   private readonly reentrant: BusEvent[] = [];
@@ -42,18 +41,8 @@ export class EventBus {
     this.maxReentrantQueue = options.maxReentrantQueue ?? 10_000;
   }
 
-  /**
-   * Every published event, for operator pipelines. Observers here are NOT isolated (RxJS
-   * reports their errors as unhandled); code that may throw should use `subscribe`. They see
-   * each event after the handlers registered with `subscribe`.
-   */
-  get events$(): Observable<BusEvent> {
-    this.subject ??= new Subject<BusEvent>();
-    return this.subject.asObservable();
-  }
-
   get subscriberCount(): number {
-    return this.handlers.length + (this.subject?.observers.length ?? 0);
+    return this.subject.observers.length;
   }
 
   publish(event: BusEvent): void {
@@ -66,44 +55,59 @@ export class EventBus {
     }
     this.delivering = true;
     try {
-      this.deliver(event);
-      for (let next = this.reentrant.shift(); next !== undefined; next = this.reentrant.shift()) this.deliver(next);
+      this.subject.next(event);
+      for (let next = this.reentrant.shift(); next !== undefined; next = this.reentrant.shift()) this.subject.next(next);
     } finally {
       this.delivering = false;
     }
   }
 
-  /** Register a handler; returns the function that removes it. */
+  /**
+   * Attach a handler to every event; returns the function that detaches it. Once that has
+   * been called the handler receives nothing more, not even the event being delivered.
+   */
   subscribe(handler: BusHandler): () => void {
-    // One entry per registration, so the same function registered twice is removed once.
-    const entry = { handler };
-    this.handlers = [...this.handlers, entry];
-    return () => this.remove(entry);
+    return this.attach(this.subject, handler);
   }
 
-  private deliver(event: BusEvent): void {
-    const handlers = this.handlers;
-    for (let i = 0; i < handlers.length; i++) {
-      const entry = handlers[i]!;
-      try {
-        entry.handler(event);
-      } catch (err) {
-        this.remove(entry);
-        const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  /**
+   * Attach a handler behind an operator pipeline (filter, observeOn, ...); returns the function
+   * that detaches it. Isolated like `subscribe`: an error in the pipeline or the handler is
+   * logged and ends this attachment only.
+   */
+  subscribeVia<T>(pipeline: OperatorFunction<BusEvent, T>, handler: (value: T) => void): () => void {
+    return this.attach(this.subject.pipe(pipeline), handler);
+  }
+
+  private attach<T>(source: Observable<T>, handler: (value: T) => void): () => void {
+    const subscription = source.subscribe({
+      next: (value) => {
         try {
-          this.log(`event bus: a handler threw on ${event.event.type} and was removed: ${detail}`);
-        } catch {
-          /* a broken logger must not break delivery either */
+          handler(value);
+        } catch (err) {
+          // Safe inside next(): the Subject iterates a copy of its list, the others still get it.
+          subscription.unsubscribe();
+          this.report(`a handler threw on ${describe(value)} and was removed`, err);
         }
-      }
-    }
-    if (this.subject?.observed) this.subject.next(event);
+      },
+      error: (err) => this.report('a pipeline failed and was removed', err),
+    });
+    return () => subscription.unsubscribe();
   }
 
-  private remove(entry: { handler: BusHandler }): void {
-    const at = this.handlers.indexOf(entry);
-    if (at >= 0) this.handlers = [...this.handlers.slice(0, at), ...this.handlers.slice(at + 1)];
+  private report(what: string, err: unknown): void {
+    const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    try {
+      this.log(`event bus: ${what}: ${detail}`);
+    } catch {
+      /* a broken logger must not break delivery either */
+    }
   }
+}
+
+function describe(value: unknown): string {
+  const type = (value as Partial<BusEvent> | undefined)?.event?.type;
+  return typeof type === 'string' ? type : 'an event';
 }
 
 /** Build the envelope of an ephemeral event (no seq, never stored) and encode it once. */
