@@ -89,6 +89,21 @@ describe('EventBus', () => {
     expect(bus.subscriberCount).toBe(2);
   });
 
+  it('a handler or pipeline attached later, even during delivery, gets the events after that one', () => {
+    const bus = new EventBus();
+    const seen: string[] = [];
+    bus.publish(eph(0)); // nobody attached yet
+    bus.subscribe((e) => {
+      seen.push(`a${e.event.data.i}`);
+      if (e.event.data.i === 1) bus.subscribe((x) => seen.push(`late${x.event.data.i}`));
+    });
+    bus.publish(eph(1));
+    bus.subscribeVia((events$) => events$.pipe(map((e) => e.event.data.i as number)), (i) => seen.push(`piped${i}`));
+    bus.publish(eph(2));
+    expect(seen).toEqual(['a1', 'a2', 'late2', 'piped2']);
+    expect(bus.subscriberCount).toBe(3);
+  });
+
   it('a pipeline sees the filtered events in the bus order, re-entrant ones after the current event', () => {
     const bus = new EventBus();
     const seen: string[] = [];
