@@ -10,7 +10,7 @@
  * from sheet 1 after a completed run under `on: always`. A retry by a person (job.retry) is a
  * new actor for the same id, started at `startSheet` with the next `attempt`.
  */
-import { assign, fromPromise, sendParent, setup } from 'xstate';
+import { assign, fromPromise, sendParent, setup, type AnyActorRef } from 'xstate';
 import type { NewEvent } from '../events/types.js';
 import type { SheetOutcome } from './sheetProcess.js';
 import { backoffSeconds, NO_RESTART, shouldRestart, type RestartPolicy } from './restartPolicy.js';
@@ -37,7 +37,9 @@ export interface JobContext {
   sheetNum: number;
   stop: StopRequest | undefined;
   outcome: SheetOutcome | undefined;
+  /** Milliseconds by the actor's clock (clockNow) when the run started and when it ended. */
   startedAt: number;
+  endedAt: number;
   wasRunning: boolean;
   /** Whether the sheet is stopped by PAUSE (kept when the job ends, for `previous_status`). */
   paused: boolean;
@@ -59,6 +61,16 @@ export type JobEvent =
   | { type: 'RESUME'; by: PauseBy };
 
 export type PauseBy = 'client' | 'resource_monitor';
+
+/**
+ * Milliseconds now by the actor's own clock (the one its delays run on), so a machine driven
+ * with XState's SimulatedClock sees simulated time. XState's Clock interface only schedules;
+ * SimulatedClock adds now(), and the default clock (real timers) has none: that is real time.
+ */
+function clockNow(self: AnyActorRef): number {
+  const clock = (self as AnyActorRef & { clock?: { now?: () => number } }).clock;
+  return typeof clock?.now === 'function' ? clock.now() : Date.now();
+}
 
 const failed = (o: SheetOutcome | undefined) => !o || o.reason !== undefined || o.exit_code !== 0;
 
@@ -110,6 +122,7 @@ export const jobMachine = setup({
     stop: undefined,
     outcome: undefined,
     startedAt: 0,
+    endedAt: 0,
     wasRunning: false,
     paused: false,
     attempt: input.attempt ?? 1,
@@ -130,7 +143,7 @@ export const jobMachine = setup({
     },
     running: {
       entry: [
-        assign({ startedAt: () => Date.now(), wasRunning: true }),
+        assign({ startedAt: ({ self }) => clockNow(self), wasRunning: true }),
         {
           type: 'record',
           params: ({ context }) => ({ type: 'job.started', job_id: context.jobId, data: { attempt: context.attempt, from_sheet: context.sheetNum } }),
@@ -216,9 +229,9 @@ export const jobMachine = setup({
     pending: {
       // Waiting for the backoff; no process, no slot. A cancel or interrupt ends it here.
       entry: [
-        assign(({ context }) => {
+        assign(({ context, self }) => {
           const delay = backoffSeconds(context.restart.backoff, context.run);
-          return { restartDelay: delay, restartAt: Date.now() / 1000 + delay };
+          return { restartDelay: delay, restartAt: clockNow(self) / 1000 + delay };
         }),
         {
           type: 'record',
@@ -271,12 +284,13 @@ export const jobMachine = setup({
     completed: {
       type: 'final',
       entry: [
+        assign({ endedAt: ({ self }) => clockNow(self) }),
         {
           type: 'record',
           params: ({ context }) => ({
             type: 'job.completed',
             job_id: context.jobId,
-            data: { duration_seconds: Math.round(Date.now() - context.startedAt) / 1000 },
+            data: { duration_seconds: Math.round(context.endedAt - context.startedAt) / 1000 },
           }),
         },
         sendParent(({ context }) => ({ type: 'JOB_ENDED', jobId: context.jobId })),

@@ -3,6 +3,7 @@
  * publishes snapshots; the resource monitor reads usage from those samples (no second
  * probe), computes pressure and applies backpressure and the hard-limit policy.
  */
+import { filter, map } from 'rxjs';
 import type { JobManager } from '../actors/jobManager.js';
 import { encodeEphemeral, type EventBus } from '../events/bus.js';
 import type { EventStore } from '../events/store.js';
@@ -193,27 +194,49 @@ export function startMonitoring(deps: {
           ...gitChildPids(),
         ]),
       };
-      const runSink = (i: number) => {
+      setImmediate(() => {
         if (stopped) return;
-        const sink = i === 0 ? publishEphemeral : sinks[i - 1];
-        if (!sink) return;
+        contexts.set(snapshot, context);
         try {
-          sink(snapshot, context);
+          deps.bus.publish(encodeEphemeral('monitor.snapshot', snapshot as unknown as Record<string, unknown>));
         } catch (err) {
-          // Once per distinct error, not once a second while a disk is full.
-          const message = (err as Error).message;
-          if (message !== lastSinkError) deps.log(`snapshot sink failed: ${message}`, 'warn');
-          lastSinkError = message;
+          reportSinkError(err);
         }
-        setImmediate(runSink, i + 1);
-      };
-      setImmediate(runSink, 0);
+      });
     },
   });
 
-  const publishEphemeral = (snapshot: SystemSnapshot) => {
-    deps.bus.publish(encodeEphemeral('monitor.snapshot', snapshot as unknown as Record<string, unknown>));
+  const reportSinkError = (err: unknown) => {
+    // Once per distinct error, not once a second while a disk is full.
+    const message = (err as Error).message;
+    if (message !== lastSinkError) deps.log(`snapshot sink failed: ${message}`, 'warn');
+    lastSinkError = message;
   };
+  // The sinks follow the bus's snapshots, each on its own later turn (setImmediate): RxJS 7's
+  // asapScheduler runs on microtasks (no socket I/O between sinks) and asyncScheduler's timers
+  // all fire in one timers phase, so neither keeps the sinks apart the way the tail needs.
+  const runSinks = ({ snapshot, context }: { snapshot: SystemSnapshot; context: SampleContext }) => {
+    const runSink = (i: number) => {
+      const sink = sinks[i];
+      if (stopped || !sink) return;
+      try {
+        sink(snapshot, context);
+      } catch (err) {
+        reportSinkError(err);
+      }
+      setImmediate(runSink, i + 1);
+    };
+    setImmediate(runSink, 0);
+  };
+  // The context of each published snapshot, by the snapshot the bus event carries as its data.
+  const contexts = new WeakMap<object, SampleContext>();
+  const detachSinks = deps.bus.subscribeVia(
+    (events$) => events$.pipe(
+      filter((e) => e.event.type === 'monitor.snapshot' && contexts.has(e.event.data)),
+      map((e) => ({ snapshot: e.event.data as unknown as SystemSnapshot, context: contexts.get(e.event.data)! })),
+    ),
+    runSinks,
+  );
 
   // History (SQLite, with the per-job cost ledger) and monitor.jsonl for tailing: two sinks (two
   // turns), the snapshot serialized once for both.
@@ -289,6 +312,7 @@ export function startMonitoring(deps: {
     knownProcesses: (tag) => probe.knownProcesses(tag),
     stop() {
       stopped = true;
+      detachSinks();
       supervisor.stop();
       profiler.stop();
       monitor.stop();

@@ -1,6 +1,7 @@
 /**
  * The job machine's restarts and retries, driven directly with fakes and XState's simulated
- * clock: the backoff is the machine's own `after` transition, so the test moves time itself.
+ * clock: the backoff is the machine's own `after` transition, so the test moves time itself,
+ * and the times the machine records (restart_at, durations) are read from that clock too.
  */
 import { createActor, sendTo, setup, SimulatedClock, type ActorRefFrom } from 'xstate';
 import { describe, expect, it } from 'vitest';
@@ -165,6 +166,23 @@ describe('job machine: restart policy', () => {
       await tick();
       expect(n.actor.getSnapshot().value).toBe('failed');
     }
+  });
+
+  it('restart_at and duration_seconds are read from the actor clock (simulated time), not the wall clock', async () => {
+    const h = harness({ sheetCount: 1, restart: policy({ on: 'failure', max_attempts: 2, backoff: { initial_seconds: 5 } }) });
+    h.clock.set(1_000_000); // 1,000 s after the epoch: nowhere near Date.now()
+    h.actor.send({ type: 'START' });
+    h.clock.increment(2_500);
+    h.last()(bad);
+    await tick();
+    expect(ofType(h.recorded, 'job.restart_scheduled')[0]!.data).toMatchObject({ delay_seconds: 5, restart_at: 1_007.5 });
+    h.clock.increment(5_000); // the backoff: run 2 starts at 1,007.5 s
+    expect(h.actor.getSnapshot().matches('running')).toBe(true);
+    h.clock.increment(1_250);
+    h.last()(ok);
+    await tick();
+    // The duration is run 2's, on the simulated clock (no real time passes in between).
+    expect(ofType(h.recorded, 'job.completed')[0]!.data).toEqual({ duration_seconds: 1.25 });
   });
 
   it('a retried job starts at startSheet with its attempt, and its policy gets a new series', async () => {

@@ -1,4 +1,5 @@
 /** EventBus: isolation of handlers, synchronous in-order delivery, ephemeral encoding. */
+import { map, filter } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { EventBus, encodeEphemeral, type BusEvent } from '../../src/events/bus.js';
 import { decodeValue } from '../../src/ipc/framing.js';
@@ -68,13 +69,13 @@ describe('EventBus', () => {
     expect(b).toEqual([1, 2]);
   });
 
-  it('a handler removed during delivery misses nothing it was due; one function registered twice is removed once', () => {
+  it('a handler removed during delivery gets nothing after; one function registered twice is removed once', () => {
     const bus = new EventBus();
     const seen: string[] = [];
     let offB: () => void = () => undefined;
     bus.subscribe((e) => {
       seen.push(`a${e.event.data.i}`);
-      offB(); // b still gets the event being delivered (the list was taken before), not the next
+      offB(); // b is detached before its turn: it must not get even the event being delivered
     });
     offB = bus.subscribe((e) => seen.push(`b${e.event.data.i}`));
     const twice = (e: BusEvent) => seen.push(`t${e.event.data.i}`);
@@ -84,18 +85,68 @@ describe('EventBus', () => {
     offFirst();
     offFirst(); // removing again removes nothing more
     bus.publish(eph(2));
-    expect(seen).toEqual(['a1', 'b1', 't1', 't1', 'a2', 't2']);
+    expect(seen).toEqual(['a1', 't1', 't1', 'a2', 't2']);
     expect(bus.subscriberCount).toBe(2);
   });
 
-  it('events$ carries every event', () => {
+  it('a handler or pipeline attached later, even during delivery, gets the events after that one', () => {
     const bus = new EventBus();
     const seen: string[] = [];
-    const sub = bus.events$.subscribe((e) => seen.push(e.event.type));
+    bus.publish(eph(0)); // nobody attached yet
+    bus.subscribe((e) => {
+      seen.push(`a${e.event.data.i}`);
+      if (e.event.data.i === 1) bus.subscribe((x) => seen.push(`late${x.event.data.i}`));
+    });
     bus.publish(eph(1));
-    sub.unsubscribe();
+    bus.subscribeVia((events$) => events$.pipe(map((e) => e.event.data.i as number)), (i) => seen.push(`piped${i}`));
     bus.publish(eph(2));
-    expect(seen).toEqual(['test.tick']);
+    expect(seen).toEqual(['a1', 'a2', 'late2', 'piped2']);
+    expect(bus.subscriberCount).toBe(3);
+  });
+
+  it('a pipeline sees the filtered events in the bus order, re-entrant ones after the current event', () => {
+    const bus = new EventBus();
+    const seen: string[] = [];
+    bus.subscribe((e) => {
+      seen.push(`all${e.event.data.i}`);
+      if (e.event.data.i === 1) bus.publish(encodeEphemeral('test.other', { i: 9 }, { ts: 1 }));
+      if (e.event.data.i === 9) bus.publish(eph(3));
+    });
+    const off = bus.subscribeVia(
+      (events$) => events$.pipe(filter((e) => e.event.type === 'test.tick'), map((e) => e.event.data.i as number)),
+      (i) => seen.push(`tick${i}`),
+    );
+    bus.publish(eph(1));
+    expect(seen).toEqual(['all1', 'tick1', 'all9', 'all3', 'tick3']);
+    off();
+    bus.publish(eph(4));
+    expect(seen.at(-1)).toBe('all4');
+    expect(bus.subscriberCount).toBe(1);
+  });
+
+  it('a failing pipeline or its handler is logged and detached; plain handlers keep receiving', () => {
+    const logs: string[] = [];
+    const bus = new EventBus({ log: (m) => logs.push(m) });
+    const seen: number[] = [];
+    let piped = 0;
+    bus.subscribeVia(
+      (events$) => events$.pipe(map((e) => {
+        if (e.event.data.i === 2) throw new Error('operator broke');
+        return e;
+      })),
+      () => (piped += 1),
+    );
+    bus.subscribeVia((events$) => events$, () => {
+      throw new Error('handler broke');
+    });
+    bus.subscribe((e) => seen.push(e.event.data.i as number));
+    for (let i = 1; i <= 3; i++) bus.publish(eph(i));
+    expect(seen).toEqual([1, 2, 3]);
+    expect(piped).toBe(1);
+    expect(bus.subscriberCount).toBe(1);
+    expect(logs).toHaveLength(2);
+    expect(logs[0]).toMatch(/handler threw on test\.tick.*handler broke/s);
+    expect(logs[1]).toMatch(/pipeline failed.*operator broke/s);
   });
 });
 
