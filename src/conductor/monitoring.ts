@@ -3,7 +3,7 @@
  * publishes snapshots; the resource monitor reads usage from those samples (no second
  * probe), computes pressure and applies backpressure and the hard-limit policy.
  */
-import { filter, map } from 'rxjs';
+import { filter, map } from '../shared/rx.js';
 import type { JobManager } from '../actors/jobManager.js';
 import { encodeEphemeral, type EventBus } from '../events/bus.js';
 import type { EventStore } from '../events/store.js';

@@ -13,7 +13,7 @@
  * Consumers with many targets attach as one observer and fan out themselves (the socket
  * server, one observer for all its connections), so the bus has a handful of observers.
  */
-import { Subject, type Observable, type Observer, type OperatorFunction, type Subscription } from 'rxjs';
+import { Subject, type Observable, type Observer, type OperatorFunction, type Subscription } from '../shared/rx.js';
 import { encodeValue } from '../shared/msgpack.js';
 import { buildEnvelope } from './envelope.js';
 import { nowSeconds, type EncodedEvent, type EphemeralEvent, type StoredEvent } from './types.js';

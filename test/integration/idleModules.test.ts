@@ -1,7 +1,8 @@
 /**
  * What an idle conductor leaves unloaded (issue 16: idle RSS under 64 MB). The NATS client
  * (~8 MB of heap) is loaded only with `fleet` configured, the YAML parser (~4 MB) only for
- * `submit -f`: the conductor runs from the same CLI entry as every command. A resolve hook
+ * `submit -f`: the conductor runs from the same CLI entry as every command; RxJS (~7 MB whole)
+ * only in the few modules the bus uses. A resolve hook
  * preloaded through NODE_OPTIONS records every module the real conductor process resolves.
  */
 import fs from 'node:fs';
@@ -19,7 +20,7 @@ const fixture = useConductor({
 });
 
 describe('an idle conductor', () => {
-  it('has not loaded the NATS client nor the YAML parser, and has loaded the store and the socket server', async () => {
+  it('has not loaded the NATS client, the YAML parser nor the whole of RxJS, and has loaded the store and the socket server', async () => {
     // A job through the socket: the conductor's whole path for running work has loaded.
     await fixture.client.call('job.submit', { sheets: [{ argv: ['true'] }] });
     await fixture.client.call('daemon.status', {});
@@ -29,5 +30,8 @@ describe('an idle conductor', () => {
     expect(loaded.some((url) => url.includes('/dist/ipc/server.js'))).toBe(true);
     expect(loaded.filter((url) => url.includes('/node_modules/@nats-io/'))).toEqual([]);
     expect(loaded.filter((url) => url.includes('/node_modules/yaml/'))).toEqual([]);
+    // RxJS from its defining modules (shared/rx.ts), not the root entry that loads all of it.
+    expect(loaded.some((url) => url.includes('/node_modules/rxjs/dist/cjs/internal/Subject.js'))).toBe(true);
+    expect(loaded.filter((url) => url.includes('/node_modules/rxjs/dist/cjs/index.js'))).toEqual([]);
   });
 });
