@@ -12,7 +12,6 @@ import { parseInteger, parseNumber, UsageError } from './args.js';
 import { addConductorRestart } from './conductorRestart.js';
 import { cliPaths, withClient } from './conductorClient.js';
 import { startDetached } from './detach.js';
-import { fleetLine } from './fleet.js';
 import { duration, printJson } from './output.js';
 import { processAlive, waitForExit } from './pids.js';
 
@@ -109,4 +108,19 @@ export function addConductorCommands(program: Command, entry: string): void {
         ].join('\n') + '\n',
       );
     });
+}
+
+/** `mzt conductor status`'s fleet line: the link and how far behind the export is. */
+export function fleetLine(fleet: {
+  host: string;
+  nats_url: string;
+  connected: boolean;
+  export: { state: string; exported_seq: number; lag_events: number; lag_bytes: number; lag_bytes_capped: boolean; last_error: string | null };
+}): string {
+  const e = fleet.export;
+  const lag = `${e.lag_events} event(s), ${e.lag_bytes_capped ? 'over ' : ''}${(e.lag_bytes / 1048576).toFixed(1)} MB behind`;
+  return (
+    `fleet     host ${fleet.host} on ${fleet.nats_url} (${fleet.connected ? 'connected' : 'NOT connected'}); export ${e.state}, ` +
+    `exported to seq ${e.exported_seq}, ${lag}${e.last_error ? `; ${e.last_error}` : ''}`
+  );
 }

@@ -9,22 +9,17 @@ import './earlySignals.js';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { ConductorNotRunning, RpcError, TimeoutError } from '../ipc/clientErrors.js';
-import { TOP_KEYS, runTop, type TopSort } from './top.js';
-import { addJobControlCommands } from './jobControl.js';
 import { parseNumber, UsageError } from './args.js';
-import { addSubmitCommand } from './submit.js';
-import { addClearCommand } from './clear.js';
-import { addFleetCommands } from './fleet.js';
-import { addTraceCommand } from './trace.js';
 import { withClient } from './conductorClient.js';
+import type { TopSort } from './top.js';
 import { addConductorCommands } from './conductorCommands.js';
-import { addJobCommands } from './jobCommands.js';
-import { addDashboardCommands } from './dashboardCommands.js';
-import { addRawCommands } from './rawCommands.js';
 
 const EXIT_NOT_RUNNING = 3;
 
-function buildProgram(): Command {
+/** `mzt conductor start`: the conductor's own process, which runs from this entry too. */
+const startsConductor = (argv: string[]) => argv[2] === 'conductor' && argv[3] === 'start';
+
+async function buildProgram(argv: string[]): Promise<Command> {
   const program = new Command('mzt')
     .description('mzt conductor: run jobs, watch what they cost, stream every event')
     .showHelpAfterError()
@@ -32,7 +27,31 @@ function buildProgram(): Command {
 
   // A detached conductor runs this file again.
   addConductorCommands(program, fileURLToPath(import.meta.url));
+  // The conductor needs none of the client commands: loading them would cost its process 2-5 MB
+  // for as long as it runs (BENCHMARKS.md, idle RSS).
+  if (startsConductor(argv)) return program;
 
+  const [
+    { addSubmitCommand },
+    { addClearCommand },
+    { addFleetCommands },
+    { addJobCommands },
+    { addJobControlCommands },
+    { addTraceCommand },
+    { TOP_KEYS, runTop },
+    { addDashboardCommands },
+    { addRawCommands },
+  ] = await Promise.all([
+    import('./submit.js'),
+    import('./clear.js'),
+    import('./fleet.js'),
+    import('./jobCommands.js'),
+    import('./jobControl.js'),
+    import('./trace.js'),
+    import('./top.js'),
+    import('./dashboardCommands.js'),
+    import('./rawCommands.js'),
+  ]);
   // Each command gets one connection (withClient), closed when it is done.
   addSubmitCommand(program, withClient);
   addClearCommand(program, withClient);
@@ -62,7 +81,7 @@ function buildProgram(): Command {
 }
 
 async function main(): Promise<void> {
-  const program = buildProgram();
+  const program = await buildProgram(process.argv);
   try {
     await program.parseAsync(process.argv);
   } catch (err) {

@@ -30,6 +30,9 @@ describe('an idle conductor', () => {
     expect(loaded.some((url) => url.includes('/dist/ipc/server.js'))).toBe(true);
     expect(loaded.filter((url) => url.includes('/node_modules/@nats-io/'))).toEqual([]);
     expect(loaded.filter((url) => url.includes('/node_modules/yaml/'))).toEqual([]);
+    // The conductor runs from the CLI entry, without the client commands (cli/main.ts).
+    expect(loaded.some((url) => url.includes('/dist/cli/conductorCommands.js'))).toBe(true);
+    expect(loaded.filter((url) => /\/dist\/cli\/(top|submit|fleet|jobCommands)\.js$/.test(url))).toEqual([]);
     // RxJS from its defining modules (shared/rx.ts), not the root entry that loads all of it.
     expect(loaded.some((url) => url.includes('/node_modules/rxjs/dist/cjs/internal/Subject.js'))).toBe(true);
     expect(loaded.filter((url) => url.includes('/node_modules/rxjs/dist/cjs/index.js'))).toEqual([]);
