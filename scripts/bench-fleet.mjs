@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { median, opt, root, startConductor } from './benchKit.mjs';
+import { durableStreamRate, emitPaced, median, opt, root, startConductor } from './benchKit.mjs';
 import { DaemonClient } from '../dist/index.js';
 import { FleetClient } from '../dist/fleet/client.js';
 
@@ -62,35 +62,6 @@ function home(config) {
   return dir;
 }
 
-/** Emit N events in batches of 10k, at most 50k ahead of `progress()`. */
-async function emit(client, count, progress) {
-  for (let sent = 0; sent < count; sent += 10_000) {
-    while (sent - (await progress()) > 50_000) await new Promise((r) => setTimeout(r, 2));
-    await client.call('debug.emit', { count: Math.min(10_000, count - sent), size: 150 });
-  }
-}
-
-async function localRate(socketPath) {
-  const producer = await DaemonClient.connect({ socketPath });
-  const consumer = await DaemonClient.connect({ socketPath });
-  const sub = consumer.subscribe({ types: ['debug.'], max_queued_events: 100_000, max_queued_bytes: 64 * 1024 * 1024 });
-  const it = sub[Symbol.asyncIterator]();
-  await it.next();
-  const start = process.hrtime.bigint();
-  let got = 0;
-  const emitting = emit(producer, N, async () => got);
-  while (got < N) {
-    const { value } = await it.next();
-    if (value.kind === 'event') got++;
-    else if (value.kind === 'lagged') throw new Error('subscriber lagged');
-  }
-  const secs = Number(process.hrtime.bigint() - start) / 1e9;
-  await emitting;
-  await producer.close();
-  await consumer.close();
-  return N / secs;
-}
-
 async function exportedSeq(client) {
   const s = await client.call('daemon.status', {});
   return { exported: s.fleet.export.exported_seq, head: s.head_seq, lag: s.fleet.export.lag_events };
@@ -101,7 +72,7 @@ async function exportRate(socketPath) {
   const base = (await exportedSeq(client)).head;
   while ((await exportedSeq(client)).lag > 0) await new Promise((r) => setTimeout(r, 20));
   const start = process.hrtime.bigint();
-  await emit(client, N, async () => (await exportedSeq(client)).exported - base);
+  await emitPaced(client, N, async () => (await exportedSeq(client)).exported - base);
   while ((await exportedSeq(client)).exported < base + N) await new Promise((r) => setTimeout(r, 5));
   const secs = Number(process.hrtime.bigint() - start) / 1e9;
   await client.close();
@@ -117,10 +88,10 @@ const env = { MZT_DEBUG_METHODS: '1' };
 const rows = { local: [], localFleet: [], exported: [] };
 for (let run = 0; run < RUNS; run++) {
   const plain = await startConductor(home({}), env);
-  rows.local.push(await localRate(plain.socketPath));
+  rows.local.push(await durableStreamRate(plain.socketPath, N));
   await plain.stop();
   const withFleet = await startConductor(home(fleet(`bench${run}`)), env);
-  rows.localFleet.push(await localRate(withFleet.socketPath));
+  rows.localFleet.push(await durableStreamRate(withFleet.socketPath, N));
   rows.exported.push(await exportRate(withFleet.socketPath));
   await withFleet.stop();
 }

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ceilingServerSource, median, opt, readCeiling, startConductor } from './benchKit.mjs';
+import { ceilingServerSource, durableStreamRate, median, opt, readCeiling, startConductor } from './benchKit.mjs';
 import { DaemonClient } from '../dist/index.js';
 import Database from 'better-sqlite3';
 
@@ -28,34 +28,6 @@ async function ceilingRun(sockPath) {
   server.kill();
   fs.rmSync(sockPath, { force: true });
   return rate;
-}
-
-async function durableRun(socketPath) {
-  const producer = await DaemonClient.connect({ socketPath });
-  const consumer = await DaemonClient.connect({ socketPath });
-  const sub = consumer.subscribe({ types: ['debug.'], max_queued_events: 100_000, max_queued_bytes: 64 * 1024 * 1024 });
-  const it = sub[Symbol.asyncIterator]();
-  await it.next(); // caught_up: the subscription is live
-  const start = process.hrtime.bigint();
-  let got = 0;
-  // The producer stays at most 50k events ahead of the consumer, inside its queue bound.
-  const emitting = (async () => {
-    for (let sent = 0; sent < N; sent += 10_000) {
-      while (sent - got > 50_000) await new Promise((r) => setTimeout(r, 1));
-      await producer.call('debug.emit', { count: Math.min(10_000, N - sent), size: 150 });
-    }
-  })();
-  while (got < N) {
-    const { value } = await it.next();
-    if (value.kind === 'event') got++;
-    else if (value.kind === 'lagged') throw new Error('subscriber lagged during the benchmark');
-  }
-  const secs = Number(process.hrtime.bigint() - start) / 1e9;
-  await emitting;
-  await sub.unsubscribe?.();
-  await producer.close();
-  await consumer.close();
-  return N / secs;
 }
 
 async function resumeRun(socketPath) {
@@ -93,7 +65,7 @@ const { socketPath } = conductor;
 try {
   for (let r = 0; r < RUNS; r++) {
     ceiling.push(await ceilingRun(ceilingSock));
-    durable.push(await durableRun(socketPath));
+    durable.push(await durableStreamRate(socketPath, N));
   }
   for (let r = 0; r < RUNS; r++) {
     resume.push(await resumeRun(socketPath));

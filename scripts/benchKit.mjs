@@ -101,3 +101,39 @@ export async function readCeiling(sockPath, events) {
   });
   return events / (Number(process.hrtime.bigint() - start) / 1e9);
 }
+
+/** Emit `count` events through debug.emit in batches of 10k, at most 50k ahead of `progress()`. */
+export async function emitPaced(client, count, progress) {
+  for (let sent = 0; sent < count; sent += 10_000) {
+    while (sent - (await progress()) > 50_000) await new Promise((r) => setTimeout(r, 1));
+    await client.call('debug.emit', { count: Math.min(10_000, count - sent), size: 150 });
+  }
+}
+
+/**
+ * The durable stream's rate: `n` events from debug.emit (producer connection) to one live
+ * DaemonClient subscriber (consumer connection), events/s. The conductor needs MZT_DEBUG_METHODS.
+ */
+export async function durableStreamRate(socketPath, n) {
+  const { DaemonClient } = await import('../dist/index.js');
+  const producer = await DaemonClient.connect({ socketPath });
+  const consumer = await DaemonClient.connect({ socketPath });
+  const sub = consumer.subscribe({ types: ['debug.'], max_queued_events: 100_000, max_queued_bytes: 64 * 1024 * 1024 });
+  const it = sub[Symbol.asyncIterator]();
+  await it.next(); // caught_up: the subscription is live
+  const start = process.hrtime.bigint();
+  let got = 0;
+  // The producer stays at most 50k events ahead of the consumer, inside its queue bound.
+  const emitting = emitPaced(producer, n, async () => got);
+  while (got < n) {
+    const { value } = await it.next();
+    if (value.kind === 'event') got++;
+    else if (value.kind === 'lagged') throw new Error('subscriber lagged during the benchmark');
+  }
+  const secs = Number(process.hrtime.bigint() - start) / 1e9;
+  await emitting;
+  await sub.unsubscribe?.();
+  await producer.close();
+  await consumer.close();
+  return n / secs;
+}
