@@ -90,7 +90,7 @@ export function jobHandlers(deps: MethodDeps): Pick<Handlers, JobMethod> {
       return deps.tracer.trace(p.job_id, p.seconds);
     },
 
-    'job.clear': (p) => clearJobs({ store, paths: deps.paths, storage: deps.monitoring()?.storage, log: (l) => deps.log?.(l) }, p),
+    'job.clear': (p) => clearJobs({ store, paths: deps.paths, storage: deps.monitoring()?.storage, log: (line, level) => deps.log?.(line, level) }, p),
 
     'job.logs': (p) => {
       const { status } = existing(p.job_id);

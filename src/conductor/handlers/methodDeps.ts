@@ -9,6 +9,7 @@ import type { EventStore } from '../../events/store.js';
 import type { JobManager } from '../../actors/jobManager.js';
 import type { Fleet } from '../../fleet/index.js';
 import type { ConductorPaths } from '../../shared/paths.js';
+import type { LogFn } from '../../log/logger.js';
 import type { ConductorConfig } from '../config.js';
 import type { JobTracer } from '../jobTrace.js';
 import type { Monitoring } from '../monitoring.js';
@@ -33,7 +34,8 @@ export interface MethodDeps {
   fleet?(): Fleet | undefined;
   /** Expose `debug.emit` (tests and benchmarks only; MZT_DEBUG_METHODS=1). */
   debugMethods: boolean;
-  log?(line: string): void;
+  /** The conductor's log, with levels (job.clear reports its failures as warnings). */
+  log?: LogFn;
 }
 
 export function notFound(jobId: string): ProtocolError {
