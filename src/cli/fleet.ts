@@ -4,7 +4,6 @@
  */
 import { Command } from 'commander';
 import { loadConfigFile } from '../conductor/config.js';
-import { conductorPaths, resolveHome } from '../shared/paths.js';
 import type { FleetClient } from '../fleet/client.js';
 import type { LocalHost } from './fleetWait.js';
 import { cliPaths, withClient } from './conductorClient.js';
@@ -23,7 +22,7 @@ interface NatsOptions {
 function natsTarget(opts: NatsOptions): { url: string; credentials: string | null } {
   if (opts.nats) return { url: opts.nats, credentials: null };
   if (process.env.MZT_NATS_URL) return { url: process.env.MZT_NATS_URL, credentials: null };
-  const fleet = loadConfigFile(conductorPaths(resolveHome()).configFile).fleet;
+  const fleet = loadConfigFile(cliPaths().configFile).fleet;
   if (!fleet) throw new UsageError('no NATS server to ask: pass --nats nats://HOST:PORT, set MZT_NATS_URL, or set fleet.nats_url in config.json');
   return { url: fleet.nats_url, credentials: fleet.credentials };
 }

@@ -2,8 +2,8 @@
  * Export of this conductor's durable events to the fleet's JetStream stream, exactly once and
  * in seq order, behind the store:
  * - The store is the source of truth; the exporter reads committed events from it a window at
- *   a time (bounded: WINDOW_EVENTS / WINDOW_BYTES in memory) and never holds up a commit: a
- *   commit only wakes it.
+ *   a time (bounded: WINDOW_EVENTS / WINDOW_BYTES in memory) and never holds up a commit: it
+ *   runs in the fleet worker and, once caught up, looks for new events every `idlePollMs`.
  * - Each event goes to `mzt.<host>.events.<type>` with message id `<host>:<seq>`, so JetStream
  *   drops a repeat inside its duplicate window.
  * - Where to resume is asked of the stream itself (its last message for this host), after
@@ -36,19 +36,12 @@ export interface ExportProgress {
   last_error: string | null;
 }
 
-export interface ExportStatus {
-  host: string;
-  connected: boolean;
-  state: ExportState;
-  /** Last seq of this host the stream is known to hold (0: none). */
-  exported_seq: number;
+/** The export as daemon.status shows it: its progress and how far behind the store it is. */
+export interface ExportStatus extends ExportProgress {
   lag_events: number;
   /** Payload bytes of the lag, counted over at most LAG_BYTES_COUNT_LIMIT events. */
   lag_bytes: number;
   lag_bytes_capped: boolean;
-  /** Events published by this run (repeats the stream dropped included). */
-  published_total: number;
-  last_error: string | null;
 }
 
 export const WINDOW_EVENTS = 1024;
@@ -77,7 +70,7 @@ class RefusedError extends Error {}
 
 export class EventExporter {
   private cursor = 0;
-  private state: ExportStatus['state'] = 'connecting';
+  private state: ExportState = 'connecting';
   private lastError: string | null = null;
   private published = 0;
   private stopped = false;
@@ -91,9 +84,7 @@ export class EventExporter {
       source: ExportSource;
       connection: FleetConnection;
       log: (message: string) => void;
-      windowEvents?: number;
-      windowBytes?: number;
-      /** How often to look for new events once caught up (a commit also wakes it, where told). */
+      /** How often to look for new events once caught up. */
       idlePollMs?: number;
     },
   ) {}
@@ -102,8 +93,8 @@ export class EventExporter {
     this.running ??= this.run();
   }
 
-  /** Called after each commit: O(1), it only wakes the loop. */
-  notifyCommitted(): void {
+  /** Ends the idle wait at once (stop). */
+  private wake(): void {
     const wake = this.wakeUp;
     this.wakeUp = undefined;
     wake?.();
@@ -111,7 +102,7 @@ export class EventExporter {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.notifyCommitted();
+    this.wake();
     await this.running;
     this.state = 'stopped';
   }
@@ -188,10 +179,8 @@ export class EventExporter {
 
   private async pump(link: FleetLink): Promise<void> {
     const { source } = this.options;
-    const windowEvents = this.options.windowEvents ?? WINDOW_EVENTS;
-    const windowBytes = this.options.windowBytes ?? WINDOW_BYTES;
     while (!this.stopped) {
-      let rows = source.readRaw(this.cursor, windowEvents);
+      let rows = source.readRaw(this.cursor, WINDOW_EVENTS);
       if (rows.length === 0) {
         this.state = 'caught_up';
         await this.sleep(this.options.idlePollMs ?? IDLE_POLL_MS);
@@ -199,7 +188,7 @@ export class EventExporter {
       }
       this.state = 'exporting';
       let bytes = 0;
-      const fit = rows.findIndex((row) => (bytes += row.bytes.length) > windowBytes);
+      const fit = rows.findIndex((row) => (bytes += row.bytes.length) > WINDOW_BYTES);
       if (fit > 0) rows = rows.slice(0, fit);
       else if (fit === 0) rows = rows.slice(0, 1);
       await this.publishWindow(link, rows);

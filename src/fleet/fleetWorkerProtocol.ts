@@ -20,8 +20,7 @@ export interface FleetWorkerData {
 // Figures both threads use live here, not in the NATS-side modules: the main thread must not
 // import those (the NATS client adds ~8 MB to a conductor that has no fleet configured).
 
-export const EXPORT_STATES = ['connecting', 'exporting', 'caught_up', 'retrying', 'refused', 'stopped'] as const;
-export type ExportState = (typeof EXPORT_STATES)[number];
+export type ExportState = 'connecting' | 'exporting' | 'caught_up' | 'retrying' | 'refused' | 'stopped';
 
 /** The lag's payload bytes are counted over at most this many events (a bounded read per status). */
 export const LAG_BYTES_COUNT_LIMIT = 100_000;
@@ -32,7 +31,6 @@ export const QUERY_NATS_MS = 4000;
 /** Rendered log bytes in one `mzt fleet logs` answer: a NATS message is at most 1 MiB by default. */
 export const FLEET_LOG_ANSWER_BYTES = 512 * 1024;
 
-/** Slots of the shared status buffer. */
 /**
  * Slots of the shared status buffer: the counters that move with every window. The export's
  * state, connection and error travel together in one 'state' message instead, so the main

@@ -20,7 +20,7 @@ export interface FleetStatus {
   host: string;
   nats_url: string;
   connected: boolean;
-  export: Omit<ExportStatus, 'host' | 'connected'>;
+  export: ExportStatus;
 }
 
 export interface Fleet {

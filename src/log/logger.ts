@@ -15,10 +15,8 @@
  */
 import type { StderrRotation } from './rotation.js';
 
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-export const LOG_FORMATS = ['text', 'json'] as const;
-export type LogFormat = (typeof LOG_FORMATS)[number];
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFormat = 'text' | 'json';
 
 /** What modules call; `level` defaults to info. */
 export type LogFn = (line: string, level?: LogLevel) => void;
@@ -30,8 +28,6 @@ export interface LoggerOptions {
   name: string;
   level?: LogLevel;
   format?: LogFormat;
-  /** Where a finished line goes; default stderr (through the rotation when there is one). */
-  write?: (line: string) => void;
   rotation?: StderrRotation;
 }
 
@@ -46,17 +42,13 @@ export class Logger {
     this.fmt = options.format ?? 'text';
     this.prefix = `${options.name}[${process.pid}]`;
     const rotation = options.rotation;
-    this.out = options.write ?? (rotation ? (line) => rotation.write(line) : (line) => void process.stderr.write(line));
+    this.out = rotation ? (line) => rotation.write(line) : (line) => void process.stderr.write(line);
   }
 
   /** Applies a (re)loaded config's level and format. */
   configure(level: LogLevel, format: LogFormat): void {
     this.min = RANK[level];
     this.fmt = format;
-  }
-
-  get level(): LogLevel {
-    return LOG_LEVELS.find((l) => RANK[l] === this.min)!;
   }
 
   /** Bound, so it can be handed around as a plain function. */
@@ -69,14 +61,4 @@ export class Logger {
         : `${time} ${this.prefix} ${level === 'info' ? '' : `${level}: `}${line}\n`,
     );
   };
-
-  readonly debug = (line: string): void => this.log(line, 'debug');
-  readonly info = (line: string): void => this.log(line, 'info');
-  readonly warn = (line: string): void => this.log(line, 'warn');
-  readonly error = (line: string): void => this.log(line, 'error');
-}
-
-export function parseLogFormat(value: string, what = '--log-format'): LogFormat {
-  if ((LOG_FORMATS as readonly string[]).includes(value)) return value as LogFormat;
-  throw new Error(`${what} must be one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(value)}`);
 }

@@ -26,7 +26,6 @@ export interface ProfilerContext {
   samples: number;
   failures: number;
   lastCost: SampleCost | undefined;
-  widenedFrom: number | undefined;
 }
 
 /** What the machine emits (actor.on('interval_widened', ...)). */
@@ -61,7 +60,6 @@ export const profilerMachine = setup({
     samples: 0,
     failures: 0,
     lastCost: undefined,
-    widenedFrom: undefined,
   }),
   initial: 'sampling',
   on: {
@@ -85,7 +83,6 @@ export const profilerMachine = setup({
               samples: context.samples + 1,
               failures: cost.ok ? 0 : context.failures + 1,
               lastCost: cost,
-              widenedFrom: over ? context.interval_seconds : undefined,
               interval_seconds: next,
             });
             if (over) {
@@ -101,7 +98,7 @@ export const profilerMachine = setup({
         },
         onError: {
           target: 'waiting',
-          actions: assign(({ context }) => ({ failures: context.failures + 1, widenedFrom: undefined })),
+          actions: assign(({ context }) => ({ failures: context.failures + 1 })),
         },
       },
     },
