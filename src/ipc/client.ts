@@ -169,9 +169,12 @@ export class DaemonClient {
   async _unsubscribe(sub: Subscription): Promise<void> {
     this.subscriptions.delete(sub);
     this._maybeResumeReading();
-    if (sub.serverId !== undefined) {
-      this.byServerId.delete(sub.serverId);
-      await this.call('unsubscribe', { subscription: sub.serverId }).catch(() => undefined);
+    // Once per subscription: `unsubscribe()` and then leaving its `for await` both come here.
+    const serverId = sub.serverId;
+    if (serverId !== undefined) {
+      sub.serverId = undefined;
+      this.byServerId.delete(serverId);
+      await this.call('unsubscribe', { subscription: serverId }).catch(() => undefined);
     }
   }
 
