@@ -4,6 +4,8 @@
  */
 import type http from 'node:http';
 import { isValidJobId } from '../shared/paths.js';
+import { ConductorNotRunning, RpcError } from '../ipc/clientErrors.js';
+import { ErrorCode } from '../ipc/messages.js';
 
 export class HttpError extends Error {
   constructor(
@@ -78,4 +80,12 @@ export function resumeSeq(req: http.IncomingMessage, query: URLSearchParams): nu
     throw new HttpError(400, `Last-Event-ID / since must be an event seq (an integer ≥ 0), got ${JSON.stringify(raw)}`);
   }
   return value;
+}
+
+/** A conductor error as the HTTP answer a route gives: unknown job 404, bad params 400, conductor down 503. */
+export function rpcToHttp(err: unknown, jobId?: string): never {
+  if (err instanceof RpcError && err.code === ErrorCode.JOB_NOT_FOUND) throw new HttpError(404, `job not found: ${jobId}`);
+  if (err instanceof RpcError && err.code === ErrorCode.INVALID_PARAMS) throw new HttpError(400, err.message);
+  if (err instanceof ConductorNotRunning) throw new HttpError(503, err.message);
+  throw err;
 }

@@ -44,7 +44,7 @@ export interface JobSpec {
   env?: Record<string, string>;
   /** Free-form string labels, recorded in job.submitted and the JobRecord. */
   labels?: Record<string, string>;
-  /** This job's own resource limits (monitor/jobLimits.ts); absent = none. */
+  /** This job's own resource limits (enforced by conductor/shedding.ts); absent = none. */
   limits?: JobLimits;
   sheets: SheetSpec[];
   /** Restart policy (src/actors/restartPolicy.ts); absent: never restarted. */

@@ -51,7 +51,7 @@ export class JobTable {
     return { jobs: records.map((r) => JSON.parse(r) as JobRecord), total };
   }
 
-  /** Jobs queued or running, oldest first. */
+  /** Jobs not yet ended (ACTIVE_JOB_STATUSES), oldest first. */
   active(): JobRecord[] {
     return (this.selectActive.all() as string[]).map((r) => JSON.parse(r) as JobRecord);
   }

@@ -98,12 +98,8 @@ function reopen(record: JobRecord, event: DurableEvent, d: Record<string, unknow
   delete next.restart_at;
   delete next.git_at_end;
   next.sheets = record.sheets.map((s) => {
-    if (s.sheet_num < from) return { ...s };
-    const fresh: SheetRecord = { sheet_num: s.sheet_num, argv: s.argv, status: 'pending' };
-    if (s.name !== undefined) fresh.name = s.name;
-    if (s.cwd !== undefined) fresh.cwd = s.cwd;
-    if (s.timeout_seconds !== undefined) fresh.timeout_seconds = s.timeout_seconds;
-    return fresh;
+    // A sheet to run again starts over from what its spec gave it.
+    return s.sheet_num < from ? { ...s } : sheetFromSpec(s, s.sheet_num - 1);
   });
   next.completed_sheets = next.sheets.filter((s) => s.status === 'completed').length;
   return next;

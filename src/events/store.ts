@@ -212,7 +212,7 @@ export class EventStore {
     return this.jobs.list(options);
   }
 
-  /** Jobs queued or running, oldest first. */
+  /** Jobs not yet ended (ACTIVE_JOB_STATUSES: queued, running, paused, pending), oldest first. */
   activeJobs(): JobRecord[] {
     return this.jobs.active();
   }
@@ -224,7 +224,7 @@ export class EventStore {
 
   /**
    * Delete events with ts older than now - maxAgeSeconds. What is KEPT, whatever its age:
-   * - every event of a job still queued or running (its story is not finished, and a restart
+   * - every event of a job not yet ended (its story is not finished, and a restart
    *   must be able to close it);
    * - every event of a terminal job that ended after the cutoff, so a job's story in the log is
    *   either whole or gone — never a tail without its job.submitted.

@@ -14,7 +14,8 @@ export { decodeValue, encodeValue } from '../shared/msgpack.js';
 
 /**
  * Write one frame, header then `prefix + body`, into `out` at `at`; returns where it ended.
- * The only place a frame header is written: a batch of frames is built in one buffer this way.
+ * The only place the code writes a frame header (replay pages are framed by SQLite itself, in
+ * eventReader.ts): a batch of frames is built in one buffer this way.
  */
 export function putFrame(out: Buffer, at: number, body: Buffer, prefix?: Buffer): number {
   const prefixLength = prefix ? prefix.length : 0;

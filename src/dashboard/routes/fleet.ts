@@ -5,9 +5,8 @@
  * cannot reach NATS 503 with `reason`, so the page can hide the view or say why it is empty.
  */
 import { RpcError } from '../../ipc/client.js';
-import { ConductorNotRunning } from '../../ipc/clientErrors.js';
 import { ErrorCode } from '../../ipc/messages.js';
-import { HttpError, numberParam, sendJson } from '../http.js';
+import { numberParam, rpcToHttp, sendJson } from '../http.js';
 import type { RouteContext, RouteRequest } from '../context.js';
 
 /** Above the conductor's own bound for a fleet query (4 s to NATS, 5 s to the worker). */
@@ -24,9 +23,7 @@ async function relay(ctx: RouteContext, r: RouteRequest, method: string, params:
       else sendJson(r.res, 503, { error: err.message, status: 503, reason });
       return;
     }
-    if (err instanceof RpcError && err.code === ErrorCode.INVALID_PARAMS) throw new HttpError(400, err.message);
-    if (err instanceof ConductorNotRunning) throw new HttpError(503, err.message);
-    throw err;
+    rpcToHttp(err);
   }
 }
 

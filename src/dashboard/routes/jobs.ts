@@ -10,24 +10,15 @@ import { jobLogStat, readJobLogFrom, readJobLogTail } from '../../actors/jobLogR
 import { jobDir } from '../../shared/paths.js';
 import type { JobRecord, JobStatus } from '../../events/jobRecord.js';
 import { isTerminalStatus } from '../../events/projection.js';
-import { RpcError } from '../../ipc/client.js';
-import { ErrorCode } from '../../ipc/messages.js';
 import type { DurableEnvelope } from '../consumer.js';
 import { ConductorNotRunning } from '../../ipc/clientErrors.js';
 import { pumpEvents } from '../eventPump.js';
-import { HttpError, booleanParam, checkJobId, numberParam, resumeSeq, sendJson } from '../http.js';
+import { HttpError, booleanParam, checkJobId, numberParam, resumeSeq, rpcToHttp, sendJson } from '../http.js';
 import type { RouteContext, RouteRequest } from '../context.js';
 
 const MAX_TAIL_LINES = 1000;
 const LOG_READ_BYTES = 256 * 1024;
 
-
-function rpcToHttp(err: unknown, jobId?: string): never {
-  if (err instanceof RpcError && err.code === ErrorCode.JOB_NOT_FOUND) throw new HttpError(404, `job not found: ${jobId}`);
-  if (err instanceof RpcError && err.code === ErrorCode.INVALID_PARAMS) throw new HttpError(400, err.message);
-  if (err instanceof ConductorNotRunning) throw new HttpError(503, err.message);
-  throw err;
-}
 
 async function getJob(ctx: RouteContext, jobId: string): Promise<JobRecord> {
   try {

@@ -12,7 +12,7 @@ import type { SystemSnapshot } from '../../monitor/snapshot.js';
 import { JsonlTail } from '../../storage/jsonlTail.js';
 import { SnapshotReader } from '../../storage/snapshotReader.js';
 import { ConductorNotRunning } from '../../ipc/clientErrors.js';
-import { HttpError, numberParam, sendJson } from '../http.js';
+import { HttpError, numberParam, rpcToHttp, sendJson } from '../http.js';
 import type { RouteContext, RouteRequest } from '../context.js';
 import type { SseStream } from '../sse.js';
 import { nextBatch, sendHeartbeat } from '../consumer.js';
@@ -205,8 +205,6 @@ export async function monitorHistory(ctx: RouteContext, r: RouteRequest): Promis
   try {
     sendJson(r.res, 200, await ctx.bridge.call('monitor.history', params));
   } catch (err) {
-    if (err instanceof ConductorNotRunning) throw new HttpError(503, err.message);
-    if (err instanceof RpcError && err.code === ErrorCode.INVALID_PARAMS) throw new HttpError(400, err.message);
-    throw err;
+    rpcToHttp(err);
   }
 }
