@@ -19,5 +19,9 @@ install_debian_package() {
   fi
   { apt-get update -qq && apt-get install -y -qq --no-install-recommends "$package" >/dev/null; } || rc=$?
   if [ "$made" = 1 ]; then rm -f "$policy"; fi
+  if [ "$rc" = 0 ] && ! command -v "$exe" >/dev/null; then
+    echo "installed $package, but $exe is still not on PATH" >&2
+    rc=1
+  fi
   return $rc
 }

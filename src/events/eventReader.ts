@@ -47,11 +47,15 @@ function typePrefixClause(prefix: string): { kind: 'r' | 's'; sql: string; param
 
 export class EventReader {
   private readonly selectFirstSeq: Database.Statement;
+  private readonly selectPayloadBytes: Database.Statement;
   private readonly rowStatements = new Map<string, Database.Statement>();
   private readonly framedStatements = new Map<string, Database.Statement>();
 
   constructor(private readonly db: Database.Database) {
     this.selectFirstSeq = db.prepare('SELECT MIN(seq) FROM events').pluck();
+    this.selectPayloadBytes = db
+      .prepare('SELECT coalesce(sum(length(payload)), 0), count(*) FROM (SELECT payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?)')
+      .raw(true);
   }
 
   /** Lowest seq still stored, or null when the table is empty. */
@@ -75,10 +79,7 @@ export class EventReader {
 
   /** Payload bytes of the events after `afterSeq`, counting at most `maxEvents` of them. */
   payloadBytesAfter(afterSeq: number, maxEvents: number): { bytes: number; events: number } {
-    const [bytes, events] = this.db
-      .prepare('SELECT coalesce(sum(length(payload)), 0), count(*) FROM (SELECT payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?)')
-      .raw(true)
-      .get(afterSeq, maxEvents) as [number, number];
+    const [bytes, events] = this.selectPayloadBytes.get(afterSeq, maxEvents) as [number, number];
     return { bytes, events };
   }
 

@@ -3,8 +3,8 @@
  * submitting to the fleet's work queue. Used by `mzt fleet ...`; works from any machine that
  * reaches the NATS server.
  */
-import fs from 'node:fs';
-import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { natsServerOptions } from './connection.js';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { decodeValue } from '../shared/msgpack.js';
 import type { DurableEvent } from '../events/types.js';
@@ -35,13 +35,12 @@ export class FleetClient {
   static async connect(url: string, options: { credentials?: string | null; timeoutMs?: number } = {}): Promise<FleetClient> {
     try {
       const nc = await connect({
-        servers: url.split(',').map((s) => s.trim()),
+        ...natsServerOptions(url, options.credentials),
         timeout: options.timeoutMs ?? 5000,
         // A command waits on the fleet (submit --wait): a server gone ~10 s closes the connection,
         // which ends the wait with an error rather than hanging on reconnects.
         reconnectTimeWait: 1000,
         maxReconnectAttempts: 10,
-        ...(options.credentials ? { authenticator: credsAuthenticator(fs.readFileSync(options.credentials)) } : {}),
       });
       return new FleetClient(nc);
     } catch (err) {

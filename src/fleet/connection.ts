@@ -5,8 +5,27 @@
  */
 import fs from 'node:fs';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import type { FleetConfig } from './config.js';
+
+/** Where to connect: `nats_url` may list several servers, comma-separated; a .creds file authenticates. */
+export function natsServerOptions(url: string, credentials: string | null | undefined): { servers: string[]; authenticator?: ReturnType<typeof credsAuthenticator> } {
+  return {
+    servers: url.split(',').map((s) => s.trim()),
+    ...(credentials ? { authenticator: credsAuthenticator(fs.readFileSync(credentials)) } : {}),
+  };
+}
+
+/** Creates a stream if it is not there; any conductor or submitter may be first, and one may win the race meanwhile. */
+export async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
+  try {
+    await jsm.streams.info(config.name);
+  } catch {
+    await jsm.streams.add(config).catch(async (err: Error) => {
+      await jsm.streams.info(config.name).catch(() => Promise.reject(err));
+    });
+  }
+}
 
 export interface FleetLink {
   nc: NatsConnection;
@@ -59,13 +78,12 @@ export class FleetConnection {
     while (!this.closed) {
       try {
         const nc = await connect({
-          servers: this.config.nats_url.split(',').map((s) => s.trim()),
+          ...natsServerOptions(this.config.nats_url, this.config.credentials),
           name: `mzt-conductor ${this.config.host}`,
           // After the first connect the client reconnects by itself, for ever, buffering what
           // is published meanwhile (bounded by its reconnect buffer).
           maxReconnectAttempts: -1,
           reconnectTimeWait: 1000,
-          ...(this.config.credentials ? { authenticator: credsAuthenticator(fs.readFileSync(this.config.credentials)) } : {}),
         });
         if (this.closed) {
           await nc.close();

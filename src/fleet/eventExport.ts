@@ -16,7 +16,7 @@
 import { headers } from '@nats-io/transport-node';
 import { encodeValue } from '../shared/msgpack.js';
 import type { RawEventRow } from '../events/store.js';
-import type { FleetConnection, FleetLink } from './connection.js';
+import { ensureStream, type FleetConnection, type FleetLink } from './connection.js';
 import type { ExportState } from './fleetWorkerProtocol.js';
 import { EVENTS_STREAM, EVENTS_SUBJECTS, eventMessageId, eventSubject, hostEventsFilter, seqOfMessageId } from './subjects.js';
 
@@ -146,14 +146,7 @@ export class EventExporter {
   /** The stream is created by the first conductor that exports; the others find it. */
   private async ensureStream(link: FleetLink): Promise<void> {
     if (this.streamReady === link) return;
-    try {
-      await link.jsm.streams.info(EVENTS_STREAM);
-    } catch {
-      await link.jsm.streams.add(EVENTS_STREAM_CONFIG).catch(async (err: Error) => {
-        // Another conductor created it in between.
-        await link.jsm.streams.info(EVENTS_STREAM).catch(() => Promise.reject(err));
-      });
-    }
+    await ensureStream(link.jsm, EVENTS_STREAM_CONFIG);
     this.streamReady = link;
   }
 

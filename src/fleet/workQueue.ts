@@ -16,7 +16,7 @@ import type { KV } from '@nats-io/kv';
 import { Kvm } from '@nats-io/kv';
 import { AckPolicy, RetentionPolicy, DiscardPolicy, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import type { JobSpec } from '../events/jobRecord.js';
-import type { FleetLink } from './connection.js';
+import { ensureStream, type FleetLink } from './connection.js';
 
 export const WORK_STREAM = 'MZT_WORK';
 export const WORK_ANY_SUBJECT = 'mzt_work.any';
@@ -60,13 +60,7 @@ export const WORK_STREAM_CONFIG = {
 
 /** Creates the work stream if it is not there (any submitter or conductor may be first). */
 export async function ensureWorkStream(link: FleetLink): Promise<void> {
-  try {
-    await link.jsm.streams.info(WORK_STREAM);
-  } catch {
-    await link.jsm.streams.add(WORK_STREAM_CONFIG).catch(async (err: Error) => {
-      await link.jsm.streams.info(WORK_STREAM).catch(() => Promise.reject(err));
-    });
-  }
+  await ensureStream(link.jsm, WORK_STREAM_CONFIG);
 }
 
 /** What recording a job locally came to. */

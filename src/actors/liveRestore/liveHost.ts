@@ -64,25 +64,22 @@ export class LiveHost {
   }
 
   startHeartbeat(): void {
-    const beat = () => {
-      try {
-        fs.writeFileSync(path.join(this.jobsDir, HEARTBEAT_FILE), String(Date.now()), { mode: 0o600 });
-      } catch {
-        /* a full disk: the downtime reads longer, nothing else */
-      }
-    };
-    beat();
-    this.heartbeat = setInterval(beat, HEARTBEAT_MS);
+    this.beat();
+    this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
     this.heartbeat.unref();
   }
 
   /** The last beat, written as the conductor lets go of its sheets. */
   stopHeartbeat(): void {
     clearInterval(this.heartbeat);
+    this.beat();
+  }
+
+  private beat(): void {
     try {
       fs.writeFileSync(path.join(this.jobsDir, HEARTBEAT_FILE), String(Date.now()), { mode: 0o600 });
     } catch {
-      /* see startHeartbeat */
+      /* a full disk: the downtime reads longer, nothing else */
     }
   }
 
