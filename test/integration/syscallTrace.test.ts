@@ -114,7 +114,10 @@ describe('mzt trace', () => {
   });
 
   it('a tree that makes no syscall (a pure CPU loop, its parent blocked in wait4) is a trace with none, not an error', async () => {
-    const { job_id } = await submit(fixture.client, ['sh', '-c', 'sh -c "while :; do :; done" & wait']);
+    const { job_id, pid } = await submit(fixture.client, ['sh', '-c', 'sh -c "while :; do :; done" & wait']);
+    // The trace takes the tree as it is when called: wait until the loop's process is forked
+    // (CI once traced the parent alone, before its fork).
+    await waitFor(() => descendants(pid).length === 1, 10_000, 'the loop forked');
     const trace = await fixture.client.call('job.trace', { job_id, seconds: 1 }, { timeoutMs: 30_000 });
     expect(trace).toMatchObject({ ended_by: 'time', total_calls: 0, syscalls: [] });
     expect(trace.pids_traced).toBe(2);
