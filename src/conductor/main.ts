@@ -34,6 +34,7 @@ import { startRetention } from './parts/retention.js';
 import { configReloader } from './parts/configReload.js';
 import { shutdownOnce } from './shutdown.js';
 import { handleProcessSignals } from './stopSignals.js';
+import { releaseStartupTiering } from './startupTiering.js';
 
 export interface RunConductorOptions {
   home?: string;
@@ -117,6 +118,7 @@ export async function runConductor(options: RunConductorOptions = {}): Promise<C
       type: 'daemon.started',
       data: { pid: process.pid, version: VERSION, recovered_jobs: leftovers.closed },
     });
+    releaseStartupTiering();
     log(`conductor ${VERSION} ready on ${paths.socketPath} (pid ${process.pid}, head seq ${store.headSeq})`);
 
     if (options.handleSignals) handleProcessSignals(shutdown, reloadConfig, log);
