@@ -25,7 +25,7 @@ export async function startConductor(home, env = {}) {
   const configFile = path.join(home, 'config.json');
   if (!fs.existsSync(configFile)) fs.writeFileSync(configFile, JSON.stringify({ dashboard_enabled: false }));
   const t0 = process.hrtime.bigint();
-  const proc = spawn(process.execPath, [path.join(root, 'dist/cli/main.js'), 'conductor', 'start'], {
+  const proc = spawn(process.execPath, [path.join(root, 'dist/bundle/mzt.js'), 'conductor', 'start'], {
     env: { ...process.env, MZT_HOME: home, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

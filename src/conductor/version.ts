@@ -1,9 +1,10 @@
 import fs from 'node:fs';
+import { packageUrl } from '../shared/packageFiles.js';
 
-/** The package version; the same relative path works from src/conductor and dist/conductor. */
+/** The package version, from its package.json. */
 export const VERSION: string = (() => {
   try {
-    const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(fs.readFileSync(packageUrl('package.json'), 'utf8')) as { version?: string };
     return pkg.version ?? '0.0.0';
   } catch {
     return '0.0.0';

@@ -12,6 +12,7 @@ import type net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { conductorPaths, resolveHome, type ConductorPaths } from '../shared/paths.js';
+import { packageUrl } from '../shared/packageFiles.js';
 import { eventTypes } from '../ipc/schema.js';
 import { DashboardAuth, isLoopbackAddress, loadOrCreateToken, type DashboardAuthMode } from './auth.js';
 import { EventBridge, TooManyConsumers } from './bridge.js';
@@ -57,7 +58,7 @@ export interface DashboardOptions {
 }
 
 
-const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/dashboard/web');
+const WEB_DIR = fileURLToPath(packageUrl('src/dashboard/web'));
 const UPLOT_DIR = path.dirname(createRequire(import.meta.url).resolve('uplot'));
 
 const STATIC: Record<string, { file: string; type: string }> = {

@@ -11,6 +11,7 @@
  * SQLite's automatic checkpoint.
  */
 import { Worker } from 'node:worker_threads';
+import { packageUrl } from '../shared/packageFiles.js';
 import type Database from 'better-sqlite3';
 import type { CheckpointReply, CheckpointWorkerData } from './checkpointWorker.js';
 import { describeError } from './storageError.js';
@@ -40,14 +41,10 @@ const MAX_WAL_CHECKPOINTS = 8;
 export const CHECKPOINT_NICE_INCREMENT = 10;
 
 /**
- * The worker's compiled module. Beside this one in dist/; when this module runs from its
- * TypeScript source (vitest), the build's copy, since a worker thread cannot load .ts.
+ * The worker's compiled module, always the build's copy: a worker thread cannot load .ts
+ * (vitest runs this module from its source), and the bundled CLI has no file of its own for it.
  */
-function workerUrl(): URL {
-  return import.meta.url.endsWith('.ts')
-    ? new URL('../../dist/events/checkpointWorker.js', import.meta.url)
-    : new URL('./checkpointWorker.js', import.meta.url);
-}
+const workerUrl = (): URL => packageUrl('dist/events/checkpointWorker.js');
 
 export interface WalCheckpointerOptions {
   mode: 'worker' | 'auto';

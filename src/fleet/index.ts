@@ -5,6 +5,7 @@
  * conductor serves locally whatever NATS does.
  */
 import { Worker } from 'node:worker_threads';
+import { packageUrl } from '../shared/packageFiles.js';
 import type { FleetConfig } from './config.js';
 import type { ExportStatus } from './eventExport.js';
 import type { HostReport } from './hostRegistry.js';
@@ -57,7 +58,7 @@ export function startFleet(deps: {
   const status = new SharedArrayBuffer(8 * Object.keys(STATUS_SLOTS).length);
   const slots = new Float64Array(status);
   const data: FleetWorkerData = { config: deps.config, eventsDb: deps.eventsDb, home: deps.home, status };
-  const worker = new Worker(new URL('./fleetWorker.js', import.meta.url), { workerData: data });
+  const worker = new Worker(packageUrl('dist/fleet/fleetWorker.js'), { workerData: data });
   const send = (m: MainMessage) => worker.postMessage(m);
   const sendReport = () => {
     try {

@@ -8,6 +8,7 @@
  * (scripts/bench-schema.mjs measures both per request).
  */
 import fs from 'node:fs';
+import { packageUrl } from '../shared/packageFiles.js';
 
 export type SchemaType = 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean' | 'null';
 
@@ -45,8 +46,7 @@ export interface Schema {
 
 export type Validation = { ok: true; value: unknown } | { ok: false; field: string; message: string };
 
-// The same relative path works from src/ipc and dist/ipc.
-const SCHEMA_DIR = new URL('../../protocol/schemas/', import.meta.url);
+const SCHEMA_DIR = packageUrl('protocol/schemas/');
 const files = new Map<string, unknown>();
 const patterns = new Map<string, RegExp>();
 

@@ -11,7 +11,8 @@ import { afterAll, beforeAll } from 'vitest';
 import { DaemonClient, type ConnectOptions } from '../../src/ipc/client.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const CLI = path.join(REPO_ROOT, 'dist/cli/main.js');
+/** The CLI as users run it: the bundle (scripts/bundle.mjs). */
+export const CLI = path.join(REPO_ROOT, 'dist/bundle/mzt.js');
 
 export interface RunningConductor {
   home: string;

@@ -1,7 +1,7 @@
 /**
  * What an idle conductor leaves unloaded (issue 16: idle RSS under 64 MB). The NATS client
  * (~8 MB of heap) is loaded only with `fleet` configured, the YAML parser (~4 MB) only for
- * `submit -f`: the conductor runs from the same CLI entry as every command; RxJS (~7 MB whole)
+ * `submit -f`: the conductor runs from the same CLI entry (the bundle) as every command; RxJS (~7 MB whole)
  * only in the few modules the bus uses. A resolve hook
  * preloaded through NODE_OPTIONS records every module the real conductor process resolves.
  */
@@ -27,12 +27,15 @@ describe('an idle conductor', () => {
     const loaded = fs.readFileSync(moduleLog(fixture.home), 'utf8').split('\n');
     // The hook itself works: the parts every conductor needs were recorded.
     expect(loaded.some((url) => url.includes('/node_modules/better-sqlite3/'))).toBe(true);
-    expect(loaded.some((url) => url.includes('/dist/ipc/server.js'))).toBe(true);
+    // The conductor runs from the bundled CLI (scripts/bundle.mjs): none of the build's own modules.
+    expect(loaded.some((url) => url.endsWith('/dist/bundle/mzt.js'))).toBe(true);
+    const buildModules = pathToFileURL(path.join(REPO_ROOT, 'dist')).href + '/';
+    expect(loaded.filter((url) => url.startsWith(buildModules) && !url.startsWith(`${buildModules}bundle/`))).toEqual([]);
     expect(loaded.filter((url) => url.includes('/node_modules/@nats-io/'))).toEqual([]);
     expect(loaded.filter((url) => url.includes('/node_modules/yaml/'))).toEqual([]);
-    // The conductor runs from the CLI entry, without the client commands (cli/main.ts).
-    expect(loaded.some((url) => url.includes('/dist/cli/conductorCommands.js'))).toBe(true);
-    expect(loaded.filter((url) => /\/dist\/cli\/(top|submit|fleet|jobCommands)\.js$/.test(url))).toEqual([]);
+    // Without the client commands (cli/main.ts imports them only for other commands; each
+    // is a chunk of the bundle named after its module).
+    expect(loaded.filter((url) => /\/dist\/bundle\/(top|submit|fleet|jobCommands)-\w+\.js$/.test(url))).toEqual([]);
     // RxJS from its defining modules (shared/rx.ts), not the root entry that loads all of it.
     expect(loaded.some((url) => url.includes('/node_modules/rxjs/dist/cjs/internal/Subject.js'))).toBe(true);
     expect(loaded.filter((url) => url.includes('/node_modules/rxjs/dist/cjs/index.js'))).toEqual([]);
