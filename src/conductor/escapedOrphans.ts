@@ -38,12 +38,12 @@ interface Escaped extends ProcIdentity {
  * Live processes of the conductor's uid whose marker is `instance`'s and names one of `jobIds`,
  * outside the sheets' own process groups `groups` (those are the group stop's business).
  */
-function findMarked(instance: string, jobIds: ReadonlySet<string>, groups: ReadonlySet<number>): Escaped[] {
+export function findMarked(instance: string, jobIds: ReadonlySet<string>, groups: ReadonlySet<number>, reader = procReader()): Escaped[] {
   const sheetOf = (marker: string) => {
     const sheet = parseMarker(instance, marker);
     return sheet && jobIds.has(sheet.job_id) ? sheet : undefined;
   };
-  const marked = runToEnd(markedProcessesSteps(procReader(), (marker) => sheetOf(marker) !== undefined));
+  const marked = runToEnd(markedProcessesSteps(reader, (marker) => sheetOf(marker) !== undefined));
   return marked.filter((p) => !groups.has(p.pgid)).map((p) => ({ pid: p.pid, startTicks: p.startTicks, ...sheetOf(p.marker)! }));
 }
 
