@@ -12,6 +12,7 @@
 import { readdirSync } from 'node:fs';
 import { ProcReader, runSliced } from '../probe/procReader.js';
 import { markerIn, type ProcIdentity } from '../probe/sheetMarker.js';
+import { escalateLater } from './escalations.js';
 
 /** A scan yields to the event loop after synchronous stretches of this length. */
 const SCAN_SLICE_MS = 2;
@@ -23,6 +24,48 @@ export function procReader(): ProcReader {
   return (sharedReader ??= new ProcReader());
 }
 
+/** A live process that carries a sheet marker. */
+export interface MarkedProcess extends ProcIdentity {
+  marker: string;
+  pgid: number;
+}
+
+/**
+ * Live processes of the conductor's uid whose MZT_SHEET_ID `wanted` accepts (pids `skip` names
+ * are not read), as a step generator (see runSliced). The one /proc marker scan: the sheets'
+ * stops and the start-up stop of a previous run's orphans both use it.
+ */
+export function* markedProcessesSteps(
+  reader: ProcReader,
+  wanted: (marker: string) => boolean,
+  skip: (pid: number) => boolean = () => false,
+): Generator<void, MarkedProcess[]> {
+  const uid = process.getuid?.();
+  const markerOf = (pid: number) => {
+    const environ = reader.readEnviron(pid);
+    return environ ? markerIn(environ) : undefined;
+  };
+  const out: MarkedProcess[] = [];
+  const names = readdirSync(reader.procRoot);
+  yield;
+  for (const name of names) {
+    const first = name.charCodeAt(0);
+    if (first < 48 || first > 57) continue;
+    const pid = Number(name);
+    if (pid === process.pid || skip(pid)) continue;
+    if (uid !== undefined && reader.ownerUid(pid) !== uid) continue;
+    const marker = markerOf(pid);
+    yield;
+    if (marker === undefined || !wanted(marker)) continue;
+    // Read the start time, then the marker again: had the pid died and been reused between the
+    // two reads, the new process would have to carry the same marker too.
+    const stat = reader.readStat(pid);
+    if (!stat || stat.state === 'Z' || markerOf(pid) !== marker) continue;
+    out.push({ pid, startTicks: stat.startTicks, pgid: stat.pgid, marker });
+  }
+  return out;
+}
+
 export interface EscapedQuery {
   /** The sheet's MZT_SHEET_ID value. */
   marker: string | undefined;
@@ -30,43 +73,23 @@ export interface EscapedQuery {
   pgid: number;
   /** Processes the profiler saw in the sheet's tree. */
   known?: () => ProcIdentity[];
+  /** Marked processes that are not the sheet's to stop (live_restore's waiter). */
+  spare?: readonly number[];
 }
 
 /** The sheet's live processes outside its group, as a step generator (see runSliced). */
 export function* findEscapedSteps(reader: ProcReader, query: EscapedQuery): Generator<void, ProcIdentity[]> {
   const found = new Map<number, ProcIdentity>();
-  const consider = (pid: number, startTicks?: number): boolean => {
-    if (pid === process.pid || pid <= 1 || found.has(pid)) return false;
-    const stat = reader.readStat(pid);
-    if (!stat || stat.state === 'Z' || stat.pgid === query.pgid) return false;
-    if (startTicks !== undefined && stat.startTicks !== startTicks) return false; // pid reused
-    found.set(pid, { pid, startTicks: stat.startTicks });
-    return true;
-  };
+  const skip = (pid: number) => pid <= 1 || pid === process.pid || found.has(pid) || query.spare?.includes(pid) === true;
   for (const id of query.known?.() ?? []) {
-    consider(id.pid, id.startTicks);
+    const stat = skip(id.pid) ? undefined : reader.readStat(id.pid);
+    // A different start time: the pid was reused.
+    if (stat && stat.state !== 'Z' && stat.pgid !== query.pgid && stat.startTicks === id.startTicks) found.set(id.pid, id);
     yield;
   }
   if (query.marker === undefined) return [...found.values()];
-  const uid = process.getuid?.();
-  const names = readdirSync(reader.procRoot);
-  yield;
-  for (const name of names) {
-    const first = name.charCodeAt(0);
-    if (first < 48 || first > 57) continue;
-    const pid = Number(name);
-    if (found.has(pid) || pid === process.pid) continue;
-    if (uid !== undefined && reader.ownerUid(pid) !== uid) continue;
-    const environ = reader.readEnviron(pid);
-    yield;
-    if (!environ || markerIn(environ) !== query.marker) continue;
-    // Read the start time, then the marker again: had the pid died and been reused between the
-    // two reads, the new process would have to carry this sheet's marker too.
-    if (consider(pid)) {
-      const again = reader.readEnviron(pid);
-      if (!again || markerIn(again) !== query.marker) found.delete(pid);
-    }
-  }
+  const marked = yield* markedProcessesSteps(reader, (m) => m === query.marker, skip);
+  for (const p of marked) if (p.pgid !== query.pgid) found.set(p.pid, { pid: p.pid, startTicks: p.startTicks });
   return [...found.values()];
 }
 
@@ -79,16 +102,21 @@ export async function findEscaped(query: EscapedQuery, reader = procReader()): P
   }
 }
 
+/** Whether a process is still the same one (same start time) and not a zombie. */
+export function stillRunning(id: ProcIdentity, reader = procReader()): boolean {
+  const stat = reader.readStat(id.pid);
+  return stat !== undefined && stat.startTicks === id.startTicks && stat.state !== 'Z';
+}
+
 /**
- * Signals each process that is still the same one (same start time) and not a zombie; returns
- * the pids signalled. Without pidfds a window of microseconds remains between the check and the
- * kill in which a pid could die and be reused.
+ * Signals each process that is still the same one; returns the pids signalled. Without pidfds a
+ * window of microseconds remains between the check and the kill in which a pid could die and be
+ * reused.
  */
 export function signalIdentities(ids: readonly ProcIdentity[], signal: NodeJS.Signals, reader = procReader()): number[] {
   const signalled: number[] = [];
   for (const id of ids) {
-    const stat = reader.readStat(id.pid);
-    if (!stat || stat.startTicks !== id.startTicks || stat.state === 'Z') continue;
+    if (!stillRunning(id, reader)) continue;
     try {
       process.kill(id.pid, signal);
       signalled.push(id.pid);
@@ -97,4 +125,34 @@ export function signalIdentities(ids: readonly ProcIdentity[], signal: NodeJS.Si
     }
   }
   return signalled;
+}
+
+/**
+ * One sheet's escaped-process stop, called at cancel or timeout and again at the sheet's end
+ * (for what was started since). A round SIGTERMs only processes no earlier round did and
+ * SIGKILLs its own survivors after the grace period, even if the sheet has settled by then:
+ * each escaped process gets each signal, and is reported, once.
+ */
+export function escapedStopper(opts: {
+  killGraceSeconds: number;
+  onSignalled?: (signal: NodeJS.Signals, pids: number[]) => void;
+}): (query: EscapedQuery) => Promise<void> {
+  const seen = new Set<string>();
+  const key = (id: ProcIdentity) => `${id.pid}:${id.startTicks}`;
+  return async (query) => {
+    const found = await findEscaped(query);
+    const fresh = found.filter((id) => !seen.has(key(id)));
+    for (const id of fresh) seen.add(key(id));
+    const termed = signalIdentities(fresh, 'SIGTERM');
+    if (termed.length === 0) return;
+    opts.onSignalled?.('SIGTERM', termed);
+    escalateLater(
+      opts.killGraceSeconds * 1000,
+      () => fresh.some((id) => stillRunning(id)),
+      () => {
+        const killed = signalIdentities(fresh, 'SIGKILL');
+        if (killed.length > 0) opts.onSignalled?.('SIGKILL', killed);
+      },
+    );
+  };
 }

@@ -3,13 +3,13 @@
  * let running sheets go on for the next conductor. Both wait until what can be recorded is.
  */
 import type { ActorRefFrom } from 'xstate';
+import { escalationsDone } from './escalations.js';
 import type { JobEventWriter } from './jobEventWriter.js';
 import type { jobManagerMachine } from './jobManagerMachine.js';
 import type { JobActor, LiveJobState } from './jobStates.js';
 import type { LiveJob } from './liveJob.js';
 import type { LiveJobs } from './liveJobs.js';
 import type { LiveSheetHandle } from './liveRestore/liveSheet.js';
-import { escalationsDone } from './sheetProcess.js';
 
 export interface ShutdownParts {
   manager: ActorRefFrom<typeof jobManagerMachine>;

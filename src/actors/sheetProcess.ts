@@ -11,7 +11,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { runToEnd, type ProcStat } from '../probe/procReader.js';
 import { SHEET_MARKER_VAR, type ProcIdentity } from '../probe/sheetMarker.js';
-import { findEscaped, procReader, signalIdentities } from './escapedProcesses.js';
+import { escalateLater } from './escalations.js';
+import { escapedStopper, findEscaped, procReader, signalIdentities } from './escapedProcesses.js';
 import type { JobLog } from './jobLog.js';
 
 /** How long a sheet's pipes may stay open after its main process exited. */
@@ -82,12 +83,6 @@ export function groupLeft(pgid: number): boolean {
   return signalGroup(pgid, 0) && liveGroupMembers(pgid) > 0;
 }
 
-/** Whether a process is still the same one (start time) and not a zombie. */
-function stillRunning(id: ProcIdentity): boolean {
-  const stat = procReader().readStat(id.pid);
-  return stat !== undefined && stat.startTicks === id.startTicks && stat.state !== 'Z';
-}
-
 /** True when the signal was delivered (false: the group is already gone). */
 export function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
   try {
@@ -95,44 +90,6 @@ export function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-/** A SIGKILL due after the grace period, to whatever is still there of what got SIGTERM. */
-interface Escalation {
-  timer: NodeJS.Timeout;
-  /** Whether anything it would kill is still alive. */
-  pending(): boolean;
-}
-
-/** Scheduled SIGKILLs. Their timers do not keep the conductor alive, so its shutdown awaits them. */
-const escalations = new Set<Escalation>();
-
-export function escalateLater(ms: number, pending: () => boolean, fire: () => void): void {
-  const escalation: Escalation = {
-    pending,
-    timer: setTimeout(() => {
-      escalations.delete(escalation);
-      fire();
-    }, ms).unref(),
-  };
-  escalations.add(escalation);
-}
-
-/**
- * Resolves once every scheduled SIGKILL has fired or has nothing left to kill (polled every
- * 100 ms; bounded by the grace period). The conductor's shutdown waits for this, so that a
- * process that ignores SIGTERM does not outlive it.
- */
-export async function escalationsDone(): Promise<void> {
-  while (escalations.size > 0) {
-    for (const e of [...escalations]) {
-      if (!e.pending()) {
-        clearTimeout(e.timer);
-        escalations.delete(e);
-      }
-    }
-    if (escalations.size > 0) await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -161,25 +118,9 @@ export const spawnSheet: SpawnSheet = (run) => {
   let reason: SheetOutcome['reason'];
   let killTimer: NodeJS.Timeout | undefined;
 
-  // Escaped processes already sent SIGTERM (pid:start): each round signals only new ones, and
-  // SIGKILLs its own survivors after the grace period, even if the sheet has settled by then.
-  const escapedSeen = new Set<string>();
+  const stopEscapedRound = escapedStopper({ killGraceSeconds: run.killGraceSeconds, onSignalled: run.onEscapedSignalled });
   const stopEscaped = async (): Promise<void> => {
-    if (child.pid === undefined || (run.marker === undefined && !run.knownProcesses)) return;
-    const found = await findEscaped({ marker: run.marker, pgid: child.pid, known: run.knownProcesses });
-    const fresh = found.filter((id) => !escapedSeen.has(`${id.pid}:${id.startTicks}`));
-    for (const id of fresh) escapedSeen.add(`${id.pid}:${id.startTicks}`);
-    const termed = signalIdentities(fresh, 'SIGTERM');
-    if (termed.length === 0) return;
-    run.onEscapedSignalled?.('SIGTERM', termed);
-    escalateLater(
-      run.killGraceSeconds * 1000,
-      () => fresh.some((id) => stillRunning(id)),
-      () => {
-        const killed = signalIdentities(fresh, 'SIGKILL');
-        if (killed.length > 0) run.onEscapedSignalled?.('SIGKILL', killed);
-      },
-    );
+    if (child.pid !== undefined) await stopEscapedRound({ marker: run.marker, pgid: child.pid, known: run.knownProcesses });
   };
 
   let paused = false;

@@ -3,18 +3,18 @@
  * conductor ran, and outlived it: the group stop of orphans.ts misses them. Each run's sheets
  * carry MZT_SHEET_ID=<run instance>:<job>#<sheet>; the instance is kept in the store's meta
  * table, so the next start finds the previous run's marked processes in /proc/<pid>/environ
- * (only the conductor's uid's) and stops those of the jobs it closes as interrupted: SIGTERM
- * (continued first if stopped), SIGKILL to survivors after the grace period, each by pid and
- * start time. Jobs re-adopted by live_restore keep theirs.
+ * (only the conductor's uid's, by the sheets' own scan in actors/escapedProcesses.ts) and stops
+ * those of the jobs it closes as interrupted: SIGTERM (continued first if stopped), SIGKILL to
+ * survivors after the grace period, each by pid and start time. Jobs re-adopted by
+ * live_restore keep theirs.
  *
  * Limits: a second crash within the grace period leaves the SIGKILL undone (the next start
  * sends SIGTERM again); a process that cleared its environment carries no marker.
  */
-import { readdirSync } from 'node:fs';
 import type { NewEvent } from '../events/types.js';
-import { ProcReader } from '../probe/procReader.js';
-import { markerIn, newMarkerInstance, parseMarker, type ProcIdentity } from '../probe/sheetMarker.js';
-import { signalIdentities } from '../actors/escapedProcesses.js';
+import { runToEnd } from '../probe/procReader.js';
+import { newMarkerInstance, parseMarker, type ProcIdentity } from '../probe/sheetMarker.js';
+import { markedProcessesSteps, procReader, signalIdentities } from '../actors/escapedProcesses.js';
 
 export const MARKER_NOTE = 'sheet_marker_instance';
 
@@ -35,24 +35,16 @@ interface Escaped extends ProcIdentity {
 }
 
 /**
- * Live processes of `uid` whose marker is `instance`'s and names one of `jobIds`, outside the
- * sheets' own process groups `groups` (those are the group stop's business).
+ * Live processes of the conductor's uid whose marker is `instance`'s and names one of `jobIds`,
+ * outside the sheets' own process groups `groups` (those are the group stop's business).
  */
-export function findMarked(instance: string, jobIds: ReadonlySet<string>, groups: ReadonlySet<number>, reader = new ProcReader()): Escaped[] {
-  const uid = process.getuid?.();
-  const out: Escaped[] = [];
-  for (const name of readdirSync(reader.procRoot)) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    if (pid === process.pid || (uid !== undefined && reader.ownerUid(pid) !== uid)) continue;
-    const environ = reader.readEnviron(pid);
-    const value = environ && markerIn(environ);
-    const sheet = value ? parseMarker(instance, value) : undefined;
-    if (!sheet || !jobIds.has(sheet.job_id)) continue;
-    const stat = reader.readStat(pid);
-    if (stat && stat.state !== 'Z' && !groups.has(stat.pgid)) out.push({ pid, startTicks: stat.startTicks, ...sheet });
-  }
-  return out;
+export function findMarked(instance: string, jobIds: ReadonlySet<string>, groups: ReadonlySet<number>, reader = procReader()): Escaped[] {
+  const sheetOf = (marker: string) => {
+    const sheet = parseMarker(instance, marker);
+    return sheet && jobIds.has(sheet.job_id) ? sheet : undefined;
+  };
+  const marked = runToEnd(markedProcessesSteps(reader, (marker) => sheetOf(marker) !== undefined));
+  return marked.filter((p) => !groups.has(p.pgid)).map((p) => ({ pid: p.pid, startTicks: p.startTicks, ...sheetOf(p.marker)! }));
 }
 
 /** Stops the previous run's escaped processes of `jobIds`; `finish` sends the SIGKILLs due (at stop). */

@@ -11,6 +11,7 @@ import { markerIn, markerValue, newMarkerInstance, parseMarker, SHEET_MARKER_VAR
 import { SystemProbe } from '../../src/probe/systemProbe.js';
 import type { ProbeResult, ProbeSample, ProcessTag } from '../../src/probe/types.js';
 import { findEscaped, signalIdentities } from '../../src/actors/escapedProcesses.js';
+import { findMarked } from '../../src/conductor/escapedOrphans.js';
 import { killAll, shell, waitFor } from './processes.js';
 
 const escapedPids: number[] = [];
@@ -119,6 +120,22 @@ describe('SystemProbe and escaped processes', () => {
     expect(signalIdentities(found, 'SIGTERM')).toEqual([pid]);
     await waitFor('the sleep to die', () => (/\) [ZX] /.test(safeStat(pid)) ? true : undefined));
     expect(await findEscaped({ marker, pgid: process.pid })).toEqual([]);
+  });
+
+  it("finds a previous run's marked process at start-up only if its marker is still there after its start time was read", async () => {
+    const instance = newMarkerInstance();
+    const pid = await escapedSleep({ ...process.env, [SHEET_MARKER_VAR]: markerValue(instance, 'job-r', 2) });
+    const startTicks = new ProcReader().readStat(pid)!.startTicks;
+    expect(findMarked(instance, new Set(['job-r']), new Set())).toEqual([{ pid, startTicks, job_id: 'job-r', sheet_num: 2 }]);
+    // What a pid reused between the reads looks like: the second read shows another environment.
+    class ReusedAfterFirstRead extends ProcReader {
+      private reads = 0;
+      override readEnviron(p: number): Buffer | undefined {
+        if (p === pid && ++this.reads > 1) return Buffer.from(`${SHEET_MARKER_VAR}=someone-else\0`);
+        return super.readEnviron(p);
+      }
+    }
+    expect(findMarked(instance, new Set(['job-r']), new Set(), new ReusedAfterFirstRead())).toEqual([]);
   });
 });
 

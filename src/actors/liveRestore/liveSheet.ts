@@ -17,9 +17,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { markerIn, type ProcIdentity } from '../../probe/sheetMarker.js';
-import { findEscaped, procReader, signalIdentities } from '../escapedProcesses.js';
+import { escalateLater } from '../escalations.js';
+import { escapedStopper, procReader, stillRunning } from '../escapedProcesses.js';
 import type { JobLog } from '../jobLog.js';
-import { escalateLater, groupLeft, signalGroup, type SheetHandle, type SheetOutcome } from '../sheetProcess.js';
+import { groupLeft, signalGroup, type SheetHandle, type SheetOutcome } from '../sheetProcess.js';
 import { SpoolTailer, writeJsonAtomic } from './spool.js';
 import { readSheetPid, readStatus, startWaiter, type WaiterStatus } from './waiter.js';
 
@@ -89,7 +90,7 @@ function identity(pid: number): ProcIdentity | undefined {
   return stat && stat.state !== 'Z' ? { pid, startTicks: stat.startTicks } : undefined;
 }
 
-const alive = (id: ProcIdentity | undefined) => id !== undefined && identity(id.pid)?.startTicks === id.startTicks;
+const alive = (id: ProcIdentity | undefined) => id !== undefined && stillRunning(id);
 
 /** Start a sheet under a new waiter. */
 export function startLiveSheet(
@@ -177,18 +178,11 @@ function runHandle(opts: LiveSheetOptions, begin: () => Promise<LiveSheetState>)
     return signalGroup(p, sig);
   };
 
+  const stopEscapedRound = escapedStopper({ killGraceSeconds: opts.killGraceSeconds, onSignalled: opts.onEscapedSignalled });
   const stopEscaped = async (): Promise<void> => {
     const p = pid();
-    if (p === undefined || !state?.marker) return;
-    const found = await findEscaped({ marker: state.marker, pgid: p, known: opts.knownProcesses });
-    const others = found.filter((id) => id.pid !== state!.waiter.pid);
-    const termed = signalIdentities(others, 'SIGTERM');
-    if (termed.length === 0) return;
-    opts.onEscapedSignalled?.('SIGTERM', termed);
-    escalateLater(opts.killGraceSeconds * 1000, () => others.some(alive), () => {
-      const killed = signalIdentities(others, 'SIGKILL');
-      if (killed.length > 0) opts.onEscapedSignalled?.('SIGKILL', killed);
-    });
+    // The waiter carries the marker and lives outside the group; it must see the sheet end.
+    if (p !== undefined) await stopEscapedRound({ marker: state!.marker, pgid: p, known: opts.knownProcesses, spare: [state!.waiter.pid] });
   };
 
   const armKill = () => {
