@@ -65,6 +65,10 @@ describe('cost on every surface', () => {
   it('mzt jobs --json, mzt top --json --once, job.get, the dashboard API and /metrics agree with each other and with /proc', async () => {
     let round: Awaited<ReturnType<typeof readAll>> | undefined;
     for (let attempt = 0; attempt < 8 && !round; attempt++) {
+      // Start right after a sample, so the round has the whole interval (two busy jobs hold both
+      // cores, and each CLI takes a second or more to start on a loaded machine).
+      const last = ((await ctx.client.call('monitor.snapshot', {})) as SystemSnapshot).timestamp;
+      await waitFor(async () => ((await ctx.client.call('monitor.snapshot', {})) as SystemSnapshot).timestamp !== last, 10_000, 'a new sample');
       const r = await readAll();
       // All from the same sample: otherwise try again (a sample fell between the reads).
       if (new Set([r.before, r.after, r.top.timestamp, r.apiSnapshot.timestamp]).size === 1) round = r;
