@@ -35,6 +35,7 @@ async function reloadOnce(c: RunningConductor, configureLog: (config: ConductorC
     const values = restartChanged.map((k) => `${k} ${JSON.stringify(c.config[k as keyof ConductorConfig])} → ${JSON.stringify(next[k as keyof ConductorConfig])}`);
     log(`config reload: ${values.join(', ')} not applied: read at start only, takes effect at the next restart`, 'warn');
   }
+  // From here `next` is what applies now: the file, except the keys read at start.
   next = { ...next, ...pickKeys(c.config, RESTART_KEYS) };
   let changed = changedKeys(c.config, next);
   const previous = c.config;
