@@ -1,10 +1,12 @@
 /**
  * `mzt conductor start --detach`: start the conductor in the background, its output in
  * conductor.log, and wait until it answers. When it does not come up, say why here (a live
- * conductor and its pid, or the error the child wrote), not only where the log is.
+ * conductor and its pid, or the error the child wrote), not only where the log is. The log
+ * options it ran with are recorded, so `mzt conductor restart` starts the next one with them.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { ConductorPaths } from '../shared/paths.js';
 import { ensurePrivateFile } from '../shared/privateFiles.js';
 import { probeHello } from '../ipc/helloProbe.js';
@@ -41,7 +43,11 @@ export async function startDetached(p: ConductorPaths, entry: string, timeoutSec
   const deadline = Date.now() + timeoutSeconds * 1000;
   for (;;) {
     const probe = await probeHello(p.socketPath, 1000);
-    if (probe.alive && probe.hello.pid === child.pid) return child.pid!;
+    if (probe.alive && probe.hello.pid === child.pid) {
+      // Only the conductor that answers is recorded: one that lost a race to start must not overwrite it.
+      recordDetachedLog(p, child.pid!, { ...rotation, format: log.format });
+      return child.pid!;
+    }
     if (child.exitCode !== null) {
       // Started at the same time as another one, which won: name it too.
       if (probe.alive) throw new Error(alreadyRunning(p, probe.hello.pid));
@@ -51,6 +57,38 @@ export async function startDetached(p: ConductorPaths, entry: string, timeoutSec
       throw new Error(`the conductor (pid ${child.pid}) is not answering after ${timeoutSeconds} s; see ${p.logFile}`);
     }
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Beside the socket and pid file: it describes the conductor running now. */
+function detachedLogFile(p: ConductorPaths): string {
+  return path.join(p.runDir, 'detached-log.json');
+}
+
+/** Best effort: the conductor is running by now; without the record a restart uses the defaults. */
+function recordDetachedLog(p: ConductorPaths, pid: number, log: DetachedLog): void {
+  const file = detachedLogFile(p);
+  try {
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify({ pid, ...log }), { mode: 0o600 });
+    fs.renameSync(`${file}.tmp`, file);
+  } catch {
+    /* the run directory went away under it */
+  }
+}
+
+/**
+ * The log options the detached conductor `pid` was started with; none when it was started in
+ * the foreground, or its record is missing or unusable (a restart must not fail on it after
+ * the old conductor is already stopped).
+ */
+export function detachedLogOf(p: ConductorPaths, pid: number): DetachedLog {
+  try {
+    const r = JSON.parse(fs.readFileSync(detachedLogFile(p), 'utf8')) as DetachedLog & { pid?: unknown };
+    if (r.pid !== pid) return {};
+    checkRotation({ maxBytes: r.maxBytes!, keep: r.keep! });
+    return { maxBytes: r.maxBytes, keep: r.keep, format: r.format === 'json' || r.format === 'text' ? r.format : undefined };
+  } catch {
+    return {};
   }
 }
 

@@ -76,6 +76,9 @@ export const CONFIG_KEYS = Object.keys(PROPERTIES) as Array<keyof ConductorConfi
 /** Keys the running dashboard is built from: a reload that changes one restarts it. */
 export const DASHBOARD_KEYS: ReadonlyArray<keyof ConductorConfig> = ['dashboard_enabled', 'dashboard_host', 'dashboard_port', 'dashboard_token', 'dashboard_auth'];
 
+/** Keys read only at start: a reload keeps the value in force and reports the new one as waiting for a restart. */
+export const RESTART_KEYS: ReadonlyArray<keyof ConductorConfig> = ['live_restore'];
+
 /** Config.json's `default`s, with max_memory_mb and max_processes from the machine (machineDefaults.ts). */
 function defaults(): ConductorConfig {
   const out: Record<string, unknown> = {};

@@ -1,7 +1,8 @@
 /**
  * The conductor's log as a detached conductor writes it to $MZT_HOME/conductor.log: log_level
  * filters (and changes on SIGHUP), --log-format json writes JSON lines, the file is rotated by
- * size and stays bounded, and a crash's stack still lands in it after rotations.
+ * size and stays bounded, and a crash's stack still lands in it after rotations. A restart
+ * keeps the log options the detached conductor was started with.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -124,6 +125,25 @@ describe('conductor log', () => {
     const text = fs.readFileSync(c.log, 'utf8');
     expect(text).toContain('Error: crash-marker-7f3a');
     expect(text).toMatch(/crash-marker-7f3a\n\s+at /);
+  });
+
+  it('mzt conductor restart keeps --log-format, --log-max-bytes and --log-keep of a detached conductor', async () => {
+    const max = 8192;
+    const c = await detach({ log_level: 'debug' }, ['--log-format', 'json', '--log-max-bytes', String(max), '--log-keep', '2']);
+    const { stdout } = await run(process.execPath, [CLI, 'conductor', 'restart'], { env: { ...process.env, MZT_HOME: c.home } });
+    const pid = Number(/→ (\d+)/.exec(stdout)![1]);
+    pids.push(pid);
+    expect(pid).not.toBe(c.pid);
+    // ~150-byte JSON lines, 2 a connection: 200 connections write ~60 KB, well past 3 files of 8 KB.
+    for (let i = 0; i < 200; i++) await touch(c.home);
+    await waitFor(() => fs.readFileSync(c.log, 'utf8').includes('"level":"debug"'), 5000, 'a debug line');
+    const files = fs.readdirSync(c.home).filter((f) => f.startsWith('conductor.log')).sort();
+    expect(files).toEqual(['conductor.log', 'conductor.log.1', 'conductor.log.2']);
+    const fromNew = lines(c.log).map((l) => JSON.parse(l) as { pid: number });
+    expect(fromNew.length).toBeGreaterThan(0);
+    for (const l of fromNew) expect(l.pid).toBe(pid);
+    const longest = Math.max(...lines(c.log).map((l) => l.length + 1));
+    for (const f of files) expect(fs.statSync(path.join(c.home, f)).size, f).toBeLessThan(max + longest);
   });
 
   it('bad log options are refused with a clear error', () => {

@@ -33,6 +33,30 @@ describe('config reload on SIGHUP', () => {
     expect((await fixture.client.call('daemon.config', {})).max_concurrent_jobs).toBe(1);
     await waitFor(() => /config reload rejected/.test(fixture.conductor.output()));
   });
+
+  it('live_restore, read at start only: daemon.config shows the value in force and lists it as waiting for a restart', async () => {
+    const { head_seq } = await fixture.client.call('events.read', { limit: 1 });
+    const events = fixture.client.subscribe({ since: head_seq, types: ['config.'] });
+    const reload = async (cfg: Record<string, unknown>) => {
+      fs.writeFileSync(path.join(fixture.home, 'config.json'), JSON.stringify({ dashboard_enabled: false, ...cfg }));
+      process.kill(fixture.conductor.pid, 'SIGHUP');
+      const [reloaded] = await collectUntil(events, (e) => e.type === 'config.reloaded');
+      return { changed: reloaded!.data.changed, running: await fixture.client.call('daemon.config', {}) };
+    };
+
+    const turnedOn = await reload({ live_restore: true, max_concurrent_jobs: 2 });
+    expect(turnedOn.changed).toEqual(['max_concurrent_jobs']);
+    expect(turnedOn.running.max_concurrent_jobs).toBe(2);
+    expect(turnedOn.running.live_restore).toBe(false);
+    expect(turnedOn.running.pending_restart).toEqual(['live_restore']);
+    await waitFor(() => /live_restore false → true not applied: read at start only/.test(fixture.conductor.output()));
+
+    // Set back to the value in force: nothing waits any more.
+    const turnedBack = await reload({ live_restore: false, max_concurrent_jobs: 2 });
+    expect(turnedBack.changed).toEqual([]);
+    expect(turnedBack.running.live_restore).toBe(false);
+    expect(turnedBack.running.pending_restart).toEqual([]);
+  });
 });
 
 async function freePort(): Promise<{ port: number; server: net.Server }> {

@@ -59,8 +59,12 @@ export function daemonHandlers(deps: MethodDeps, methods: () => string[]): Pick<
       };
     },
 
-    // The dashboard token is a secret; the socket is owner-only, but configs get pasted around.
-    'daemon.config': () => ({ ...deps.config(), ...(deps.config().dashboard_token ? { dashboard_token: '<set>' } : {}) }),
+    // The values in force; the dashboard token is a secret (the socket is owner-only, but configs get pasted around).
+    'daemon.config': () => ({
+      ...deps.config(),
+      ...(deps.config().dashboard_token ? { dashboard_token: '<set>' } : {}),
+      pending_restart: deps.pendingRestart?.() ?? [],
+    }),
 
     'daemon.health': () => {
       const monitor = deps.monitoring()?.monitor.status();

@@ -22,6 +22,8 @@ export interface MethodDeps {
   jobs: JobManager;
   limits: ServerLimits;
   config(): ConductorConfig;
+  /** Config keys changed in the file that take effect only at the next start (daemon.config shows them). */
+  pendingRestart?(): string[];
   serverStats(): { connections: number; subscriptions: number };
   shuttingDown(): boolean;
   requestShutdown(reason: string): void;

@@ -34,6 +34,8 @@ export interface ConductorParts {
   heapRelease?: HeapRelease;
   retentionTimer?: NodeJS.Timeout;
   shuttingDown: boolean;
+  /** Keys (RESTART_KEYS) whose value in config.json differs from the one in force until the next start. */
+  pendingRestart?: string[];
   /** Reloads run one after the other (a dashboard restart takes a moment); stop waits for them. */
   reloads: Promise<void>;
 }

@@ -18,6 +18,7 @@ export function createServer(c: RunningConductor, requestShutdown: (reason: stri
     jobs: c.jobs,
     limits: DEFAULT_SERVER_LIMITS,
     config: () => c.config,
+    pendingRestart: () => c.pendingRestart ?? [],
     serverStats: () => ({ connections: c.server?.connectionCount ?? 0, subscriptions: c.server?.subscriptionCount ?? 0 }),
     shuttingDown: () => c.shuttingDown,
     monitoring: () => c.monitoring,
