@@ -3,12 +3,14 @@
  * real conductors on one real nats-server; conductor A's page lists both hosts with their
  * load, a job that ran on B, and B's events in the fleet timeline, which keeps updating while
  * the page is open; no sideways overflow at 1400 and 1024 px. A conductor not in a fleet hides
- * the view's link and says so. Screenshots go to test-output/.
+ * the view's link and says so. The link follows daemon.status's `fleet` (no fleet query for it)
+ * and hides while the conductor is down. Screenshots go to test-output/.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DashboardServer } from '../../src/dashboard/server.js';
 import { DaemonClient } from '../../src/ipc/client.js';
 import { waitFor } from '../helpers/conductorProcess.js';
 import { useConductorSet } from '../helpers/conductorSet.js';
@@ -183,4 +185,43 @@ describe('dashboard: fleet view', () => {
       await other.close();
     }
   }, 60_000);
+
+  it('the Fleet link comes from daemon.status without a fleet query, and hides while the conductor is down', async () => {
+    // A dashboard of its own (`mzt dashboard serve`), so the page outlives its conductor.
+    const config = { fleet: { nats_url: nats.url, host: 'web-c' } };
+    const c = await fleet.start({ config });
+    const dashboard = new DashboardServer({ home: c.home, port: 0 });
+    await dashboard.start();
+    const other = await browser.newPage({ viewport: { width: 1024, height: 800 } });
+    other.on('pageerror', (err) => pageErrors.push(err.message));
+    const fleetQueries: string[] = [];
+    other.on('request', (req) => {
+      if (req.url().includes('/api/fleet/')) fleetQueries.push(req.url());
+    });
+    const linkShown = () => other.isVisible('#nav-fleet');
+    try {
+      await other.goto(`http://127.0.0.1:${dashboard.port}/?token=${dashboard.token}`);
+      await expect.poll(linkShown, { timeout: 10_000 }).toBe(true);
+      await other.waitForTimeout(500); // anything the page's start still sends
+      expect(fleetQueries).toEqual([]);
+
+      await c.conductor.stop();
+      await expect.poll(() => other.textContent('#conn'), { timeout: 15_000 }).toBe('conductor down');
+      expect(await linkShown()).toBe(false);
+      // A page loaded while the conductor is down does not show it either.
+      await other.reload();
+      await expect.poll(() => other.textContent('#conn'), { timeout: 15_000 }).toBe('conductor down');
+      await other.waitForTimeout(500);
+      expect(await linkShown()).toBe(false);
+
+      // Back with its fleet config: the link returns without a reload.
+      await fleet.start({ home: c.home, config });
+      await expect.poll(linkShown, { timeout: 20_000 }).toBe(true);
+      expect(fleetQueries).toEqual([]);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await other.close();
+      await dashboard.stop();
+    }
+  }, 90_000);
 });

@@ -1,13 +1,15 @@
 /**
  * /metrics scraped over HTTP and checked against what the conductor's socket answers at the
- * same moment (daemon.status, job.list, monitor.snapshot, monitor.resource_report).
+ * same moment (daemon.status, job.list, monitor.snapshot; monitor.resource_report as a second
+ * surface for a job's peak).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DashboardServer } from '../../src/dashboard/server.js';
 import { useConductor, waitFor } from '../helpers/conductorProcess.js';
 import { httpGet } from '../helpers/sse.js';
 
-const fixture = useConductor({ client: { reconnect: false }, config: { profiler_interval_seconds: 0.2 } });
+// One job at a time, so a test can hold jobs queued behind a running one.
+const fixture = useConductor({ client: { reconnect: false }, config: { profiler_interval_seconds: 0.2, max_concurrent_jobs: 1 } });
 let dashboard: DashboardServer;
 
 beforeAll(async () => {
@@ -79,13 +81,12 @@ describe('/metrics', () => {
     expect(m.get('mzt_jobs{state="completed"}')).toBe(1);
     expect(m.get('mzt_jobs{state="failed"}')).toBe(1);
 
-    for (const id of [big.job_id, bad.job_id]) {
-      const report = await fixture.client.call('monitor.resource_report', { job_id: id });
-      const name = id === big.job_id ? 'holder' : 'bad';
-      const earlier = reportsBefore.get(id)!;
-      const peak = m.get(`mzt_job_peak_rss_bytes{job_id="${id}",name="${name}"}`)!;
-      expect(peak).toBeGreaterThanOrEqual(Math.round(earlier.peak_rss_mb * 1048576));
-      expect(peak).toBeLessThanOrEqual(Math.round(report.peak_rss_mb * 1048576));
+    // The holder's peak (read from job.list's cost) is the same figure resource_report gives.
+    const report = await fixture.client.call('monitor.resource_report', { job_id: big.job_id });
+    const peak = m.get(`mzt_job_peak_rss_bytes{job_id="${big.job_id}",name="holder"}`)!;
+    expect(peak).toBeGreaterThanOrEqual(Math.round(reportsBefore.get(big.job_id)!.peak_rss_mb * 1048576));
+    expect(peak).toBeLessThanOrEqual(Math.round(report.peak_rss_mb * 1048576));
+    for (const [id, name] of [[big.job_id, 'holder'], [bad.job_id, 'bad']]) {
       // The old gauge of a growing figure is gone: CPU seconds are a counter only.
       expect(m.has(`mzt_job_cpu_seconds{job_id="${id}",name="${name}"}`)).toBe(false);
     }
@@ -105,6 +106,46 @@ describe('/metrics', () => {
     expect(m.has('process_cpu_seconds_total')).toBe(true);
     // The bridge subscribes only while a page is open (none here): the socket's own count.
     expect(m.get('mzt_subscriptions')).toBe((await fixture.client.call('daemon.status', {})).subscriptions);
+  });
+
+  it('asks the conductor three things a scrape however many jobs; peak RSS is job.list\'s cost, none for a queued job', async () => {
+    // One running job that has been sampled, three queued behind it (max_concurrent_jobs 1).
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await fixture.client.call('job.submit', { name: `waiter-${i}`, sheets: [{ argv: ['sleep', '30'] }] })).job_id);
+    try {
+      await waitFor(async () => (await fixture.client.call('job.get', { job_id: ids[0]! })).cost !== null, 10_000, 'first waiter sampled');
+      expect((await fixture.client.call('job.get', { job_id: ids[3]! })).status).toBe('queued');
+
+      // Every call the scrape makes through the bridge, with the answer it got.
+      const calls: Array<{ method: string; result: any }> = [];
+      const call = dashboard.bridge.call.bind(dashboard.bridge);
+      dashboard.bridge.call = async (method: string, ...rest: any[]) => {
+        const result = await call(method, ...rest);
+        calls.push({ method, result });
+        return result;
+      };
+      let body: string;
+      try {
+        body = (await httpGet(`http://127.0.0.1:${dashboard.port}/metrics`, { authorization: `Bearer ${dashboard.token}` })).body;
+      } finally {
+        dashboard.bridge.call = call;
+      }
+      // Six jobs in the list; resource_report per job would be six more.
+      expect(calls.map((c) => c.method).sort()).toEqual(['daemon.status', 'job.list', 'monitor.snapshot']);
+
+      const m = parse(body);
+      const listed = calls.find((c) => c.method === 'job.list')!.result.jobs as Array<{ job_id: string; name: string; status: string; cost: { peak_rss_mb: number } | null }>;
+      expect(listed.length).toBeGreaterThanOrEqual(6);
+      for (const j of listed) {
+        const series = m.get(`mzt_job_peak_rss_bytes{job_id="${j.job_id}",name="${j.name}"}`);
+        if (j.cost) expect(series, j.name).toBe(Math.round(j.cost.peak_rss_mb * 1048576));
+        else expect(series, `${j.name} (${j.status}) has no cost: no sample, not 0`).toBeUndefined();
+      }
+      expect(listed.filter((j) => j.status === 'queued').map((j) => j.job_id)).toEqual(expect.arrayContaining(ids.slice(1)));
+      expect(m.get(`mzt_job_peak_rss_bytes{job_id="${ids[0]}",name="waiter-0"}`)).toBeGreaterThan(0);
+    } finally {
+      for (const id of ids) await fixture.client.call('job.cancel', { job_id: id }).catch(() => undefined);
+    }
   });
 
   it('says mzt_up 0 (and nothing made up) when the conductor is unreachable', async () => {

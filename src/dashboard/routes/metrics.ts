@@ -1,8 +1,8 @@
 /**
  * GET /metrics in the Prometheus text format, so an existing Prometheus + Grafana can watch a
  * fleet of conductors (docs/fleet/). Values come from the conductor's own answers
- * (daemon.status, job.list, monitor.snapshot, monitor.resource_report) at scrape time; only the
- * dashboard's own gauges and the process defaults (exposition.ts) are local.
+ * (daemon.status, job.list, monitor.snapshot: three calls a scrape, however many jobs) at
+ * scrape time; only the dashboard's own gauges and the process defaults (exposition.ts) are local.
  *
  * Naming follows Prometheus: base units (bytes, seconds), `_total` for counters, a counter for
  * anything that only grows (CPU seconds), gauges for what is true now.
@@ -15,7 +15,7 @@ import type { RouteContext, RouteRequest } from '../context.js';
 import type { Labels, Scrape } from '../metrics/exposition.js';
 
 const JOB_STATES = [...ACTIVE_JOB_STATUSES, ...TERMINAL_JOB_STATUSES];
-/** Jobs whose peak RSS and ended CPU total are exported: the most recent ones (a scrape must stay cheap). */
+/** Ended jobs whose peak RSS and CPU total are exported: the most recent ones (a scrape must stay small). */
 const RECENT_JOBS = 50;
 const MB = 1048576;
 
@@ -24,9 +24,10 @@ const mb = (v: number | null | undefined) => (typeof v === 'number' ? Math.round
 
 /**
  * Per-job cost from job.list's `cost` (the one definition every surface reads): CPU seconds as
- * a counter for every active job and the most recent ended ones (their final figure), RSS and
- * CPU% as gauges for active jobs only — an ended or cleared job's gauges disappear with it, and
- * a cleared job leaves job.list, so its counter goes too.
+ * a counter and peak RSS as a gauge for every active job and the most recent ended ones (their
+ * final figures), RSS and CPU% as gauges for active jobs only — an ended or cleared job's live
+ * gauges disappear with it, and a cleared job leaves job.list, so its counter goes too. A job
+ * with no cost yet (queued, or not sampled) has no series rather than a made-up 0.
  */
 function costMetrics(m: Scrape, jobs: readonly CostedJob[]): void {
   const active = (j: JobRecord) => j.status === 'running' || j.status === 'paused';
@@ -36,6 +37,11 @@ function costMetrics(m: Scrape, jobs: readonly CostedJob[]): void {
     'mzt_job_cpu_seconds_total',
     `CPU seconds used by a job's process tree, exited processes included (active jobs, and the ${RECENT_JOBS} most recent ended ones).`,
     shown.map((j) => [labels(j), j.cost!.cpu_seconds]),
+  );
+  m.gauge(
+    'mzt_job_peak_rss_bytes',
+    `Peak resident memory of a job's process tree (active jobs, and the ${RECENT_JOBS} most recent ended ones).`,
+    shown.map((j) => [labels(j), mb(j.cost!.peak_rss_mb)]),
   );
   const live = shown.filter(active);
   m.gauge('mzt_job_rss_bytes', "Resident memory of a running or paused job's process tree now.", live.map((j) => [labels(j), mb(j.cost!.rss_mb)]));
@@ -55,18 +61,6 @@ function fleetMetrics(m: Scrape, fleet: FleetStatus): void {
     [[{}, fleet.export.lag_bytes]],
   );
   m.counter('mzt_fleet_published_events_total', 'Events this conductor published to the fleet stream since it started.', [[{}, fleet.export.published_total]]);
-}
-
-async function perJobReports(ctx: RouteContext, m: Scrape, jobs: readonly CostedJob[]): Promise<void> {
-  const recent = jobs.slice(0, RECENT_JOBS);
-  const reports = await Promise.all(
-    recent.map((j) => ctx.bridge.call<{ peak_rss_mb: number }>('monitor.resource_report', { job_id: j.job_id }).catch(() => undefined)),
-  );
-  m.gauge(
-    'mzt_job_peak_rss_bytes',
-    `Peak resident memory of a job's process tree (the ${RECENT_JOBS} most recent jobs).`,
-    recent.map((j, i) => [{ job_id: j.job_id, name: j.name }, mb(reports[i]?.peak_rss_mb)]),
-  );
 }
 
 function snapshotMetrics(m: Scrape, s: SystemSnapshot): void {
@@ -109,7 +103,6 @@ export async function metrics(ctx: RouteContext, r: RouteRequest): Promise<void>
       const counts = new Map<string, number>(JOB_STATES.map((s) => [s, 0]));
       for (const j of jobs.jobs) counts.set(j.status, (counts.get(j.status) ?? 0) + 1);
       m.gauge('mzt_jobs', 'Jobs by state (among the 1000 most recent).', [...counts].map(([state, n]) => [{ state }, n]));
-      await perJobReports(ctx, m, jobs.jobs);
       costMetrics(m, jobs.jobs);
     }
     if (snapshot) snapshotMetrics(m, snapshot);

@@ -121,7 +121,10 @@ function liveStream(url, handlers, { onOpen, onFail } = {}) {
 /* ---------- connection state ---------- */
 let connected = null;
 function setConnected(c, text) {
+  const was = connected;
   connected = c;
+  if (c && was !== true) void checkFleet(); // fleet.js; shows the Fleet link if in a fleet
+  else showFleetLink();
   const el = $('conn');
   el.className = `badge ${c ? 'green' : c === false ? 'red' : 'gray'}`;
   el.textContent = text || (c ? 'live' : c === false ? 'conductor down' : 'connecting…');
@@ -254,5 +257,4 @@ fetch(api('event-types'))
     startEvents();
     refreshJobs();
     onRoute();
-    void checkFleet();
   });

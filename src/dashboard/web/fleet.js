@@ -1,6 +1,6 @@
 /* The fleet view (#/fleet): every host of the fleet with its state and load, the jobs they
  * report, and the fleet's event timeline — read through this conductor (api/fleet/*), which
- * reads NATS with its fleet worker. The Fleet link shows only when the conductor is in a fleet.
+ * reads NATS with its fleet worker. The Fleet link shows only while the conductor is up and in a fleet.
  * While the view is open it polls: hosts every 3 s, the stream every 2 s from the last stream
  * seq it has (bounded answers); at most FLEET_EVENTS_MAX events and FLEET_JOBS_MAX jobs are kept
  * on screen. Loaded before app.js; uses its helpers (esc, clock, badge, ...) at run time. */
@@ -21,16 +21,26 @@ async function fleetGet(path, params) {
   return { status: r.status, body };
 }
 
-/** At start: is this conductor in a fleet (`in_fleet: false`: no), and its own host name. */
+/**
+ * Whether this conductor is in a fleet and its host name, from daemon.status's `fleet` (null
+ * without config `fleet`): no NATS query for it. Unknown (null) while the conductor is down.
+ * Asked again whenever the conductor comes back (setConnected): a restart may change its config.
+ */
 async function checkFleet() {
-  const r = await fleetGet('fleet/hosts').catch(() => null);
-  if (!r) return;
-  fleet.available = r.body.in_fleet !== false;
-  $('nav-fleet').classList.toggle('hidden', !fleet.available);
-  if (!fleet.available) fleet.error = r.body.message;
-  const status = await fetch(api('status')).then((s) => s.json()).catch(() => null);
-  fleet.self = status?.conductor?.fleet?.host ?? null;
-  if (route.view === 'fleet') renderFleet();
+  const status = await fetch(api('status')).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  const conductor = status?.conductor ?? null;
+  fleet.available = conductor ? conductor.fleet != null : null;
+  fleet.self = conductor?.fleet?.host ?? null;
+  if (fleet.available === false) fleet.error = null;
+  showFleetLink();
+  if (route.view !== 'fleet') return;
+  if (fleet.available && fleetTimers.length === 0) openFleet(); // in a fleet since the view was opened
+  else renderFleet();
+}
+
+/** The Fleet link shows only while the conductor is up and in a fleet. */
+function showFleetLink() {
+  $('nav-fleet').classList.toggle('hidden', !(connected && fleet.available));
 }
 
 function openFleet() {
@@ -123,7 +133,7 @@ function renderFleetTimeline() {
 function renderFleet() {
   $('fleet-off').classList.toggle('hidden', fleet.available !== false);
   $('fleet-on').classList.toggle('hidden', fleet.available === false);
-  $('fleet-off').textContent = fleet.error || 'This conductor is not in a fleet';
+  $('fleet-off').textContent = fleet.error || 'This conductor is not in a fleet (its config.json has no "fleet")';
   $('fleet-error').classList.toggle('hidden', !fleet.error || fleet.available === false);
   $('fleet-error').textContent = fleet.error ? `The fleet cannot be read now: ${fleet.error}` : '';
   if (fleet.available === false || paused) return;
