@@ -131,8 +131,20 @@ describe('mzt fleet submit --wait', () => {
       const waited = waitForFleetJob(client, 'fw-refused', head, { quiet: true, claimTimeoutSeconds: 60 });
       await expect(waited).rejects.toThrow('host w2 refused job fw-refused: invalid params: "restart.backoff.max_seconds" (5) must be at least "restart.backoff.initial_seconds" (10)');
       expect(Date.now() - started).toBeLessThan(30_000);
+      // A label key job.submit refuses is refused on the fleet path too (it was recorded there).
+      const head2 = (await client.eventsHead())!;
+      await client.submit({ job_id: 'fw-badlabel', labels: { 'bad key': 'x' }, sheets: [{ argv: ['true'] }] }, { host: 'w2', from: 'test' });
+      await expect(waitForFleetJob(client, 'fw-badlabel', head2, { quiet: true, claimTimeoutSeconds: 60 })).rejects.toThrow(
+        'host w2 refused job fw-badlabel: invalid params: label key "bad key" must match',
+      );
     } finally {
       await client.close();
+    }
+    const socket = await DaemonClient.connect({ socketPath: conductors.w1!.socketPath, reconnect: false });
+    try {
+      await expect(socket.call('job.submit', { labels: { 'bad key': 'x' }, sheets: [{ argv: ['true'] }] })).rejects.toThrow('invalid params: label key "bad key" must match');
+    } finally {
+      await socket.close();
     }
   }, 90_000);
 
