@@ -23,7 +23,7 @@ import { jobMachine, type PauseBy } from './jobMachine.js';
 import { jobManagerMachine } from './jobManagerMachine.js';
 import { detachAll, interruptAll } from './jobShutdown.js';
 import { liveJobState, requireJobState, stopKindOf, type JobActor, type LiveJobState } from './jobStates.js';
-import { checkJobIdSyntax, pickJobId, submittedData } from './jobSubmission.js';
+import { checkJobIdSyntax, checkLabelKeys, pickJobId, submittedData } from './jobSubmission.js';
 import { normalizeRestartPolicy, type RestartPolicy } from './restartPolicy.js';
 import { writeJobSpec, type RetryPlan } from './jobRetry.js';
 import { newMarkerInstance, parseMarker, type ProcIdentity } from '../probe/sheetMarker.js';
@@ -162,6 +162,7 @@ export class JobManager {
     const git = gitDir !== undefined ? await gitContext(gitDir) : undefined;
     this.requireAcceptingWork();
     checkJobIdSyntax(spec);
+    checkLabelKeys(spec);
     const restart = spec.restart ? normalizeRestartPolicy(spec.restart) : undefined;
     const jobId = pickJobId(spec, (id) => this.live.has(id) || this.deps.jobExists(id));
     const job = this.newLiveJob(jobId, spec, git ? gitDir : undefined, false);

@@ -2,7 +2,7 @@
  * What a submission checks and records: its job id (given, or drawn until unused) and the
  * job.submitted data. No state: JobManager.submit calls these in order.
  */
-import type { GitContext, JobSpec } from '../events/jobRecord.js';
+import { LABEL_KEY, type GitContext, type JobSpec } from '../events/jobRecord.js';
 import { generateJobId } from '../events/jobIds.js';
 import { ErrorCode, ProtocolError } from '../ipc/messages.js';
 import { isValidJobId } from '../shared/paths.js';
@@ -12,6 +12,14 @@ import type { RestartPolicy } from './restartPolicy.js';
 export function checkJobIdSyntax(spec: JobSpec): void {
   if (spec.job_id !== undefined && !isValidJobId(spec.job_id)) {
     throw new ProtocolError(ErrorCode.INVALID_PARAMS, 'invalid params: "job_id" must match [A-Za-z0-9_.-]{1,64}', { field: 'job_id' });
+  }
+}
+
+/** Refuse a label key the schema lets through but label queries cannot name (job.submit and fleet jobs alike). */
+export function checkLabelKeys(spec: JobSpec): void {
+  const badLabel = Object.keys(spec.labels ?? {}).find((k) => !LABEL_KEY.test(k));
+  if (badLabel !== undefined) {
+    throw new ProtocolError(ErrorCode.INVALID_PARAMS, `invalid params: label key ${JSON.stringify(badLabel)} must match ${LABEL_KEY.source}`, { field: `labels.${badLabel}` });
   }
 }
 

@@ -8,6 +8,7 @@
  *   projection, so the record is the one `job.get` on that host would give.
  * There is no fleet-wide cancel: Ctrl-C stops waiting and says where the job goes on running,
  * unless that is this machine's own conductor: then it cancels the job as `mzt submit --wait` does.
+ * A host that refuses the job (its fleet.job_rejected event) ends the wait with the host's reason.
  * Every wait is bounded by something that can be seen: the claim by --claim-timeout, the rest
  * by the NATS connection and by the host staying in the host table.
  */
@@ -112,6 +113,11 @@ export async function waitForFleetJob(client: FleetClient, jobId: string, headSe
   const events = client.events({ since: headSeq + 1, follow: true });
   const reading = (async (): Promise<never> => {
     for await (const { host: from, event } of events) {
+      // A host that refused the job took it off the queue for good: waiting for a claim is pointless.
+      if (host === undefined && event.type === 'fleet.job_rejected') {
+        const refusal = event.data as { job_id?: string; reason: string };
+        if (refusal.job_id === jobId) throw new Error(`host ${from} refused job ${jobId}: ${refusal.reason}; it is off the fleet's queue`);
+      }
       if (event.job_id !== jobId) continue;
       if (host === undefined) {
         if (event.type !== 'job.submitted') continue;

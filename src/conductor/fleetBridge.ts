@@ -12,7 +12,7 @@ import { validateParams } from '../ipc/schema.js';
 import type { JobSpec } from '../events/jobRecord.js';
 import { FLEET_LOG_ANSWER_BYTES } from '../fleet/fleetWorkerProtocol.js';
 import { jobLogExists, readJobLogFrom, readJobLogTail } from '../actors/jobLogRead.js';
-import { isValidJobId, jobDir, type ConductorPaths } from '../shared/paths.js';
+import { jobDir, type ConductorPaths } from '../shared/paths.js';
 import type { ConductorConfig } from './config.js';
 import type { Monitoring } from './monitoring.js';
 import { VERSION } from './version.js';
@@ -75,19 +75,20 @@ export async function submitFleetJob(jobs: JobManager, job: FleetJobMessage['job
 }
 
 
-/** A job's log for `mzt fleet logs` (fleet/logService.ts): as job.logs reads it, in answers that fit a NATS message. */
+/**
+ * A job's log for `mzt fleet logs` (fleet/logService.ts): as job.logs reads it, in answers that
+ * fit a NATS message. The request is checked against job.logs' published params, so both paths
+ * accept and refuse the same values with the same messages.
+ */
 export function fleetJobLogs(store: EventStore, paths: ConductorPaths, request: FleetLogRequest): FleetLogAnswer {
-  const id = request.job_id;
-  if (typeof id !== 'string' || !isValidJobId(id)) return { ok: false, job_id: String(id), code: 'bad_request', error: 'job_id must match [A-Za-z0-9_.-]{1,64}' };
-  const tail = request.tail_lines ?? 100;
-  if ((request.offset !== undefined && !(Number.isSafeInteger(request.offset) && request.offset >= 0)) || !(Number.isSafeInteger(tail) && tail >= 0 && tail <= 100_000)) {
-    return { ok: false, job_id: id, code: 'bad_request', error: 'offset must be an integer >= 0 and tail_lines 0..100000' };
-  }
+  const checked = validateParams('job.logs', request);
+  if (!checked.ok) return { ok: false, job_id: String((request as Partial<FleetLogRequest> | null)?.job_id), code: 'bad_request', error: checked.message };
+  const { job_id: id, offset, tail_lines, max_bytes } = checked.value as { job_id: string; offset?: number; tail_lines: number; max_bytes: number };
   const record = store.getJob(id);
   if (!record) return { ok: false, job_id: id, code: 'not_found', error: `no job "${id}" on this host` };
   const dir = jobDir(paths, id);
   if (!jobLogExists(dir)) return { ok: true, job_id: id, status: record.status, lines: [], size: 0, next_offset: 0, truncated: false };
-  const part = request.offset === undefined ? readJobLogTail(dir, tail) : readJobLogFrom(dir, request.offset, FLEET_LOG_ANSWER_BYTES / 4);
+  const part = offset === undefined ? readJobLogTail(dir, tail_lines) : readJobLogFrom(dir, offset, Math.min(max_bytes, FLEET_LOG_ANSWER_BYTES / 4));
   // Keep whole lines within the answer's bytes (the compact log renders to several times its
   // size): a tail keeps its newest lines, a forward read its first ones.
   const fit = (n: number, byteCount: number) => byteCount + Buffer.byteLength(part.lines[n]!) + 4 <= FLEET_LOG_ANSWER_BYTES;
@@ -95,14 +96,14 @@ export function fleetJobLogs(store: EventStore, paths: ConductorPaths, request: 
   let nextOffset = part.next_offset;
   let truncated = part.truncated;
   let bytes = 0;
-  if (request.offset === undefined) {
+  if (offset === undefined) {
     let first = lines.length;
     while (first > 0 && fit(first - 1, bytes)) bytes += Buffer.byteLength(lines[--first]!) + 4;
     if (first > 0) [lines, truncated] = [lines.slice(first), true];
   } else {
     let count = 0;
     while (count < lines.length && fit(count, bytes)) bytes += Buffer.byteLength(lines[count++]!) + 4;
-    if (count < lines.length) [lines, nextOffset, truncated] = [lines.slice(0, count), count > 0 ? part.ends[count - 1]! : request.offset, true];
+    if (count < lines.length) [lines, nextOffset, truncated] = [lines.slice(0, count), count > 0 ? part.ends[count - 1]! : offset, true];
   }
   return { ok: true, job_id: id, status: record.status, lines, size: part.size, next_offset: nextOffset, truncated };
 }

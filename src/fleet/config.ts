@@ -22,34 +22,18 @@ export function defaultHostName(): string {
   return name || 'host';
 }
 
-/** Validates the `fleet` value; `source` names the file in errors. */
-export function parseFleetConfig(value: unknown, source: string): FleetConfig | null {
+/**
+ * Completes the `fleet` value once protocol/schemas/config.json has checked it (types, known keys,
+ * lengths, the host pattern: src/conductor/config.ts): checks each server of nats_url, which the
+ * schema cannot, and names the host after the machine when config.json does not.
+ * `source` names the file in errors.
+ */
+export function parseFleetConfig(value: { nats_url: string; host?: string; credentials?: string | null } | null, source: string): FleetConfig | null {
   if (value === null) return null;
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new Error(`${source}: "fleet" must be an object {nats_url, host?, credentials?} or null, got ${JSON.stringify(value)}`);
-  }
-  const raw = value as Record<string, unknown>;
-  for (const key of Object.keys(raw)) {
-    if (!['nats_url', 'host', 'credentials'].includes(key)) {
-      throw new Error(`${source}: unknown key "fleet.${key}" (known: nats_url, host, credentials)`);
-    }
-  }
-  const url = raw.nats_url;
-  if (typeof url !== 'string' || url.length === 0 || url.length > 1024) {
-    throw new Error(`${source}: "fleet.nats_url" must be a non-empty string such as "nats://127.0.0.1:4222", got ${JSON.stringify(url)}`);
-  }
-  for (const server of url.split(',')) {
+  for (const server of value.nats_url.split(',')) {
     if (!/^(nats|tls):\/\/[^\s/]+$/.test(server.trim()) && !/^[^\s/:]+:\d+$/.test(server.trim())) {
       throw new Error(`${source}: "fleet.nats_url" has "${server.trim()}": expected nats://host:port`);
     }
   }
-  const host = raw.host ?? defaultHostName();
-  if (typeof host !== 'string' || !HOST_NAME.test(host)) {
-    throw new Error(`${source}: "fleet.host" must be 1 to 64 letters, digits, '-' or '_', got ${JSON.stringify(host)}`);
-  }
-  const credentials = raw.credentials ?? null;
-  if (credentials !== null && (typeof credentials !== 'string' || credentials.length === 0 || credentials.length > 4096)) {
-    throw new Error(`${source}: "fleet.credentials" must be the path of a .creds file, got ${JSON.stringify(credentials)}`);
-  }
-  return { nats_url: url, host, credentials: credentials as string | null };
+  return { nats_url: value.nats_url, host: value.host ?? defaultHostName(), credentials: value.credentials ?? null };
 }

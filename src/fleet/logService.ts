@@ -8,6 +8,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 
 export const logsSubject = (host: string) => `mzt.${host}.logs`;
 
+/** job.logs' params (checked against its schema in methods.json: tail_lines 0..10000, ...). */
 export interface FleetLogRequest {
   job_id: string;
   /** Read forward from this logical offset; absent: the last `tail_lines` lines. */

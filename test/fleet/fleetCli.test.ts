@@ -90,6 +90,10 @@ describe('mzt fleet', () => {
     expect(numbers).toHaveLength(300000);
     expect(numbers[0]).toBe('1');
     expect(numbers.at(-1)).toBe('300000');
+    // The host checks the request as job.logs checks its params: same bound, same message.
+    const tooMany = await mzt(['fleet', 'logs', job_id, '--tail', '50000', '--host', 'h2', '--nats', nats.url]);
+    expect(tooMany.code).not.toBe(0);
+    expect(tooMany.stderr).toContain('h2: invalid params: "tail_lines" must be at most 10000, got 50000');
     const unknown = await mzt(['fleet', 'logs', 'no-such-job', '--nats', nats.url]);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toContain('job no-such-job was not found on any live host (asked h1, h2)');

@@ -7,6 +7,8 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitForFleetJob } from '../../src/cli/fleetWait.js';
+import { FleetClient } from '../../src/fleet/client.js';
 import { DaemonClient } from '../../src/ipc/client.js';
 import { CLI, makeHome, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
 import { startNatsServer, type NatsServer } from '../helpers/natsServer.js';
@@ -115,6 +117,36 @@ describe('mzt fleet submit --wait', () => {
     expect(again.code).not.toBe(0);
     expect(again.stderr).toContain('was queued before');
   }, 60_000);
+
+  it('a job the taking host refuses ends the wait at once with the host and its reason', async () => {
+    // mzt's own checks (job file, schema) would stop this job before the queue; a submitter of
+    // another version may not: put it on the queue as such a one would, and wait as --wait does.
+    const client = await FleetClient.connect(nats.url);
+    try {
+      const head = (await client.eventsHead())!;
+      // Each backoff value is in the schema's range; only the conductor refuses a cap below the first delay.
+      const job = { job_id: 'fw-refused', restart: { on: 'failure' as const, backoff: { initial_seconds: 10, max_seconds: 5 } }, sheets: [{ argv: ['true'] }] };
+      await client.submit(job, { host: 'w2', from: 'test' });
+      const started = Date.now();
+      const waited = waitForFleetJob(client, 'fw-refused', head, { quiet: true, claimTimeoutSeconds: 60 });
+      await expect(waited).rejects.toThrow('host w2 refused job fw-refused: invalid params: "restart.backoff.max_seconds" (5) must be at least "restart.backoff.initial_seconds" (10)');
+      expect(Date.now() - started).toBeLessThan(30_000);
+      // A label key job.submit refuses is refused on the fleet path too (it was recorded there).
+      const head2 = (await client.eventsHead())!;
+      await client.submit({ job_id: 'fw-badlabel', labels: { 'bad key': 'x' }, sheets: [{ argv: ['true'] }] }, { host: 'w2', from: 'test' });
+      await expect(waitForFleetJob(client, 'fw-badlabel', head2, { quiet: true, claimTimeoutSeconds: 60 })).rejects.toThrow(
+        'host w2 refused job fw-badlabel: invalid params: label key "bad key" must match',
+      );
+    } finally {
+      await client.close();
+    }
+    const socket = await DaemonClient.connect({ socketPath: conductors.w1!.socketPath, reconnect: false });
+    try {
+      await expect(socket.call('job.submit', { labels: { 'bad key': 'x' }, sheets: [{ argv: ['true'] }] })).rejects.toThrow('invalid params: label key "bad key" must match');
+    } finally {
+      await socket.close();
+    }
+  }, 90_000);
 
   it('Ctrl-C stops waiting and says the job keeps running on its host', async () => {
     const w = spawnWait(['--host', 'w2', '--id', 'fw-ctrlc', '--', 'sleep', '60']);

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { ErrorCode, ProtocolError } from '../../ipc/messages.js';
 import type { Handlers } from '../../ipc/methodTable.js';
-import { LABEL_KEY, TERMINAL_JOB_STATUSES, type JobRecord, type JobStatus } from '../../events/jobRecord.js';
+import { TERMINAL_JOB_STATUSES, type JobRecord, type JobStatus } from '../../events/jobRecord.js';
 import { HEAD_FILE } from '../../actors/jobLog.js';
 import { jobLogExists, readJobLogFrom, readJobLogTail } from '../../actors/jobLogRead.js';
 import { planRetry } from '../../actors/jobRetry.js';
@@ -43,12 +43,6 @@ export function jobHandlers(deps: MethodDeps): Pick<Handlers, JobMethod> {
   return {
     'job.submit': async (p) => {
       refuseWhileStopping(deps);
-      const badLabel = Object.keys(p.labels ?? {}).find((k) => !LABEL_KEY.test(k));
-      if (badLabel !== undefined) {
-        throw new ProtocolError(ErrorCode.INVALID_PARAMS, `invalid params: label key ${JSON.stringify(badLabel)} must match ${LABEL_KEY.source}`, {
-          field: `labels.${badLabel}`,
-        });
-      }
       const result = await jobs.submit(p);
       // The seq of job.submitted: `subscribe({since: seq - 1, job_id})` sees the whole job.
       return { ...result, seq: submittedEvent(result.job_id)?.seq ?? store.headSeq };
