@@ -17,7 +17,7 @@ const outdir = path.join(root, 'dist/bundle');
 fs.rmSync(outdir, { recursive: true, force: true });
 await build({
   // Two folders below the package root, like every module it inlines (src/shared/packageFiles.ts).
-  entryPoints: { mzt: path.join(root, 'dist/cli/main.js') },
+  entryPoints: { mzt: path.join(root, 'dist/cli/bin.js') },
   outdir,
   bundle: true,
   splitting: true,

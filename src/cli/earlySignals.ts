@@ -1,5 +1,5 @@
 /**
- * Imported first by the CLI entry, so that it runs before the other modules are evaluated:
+ * Imported by the CLI's executable (bin.ts) before the other modules are loaded:
  * a foreground `mzt conductor start` catches SIGHUP from its first moments (earlySighup.ts).
  * Other commands keep the default (a hangup ends `mzt subscribe` like any terminal program).
  */

@@ -1,12 +1,8 @@
-#!/usr/bin/env node
 /**
- * `mzt`: the conductor's command line. Every client command talks to the conductor over
+ * `mzt`: the conductor's command line (its executable is bin.ts). Every client command talks to the conductor over
  * its socket; when nobody answers it says so in one line (with the socket path and how to
  * start it) and exits 3. The commands are added by concern from the modules beside this one.
  */
-// First: a foreground `conductor start` catches SIGHUP before the rest is even loaded.
-import './earlySignals.js';
-import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { ConductorNotRunning, RpcError, TimeoutError } from '../ipc/clientErrors.js';
 import { parseNumber, UsageError } from './args.js';
@@ -19,14 +15,13 @@ const EXIT_NOT_RUNNING = 3;
 /** `mzt conductor start`: the conductor's own process, which runs from this entry too. */
 const startsConductor = (argv: string[]) => argv[2] === 'conductor' && argv[3] === 'start';
 
-async function buildProgram(argv: string[]): Promise<Command> {
+async function buildProgram(argv: string[], entry: string): Promise<Command> {
   const program = new Command('mzt')
     .description('mzt conductor: run jobs, watch what they cost, stream every event')
     .showHelpAfterError()
     .exitOverride();
 
-  // A detached conductor runs this file again.
-  addConductorCommands(program, fileURLToPath(import.meta.url));
+  addConductorCommands(program, entry);
   // The conductor needs none of the client commands: loading them would cost its process 2-5 MB
   // for as long as it runs (BENCHMARKS.md, idle RSS).
   if (startsConductor(argv)) return program;
@@ -80,8 +75,9 @@ async function buildProgram(argv: string[]): Promise<Command> {
   return program;
 }
 
-async function main(): Promise<void> {
-  const program = await buildProgram(process.argv);
+/** Runs the command in process.argv; `entry` is the executable a detached conductor is started from. */
+export async function runCli(entry: string): Promise<void> {
+  const program = await buildProgram(process.argv, entry);
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
@@ -113,5 +109,3 @@ async function main(): Promise<void> {
     process.exitCode = 1;
   }
 }
-
-void main();
