@@ -14,7 +14,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
 import { resolveRef, validateValue } from '../../src/ipc/schema.js';
 import { CLI, makeHome, pidAlive, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
-import { escapedSession, killEscaped, liveProcess, readPidFile } from '../helpers/escaped.js';
+import { escapedSession, killEscaped, liveProcess, processState, readPidFile } from '../helpers/escaped.js';
 import { eventsUntilEnd, sheetPid } from '../helpers/jobs.js';
 
 const homes: string[] = [];
@@ -44,16 +44,6 @@ afterAll(() => {
   }
   for (const home of homes) removeHome(home);
 });
-
-/** The state letter of a process (R, S, T, Z…), or undefined when it is gone. */
-function procState(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-  } catch {
-    return undefined;
-  }
-}
 
 async function up(home: string): Promise<DaemonClient> {
   conductor = await startConductor(home, { config: { live_restore: true, kill_grace_seconds: 2, profiler_interval_seconds: 0.25 } });
@@ -242,18 +232,18 @@ describe('live_restore', () => {
     const escaped = await escapedSession(await readPidFile(escapedFile));
     await waitFor(async () => / 1 out ready$/m.test(await logText(c, job_id)), 10_000, 'ready');
     await c.call('job.pause', { job_id });
-    await waitFor(() => procState(pid) === 'T', 10_000, 'stopped');
-    await waitFor(() => procState(escaped) === 'T', 10_000, 'escaped process stopped');
+    await waitFor(() => processState(pid) === 'T', 10_000, 'stopped');
+    await waitFor(() => processState(escaped) === 'T', 10_000, 'escaped process stopped');
     await kill9();
     c = await up(home);
     await waitFor(async () => (await c.call('job.get', { job_id })).status === 'paused', 10_000, 'paused after the restart');
-    expect(procState(pid)).toBe('T');
-    expect(procState(escaped)).toBe('T');
+    expect(processState(pid)).toBe('T');
+    expect(processState(escaped)).toBe('T');
     await c.call('job.resume', { job_id });
-    await waitFor(() => procState(pid) !== 'T', 10_000, 'continued');
-    await waitFor(() => procState(escaped) !== 'T', 10_000, 'escaped process continued by the adopting conductor');
+    await waitFor(() => processState(pid) !== 'T', 10_000, 'continued');
+    await waitFor(() => processState(escaped) !== 'T', 10_000, 'escaped process continued by the adopting conductor');
     await c.call('job.pause', { job_id });
-    await waitFor(() => procState(escaped) === 'T', 10_000, 'escaped process stopped again');
+    await waitFor(() => processState(escaped) === 'T', 10_000, 'escaped process stopped again');
     expect(await c.call('job.cancel', { job_id })).toMatchObject({ status: 'cancelled' });
     await waitFor(() => !liveProcess(escaped), 10_000, 'escaped process gone');
     const all = await events(c, job_id);

@@ -4,17 +4,11 @@
  * SIGTERM of a cancel so that they can act on it. The same for a plain sheet and a live_restore
  * one (run through a waiter); liveRestore.test.ts takes the latter across a restart.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { useConductor, waitFor } from '../helpers/conductorProcess.js';
-import { escapedSession, killEscaped, liveProcess, readPidFile, track } from '../helpers/escaped.js';
+import { escapedSession, killEscaped, liveProcess, processState, readPidFile, track } from '../helpers/escaped.js';
 import { sheetPid } from '../helpers/jobs.js';
-
-const stateOf = (pid: number) => {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-};
 
 describe.each([
   { sheet: 'a plain sheet', config: {} },
@@ -34,18 +28,18 @@ describe.each([
     });
     const pid = await escapedSession(await readPidFile(pidFile));
     const sheet = track(await sheetPid(fixture.client, job_id));
-    await waitFor(() => stateOf(pid) === 'R', 10_000, 'escaped process running');
+    await waitFor(() => processState(pid) === 'R', 10_000, 'escaped process running');
 
     await fixture.client.call('job.pause', { job_id });
-    await waitFor(() => stateOf(pid) === 'T', 10_000, 'escaped process stopped');
+    await waitFor(() => processState(pid) === 'T', 10_000, 'escaped process stopped');
     await new Promise((r) => setTimeout(r, 500));
-    expect(stateOf(pid)).toBe('T');
+    expect(processState(pid)).toBe('T');
 
     await fixture.client.call('job.resume', { job_id });
-    await waitFor(() => stateOf(pid) !== 'T', 10_000, 'escaped process continued');
+    await waitFor(() => processState(pid) !== 'T', 10_000, 'escaped process continued');
 
     await fixture.client.call('job.pause', { job_id });
-    await waitFor(() => stateOf(pid) === 'T', 10_000, 'stopped again');
+    await waitFor(() => processState(pid) === 'T', 10_000, 'stopped again');
     await fixture.client.call('job.cancel', { job_id });
     await waitFor(async () => (await fixture.client.call('job.get', { job_id })).status === 'cancelled', 15_000, 'cancelled');
     await waitFor(() => !liveProcess(pid), 10_000, 'escaped process gone');
