@@ -24,6 +24,12 @@ export function procReader(): ProcReader {
   return (sharedReader ??= new ProcReader());
 }
 
+/** A process's MZT_SHEET_ID, or undefined (none, gone, or not ours to read). */
+export function markerOfProcess(pid: number, reader = procReader()): string | undefined {
+  const environ = reader.readEnviron(pid);
+  return environ ? markerIn(environ) : undefined;
+}
+
 /** A live process that carries a sheet marker. */
 export interface MarkedProcess extends ProcIdentity {
   marker: string;
@@ -41,10 +47,7 @@ export function* markedProcessesSteps(
   skip: (pid: number) => boolean = () => false,
 ): Generator<void, MarkedProcess[]> {
   const uid = process.getuid?.();
-  const markerOf = (pid: number) => {
-    const environ = reader.readEnviron(pid);
-    return environ ? markerIn(environ) : undefined;
-  };
+  const markerOf = (pid: number) => markerOfProcess(pid, reader);
   const out: MarkedProcess[] = [];
   const names = readdirSync(reader.procRoot);
   yield;
@@ -154,5 +157,43 @@ export function escapedStopper(opts: {
         if (killed.length > 0) opts.onSignalled?.('SIGKILL', killed);
       },
     );
+  };
+}
+
+/** One sheet's pause of its escaped processes (see escapedPauser). */
+export interface EscapedPauser {
+  /** Find the escaped processes and SIGSTOP them (call after the group's SIGSTOP). */
+  pause(query: EscapedQuery): Promise<void>;
+  /** SIGCONT what the pause stopped: at resume, and before a stop's SIGTERM. */
+  resume(): void;
+  /** Take over what a previous conductor's pause stopped (kept on disk by a live sheet). */
+  restore(ids: readonly ProcIdentity[]): void;
+}
+
+/**
+ * A signal to the group misses escaped processes, so a pause stops them by pid and resume
+ * continues exactly those (never a process someone else stopped). A stopped process cannot act
+ * on SIGTERM, hence the resume before a stop. A scan that ends after a resume or stop is dropped.
+ * `onStopped` hears the stopped set, so that a live sheet can keep it across a restart.
+ */
+export function escapedPauser(onStopped?: (ids: readonly ProcIdentity[]) => void): EscapedPauser {
+  let stopped: ProcIdentity[] = [];
+  let generation = 0;
+  return {
+    async pause(query) {
+      const mine = ++generation;
+      const found = await findEscaped(query);
+      if (mine !== generation) return; // resumed or stopped while looking
+      stopped = found.filter((id) => signalIdentities([id], 'SIGSTOP').length > 0);
+      if (stopped.length > 0) onStopped?.(stopped);
+    },
+    resume() {
+      generation++;
+      signalIdentities(stopped, 'SIGCONT');
+      stopped = [];
+    },
+    restore(ids) {
+      stopped = [...ids];
+    },
   };
 }

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import { runToEnd, type ProcStat } from '../probe/procReader.js';
 import { SHEET_MARKER_VAR, type ProcIdentity } from '../probe/sheetMarker.js';
 import { escalateLater } from './escalations.js';
-import { escapedStopper, findEscaped, procReader, signalIdentities } from './escapedProcesses.js';
+import { escapedPauser, escapedStopper, procReader } from './escapedProcesses.js';
 import type { JobLog } from './jobLog.js';
 
 /** How long a sheet's pipes may stay open after its main process exited. */
@@ -126,18 +126,7 @@ export const spawnSheet: SpawnSheet = (run) => {
   let paused = false;
   // The one place that signals the sheet's tree (pause, resume, stop).
   const signalTree = (signal: NodeJS.Signals) => child.pid !== undefined && signalGroup(child.pid, signal);
-  // Escaped processes stopped by a pause: continued by resume, or before a stop's SIGTERM.
-  let stoppedEscaped: ProcIdentity[] = [];
-  const stopEscapedForPause = async (): Promise<void> => {
-    if (child.pid === undefined || (run.marker === undefined && !run.knownProcesses)) return;
-    const found = await findEscaped({ marker: run.marker, pgid: child.pid, known: run.knownProcesses });
-    if (!paused || reason) return; // resumed or stopped while looking
-    stoppedEscaped = found.filter((id) => signalIdentities([id], 'SIGSTOP').length > 0);
-  };
-  const continueEscaped = () => {
-    signalIdentities(stoppedEscaped, 'SIGCONT');
-    stoppedEscaped = [];
-  };
+  const escapedPause = escapedPauser();
   const stopGroup = (why: 'timeout' | 'stopped') => {
     if (reason || child.pid === undefined) return;
     reason = why;
@@ -146,7 +135,7 @@ export const spawnSheet: SpawnSheet = (run) => {
     if (paused) {
       paused = false;
       signalTree('SIGCONT');
-      continueEscaped();
+      escapedPause.resume();
     }
     void stopEscaped().catch(() => undefined);
     killTimer = setTimeout(() => {
@@ -164,13 +153,13 @@ export const spawnSheet: SpawnSheet = (run) => {
     timeoutLeftMs = Math.max(0, timeoutLeftMs - (Date.now() - timeoutSetAt));
     signalTree('SIGSTOP');
     // What left the group is found by a /proc scan, a moment later (bounded, sliced).
-    void stopEscapedForPause().catch(() => undefined);
+    void escapedPause.pause({ marker: run.marker, pgid: child.pid, known: run.knownProcesses }).catch(() => undefined);
   };
   const resume = () => {
     if (!paused) return;
     paused = false;
     signalTree('SIGCONT');
-    continueEscaped();
+    escapedPause.resume();
     timeoutSetAt = Date.now();
     timeout = setTimeout(() => stopGroup('timeout'), timeoutLeftMs);
   };

@@ -13,6 +13,11 @@ function statOf(pid: number): { state: string; session: number; startTicks: numb
   }
 }
 
+/** The state letter of a process (R, S, T, Z…), or undefined when it is gone. */
+export function processState(pid: number): string | undefined {
+  return statOf(pid)?.state;
+}
+
 /**
  * Whether a process exists and is not a zombie. Killed processes that escaped to PID 1 stay
  * zombies where PID 1 does not reap (as in this machine's VM init): gone for our purposes.

@@ -3,7 +3,8 @@
  * restart and a kill -9 of the conductor during sheet 2 — every output line exactly once,
  * sheet 2's CPU and peak memory in the cost report, its exit code recorded, sheet 3 run. A
  * sheet that ends while no conductor runs is closed with its real exit code; a re-adopted
- * sheet's timeout still holds (the deadline is on disk).
+ * sheet's timeout still holds (the deadline is on disk), and so does its pause, over the
+ * processes that escaped its group too.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,6 +14,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DaemonClient } from '../../src/ipc/client.js';
 import { resolveRef, validateValue } from '../../src/ipc/schema.js';
 import { CLI, makeHome, pidAlive, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { escapedSession, killEscaped, liveProcess, processState, readPidFile } from '../helpers/escaped.js';
 import { eventsUntilEnd, sheetPid } from '../helpers/jobs.js';
 
 const homes: string[] = [];
@@ -32,6 +34,7 @@ afterEach(async () => {
 });
 
 afterAll(() => {
+  killEscaped();
   for (const pid of sheetPids) {
     try {
       process.kill(-pid, 'SIGKILL');
@@ -41,16 +44,6 @@ afterAll(() => {
   }
   for (const home of homes) removeHome(home);
 });
-
-/** The state letter of a process (R, S, T, Z…), or undefined when it is gone. */
-function procState(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-  } catch {
-    return undefined;
-  }
-}
 
 async function up(home: string): Promise<DaemonClient> {
   conductor = await startConductor(home, { config: { live_restore: true, kill_grace_seconds: 2, profiler_interval_seconds: 0.25 } });
@@ -223,31 +216,41 @@ describe('live_restore', () => {
     expect(pidAlive(pid)).toBe(false);
   }, 60_000);
 
-  it('keeps a paused sheet paused across a kill -9; resume and cancel then reach its re-adopted group', async () => {
+  it('keeps a paused sheet and its escaped process paused across a kill -9; resume and cancel then reach both', async () => {
     const home = makeHome('mzt-live-');
     homes.push(home);
     let c = await up(home);
+    const escapedFile = path.join(home, 'escaped.pid');
+    // The escaped process spins (state R), so a stop shows as T and a continue as R again.
+    const escaper = `setsid -f sh -c 'echo $$ > ${escapedFile}; while :; do :; done' >/dev/null 2>&1`;
     const { job_id } = await c.call('job.submit', {
       name: 'paused',
-      sheets: [{ argv: ['sh', '-c', "trap 'echo got-term; exit 0' TERM; echo ready; while :; do sleep 0.2; done"] }],
+      sheets: [{ argv: ['sh', '-c', `${escaper}; trap 'echo got-term; exit 0' TERM; echo ready; while :; do sleep 0.2; done`] }],
     });
     const pid = await sheetPid(c, job_id, 15_000);
     sheetPids.push(pid);
+    const escaped = await escapedSession(await readPidFile(escapedFile));
     await waitFor(async () => / 1 out ready$/m.test(await logText(c, job_id)), 10_000, 'ready');
     await c.call('job.pause', { job_id });
-    await waitFor(() => procState(pid) === 'T', 10_000, 'stopped');
+    await waitFor(() => processState(pid) === 'T', 10_000, 'stopped');
+    await waitFor(() => processState(escaped) === 'T', 10_000, 'escaped process stopped');
     await kill9();
     c = await up(home);
     await waitFor(async () => (await c.call('job.get', { job_id })).status === 'paused', 10_000, 'paused after the restart');
-    expect(procState(pid)).toBe('T');
+    expect(processState(pid)).toBe('T');
+    expect(processState(escaped)).toBe('T');
     await c.call('job.resume', { job_id });
-    await waitFor(() => procState(pid) !== 'T', 10_000, 'continued');
+    await waitFor(() => processState(pid) !== 'T', 10_000, 'continued');
+    await waitFor(() => processState(escaped) !== 'T', 10_000, 'escaped process continued by the adopting conductor');
+    await c.call('job.pause', { job_id });
+    await waitFor(() => processState(escaped) === 'T', 10_000, 'escaped process stopped again');
     expect(await c.call('job.cancel', { job_id })).toMatchObject({ status: 'cancelled' });
+    await waitFor(() => !liveProcess(escaped), 10_000, 'escaped process gone');
     const all = await events(c, job_id);
     expect(all.at(-1)!.type).toBe('job.cancelled');
     const types = all.map((e) => e.type);
     expect(types.indexOf('job.readopted')).toBeGreaterThan(types.indexOf('job.paused'));
-    expect(types.filter((t) => t === 'job.paused').length).toBe(2); // before, and re-applied after
+    expect(types.filter((t) => t === 'job.paused').length).toBe(3); // before, re-applied after, and the second pause
     expect(all.find((e) => e.type === 'sheet.failed')!.data).toMatchObject({ reason: 'cancelled', exit_code: 0 });
     await waitFor(async () => / 1 out got-term$/m.test(await logText(c, job_id)), 5_000, 'the trap output');
   }, 60_000);

@@ -16,9 +16,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { markerIn, type ProcIdentity } from '../../probe/sheetMarker.js';
+import type { ProcIdentity } from '../../probe/sheetMarker.js';
 import { escalateLater } from '../escalations.js';
-import { escapedStopper, procReader, stillRunning } from '../escapedProcesses.js';
+import { escapedPauser, escapedStopper, markerOfProcess, procReader, stillRunning, type EscapedQuery } from '../escapedProcesses.js';
 import type { JobLog } from '../jobLog.js';
 import { groupLeft, signalGroup, type SheetHandle, type SheetOutcome } from '../sheetProcess.js';
 import { SpoolTailer, writeJsonAtomic } from './spool.js';
@@ -37,7 +37,8 @@ export interface LiveSheetState {
   started_at_ms: number;
   /** Wall-clock deadline; null while paused. */
   deadline_ms: number | null;
-  paused?: { remaining_ms: number; by: 'client' | 'resource_monitor' };
+  /** `escaped`: the processes outside the group that the pause stopped (resume continues them). */
+  paused?: { remaining_ms: number; by: 'client' | 'resource_monitor'; escaped?: ProcIdentity[] };
   stop?: { why: 'timeout' | 'stopped'; kill_at_ms: number };
 }
 
@@ -133,13 +134,13 @@ export function startLiveSheet(
 function stopStray(dir: string, markerSuffix: string): void {
   const pid = readSheetPid(dir);
   if (pid === undefined) return;
-  let environ: Buffer;
+  let marker: string | undefined;
   try {
-    environ = fs.readFileSync(`/proc/${pid}/environ`);
+    marker = markerOfProcess(pid);
   } catch {
-    return;
+    return; // an unreadable /proc: nothing is known to be stray
   }
-  if (markerIn(environ)?.endsWith(markerSuffix)) signalGroup(pid, 'SIGKILL');
+  if (marker?.endsWith(markerSuffix)) signalGroup(pid, 'SIGKILL');
 }
 
 /** Adopt a sheet a previous conductor started (its state file must exist). */
@@ -178,12 +179,24 @@ function runHandle(opts: LiveSheetOptions, begin: () => Promise<LiveSheetState>)
     return signalGroup(p, sig);
   };
 
+  // The waiter carries the marker and lives outside the group; it is never the sheet's to
+  // signal (it must see the sheet end).
+  const escapedQuery = (): EscapedQuery | undefined => {
+    const p = pid();
+    return p === undefined ? undefined : { marker: state!.marker, pgid: p, known: opts.knownProcesses, spare: [state!.waiter.pid] };
+  };
   const stopEscapedRound = escapedStopper({ killGraceSeconds: opts.killGraceSeconds, onSignalled: opts.onEscapedSignalled });
   const stopEscaped = async (): Promise<void> => {
-    const p = pid();
-    // The waiter carries the marker and lives outside the group; it must see the sheet end.
-    if (p !== undefined) await stopEscapedRound({ marker: state!.marker, pgid: p, known: opts.knownProcesses, spare: [state!.waiter.pid] });
+    const query = escapedQuery();
+    if (query) await stopEscapedRound(query);
   };
+  // What the pause stopped goes on disk with the pause: a conductor that adopts the sheet
+  // continues those processes at resume or stop.
+  const escapedPause = escapedPauser((ids) => {
+    if (!state?.paused) return;
+    state.paused.escaped = [...ids];
+    save();
+  });
 
   const armKill = () => {
     if (!state?.stop) return;
@@ -204,6 +217,7 @@ function runHandle(opts: LiveSheetOptions, begin: () => Promise<LiveSheetState>)
     if (state.paused) {
       state.paused = undefined;
       signalTree('SIGCONT');
+      escapedPause.resume();
     }
     void stopEscaped().catch(() => undefined);
     armKill();
@@ -279,6 +293,7 @@ function runHandle(opts: LiveSheetOptions, begin: () => Promise<LiveSheetState>)
       (s) => {
         state = s;
         if (detached) return;
+        if (state.paused?.escaped) escapedPause.restore(state.paused.escaped);
         if (state.stop) armKill();
         else armTimeout();
         if (early.stop) stopGroup(early.stop);
@@ -300,6 +315,9 @@ function runHandle(opts: LiveSheetOptions, begin: () => Promise<LiveSheetState>)
       state.deadline_ms = null;
       save();
       signalTree('SIGSTOP');
+      // What left the group is found by a /proc scan, a moment later (bounded, sliced).
+      const query = escapedQuery();
+      if (query) void escapedPause.pause(query).catch(() => undefined);
     },
     resume: () => {
       early.pause = undefined;
@@ -308,6 +326,7 @@ function runHandle(opts: LiveSheetOptions, begin: () => Promise<LiveSheetState>)
       state.paused = undefined;
       save();
       signalTree('SIGCONT');
+      escapedPause.resume();
       armTimeout();
     },
     done,
