@@ -20,6 +20,6 @@ export function describeFleetCancel(r: FleetCancelResult): { line: string; code:
     case 'not_found':
       return { line: `no job ${r.job_id} on ${r.asked.length === 0 ? 'any host: the fleet has no live host' : `any live host (asked ${r.asked.join(', ')})`} nor on the fleet's queue`, code: 1 };
     case 'unreachable':
-      return { line: `job ${r.job_id} was not found on the hosts that answered; not answering: ${r.unreachable.join(', ')} (its conductor is down, stuck or not in the fleet)`, code: 3 };
+      return { line: `job ${r.job_id} was not found on the hosts that answered; not answering: ${r.unreachable.join(', ')} (its conductor is down, stuck or not in the fleet; a host that answers late may still cancel it)`, code: 3 };
   }
 }
