@@ -4,49 +4,31 @@
  * other outcome (already ended, still queued, nowhere, host not answering, a refused request)
  * is said with its exit code.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FleetClient } from '../../src/fleet/client.js';
-import { DaemonClient } from '../../src/ipc/client.js';
 import { runMzt } from '../helpers/cli.js';
-import { makeHome, removeHome, startConductor, waitFor, type RunningConductor } from '../helpers/conductorProcess.js';
+import { waitFor } from '../helpers/conductorProcess.js';
+import { useConductorSet, type StartedConductor } from '../helpers/conductorSet.js';
 import { useNatsServer } from '../helpers/natsServer.js';
-
-let emptyHome: string;
-const homes: string[] = [];
-const conductors: Record<string, RunningConductor> = {};
 
 // Registered before the conductors' hooks: NATS goes after they stop.
 const nats = useNatsServer();
+const fleet = useConductorSet();
+const hosts: Record<string, StartedConductor> = {};
+let emptyHome: string;
 // --nats before the rest: after `--` come the job's own arguments.
 const mzt = ([group, command, ...rest]: string[]) => runMzt(emptyHome, [group!, command!, '--nats', nats.url, ...rest]);
-
-async function onHost<T>(host: string, fn: (client: DaemonClient) => Promise<T>): Promise<T> {
-  const client = await DaemonClient.connect({ socketPath: conductors[host]!.socketPath, reconnect: false });
-  try {
-    return await fn(client);
-  } finally {
-    await client.close();
-  }
-}
+const onHost = <T>(host: string, fn: (client: StartedConductor['client']) => Promise<T>) => fn(hosts[host]!.client);
 const statusOn = (host: string, job_id: string) => onHost(host, async (c) => (await c.call('job.get', { job_id })).status);
 
 beforeAll(async () => {
-  emptyHome = makeHome();
-  for (const host of ['c1', 'c2']) {
-    const home = makeHome();
-    homes.push(home);
-    conductors[host] = await startConductor(home, { config: { fleet: { nats_url: nats.url, host } } });
-  }
+  emptyHome = fleet.newHome();
+  for (const host of ['c1', 'c2']) hosts[host] = await fleet.start({ config: { fleet: { nats_url: nats.url, host } } });
   await waitFor(async () => {
     const r = await mzt(['fleet', 'status', '--json']);
     return r.code === 0 && (JSON.parse(r.stdout) as unknown[]).length === 2;
   }, 30_000, 'two hosts');
 }, 120_000);
-
-afterAll(async () => {
-  for (const c of Object.values(conductors)) await c.stop();
-  for (const h of [...homes, emptyHome]) if (h) removeHome(h);
-});
 
 describe('mzt fleet cancel', () => {
   it('cancels a job on the host that took it from the queue, as mzt cancel does there; a second cancel says it had ended', async () => {
@@ -109,13 +91,13 @@ describe('mzt fleet cancel', () => {
 
     const { job_id } = await onHost('c1', (c) => c.call('job.submit', { sheets: [{ argv: ['sleep', '60'] }] }));
     await waitFor(async () => (await statusOn('c1', job_id)) === 'running', 10_000, 'running');
-    process.kill(conductors.c1!.pid, 'SIGSTOP');
+    process.kill(hosts.c1!.conductor.pid, 'SIGSTOP');
     const started = Date.now();
     let stuck;
     try {
       stuck = await mzt(['fleet', 'cancel', job_id, '--host', 'c1', '--timeout', '2']);
     } finally {
-      process.kill(conductors.c1!.pid, 'SIGCONT');
+      process.kill(hosts.c1!.conductor.pid, 'SIGCONT');
     }
     const tookMs = Date.now() - started;
     expect(stuck.code).toBe(3);
