@@ -5,8 +5,7 @@
 import { Command } from 'commander';
 import { loadConfigFile } from '../conductor/config.js';
 import type { FleetClient } from '../fleet/client.js';
-import type { LocalHost } from './fleetWait.js';
-import { cliPaths, withClient } from './conductorClient.js';
+import { cliPaths } from './conductorClient.js';
 import os from 'node:os';
 import { generateJobId } from '../events/jobIds.js';
 import { HOST_NAME } from '../fleet/config.js';
@@ -14,6 +13,7 @@ import { validateParams } from '../ipc/schema.js';
 import { parseInteger, UsageError } from './args.js';
 import { addJobSpecOptions, specsFromOptions, type SubmitOptions } from './submit.js';
 import { duration, localTime, printJson, table } from './output.js';
+import { describeFleetCancel, FLEET_CANCEL_TIMEOUT_SECONDS } from './fleetCancel.js';
 
 interface NatsOptions {
   nats?: string;
@@ -52,24 +52,7 @@ async function submitAndWait(
   if (queued.duplicate) throw new Error(`job ${job.job_id} was queued before (the same id within the queue's duplicate window); --wait follows only a job it queues: use another --id`);
   if (!opts.json) (opts.quiet ? process.stdout : process.stderr).write(`${job.job_id} queued on ${queued.queue}\n`);
   const { waitForFleetJob } = await import('./fleetWait.js');
-  return waitForFleetJob(client, job.job_id, head, { quiet: opts.quiet, json: opts.json, claimTimeoutSeconds: opts.claimTimeout ?? 60, local: localHost() });
-}
-
-/** This machine's conductor as a fleet host (config.json's fleet.host), if it is one. */
-function localHost(): LocalHost | undefined {
-  let host: string | undefined;
-  try {
-    host = loadConfigFile(cliPaths().configFile).fleet?.host;
-  } catch {
-    return undefined; // a broken config.json: no local cancel, the wait itself still works
-  }
-  if (!host) return undefined;
-  return {
-    host,
-    cancel: async (jobId) => {
-      await withClient((c) => c.call('job.cancel', { job_id: jobId, reason: 'cancelled by mzt fleet submit --wait (signal)' }, { timeoutMs: 120_000 }));
-    },
-  };
+  return waitForFleetJob(client, job.job_id, head, { quiet: opts.quiet, json: opts.json, claimTimeoutSeconds: opts.claimTimeout ?? 60 });
 }
 
 export function addFleetCommands(program: Command): void {
@@ -112,7 +95,7 @@ export function addFleetCommands(program: Command): void {
   )
     .option('--host <host>', 'only this host may take it')
     .option(...natsOption)
-    .option('--wait', "like mzt submit --wait: stream the job's output from the host that takes it and exit with its exit code (128+signal if killed); Ctrl-C stops waiting (the job goes on), or cancels it when it runs on this machine's conductor")
+    .option('--wait', "like mzt submit --wait: stream the job's output from the host that takes it and exit with its exit code (128+signal if killed); Ctrl-C cancels the job wherever it runs (as mzt fleet cancel) and waits for its end; Ctrl-C again stops waiting")
     .option('--quiet', 'with --wait: print status lines instead of the output')
     .option('--claim-timeout <seconds>', 'with --wait: give up when no host has taken the job within this time (default 60)', parseInteger('--claim-timeout'))
     .option('--json', 'print the result as JSON (with --wait: the ended job\'s record and its host)')
@@ -186,6 +169,26 @@ export function addFleetCommands(program: Command): void {
           offset = page.next_offset;
         }
       });
+    });
+
+  fleet
+    .command('cancel')
+    .description('cancel a job wherever in the fleet it runs: the host that has it cancels it as mzt cancel does (asked over NATS)')
+    .argument('<id>', 'job id')
+    .option(...natsOption)
+    .option('--host <host>', 'ask this host only (default: the one whose recent jobs list it or that took it from the queue, else every live host)')
+    .option('--timeout <seconds>', `how long a host may take to answer, the cancel included (default ${FLEET_CANCEL_TIMEOUT_SECONDS})`, parseInteger('--timeout'))
+    .option('--json', 'print the outcome as JSON')
+    .action(async (id: string, opts: NatsOptions & { host?: string; timeout?: number; json?: boolean }) => {
+      if (opts.host !== undefined && !HOST_NAME.test(opts.host)) throw new UsageError(`--host must be a fleet host name (letters, digits, '-', '_'), got "${opts.host}"`);
+      if (opts.timeout !== undefined && opts.timeout < 1) throw new UsageError('--timeout must be 1 second or more');
+      const result = await withReader(opts, (client) =>
+        client.cancel({ job_id: id, reason: `cancelled by mzt fleet cancel from ${os.hostname()}` }, { host: opts.host, timeoutMs: (opts.timeout ?? FLEET_CANCEL_TIMEOUT_SECONDS) * 1000 }),
+      );
+      const { line, code } = describeFleetCancel(result);
+      if (opts.json) printJson(result);
+      else (code === 0 ? process.stdout : process.stderr).write(code === 0 ? `${line}\n` : `mzt: ${line}\n`);
+      process.exitCode = code;
     });
 
   fleet

@@ -6,8 +6,8 @@
  * - The output is paged from that host's log service (FleetClient.logs), as `mzt fleet logs --all`.
  * - The end and the exit code come from folding the job's events with the conductor's own
  *   projection, so the record is the one `job.get` on that host would give.
- * There is no fleet-wide cancel: Ctrl-C stops waiting and says where the job goes on running,
- * unless that is this machine's own conductor: then it cancels the job as `mzt submit --wait` does.
+ * Ctrl-C cancels the job wherever it runs, as `mzt fleet cancel` does, and waits for its end as
+ * `mzt submit --wait` does (Ctrl-C again: stop waiting); a job still on the queue stays there.
  * A host that refuses the job (its fleet.job_rejected event) ends the wait with the host's reason.
  * Every wait is bounded by something that can be seen: the claim by --claim-timeout, the rest
  * by the NATS connection and by the host staying in the host table.
@@ -18,6 +18,7 @@ import { applyJobEvent, isTerminalStatus } from '../events/projection.js';
 import { jobOutput } from './follow.js';
 import { printJson } from './output.js';
 import { exitCodeOf } from './submit.js';
+import { describeFleetCancel, FLEET_CANCEL_TIMEOUT_SECONDS } from './fleetCancel.js';
 
 const LOG_POLL_MS = 250;
 /** How often the host table is read to notice a host that left while its job ran. */
@@ -27,17 +28,10 @@ const HOST_SILENT_MS = 30_000;
 /** Once the host's log says the job ended, how long its last events may take to be exported. */
 const END_EVENTS_GRACE_MS = 30_000;
 
-/** This machine's conductor, when it is a host of the fleet: a job it took can be cancelled through its socket. */
-export interface LocalHost {
-  host: string;
-  cancel(jobId: string): Promise<void>;
-}
-
 export interface FleetWaitOptions {
   quiet?: boolean;
   json?: boolean;
   claimTimeoutSeconds: number;
-  local?: LocalHost;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -138,25 +132,23 @@ export async function waitForFleetJob(client: FleetClient, jobId: string, headSe
   failed.catch(() => undefined);
 
   let signals = 0;
+  const stopWaiting = (why: string): never => {
+    process.stderr.write(`mzt: stopped waiting; ${why}\n`);
+    process.exit(130);
+  };
   const onSignal = () => {
     signals += 1;
-    // The one cancel there is: a job that landed on this machine's own conductor, through its socket.
-    const here = host !== undefined && opts.local?.host === host ? opts.local : undefined;
-    if (here && signals === 1) {
-      process.stderr.write(`mzt: cancelling job ${jobId} on host ${host}, this machine's conductor (Ctrl-C again to stop waiting)\n`);
-      here.cancel(jobId).catch((err: Error) => process.stderr.write(`mzt: could not cancel ${jobId} here: ${err.message}; it keeps running on host ${host}\n`));
-      return;
-    }
-    if (here) {
-      process.stderr.write(`mzt: stopped waiting; job ${jobId} is being cancelled on host ${host}\n`);
-      process.exit(130);
-    }
-    process.stderr.write(
-      host
-        ? `mzt: stopped waiting; job ${jobId} keeps running on host ${host} (the fleet has no cancel: on ${host}, mzt cancel ${jobId})\n`
-        : `mzt: stopped waiting; job ${jobId} stays in the fleet's queue and runs when a host takes it\n`,
+    if (signals > 1) stopWaiting(`job ${jobId} is being cancelled${host ? ` on host ${host}` : ''}`);
+    process.stderr.write(`mzt: cancelling job ${jobId}${host ? ` on host ${host}` : ''} (Ctrl-C again to stop waiting)\n`);
+    // Not yet seen taken: the cancel looks for it on every host, then on the queue.
+    client.cancel({ job_id: jobId, reason: 'cancelled by mzt fleet submit --wait (signal)' }, { host, timeoutMs: FLEET_CANCEL_TIMEOUT_SECONDS * 1000 }).then(
+      (result) => {
+        // Cancelled: its end comes through the stream as any end does, and the wait reports it.
+        if (result.outcome === 'cancelled' || result.outcome === 'ended') return;
+        stopWaiting(describeFleetCancel(result).line);
+      },
+      (err: Error) => process.stderr.write(`mzt: could not cancel ${jobId}: ${err.message}${host ? `; it keeps running on host ${host}` : ''}\n`),
     );
-    process.exit(130);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

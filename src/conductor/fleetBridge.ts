@@ -1,15 +1,17 @@
 /**
  * What the fleet part (src/fleet) asks of the conductor: its entry in the fleet's host table,
- * whether it has room for a job from the fleet queue, and recording such a job.
+ * whether it has room for a job from the fleet queue, recording such a job, and answering
+ * other machines about its jobs (logs, cancel).
  */
 import type { JobManager } from '../actors/jobManager.js';
 import type { EventStore } from '../events/store.js';
 import type { HostReport } from '../fleet/hostRegistry.js';
 import type { FleetJobMessage, SubmitOutcome } from '../fleet/workQueue.js';
-import type { FleetLogAnswer, FleetLogRequest } from '../fleet/logService.js';
+import type { FleetCancelAnswer, FleetCancelRequest, FleetLogAnswer, FleetLogRequest } from '../fleet/hostServices.js';
 import { ErrorCode, ProtocolError } from '../ipc/messages.js';
 import { validateParams } from '../ipc/schema.js';
 import type { JobSpec } from '../events/jobRecord.js';
+import { isTerminalStatus } from '../events/projection.js';
 import { FLEET_LOG_ANSWER_BYTES } from '../fleet/fleetWorkerProtocol.js';
 import { jobLogExists, readJobLogFrom, readJobLogTail } from '../actors/jobLogRead.js';
 import { jobDir, type ConductorPaths } from '../shared/paths.js';
@@ -76,7 +78,7 @@ export async function submitFleetJob(jobs: JobManager, job: FleetJobMessage['job
 
 
 /**
- * A job's log for `mzt fleet logs` (fleet/logService.ts): as job.logs reads it, in answers that
+ * A job's log for `mzt fleet logs` (fleet/hostServices.ts): as job.logs reads it, in answers that
  * fit a NATS message. The request is checked against job.logs' published params, so both paths
  * accept and refuse the same values with the same messages.
  */
@@ -106,4 +108,29 @@ export function fleetJobLogs(store: EventStore, paths: ConductorPaths, request: 
     if (count < lines.length) [lines, nextOffset, truncated] = [lines.slice(0, count), count > 0 ? part.ends[count - 1]! : offset, true];
   }
   return { ok: true, job_id: id, status: record.status, lines, size: part.size, next_offset: nextOffset, truncated };
+}
+
+/**
+ * `mzt fleet cancel` (fleet/hostServices.ts): the job cancelled as job.cancel does, its request
+ * checked against job.cancel's params. Resolves once the job has ended, as job.cancel does.
+ */
+export async function fleetJobCancel(jobs: JobManager, store: EventStore, request: FleetCancelRequest): Promise<FleetCancelAnswer> {
+  const checked = validateParams('job.cancel', request);
+  if (!checked.ok) return { ok: false, job_id: String((request as Partial<FleetCancelRequest> | null)?.job_id), code: 'bad_request', error: checked.message };
+  const { job_id: id, reason } = checked.value as FleetCancelRequest;
+  const ended = () => {
+    const record = store.getJob(id);
+    if (!record) return { ok: false as const, job_id: id, code: 'not_found' as const, error: `no job "${id}" on this host` };
+    return isTerminalStatus(record.status) ? { ok: false as const, job_id: id, code: 'ended' as const, status: record.status, error: `job "${id}" has already ended (${record.status})` } : undefined;
+  };
+  const before = ended();
+  if (before) return before;
+  try {
+    await jobs.cancel(id, { reason: reason ?? 'cancelled through the fleet', by: 'client' });
+    return { ok: true, job_id: id, status: 'cancelled' };
+  } catch (err) {
+    // It ended on its own between the look and the cancel: say how.
+    if (err instanceof ProtocolError && err.code === ErrorCode.INVALID_STATE) return ended() ?? { ok: false, job_id: id, code: 'failed', error: err.message };
+    return { ok: false, job_id: id, code: 'failed', error: (err as Error).message };
+  }
 }

@@ -1,7 +1,7 @@
 /**
- * The fleet from NATS alone (no conductor needed): the host table, the event stream, and
- * submitting to the fleet's work queue. Used by `mzt fleet ...`; works from any machine that
- * reaches the NATS server.
+ * The fleet from NATS alone (no conductor needed): the host table, the event stream,
+ * submitting to the fleet's work queue, and asking the host that has a job for its log or to
+ * cancel it. Used by `mzt fleet ...`; works from any machine that reaches the NATS server.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { natsServerOptions } from './connection.js';
@@ -11,7 +11,8 @@ import type { DurableEvent } from '../events/types.js';
 import type { HostEntry } from './hostRegistry.js';
 import { readLiveHosts } from './fleetView.js';
 import { EVENTS_STREAM, EVENTS_SUBJECTS, hostEventsFilter } from './subjects.js';
-import { logsSubject, type FleetLogAnswer, type FleetLogRequest } from './logService.js';
+import { HOST_SERVICE_SUBJECTS, type FleetCancelRequest, type FleetLogAnswer, type FleetLogRequest, type HostRequests, type HostService } from './hostServices.js';
+import { claimedBy, queuedSubject } from './queueLookup.js';
 import { WORK_ANY_SUBJECT, WORK_MAX_MESSAGE_BYTES, ensureWorkStream, workHostSubject, type FleetJobMessage } from './workQueue.js';
 
 export interface FleetEvent {
@@ -25,6 +26,16 @@ export interface HostRow extends HostEntry {
   /** Seconds since its last heartbeat. */
   age_seconds: number;
 }
+
+/** What `mzt fleet cancel` came to; a refused request or a failed cancel is thrown instead. */
+export type FleetCancelResult =
+  | { outcome: 'cancelled'; job_id: string; host: string }
+  | { outcome: 'ended'; job_id: string; host: string; status: string }
+  /** Still on the fleet's queue, taken by no host: `queue` is its subject. */
+  | { outcome: 'queued'; job_id: string; queue: string }
+  | { outcome: 'not_found'; job_id: string; asked: string[] }
+  /** Not found on the hosts that answered; these did not (the job may be on one of them). */
+  | { outcome: 'unreachable'; job_id: string; asked: string[]; unreachable: string[] };
 
 /** Hosts `mzt fleet status` reads at most: far more than a fleet of workstations has. */
 const CLIENT_MAX_HOSTS = 10_000;
@@ -126,29 +137,77 @@ export class FleetClient {
   }
 
   /**
+   * The hosts to ask about a job, most likely first: `host` alone when given, else the live
+   * hosts whose recent jobs list it, the one that claimed it from the queue, then every live host.
+   */
+  private async hostsFor(jobId: string, host?: string): Promise<string[]> {
+    if (host) return [host];
+    const live = await this.hosts();
+    const claimer = await claimedBy(this.nc, jobId);
+    const listing = live.filter((h) => h.jobs.some((j) => j.job_id === jobId)).map((h) => h.host);
+    return [...listing, ...(claimer ? [claimer] : []), ...live.map((h) => h.host)].filter((h, i, all) => all.indexOf(h) === i);
+  }
+
+  /**
+   * Asks the hosts in turn, stopping at the first that has the job (any answer but not_found);
+   * a refused request is thrown, naming the host. `down`: the hosts that did not answer.
+   */
+  private async askHosts<S extends HostService>(
+    service: S,
+    request: HostRequests[S]['request'],
+    hosts: string[],
+    timeoutMs: number,
+  ): Promise<{ host: string; answer: HostRequests[S]['answer'] } | { down: string[] }> {
+    const down: string[] = [];
+    for (const host of hosts) {
+      let answer: HostRequests[S]['answer'];
+      try {
+        answer = (await this.nc.request(HOST_SERVICE_SUBJECTS[service](host), JSON.stringify(request), { timeout: timeoutMs })).json();
+      } catch (err) {
+        down.push(`${host} (${(err as Error).message})`);
+        continue;
+      }
+      if (!answer.ok && answer.code === 'bad_request') throw new Error(`${host}: ${answer.error}`);
+      if (answer.ok || answer.code !== 'not_found') return { host, answer };
+    }
+    return { down };
+  }
+
+  /**
    * A page of a job's log from the conductor that ran it: `host`, else the live host whose
    * recent jobs list it, else every live host is asked. Errors name the hosts asked.
    */
   async logs(request: FleetLogRequest, host?: string): Promise<Extract<FleetLogAnswer, { ok: true }> & { host: string }> {
-    const live = await this.hosts();
-    const candidates = host
-      ? [host]
-      : [...live.filter((h) => h.jobs.some((j) => j.job_id === request.job_id)).map((h) => h.host), ...live.map((h) => h.host)].filter((h, i, all) => all.indexOf(h) === i);
+    const candidates = await this.hostsFor(request.job_id, host);
     if (candidates.length === 0) throw new Error(`no live host in the fleet to ask for job ${request.job_id}`);
-    const down: string[] = [];
-    for (const name of candidates) {
-      let answer: FleetLogAnswer;
-      try {
-        answer = (await this.nc.request(logsSubject(name), JSON.stringify(request), { timeout: 5000 })).json<FleetLogAnswer>();
-      } catch (err) {
-        down.push(`${name} (${(err as Error).message})`);
-        continue;
-      }
-      if (answer.ok) return { ...answer, host: name };
-      if (answer.code === 'bad_request') throw new Error(`${name}: ${answer.error}`);
-    }
+    const found = await this.askHosts('logs', request, candidates, 5000);
+    if ('host' in found && found.answer.ok) return { ...found.answer, host: found.host };
+    const down = 'down' in found ? found.down : [];
     const where = down.length ? `; not answering: ${down.join(', ')} (its conductor is down or not in the fleet)` : '';
     throw new Error(`job ${request.job_id} was not found on ${host ? `host ${host}` : `any live host (asked ${candidates.join(', ')})`}${where}`);
+  }
+
+  /**
+   * Cancels a job on the host that has it, as job.cancel there would (hosts as for logs, plus
+   * the one that claimed it from the queue). `timeoutMs` bounds each host's answer, which comes
+   * once the job's processes are gone (up to that host's kill grace). A refused request
+   * (job.cancel's schema) or a cancel the host could not finish is thrown, naming the host.
+   */
+  async cancel(request: FleetCancelRequest, options: { host?: string; timeoutMs: number }): Promise<FleetCancelResult> {
+    const id = request.job_id;
+    const asked = await this.hostsFor(id, options.host);
+    const found = await this.askHosts('cancel', request, asked, options.timeoutMs);
+    if ('host' in found) {
+      const answer = found.answer;
+      if (answer.ok) return { outcome: 'cancelled', job_id: id, host: found.host };
+      if (answer.code === 'ended') return { outcome: 'ended', job_id: id, host: found.host, status: answer.status };
+      throw new Error(`${found.host}: ${answer.error}`);
+    }
+    // On no host that answered: it may still wait on the queue, which no host holds.
+    const queue = await queuedSubject(await jetstreamManager(this.nc), id);
+    if (queue) return { outcome: 'queued', job_id: id, queue };
+    if (found.down.length > 0) return { outcome: 'unreachable', job_id: id, asked, unreachable: found.down };
+    return { outcome: 'not_found', job_id: id, asked };
   }
 
   async close(): Promise<void> {

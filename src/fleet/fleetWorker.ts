@@ -3,9 +3,9 @@
  * so nothing fleet-related takes the conductor's event loop (on the main thread, exporting
  * halved the local stream: BENCHMARKS.md). It joins the fleet under the host name (refusing a
  * name a live conductor holds), keeps the host's KV entry fresh, exports the events, and pulls
- * jobs from the fleet queue while the conductor has room (workQueue.ts) and relays requests for
- * its jobs' logs (logService.ts). It tells the main thread how far it got through a shared
- * buffer and reports log lines and errors by message.
+ * jobs from the fleet queue while the conductor has room (workQueue.ts) and relays requests
+ * from other machines for its jobs' logs and cancels (hostServices.ts). It tells the main thread
+ * how far it got through a shared buffer and reports log lines and errors by message.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { KV } from '@nats-io/kv';
@@ -14,7 +14,7 @@ import { EventExporter } from './eventExport.js';
 import { ReadOnlyEventSource } from './exportSource.js';
 import { HEARTBEAT_MS, HostClashError, HostRegistry, newIdentity, openHostsBucket, type HostEntry, type HostReport } from './hostRegistry.js';
 import { WorkPuller, type SubmitOutcome } from './workQueue.js';
-import { serveLogs, type FleetLogAnswer } from './logService.js';
+import { serveHostRequests, type HostRequests, type HostService } from './hostServices.js';
 import { answerQuery } from './fleetViewQuery.js';
 import { STATUS_SLOTS, type ExportView, type FleetWorkerData, type MainMessage, type WorkerMessage } from './fleetWorkerProtocol.js';
 
@@ -41,8 +41,14 @@ function main(): void {
   // Jobs pulled from the fleet queue wait here for the main thread to record them.
   let nextSubmit = 1;
   const submits = new Map<number, (outcome: SubmitOutcome) => void>();
-  // Log requests wait here for the main thread's answer.
-  const logAnswers = new Map<number, (answer: FleetLogAnswer) => void>();
+  // Requests from other machines (logs, cancel) wait here for the main thread's answer.
+  const hostAnswers = new Map<number, (answer: HostRequests[HostService]['answer']) => void>();
+  const relay = <S extends HostService>(service: S) => (request: HostRequests[S]['request']) =>
+    new Promise<HostRequests[S]['answer']>((resolve) => {
+      const id = nextSubmit++;
+      hostAnswers.set(id, resolve as (answer: HostRequests[HostService]['answer']) => void);
+      post({ kind: 'host_request', id, service, request } as WorkerMessage);
+    });
   const puller = new WorkPuller({
     host: data.config.host,
     hasRoom: () => slots[STATUS_SLOTS.room] === 1 && !refused,
@@ -96,13 +102,8 @@ function main(): void {
         await registry.join(kv, entry());
         exporter.start();
         puller.start(link);
-        serveLogs(link.nc, data.config.host, (request) =>
-          new Promise<FleetLogAnswer>((resolve) => {
-            const id = nextSubmit++;
-            logAnswers.set(id, resolve);
-            post({ kind: 'logs', id, request });
-          }),
-        );
+        serveHostRequests(link.nc, data.config.host, 'logs', relay('logs'));
+        serveHostRequests(link.nc, data.config.host, 'cancel', relay('cancel'));
         return;
       } catch (err) {
         if (err instanceof HostClashError) return refuse(err);
@@ -134,9 +135,9 @@ function main(): void {
       void answerQuery(connection, m.query).then((answer) => post({ kind: 'query_answer', id: m.id, answer }));
       return;
     }
-    if (m.kind === 'logs_answer') {
-      logAnswers.get(m.id)?.(m.answer);
-      logAnswers.delete(m.id);
+    if (m.kind === 'host_answer') {
+      hostAnswers.get(m.id)?.(m.answer);
+      hostAnswers.delete(m.id);
       return;
     }
     if (m.kind === 'submitted') {

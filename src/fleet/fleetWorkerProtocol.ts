@@ -2,7 +2,7 @@
 import type { FleetConfig } from './config.js';
 import type { HostReport } from './hostRegistry.js';
 import type { FleetJobMessage, SubmitOutcome } from './workQueue.js';
-import type { FleetLogAnswer, FleetLogRequest } from './logService.js';
+import type { HostRequests, HostService } from './hostServices.js';
 import type { FleetQuery } from './fleetView.js';
 
 /** The worker's answer to a query of the dashboard's fleet view (fleetView.ts). */
@@ -52,15 +52,15 @@ export type WorkerMessage =
   /** A job pulled from the fleet queue, to record (answered by 'submitted'). */
   | { kind: 'submit'; id: number; job: FleetJobMessage['job'] }
   | { kind: 'rejected'; reason: string; detail: { job_id?: string; subject: string; bytes: number } }
-  /** A log request from `mzt fleet logs` (answered by 'logs_answer'). */
-  | { kind: 'logs'; id: number; request: FleetLogRequest }
+  /** A request for one of this host's jobs from another machine (answered by 'host_answer'). */
+  | { [S in HostService]: { kind: 'host_request'; id: number; service: S; request: HostRequests[S]['request'] } }[HostService]
   | { kind: 'query_answer'; id: number; answer: FleetQueryAnswer };
 
 /** Main → worker: the conductor's own figures (sent at start and every REPORT_MS), and stop. */
 export type MainMessage =
   | { kind: 'report'; report: HostReport }
   | { kind: 'submitted'; id: number; outcome: SubmitOutcome }
-  | { kind: 'logs_answer'; id: number; answer: FleetLogAnswer }
+  | { kind: 'host_answer'; id: number; answer: HostRequests[HostService]['answer'] }
   /** The dashboard's fleet view asks (answered by 'query_answer'). */
   | { kind: 'query'; id: number; query: FleetQuery }
   | { kind: 'stop'; drainMs: number };

@@ -10,7 +10,7 @@ import type { FleetConfig } from './config.js';
 import type { ExportStatus } from './eventExport.js';
 import type { HostReport } from './hostRegistry.js';
 import type { FleetJobMessage, SubmitOutcome } from './workQueue.js';
-import type { FleetLogAnswer, FleetLogRequest } from './logService.js';
+import { badRequest, type FleetCancelAnswer, type FleetCancelRequest, type FleetLogAnswer, type FleetLogRequest, type HostRequests, type HostService } from './hostServices.js';
 import { LAG_BYTES_COUNT_LIMIT, QUERY_NATS_MS, REPORT_MS, ROOM_MS, STATUS_SLOTS, type ExportView, type FleetQueryAnswer, type FleetWorkerData, type MainMessage, type WorkerMessage } from './fleetWorkerProtocol.js';
 import type { FleetQuery } from './fleetView.js';
 
@@ -51,6 +51,8 @@ export function startFleet(deps: {
   submit(job: FleetJobMessage['job']): Promise<SubmitOutcome>;
   /** A job's log, for `mzt fleet logs`. */
   logs(request: FleetLogRequest): FleetLogAnswer;
+  /** Cancels a job, for `mzt fleet cancel`; resolves once it has ended (or could not be cancelled). */
+  cancel(request: FleetCancelRequest): Promise<FleetCancelAnswer>;
   /** A message on the queue that is no job. */
   rejected(reason: string, detail: { job_id?: string; subject: string; bytes: number }): void;
   log: (message: string) => void;
@@ -97,14 +99,13 @@ export function startFleet(deps: {
     }
     else if (m.kind === 'state') view = { state: m.state, connected: m.connected, error: m.error };
     else if (m.kind === 'rejected') deps.rejected(m.reason, m.detail);
-    else if (m.kind === 'logs') {
-      let answer: FleetLogAnswer;
-      try {
-        answer = deps.logs(m.request);
-      } catch (err) {
-        answer = { ok: false, job_id: String(m.request?.job_id), code: 'bad_request', error: (err as Error).message };
-      }
-      if (!exited) send({ kind: 'logs_answer', id: m.id, answer });
+    else if (m.kind === 'host_request') {
+      const asked = async (): Promise<HostRequests[HostService]['answer']> => (m.service === 'logs' ? deps.logs(m.request) : deps.cancel(m.request));
+      void asked()
+        .catch((err: Error) => badRequest(m.request?.job_id, err.message))
+        .then((answer) => {
+          if (!exited) send({ kind: 'host_answer', id: m.id, answer });
+        });
     }
     else if (m.kind === 'submit') {
       void deps

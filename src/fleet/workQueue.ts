@@ -21,7 +21,7 @@ import { ensureStream, type FleetLink } from './connection.js';
 export const WORK_STREAM = 'MZT_WORK';
 export const WORK_ANY_SUBJECT = 'mzt_work.any';
 export const workHostSubject = (host: string) => `mzt_work.host.${host}`;
-const JOBS_BUCKET = 'mzt_fleet_jobs';
+export const JOBS_BUCKET = 'mzt_fleet_jobs';
 /** Jobs waiting in the queue at most; a submit beyond it is refused by the server. */
 export const WORK_QUEUE_MAX_JOBS = 100_000;
 /** Largest job message (a job spec with its sheets and environment). */
@@ -66,7 +66,7 @@ export async function ensureWorkStream(link: FleetLink): Promise<void> {
 /** What recording a job locally came to. */
 export type SubmitOutcome = { kind: 'recorded' } | { kind: 'exists' } | { kind: 'retry'; reason: string } | { kind: 'reject'; reason: string };
 
-interface Claim {
+export interface Claim {
   host: string;
   state: 'claimed' | 'recorded' | 'rejected';
   at: number;

@@ -1,10 +1,10 @@
 /**
  * The fleet part, when config `fleet` is set: exports this conductor's events to NATS, takes
- * work from the fleet's queue while there is room, and serves job logs to other hosts.
+ * work from the fleet's queue while there is room, and serves job logs and cancels to other hosts.
  */
 import { startFleet, type Fleet } from '../../fleet/index.js';
 import type { ConductorConfig } from '../config.js';
-import { buildHostReport, fleetJobLogs, hasRoomForFleetJob, submitFleetJob } from '../fleetBridge.js';
+import { buildHostReport, fleetJobCancel, fleetJobLogs, hasRoomForFleetJob, submitFleetJob } from '../fleetBridge.js';
 import type { ConductorParts, RunningConductor } from './conductorParts.js';
 
 export function startFleetFor(c: RunningConductor, config: ConductorConfig): Fleet | undefined {
@@ -20,6 +20,7 @@ export function startFleetFor(c: RunningConductor, config: ConductorConfig): Fle
         hasRoom: () => !c.shuttingDown && hasRoomForFleetJob({ config: c.config, jobs, monitoring: c.monitoring }),
         submit: (job) => submitFleetJob(jobs, job),
         logs: (request) => fleetJobLogs(store, paths, request),
+        cancel: (request) => fleetJobCancel(jobs, store, request),
         rejected: (reason, detail) => {
           log(`fleet: a message on the work queue was refused: ${reason}`, 'warn');
           // The job id stays in data: the envelope's job_id would make it a job of this conductor.
