@@ -1,7 +1,8 @@
 /**
- * `mzt`: the conductor's command line (its executable is bin.ts). Every client command talks to the conductor over
- * its socket; when nobody answers it says so in one line (with the socket path and how to
- * start it) and exits 3. The commands are added by concern from the modules beside this one.
+ * `mzt`: the conductor's command line (its executable is bin.ts). Every client command talks
+ * to the conductor over its socket; when nobody answers it says so in one line (with the
+ * socket path and how to start it) and exits 3. The commands are added by concern from the
+ * modules beside this one.
  */
 import { Command, CommanderError, Option } from 'commander';
 import { ConductorNotRunning, RpcError, TimeoutError } from '../ipc/clientErrors.js';
@@ -12,7 +13,7 @@ import { addConductorCommands } from './conductorCommands.js';
 
 const EXIT_NOT_RUNNING = 3;
 
-/** `mzt conductor start`: the conductor's own process, which runs from this entry too. */
+/** `mzt conductor start`: the conductor's own process, which runs from the same executable. */
 const startsConductor = (argv: string[]) => argv[2] === 'conductor' && argv[3] === 'start';
 
 async function buildProgram(argv: string[], entry: string): Promise<Command> {

@@ -16,7 +16,7 @@ import v8 from 'node:v8';
 /** V8 11's defaults for what is held back (`node --v8-options`). */
 const RELEASE_FLAGS = ['--turbofan', '--semi-space-growth-factor=2'];
 const HOLD_FLAGS = ['--no-turbofan', '--semi-space-growth-factor=1'];
-const OWN_TUNING = /--(no-)?(opt|turbofan)\b|--semi-space|--optimize-for-size|--max-semi-space-size/;
+const OWN_TUNING = /--(no-)?(opt|turbofan)\b|semi-space|--optimize-for-size/;
 
 let held = false;
 
