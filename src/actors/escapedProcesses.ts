@@ -76,14 +76,12 @@ export interface EscapedQuery {
   pgid: number;
   /** Processes the profiler saw in the sheet's tree. */
   known?: () => ProcIdentity[];
-  /** Marked processes that are not the sheet's to stop (live_restore's waiter). */
-  spare?: readonly number[];
 }
 
 /** The sheet's live processes outside its group, as a step generator (see runSliced). */
 export function* findEscapedSteps(reader: ProcReader, query: EscapedQuery): Generator<void, ProcIdentity[]> {
   const found = new Map<number, ProcIdentity>();
-  const skip = (pid: number) => pid <= 1 || pid === process.pid || found.has(pid) || query.spare?.includes(pid) === true;
+  const skip = (pid: number) => pid <= 1 || pid === process.pid || found.has(pid);
   for (const id of query.known?.() ?? []) {
     const stat = skip(id.pid) ? undefined : reader.readStat(id.pid);
     // A different start time: the pid was reused.

@@ -156,13 +156,14 @@ export class JobManager {
   }
 
   async submit(spec: JobSpec): Promise<{ job_id: string; status: 'queued' | 'running' }> {
-    // Provenance first (bounded, asynchronous): the checks below must not be separated from
-    // the job becoming live by an await.
+    // What the spec alone decides, before any work for it.
+    checkJobIdSyntax(spec);
+    checkLabelKeys(spec);
+    // Provenance (bounded, asynchronous): the checks below must not be separated from the job
+    // becoming live by an await.
     const gitDir = spec.cwd ?? spec.sheets[0]?.cwd;
     const git = gitDir !== undefined ? await gitContext(gitDir) : undefined;
     this.requireAcceptingWork();
-    checkJobIdSyntax(spec);
-    checkLabelKeys(spec);
     const restart = spec.restart ? normalizeRestartPolicy(spec.restart) : undefined;
     const jobId = pickJobId(spec, (id) => this.live.has(id) || this.deps.jobExists(id));
     const job = this.newLiveJob(jobId, spec, git ? gitDir : undefined, false);

@@ -25,7 +25,7 @@ export function addConductorRestart(conductor: Command, entry: string): void {
       const probe = await probeHello(p.socketPath, 2000);
       if (!probe.alive) throw new ConductorNotRunning(p.socketPath);
       const oldPid = probe.hello.pid as number;
-      const log = detachedLogOf(p, oldPid);
+      const log = detachedLogOf(p, probe.hello);
       const started = Date.now();
       await withClient((c) => c.call('daemon.shutdown', { graceful: true }));
       if (!(await waitForExit(oldPid, opts.timeout * 1000, 50, started))) throw new Error(`the conductor (pid ${oldPid}) did not stop within ${opts.timeout}s; nothing was restarted (see mzt conductor stop --force)`);

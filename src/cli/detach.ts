@@ -8,12 +8,18 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ConductorPaths } from '../shared/paths.js';
-import { ensurePrivateFile } from '../shared/privateFiles.js';
+import { ensurePrivateFile, writeJsonAtomic } from '../shared/privateFiles.js';
 import { probeHello } from '../ipc/helloProbe.js';
 import { DEFAULT_LOG_KEEP, DEFAULT_LOG_MAX_BYTES, checkRotation } from '../log/rotation.js';
 import type { LogFormat } from '../log/logger.js';
 
 /** How the detached conductor writes conductor.log (rotated by size: it would grow forever). */
+/** A running conductor as its hello answer names it (pid, and start time against pid reuse). */
+export interface ConductorIdentity {
+  pid?: unknown;
+  started_at?: unknown;
+}
+
 export interface DetachedLog {
   maxBytes?: number;
   keep?: number;
@@ -45,7 +51,7 @@ export async function startDetached(p: ConductorPaths, entry: string, timeoutSec
     const probe = await probeHello(p.socketPath, 1000);
     if (probe.alive && probe.hello.pid === child.pid) {
       // Only the conductor that answers is recorded: one that lost a race to start must not overwrite it.
-      recordDetachedLog(p, child.pid!, { ...rotation, format: log.format });
+      recordDetachedLog(p, probe.hello, { ...rotation, format: log.format });
       return child.pid!;
     }
     if (child.exitCode !== null) {
@@ -66,25 +72,24 @@ function detachedLogFile(p: ConductorPaths): string {
 }
 
 /** Best effort: the conductor is running by now; without the record a restart uses the defaults. */
-function recordDetachedLog(p: ConductorPaths, pid: number, log: DetachedLog): void {
-  const file = detachedLogFile(p);
+function recordDetachedLog(p: ConductorPaths, conductor: ConductorIdentity, log: DetachedLog): void {
   try {
-    fs.writeFileSync(`${file}.tmp`, JSON.stringify({ pid, ...log }), { mode: 0o600 });
-    fs.renameSync(`${file}.tmp`, file);
+    writeJsonAtomic(detachedLogFile(p), { pid: conductor.pid, started_at: conductor.started_at, ...log });
   } catch {
     /* the run directory went away under it */
   }
 }
 
 /**
- * The log options the detached conductor `pid` was started with; none when it was started in
+ * The log options the detached conductor `conductor` was started with; none when it was started in
  * the foreground, or its record is missing or unusable (a restart must not fail on it after
  * the old conductor is already stopped).
  */
-export function detachedLogOf(p: ConductorPaths, pid: number): DetachedLog {
+export function detachedLogOf(p: ConductorPaths, conductor: ConductorIdentity): DetachedLog {
   try {
-    const r = JSON.parse(fs.readFileSync(detachedLogFile(p), 'utf8')) as DetachedLog & { pid?: unknown };
-    if (r.pid !== pid) return {};
+    const r = JSON.parse(fs.readFileSync(detachedLogFile(p), 'utf8')) as DetachedLog & ConductorIdentity;
+    // The pid and its start time: a later conductor that got the same pid is not the recorded one.
+    if (r.pid !== conductor.pid || r.started_at !== conductor.started_at) return {};
     checkRotation({ maxBytes: r.maxBytes!, keep: r.keep! });
     return { maxBytes: r.maxBytes, keep: r.keep, format: r.format === 'json' || r.format === 'text' ? r.format : undefined };
   } catch {

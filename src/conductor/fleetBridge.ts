@@ -7,7 +7,7 @@ import type { JobManager } from '../actors/jobManager.js';
 import type { EventStore } from '../events/store.js';
 import type { HostReport } from '../fleet/hostRegistry.js';
 import type { FleetJobMessage, SubmitOutcome } from '../fleet/workQueue.js';
-import type { FleetCancelAnswer, FleetCancelRequest, FleetLogAnswer, FleetLogRequest } from '../fleet/hostServices.js';
+import { badRequest, type FleetCancelAnswer, type FleetCancelRequest, type FleetLogAnswer, type FleetLogRequest } from '../fleet/hostServices.js';
 import { ErrorCode, ProtocolError } from '../ipc/messages.js';
 import { validateParams } from '../ipc/schema.js';
 import type { JobSpec } from '../events/jobRecord.js';
@@ -84,7 +84,7 @@ export async function submitFleetJob(jobs: JobManager, job: FleetJobMessage['job
  */
 export function fleetJobLogs(store: EventStore, paths: ConductorPaths, request: FleetLogRequest): FleetLogAnswer {
   const checked = validateParams('job.logs', request);
-  if (!checked.ok) return { ok: false, job_id: String((request as Partial<FleetLogRequest> | null)?.job_id), code: 'bad_request', error: checked.message };
+  if (!checked.ok) return badRequest((request as Partial<FleetLogRequest> | null)?.job_id, checked.message);
   const { job_id: id, offset, tail_lines, max_bytes } = checked.value as { job_id: string; offset?: number; tail_lines: number; max_bytes: number };
   const record = store.getJob(id);
   if (!record) return { ok: false, job_id: id, code: 'not_found', error: `no job "${id}" on this host` };
@@ -116,7 +116,7 @@ export function fleetJobLogs(store: EventStore, paths: ConductorPaths, request: 
  */
 export async function fleetJobCancel(jobs: JobManager, store: EventStore, request: FleetCancelRequest): Promise<FleetCancelAnswer> {
   const checked = validateParams('job.cancel', request);
-  if (!checked.ok) return { ok: false, job_id: String((request as Partial<FleetCancelRequest> | null)?.job_id), code: 'bad_request', error: checked.message };
+  if (!checked.ok) return badRequest((request as Partial<FleetCancelRequest> | null)?.job_id, checked.message);
   const { job_id: id, reason } = checked.value as FleetCancelRequest;
   const ended = () => {
     const record = store.getJob(id);

@@ -174,8 +174,8 @@ export class FleetClient {
   }
 
   /**
-   * A page of a job's log from the conductor that ran it: `host`, else the live host whose
-   * recent jobs list it, else every live host is asked. Errors name the hosts asked.
+   * A page of a job's log from the conductor that ran it: `host`, else the live hosts in the
+   * order hostsFor gives (recent jobs, the queue's claim, every live host). Errors name the hosts asked.
    */
   async logs(request: FleetLogRequest, host?: string): Promise<Extract<FleetLogAnswer, { ok: true }> & { host: string }> {
     const candidates = await this.hostsFor(request.job_id, host);

@@ -68,3 +68,10 @@ export function tightenEntries(dirs: string[]): string[] {
   }
   return changed;
 }
+
+/** Write `value` as JSON, 0600, by rename: a reader sees the old file or the new one, never half. */
+export function writeJsonAtomic(file: string, value: unknown): void {
+  const tmp = `${file}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(value), { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}

@@ -158,16 +158,6 @@ describe('mzt fleet submit --wait', () => {
     expect((await jobOn('w2', 'fw-ctrlc')).status).toBe('cancelled');
   }, 60_000);
 
-  it("Ctrl-C cancels a job that runs on this machine's own conductor the same way", async () => {
-    const w = spawnWait(['--host', 'w1', '--id', 'fw-local', '--', 'sleep', '60'], conductors.w1!.home);
-    await waitFor(() => w.stderr().includes('fw-local taken by host w1'), 30_000, 'the job taken');
-    await waitFor(async () => (await jobOn('w1', 'fw-local')).status === 'running', 10_000, 'running');
-    w.proc.kill('SIGINT');
-    expect(await w.exited).toBe(128 + 15);
-    expect(w.stderr()).toContain('cancelling job fw-local on host w1');
-    expect((await jobOn('w1', 'fw-local')).status).toBe('cancelled');
-  }, 60_000);
-
   it('Ctrl-C before any host took the job stops waiting and says it stays on the queue', async () => {
     const w = spawnWait(['--host', 'nobody', '--id', 'fw-unqueued', '--', 'true']);
     await waitFor(() => w.stderr().includes('fw-unqueued queued on'), 30_000, 'the job queued');

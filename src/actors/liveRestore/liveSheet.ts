@@ -21,7 +21,8 @@ import { escalateLater } from '../escalations.js';
 import { escapedPauser, escapedStopper, markerOfProcess, procReader, stillRunning, type EscapedQuery } from '../escapedProcesses.js';
 import type { JobLog } from '../jobLog.js';
 import { groupLeft, signalGroup, type SheetHandle, type SheetOutcome } from '../sheetProcess.js';
-import { SpoolTailer, writeJsonAtomic } from './spool.js';
+import { SpoolTailer } from './spool.js';
+import { writeJsonAtomic } from '../../shared/privateFiles.js';
 import { readSheetPid, readStatus, startWaiter, type WaiterStatus } from './waiter.js';
 
 const POLL_MS = 100;
@@ -179,11 +180,10 @@ function runHandle(opts: LiveSheetOptions, begin: () => Promise<LiveSheetState>)
     return signalGroup(p, sig);
   };
 
-  // The waiter carries the marker and lives outside the group; it is never the sheet's to
-  // signal (it must see the sheet end).
+  // The waiter lives outside the group but carries no marker (waiter.ts), so no scan takes it.
   const escapedQuery = (): EscapedQuery | undefined => {
     const p = pid();
-    return p === undefined ? undefined : { marker: state!.marker, pgid: p, known: opts.knownProcesses, spare: [state!.waiter.pid] };
+    return p === undefined ? undefined : { marker: state!.marker, pgid: p, known: opts.knownProcesses };
   };
   const stopEscapedRound = escapedStopper({ killGraceSeconds: opts.killGraceSeconds, onSignalled: opts.onEscapedSignalled });
   const stopEscaped = async (): Promise<void> => {

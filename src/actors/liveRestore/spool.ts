@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MAX_LINE_BYTES, type JobLog, type LogPosition } from '../jobLog.js';
 import { spoolFile } from './waiter.js';
+import { writeJsonAtomic } from '../../shared/privateFiles.js';
 
 const READ_BYTES = 256 * 1024;
 const CURSOR_FILE = 'cursor.json';
@@ -39,12 +40,6 @@ export function readCursor(dir: string): SpoolCursor {
     /* none yet: from the start */
   }
   return { seg: 0, off: 0, pending: {} };
-}
-
-export function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(value), { mode: 0o600 });
-  fs.renameSync(tmp, file);
 }
 
 export class SpoolTailer {

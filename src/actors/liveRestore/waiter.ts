@@ -14,8 +14,8 @@
  * Signals: cancel and timeout signal the sheet's group (-pid); the waiter is not in it (own
  * session), and ignores TERM/INT/HUP after the fork (before it, the sheet would inherit the
  * ignored dispositions), so it survives to record the status. Pause SIGSTOPs the sheet's
- * group only. The waiter carries no MZT_SHEET_ID (it is set in the child just before exec), so
- * the escaped-process stopper never mistakes it for the sheet's.
+ * group, then its escaped processes by pid (escapedPauser). The waiter carries no MZT_SHEET_ID
+ * (it is set in the child just before exec), so the escaped-process scans never take it.
  *
  * Spool: records `<o|e><u32 length><bytes>` (stdout and stderr kept apart, in the order the
  * waiter read them) in segments `spool.<n>` of SEGMENT_BYTES; the reader deletes a segment it

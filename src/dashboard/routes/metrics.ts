@@ -31,7 +31,9 @@ const mb = (v: number | null | undefined) => (typeof v === 'number' ? Math.round
  */
 function costMetrics(m: Scrape, jobs: readonly CostedJob[]): void {
   const active = (j: JobRecord) => j.status === 'running' || j.status === 'paused';
-  const shown = jobs.filter((j, i) => j.cost && (active(j) || i < RECENT_JOBS));
+  // job.list is newest first: every active job, then the most recent ended ones.
+  const costed = jobs.filter((j) => j.cost);
+  const shown = [...costed.filter(active), ...costed.filter((j) => !active(j)).slice(0, RECENT_JOBS)];
   const labels = (j: JobRecord): Labels => ({ job_id: j.job_id, name: j.name });
   m.counter(
     'mzt_job_cpu_seconds_total',
