@@ -14,6 +14,8 @@ const FLEET_EVENTS_MS = 2000;
 /** State, and what the browser test reads. */
 const fleet = (window.mztFleet = { available: null, self: null, hosts: [], events: [], lastStreamSeq: undefined, skipped: 0, error: null, polls: 0, eventPolls: 0 });
 let fleetTimers = [];
+// Bumped by closeFleet: a poll that was in flight when the view closed (or reopened) drops its answer.
+let fleetGeneration = 0;
 
 async function fleetGet(path, params) {
   const r = await fetch(api(path, params));
@@ -47,8 +49,10 @@ function openFleet() {
   closeFleet();
   renderFleet();
   if (fleet.available === false) return;
+  const generation = fleetGeneration;
   const pollHosts = async () => {
     const r = await fleetGet('fleet/hosts').catch((e) => ({ status: 0, body: { error: `dashboard unreachable: ${e.message}` } }));
+    if (generation !== fleetGeneration) return;
     if (r.body.in_fleet === false) {
       [fleet.available, fleet.error] = [false, r.body.message];
       closeFleet();
@@ -63,12 +67,15 @@ function openFleet() {
     const since = fleet.lastStreamSeq;
     const params = since === undefined ? { limit: 200 } : { since_stream_seq: since, limit: FLEET_EVENTS_MAX };
     const r = await fleetGet('fleet/events', params).catch(() => null);
-    if (r?.status !== 200) return; // pollHosts says why
+    if (generation !== fleetGeneration || r?.status !== 200) return; // closed meanwhile; or pollHosts says why
     fleet.eventPolls++;
     fleet.lastStreamSeq = r.body.last_stream_seq;
     fleet.skipped += r.body.skipped;
     if (since !== undefined && r.body.last_stream_seq < since) fleet.events = []; // the stream was made anew
-    if (r.body.events.length) fleet.events = [...r.body.events, ...fleet.events].slice(0, FLEET_EVENTS_MAX);
+    // Newest first, each stream seq once.
+    const newest = fleet.events[0]?.stream_seq ?? -1;
+    const fresh = r.body.events.filter((e) => e.stream_seq > newest);
+    if (fresh.length) fleet.events = [...fresh, ...fleet.events].slice(0, FLEET_EVENTS_MAX);
     renderFleet();
   };
   const every = (fn, ms) => {
@@ -87,6 +94,7 @@ function openFleet() {
 function closeFleet() {
   for (const t of fleetTimers) t.stop();
   fleetTimers = [];
+  fleetGeneration++;
 }
 
 /** Only this conductor's own jobs have a job page here. */
