@@ -148,7 +148,7 @@ export function addFleetCommands(program: Command): void {
     .description('a job\'s output, fetched from the conductor that ran it (asked over NATS)')
     .argument('<id>', 'job id')
     .option(...natsOption)
-    .option('--host <host>', 'ask this host (default: the one whose recent jobs list it or that took it from the queue, else every live host)')
+    .option('--host <host>', 'ask this host (default: the one whose recent jobs list it, else every live host)')
     .option('--tail <n>', 'the last n lines (default 100)', parseInteger('--tail'))
     .option('--all', 'the whole log, from its start')
     .action(async (id: string, opts: NatsOptions & { host?: string; tail?: number; all?: boolean }) => {

@@ -138,12 +138,13 @@ export class FleetClient {
 
   /**
    * The hosts to ask about a job, most likely first: `host` alone when given, else the live
-   * hosts whose recent jobs list it, the one that claimed it from the queue, then every live host.
+   * hosts whose recent jobs list it, (for a cancel) the one that claimed it from the queue, then
+   * every live host.
    */
-  private async hostsFor(jobId: string, host?: string): Promise<string[]> {
+  private async hostsFor(jobId: string, host?: string, withClaimer = false): Promise<string[]> {
     if (host) return [host];
     const live = await this.hosts();
-    const claimer = await claimedBy(this.nc, jobId);
+    const claimer = withClaimer ? await claimedBy(this.nc, jobId) : undefined;
     const listing = live.filter((h) => h.jobs.some((j) => j.job_id === jobId)).map((h) => h.host);
     return [...listing, ...(claimer ? [claimer] : []), ...live.map((h) => h.host)].filter((h, i, all) => all.indexOf(h) === i);
   }
@@ -174,8 +175,8 @@ export class FleetClient {
   }
 
   /**
-   * A page of a job's log from the conductor that ran it: `host`, else the live hosts in the
-   * order hostsFor gives (recent jobs, the queue's claim, every live host). Errors name the hosts asked.
+   * A page of a job's log from the conductor that ran it: `host`, else the live host whose
+   * recent jobs list it, else every live host is asked. Errors name the hosts asked.
    */
   async logs(request: FleetLogRequest, host?: string): Promise<Extract<FleetLogAnswer, { ok: true }> & { host: string }> {
     const candidates = await this.hostsFor(request.job_id, host);
@@ -195,7 +196,7 @@ export class FleetClient {
    */
   async cancel(request: FleetCancelRequest, options: { host?: string; timeoutMs: number }): Promise<FleetCancelResult> {
     const id = request.job_id;
-    const asked = await this.hostsFor(id, options.host);
+    const asked = await this.hostsFor(id, options.host, true);
     const found = await this.askHosts('cancel', request, asked, options.timeoutMs);
     if ('host' in found) {
       const answer = found.answer;

@@ -10,15 +10,25 @@ import { JOBS_BUCKET, WORK_STREAM, type Claim } from './workQueue.js';
 
 /** Queue messages looked at, newest first: a queue this long is far past what a fleet holds waiting. */
 const QUEUE_SCAN_LIMIT = 1000;
+/** How long the claim lookup may take before the hosts are asked without it. */
+const CLAIM_LOOKUP_MS = 5000;
 
 /** The host whose claim on the job id the bucket holds, or undefined (never taken, or no bucket yet). */
 export async function claimedBy(nc: NatsConnection, jobId: string): Promise<string | undefined> {
-  try {
+  const lookup = async () => {
     const claims = await new Kvm(nc).open(JOBS_BUCKET);
     const entry = await claims.get(jobId);
     return entry && entry.operation === 'PUT' ? entry.json<Claim>().host : undefined;
+  };
+  // Bounded: the hosts are asked anyway, the claim only puts its host first.
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), CLAIM_LOOKUP_MS)));
+  try {
+    return await Promise.race([lookup(), late]);
   } catch {
     return undefined;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
